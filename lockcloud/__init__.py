@@ -1,0 +1,1 @@
+from lockcloud._errors import *  # noqa: F403

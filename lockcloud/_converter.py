@@ -1,0 +1,131 @@
+"""The one cattrs converter, and the open enums every model uses.
+
+What it does for every attrs model in lockcloud:
+
+* millisecond (or second) epoch numbers become aware UTC datetimes;
+* enums derived from :class:`OpenStrEnum` / :class:`OpenIntEnum` keep values Tuya adds later instead of failing;
+* incoming keys are accepted in camelCase or snake_case (the API documents disagree), and unknown keys are ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Self, TypeVar
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn
+
+__all__ = ["OpenIntEnum", "OpenStrEnum", "converter", "from_epoch", "structure", "unstructure"]
+
+T = TypeVar("T")
+
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])([A-Z])")
+
+
+def snake_case(key: str) -> str:
+    """``albumList`` -> ``album_list``; snake_case keys pass unchanged."""
+    return _CAMEL_BOUNDARY.sub(r"_\1", key).lower()
+
+
+class OpenStrEnum(enum.StrEnum):
+    """A string enum that turns unknown values into pseudo-members instead of raising.
+
+    ``Enum("newValue")`` returns a member whose ``name`` is ``"UNKNOWN"``, whose ``value`` is the raw string and whose
+    ``is_known`` is false, so new values from Tuya flow through decoding and round-trip unchanged.
+    """
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if not isinstance(value, str):
+            return None
+        alias = cls._aliases().get(value)
+        if alias is not None:
+            return alias
+        member = str.__new__(cls, value)
+        member._name_ = "UNKNOWN"
+        member._value_ = value
+        return member
+
+    @classmethod
+    def _aliases(cls) -> Mapping[str, Self]:
+        """Other spellings of known members; override to map them."""
+        return {}
+
+    @property
+    def is_known(self) -> bool:
+        return self._name_ != "UNKNOWN"
+
+
+class OpenIntEnum(enum.IntEnum):
+    """An int enum that keeps unknown values as pseudo-members (see :class:`OpenStrEnum`)."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+                return cls(int(value))
+            return None
+        member = int.__new__(cls, value)
+        member._name_ = "UNKNOWN"
+        member._value_ = value
+        return member
+
+    @property
+    def is_known(self) -> bool:
+        return self._name_ != "UNKNOWN"
+
+
+def from_epoch(value: Any) -> _dt.datetime:
+    """An epoch number to an aware UTC datetime; 13-digit values are milliseconds, 10-digit values seconds."""
+    if isinstance(value, _dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=_dt.UTC)
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError(f"not an epoch timestamp: {type(value).__name__}")
+    number = float(value)
+    seconds = number / 1000.0 if abs(number) >= 1e11 else number
+    return _dt.datetime.fromtimestamp(seconds, tz=_dt.UTC)
+
+
+def _to_epoch_ms(value: _dt.datetime) -> int:
+    return round(value.timestamp() * 1000)
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=False)
+    conv.register_structure_hook(_dt.datetime, lambda value, _: from_epoch(value))
+    conv.register_unstructure_hook(_dt.datetime, _to_epoch_ms)
+    conv.register_unstructure_hook(enum.Enum, lambda member: member.value)
+
+    def _accepting_both_cases(cls: type[Any]) -> Callable[[Any, type[Any]], Any]:
+        structure_fields = make_dict_structure_fn(cls, conv)
+        field_names = {f.name for f in attrs.fields(cls)}
+
+        def structure_model(value: Any, type_: type[Any]) -> Any:
+            if isinstance(value, cls):
+                return value
+            if not isinstance(value, Mapping):
+                raise TypeError(f"{cls.__name__} expects an object, got {type(value).__name__}")
+            if not all(key in field_names for key in value):
+                value = {key if key in field_names else snake_case(key): item for key, item in value.items()}
+            return structure_fields(value, type_)
+
+        return structure_model
+
+    conv.register_structure_hook_factory(attrs.has, _accepting_both_cases)
+    return conv
+
+
+converter = _make_converter()
+
+
+def structure(value: Any, cls: type[T]) -> T:
+    """Structure decoded JSON into ``cls`` with the shared converter."""
+    return converter.structure(value, cls)
+
+
+def unstructure(value: Any) -> Any:
+    return converter.unstructure(value)

@@ -1,0 +1,289 @@
+"""Every exception lockcloud raises, in one tree.
+
+::
+
+    LockCloudError
+    ├── ValidationError (also ValueError)      bad input, raised before anything is sent
+    ├── CryptoError                            undecryptable ticket key, media file or push payload
+    ├── DecodeError                            a push message that cannot be turned into an event (keeps .payload)
+    ├── RemoteUnlockDisabledError              the lock's remote-unlock switch needed by a flow is off (names it)
+    ├── TransportError                         the HTTP exchange itself failed (wraps the httpx exception)
+    │   ├── ConnectError                       the request never left: safe to try again
+    │   ├── TimeoutError                       a safe call timed out on every attempt
+    │   ├── OutcomeUnknownError                an unsafe call (unlock, enroll, ticket) may have been executed
+    │   └── UnexpectedResponseError            the server answered with something that is not a Tuya envelope
+    └── APIError                               Tuya answered success=false: .code .msg .tid .method .path .body
+        ├── AuthenticationError
+        │   ├── CredentialsError               1001 secret invalid, 1005 client_id invalid
+        │   ├── SignatureError                 1004 sign invalid
+        │   ├── TokenError                     1002 / 1010 / 1011 / 1012 access token missing, expired or invalid
+        │   └── ClockSkewError                 1013 request time invalid
+        ├── PermissionDeniedError              1106
+        │   ├── ServiceNotSubscribedError      28841101 / 28841102 / 28841105 / 28841106
+        │   └── PlanExpiredError               28841002 / 28841004
+        ├── RateLimitedError                   1110 / 1199
+        ├── InvalidParameterError              1100 / 1101 / 1102 / 1105 / 1108 / 1109
+        ├── NotFoundError                      1000 data does not exist
+        ├── DeviceError
+        │   ├── DeviceOfflineError             2001
+        │   ├── DeviceNotFoundError            2010
+        │   └── UnsupportedError               2003 / 2004 / 2008 / 2009
+        └── ServerError                        500 / 1111
+
+Codes without a class of their own raise :class:`APIError` itself, with the raw body kept.
+No exception message or repr ever contains the access secret, a token, a ticket key or a PIN.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "ClockSkewError",
+    "ConnectError",
+    "CredentialsError",
+    "CryptoError",
+    "DecodeError",
+    "DeviceError",
+    "DeviceNotFoundError",
+    "DeviceOfflineError",
+    "InvalidParameterError",
+    "LockCloudError",
+    "NotFoundError",
+    "OutcomeUnknownError",
+    "PermissionDeniedError",
+    "PlanExpiredError",
+    "RateLimitedError",
+    "RemoteUnlockDisabledError",
+    "ServerError",
+    "ServiceNotSubscribedError",
+    "SignatureError",
+    "TimeoutError",
+    "TokenError",
+    "TransportError",
+    "UnexpectedResponseError",
+    "UnsupportedError",
+    "ValidationError",
+    "error_for_code",
+]
+
+
+class LockCloudError(Exception):
+    """Base of every error raised by lockcloud."""
+
+
+class ValidationError(LockCloudError, ValueError):
+    """An argument was rejected before any request was sent."""
+
+
+class CryptoError(LockCloudError):
+    """Ciphertext, key or container could not be decrypted or encrypted."""
+
+
+class DecodeError(LockCloudError):
+    """A push message could not be decoded; ``payload`` keeps the raw bytes for a dead-letter sink."""
+
+    def __init__(self, reason: str, payload: bytes, properties: Mapping[str, str] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.payload = payload
+        self.properties = dict(properties or {})
+
+    def __repr__(self) -> str:
+        return f"DecodeError({self.reason!r}, payload=<{len(self.payload)} bytes>)"
+
+
+class RemoteUnlockDisabledError(LockCloudError):
+    """The remote-unlock method a flow needs is switched off on the lock.
+
+    ``switch`` is the remote unlock type (``remoteUnlockWithoutPwd`` or ``remoteUnlockWithPwd``) to turn on with
+    ``cloud.remote_unlock.set_method_enabled(device_id, switch, True)``.
+    """
+
+    def __init__(self, device_id: str, switch: str, cause: APIError | None = None) -> None:
+        super().__init__(
+            f"remote unlock method {switch!r} is switched off on device {device_id!r}; "
+            f"turn it on with remote_unlock.set_method_enabled({device_id!r}, {switch!r}, True)"
+        )
+        self.device_id = device_id
+        self.switch = switch
+        self.cause = cause
+
+
+class TransportError(LockCloudError):
+    """The HTTP exchange failed; ``__cause__`` is the httpx exception."""
+
+    def __init__(self, message: str, *, method: str, path: str) -> None:
+        super().__init__(f"{method} {path}: {message}")
+        self.method = method
+        self.path = path
+
+
+class ConnectError(TransportError):
+    """No connection could be made, so the request never reached the server."""
+
+
+class TimeoutError(TransportError, builtins.TimeoutError):  # noqa: A001 - mirrors httpx's naming
+    """A call that may be retried timed out on every attempt allowed by its retry policy."""
+
+
+class OutcomeUnknownError(TransportError):
+    """An unsafe call (unlock, door-operate, enroll, ticket) may have reached the server.
+
+    It was sent, and then the connection broke or timed out before an answer came back. lockcloud never replays such a
+    call: the door may or may not have opened. Check the lock's state before deciding to try again.
+    """
+
+
+class UnexpectedResponseError(TransportError):
+    """The server answered, but not with a Tuya envelope (HTTP error page, malformed JSON)."""
+
+    def __init__(self, message: str, *, method: str, path: str, status_code: int, body: bytes) -> None:
+        super().__init__(message, method=method, path=path)
+        self.status_code = status_code
+        self.body = body
+
+
+class APIError(LockCloudError):
+    """Tuya answered ``success: false``.
+
+    Attributes: ``code`` (Tuya's error code), ``msg`` (its message), ``tid`` (the request id to quote to Tuya
+    support), ``method`` and ``path`` of the call (path without query), ``body`` (the whole decoded envelope).
+    """
+
+    codes: ClassVar[frozenset[int]] = frozenset()
+    hint: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        code: int,
+        msg: str,
+        *,
+        tid: str | None = None,
+        method: str = "",
+        path: str = "",
+        body: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.code = code
+        self.msg = msg
+        self.tid = tid
+        self.method = method
+        self.path = path
+        self.body: dict[str, Any] = dict(body or {})
+        text = f"{method} {path}: Tuya error {code}: {msg}".strip()
+        if self.hint:
+            text += f" ({self.hint})"
+        if tid:
+            text += f" [tid {tid}]"
+        super().__init__(text)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code}, msg={self.msg!r}, tid={self.tid!r}, path={self.path!r})"
+
+
+class AuthenticationError(APIError):
+    """The call was rejected while authenticating; nothing was executed."""
+
+
+class CredentialsError(AuthenticationError):
+    codes = frozenset({1001, 1005})
+    hint = "check the access id and access secret of your cloud project"
+
+
+class SignatureError(AuthenticationError):
+    codes = frozenset({1004})
+    hint = "the request signature did not match; check the access secret"
+
+
+class TokenError(AuthenticationError):
+    codes = frozenset({1002, 1010, 1011, 1012})
+
+
+class ClockSkewError(AuthenticationError):
+    codes = frozenset({1013})
+    hint = "the request time differs too much from Tuya's clock; check the system clock"
+
+
+class PermissionDeniedError(APIError):
+    codes = frozenset({1106})
+    hint = "the cloud project may not access this device; link the device's app account to the project"
+
+
+class ServiceNotSubscribedError(PermissionDeniedError):
+    codes = frozenset({28841101, 28841102, 28841105, 28841106})
+    hint = (
+        "the API is not subscribed or not authorised for this cloud project; subscribe to the "
+        "'Smart Lock Open Service' and authorise it under the project's Service API tab"
+    )
+
+
+class PlanExpiredError(PermissionDeniedError):
+    codes = frozenset({28841002, 28841004})
+    hint = "the cloud project's trial or plan has run out; extend or buy a plan in the Tuya developer platform"
+
+
+class RateLimitedError(APIError):
+    codes = frozenset({1110, 1199})
+    hint = "too many requests; lower the request rate or concurrency"
+
+
+class InvalidParameterError(APIError):
+    codes = frozenset({1100, 1101, 1102, 1105, 1108, 1109})
+
+
+class NotFoundError(APIError):
+    codes = frozenset({1000})
+
+
+class DeviceError(APIError):
+    """The device could not carry out the call."""
+
+
+class DeviceOfflineError(DeviceError):
+    codes = frozenset({2001})
+    hint = "the lock or its gateway is offline"
+
+
+class DeviceNotFoundError(DeviceError):
+    codes = frozenset({2010})
+
+
+class UnsupportedError(DeviceError):
+    codes = frozenset({2003, 2004, 2008, 2009})
+    hint = "this lock type does not support the call"
+
+
+class ServerError(APIError):
+    codes = frozenset({500, 1111})
+
+
+def _leaf_classes() -> dict[int, type[APIError]]:
+    by_code: dict[int, type[APIError]] = {}
+    pending: list[type[APIError]] = [APIError]
+    while pending:
+        cls = pending.pop()
+        for code in cls.codes:
+            by_code[code] = cls
+        pending.extend(cls.__subclasses__())
+    return by_code
+
+
+_CLASS_BY_CODE = _leaf_classes()
+
+
+def error_for_code(
+    code: int,
+    msg: str,
+    *,
+    tid: str | None = None,
+    method: str = "",
+    path: str = "",
+    body: Mapping[str, Any] | None = None,
+) -> APIError:
+    """The exception for a Tuya error code: its own class where one is defined, else :class:`APIError`."""
+    cls = _CLASS_BY_CODE.get(code, APIError)
+    return cls(code, msg, tid=tid, method=method, path=path, body=body)
