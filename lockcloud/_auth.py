@@ -1,0 +1,336 @@
+"""Request signing, the server clock, and the token manager.
+
+Tuya signs every call with HMAC-SHA256 over the method, the SHA-256 of the exact body bytes, optional signed headers
+and the path with its sorted, un-encoded query (PROTOCOL.md §2). Token calls are signed without an access token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import attrs
+import httpx
+
+from lockcloud._errors import APIError, TransportError
+
+__all__ = [
+    "FileTokenStore",
+    "MemoryTokenStore",
+    "ServerClock",
+    "Token",
+    "TokenManager",
+    "TokenStore",
+    "TuyaAuth",
+    "canonical_url",
+    "compute_sign",
+    "is_token_path",
+    "string_to_sign",
+]
+
+logger = logging.getLogger("lockcloud.auth")
+
+TOKEN_PATH = "/v1.0/token"
+EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+def is_token_path(path: str) -> bool:
+    """Grant (``/v1.0/token``) and refresh (``/v1.0/token/{refresh_token}``) calls are signed without a token."""
+    return path == TOKEN_PATH or path.startswith(TOKEN_PATH + "/")
+
+
+def canonical_url(path: str, params: Iterable[tuple[str, str]] | Mapping[str, Any] | None = None) -> str:
+    """The URL part of the string to sign: path, then ``?k=v&...`` sorted by key with un-encoded values."""
+    if not params:
+        return path
+    items = params.items() if isinstance(params, Mapping) else params
+    query = "&".join(f"{key}={value}" for key, value in sorted(items, key=lambda kv: kv[0]))
+    return f"{path}?{query}"
+
+
+def string_to_sign(method: str, body: bytes, url: str, signed_headers: str = "") -> str:
+    """``METHOD\\nsha256(body)\\nsigned_headers\\nurl`` exactly as Tuya builds it."""
+    body_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_BODY_SHA256
+    return f"{method.upper()}\n{body_hash}\n{signed_headers}\n{url}"
+
+
+def compute_sign(
+    secret: str,
+    client_id: str,
+    t: str,
+    string_to_sign: str,
+    *,
+    access_token: str = "",
+    nonce: str = "",
+) -> str:
+    """Upper-case hex HMAC-SHA256 of ``client_id + access_token + t + nonce + stringToSign``."""
+    message = f"{client_id}{access_token}{t}{nonce}{string_to_sign}"
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest().upper()
+
+
+def signed_headers_string(headers: httpx.Headers | Mapping[str, str]) -> str:
+    """``k:v\\n`` for each header named in ``Signature-Headers`` (colon-separated), in that order."""
+    names = headers.get("Signature-Headers", "")
+    if not names:
+        return ""
+    return "".join(f"{name}:{headers.get(name, '')}\n" for name in names.split(":") if name)
+
+
+class ServerClock:
+    """Tuya's clock as seen from here: a skewed local clock never produces a 1013 error.
+
+    Every envelope carries the server time ``t``; the offset to the local clock is kept and used both for the ``t``
+    header and for deciding when a token expires.
+    """
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def observe(self, server_time_ms: object) -> None:
+        if isinstance(server_time_ms, int | float) and not isinstance(server_time_ms, bool) and server_time_ms > 0:
+            self.offset = server_time_ms / 1000.0 - time.time()
+
+    def now(self) -> float:
+        """Server time in epoch seconds."""
+        return time.time() + self.offset
+
+    def now_ms(self) -> str:
+        return str(int(self.now() * 1000))
+
+
+@attrs.frozen
+class Token:
+    """An access token pair. ``expires_at`` is in epoch seconds on the server's clock."""
+
+    access_token: str = attrs.field(repr=False)
+    refresh_token: str = attrs.field(repr=False)
+    expires_at: float
+    uid: str = ""
+
+    def expires_within(self, seconds: float, server_now: float) -> bool:
+        return server_now >= self.expires_at - seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Token:
+        return cls(
+            access_token=str(data["access_token"]),
+            refresh_token=str(data["refresh_token"]),
+            expires_at=float(data["expires_at"]),
+            uid=str(data.get("uid", "")),
+        )
+
+
+class TokenStore(Protocol):
+    """Where a token survives a restart. ``save(None)`` forgets it."""
+
+    async def load(self) -> Token | None: ...
+
+    async def save(self, token: Token | None) -> None: ...
+
+
+class MemoryTokenStore:
+    """Keeps the token in this process only (the default)."""
+
+    def __init__(self, token: Token | None = None) -> None:
+        self._token = token
+
+    async def load(self) -> Token | None:
+        return self._token
+
+    async def save(self, token: Token | None) -> None:
+        self._token = token
+
+    def __repr__(self) -> str:
+        return f"MemoryTokenStore(has_token={self._token is not None})"
+
+
+class FileTokenStore:
+    """A JSON file readable only by its owner, so a restarted process reuses its token."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    async def load(self) -> Token | None:
+        try:
+            data = json.loads(self.path.read_text())
+            return Token.from_dict(data)
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError):
+            logger.warning("ignoring unreadable token file %s", self.path)
+            return None
+
+    async def save(self, token: Token | None) -> None:
+        if token is None:
+            self.path.unlink(missing_ok=True)
+            return
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            json.dump(token.to_dict(), file)
+        os.replace(tmp, self.path)
+
+    def __repr__(self) -> str:
+        return f"FileTokenStore({str(self.path)!r})"
+
+
+TokenCall = Callable[[str, Mapping[str, str] | None], Awaitable[tuple[Any, Any]]]
+"""``(path, params) -> (result, server_t_ms)`` for a token grant or refresh; raises LockCloudError."""
+
+
+class TokenManager:
+    """One access token shared by every call of a client.
+
+    * lazy: the first call fetches it (or loads it from the store);
+    * proactive: ``refresh_margin`` seconds before expiry on the server's clock it is refreshed;
+    * reactive: a call that was answered 1010/1011/1012 asks :meth:`heal` with the token it used;
+    * single-flight: however many callers ask at once, one token call is made.
+
+    Refresh uses the refresh token (which works once); when that fails, a new grant is made.
+    """
+
+    def __init__(
+        self,
+        fetch: TokenCall,
+        clock: ServerClock,
+        *,
+        store: TokenStore | None = None,
+        refresh_margin: float = 60.0,
+    ) -> None:
+        self._fetch = fetch
+        self._clock = clock
+        self._store: TokenStore = store if store is not None else MemoryTokenStore()
+        self._refresh_margin = refresh_margin
+        self._token: Token | None = None
+        self._loaded = False
+        self._lock = asyncio.Lock()
+        self.token_calls = 0
+
+    def __repr__(self) -> str:
+        return f"TokenManager(has_token={self._token is not None}, store={self._store!r})"
+
+    async def get(self) -> Token:
+        """A token valid for at least the refresh margin."""
+        token = self._token
+        if token is not None and not token.expires_within(self._refresh_margin, self._clock.now()):
+            return token
+        async with self._lock:
+            if not self._loaded:
+                self._loaded = True
+                self._token = await self._store.load()
+            token = self._token
+            if token is not None and not token.expires_within(self._refresh_margin, self._clock.now()):
+                return token
+            return await self._renew(token)
+
+    async def heal(self, stale: Token | None) -> Token:
+        """Replace ``stale`` after the server rejected it, unless a concurrent caller already did."""
+        async with self._lock:
+            current = self._token
+            if current is not None and (stale is None or current.access_token != stale.access_token):
+                return current
+            return await self._renew(current)
+
+    async def invalidate(self) -> None:
+        async with self._lock:
+            self._token = None
+            await self._store.save(None)
+
+    async def _renew(self, current: Token | None) -> Token:
+        token: Token | None = None
+        if current is not None:
+            try:
+                token = await self._call(f"{TOKEN_PATH}/{current.refresh_token}", None)
+                logger.debug("access token refreshed")
+            except (APIError, TransportError) as exc:
+                logger.info("token refresh failed (%s); requesting a new grant", type(exc).__name__)
+        if token is None:
+            token = await self._call(TOKEN_PATH, {"grant_type": "1"})
+            logger.debug("access token granted")
+        self._token = token
+        await self._store.save(token)
+        return token
+
+    async def _call(self, path: str, params: Mapping[str, str] | None) -> Token:
+        self.token_calls += 1
+        result, server_t = await self._fetch(path, params)
+        if not isinstance(result, Mapping) or "access_token" not in result:
+            raise APIError(-1, "token response without access_token", method="GET", path=TOKEN_PATH)
+        lifetime = float(result.get("expire_time", result.get("expire", 7200)))
+        issued_at = (
+            float(server_t) / 1000.0 if isinstance(server_t, int | float) and server_t else self._clock.now()
+        )
+        return Token(
+            access_token=str(result["access_token"]),
+            refresh_token=str(result.get("refresh_token", "")),
+            expires_at=issued_at + lifetime,
+            uid=str(result.get("uid", "")),
+        )
+
+
+TOKEN_EXTENSION = "lockcloud.token"
+
+
+class TuyaAuth(httpx.Auth):
+    """Signs an httpx request the Tuya way, adding a token from the manager for business calls.
+
+    The token a request was signed with is kept in ``request.extensions["lockcloud.token"]`` so that the transport
+    can tell the token manager exactly which token the server rejected.
+    """
+
+    def __init__(
+        self,
+        access_id: str,
+        access_secret: str,
+        tokens: TokenManager | None,
+        clock: ServerClock,
+        *,
+        use_nonce: bool = False,
+    ) -> None:
+        self._access_id = access_id
+        self._access_secret = access_secret
+        self._tokens = tokens
+        self._clock = clock
+        self._use_nonce = use_nonce
+
+    def __repr__(self) -> str:
+        return f"TuyaAuth(access_id={self._access_id!r})"
+
+    def sign(self, request: httpx.Request, access_token: str = "") -> None:
+        """Add ``client_id``, ``t``, ``sign`` (and ``nonce``) headers for the request as it will be sent."""
+        headers = request.headers
+        t = self._clock.now_ms()
+        nonce = headers.get("nonce", "")
+        if self._use_nonce and not nonce:
+            nonce = secrets.token_hex(16)
+            headers["nonce"] = nonce
+        url = canonical_url(request.url.path, request.url.params.multi_items())
+        to_sign = string_to_sign(request.method, request.content, url, signed_headers_string(headers))
+        headers["client_id"] = self._access_id
+        headers["t"] = t
+        headers["sign_method"] = "HMAC-SHA256"
+        headers["sign"] = compute_sign(
+            self._access_secret, self._access_id, t, to_sign, access_token=access_token, nonce=nonce
+        )
+        if access_token:
+            headers["access_token"] = access_token
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        token: Token | None = None
+        if self._tokens is not None and not is_token_path(request.url.path):
+            token = await self._tokens.get()
+        request.extensions[TOKEN_EXTENSION] = token
+        self.sign(request, token.access_token if token else "")
+        yield request
