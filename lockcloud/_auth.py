@@ -96,7 +96,11 @@ class ServerClock:
         self.offset = 0.0
 
     def observe(self, server_time_ms: object) -> None:
-        if isinstance(server_time_ms, int | float) and not isinstance(server_time_ms, bool) and server_time_ms > 0:
+        if (
+            isinstance(server_time_ms, int | float)
+            and not isinstance(server_time_ms, bool)
+            and server_time_ms > 0
+        ):
             self.offset = server_time_ms / 1000.0 - time.time()
 
     def now(self) -> float:

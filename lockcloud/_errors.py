@@ -7,6 +7,7 @@
     ├── CryptoError                            undecryptable ticket key, media file or push payload
     ├── DecodeError                            a push message that cannot be turned into an event (keeps .payload)
     ├── RemoteUnlockDisabledError              the lock's remote-unlock switch needed by a flow is off (names it)
+    ├── BrokerError                            the local pulsar-lite broker (simulator, tests) is missing or won't start
     ├── TransportError                         the HTTP exchange itself failed (wraps the httpx exception)
     │   ├── ConnectError                       the request never left: safe to try again
     │   ├── TimeoutError                       a safe call timed out on every attempt
@@ -43,6 +44,7 @@ from typing import Any, ClassVar
 __all__ = [
     "APIError",
     "AuthenticationError",
+    "BrokerError",
     "ClockSkewError",
     "ConnectError",
     "CredentialsError",
@@ -114,6 +116,10 @@ class RemoteUnlockDisabledError(LockCloudError):
         self.cause = cause
 
 
+class BrokerError(LockCloudError):
+    """The local ``pulsar-lite`` broker of the simulator could not be found or did not come up."""
+
+
 class TransportError(LockCloudError):
     """The HTTP exchange failed; ``__cause__`` is the httpx exception."""
 
@@ -127,7 +133,7 @@ class ConnectError(TransportError):
     """No connection could be made, so the request never reached the server."""
 
 
-class TimeoutError(TransportError, builtins.TimeoutError):  # noqa: A001 - mirrors httpx's naming
+class TimeoutError(TransportError, builtins.TimeoutError):
     """A call that may be retried timed out on every attempt allowed by its retry policy."""
 
 
@@ -182,7 +188,9 @@ class APIError(LockCloudError):
         super().__init__(text)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(code={self.code}, msg={self.msg!r}, tid={self.tid!r}, path={self.path!r})"
+        return (
+            f"{type(self).__name__}(code={self.code}, msg={self.msg!r}, tid={self.tid!r}, path={self.path!r})"
+        )
 
 
 class AuthenticationError(APIError):
@@ -223,7 +231,9 @@ class ServiceNotSubscribedError(PermissionDeniedError):
 
 class PlanExpiredError(PermissionDeniedError):
     codes = frozenset({28841002, 28841004})
-    hint = "the cloud project's trial or plan has run out; extend or buy a plan in the Tuya developer platform"
+    hint = (
+        "the cloud project's trial or plan has run out; extend or buy a plan in the Tuya developer platform"
+    )
 
 
 class RateLimitedError(APIError):

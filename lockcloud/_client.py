@@ -1,0 +1,169 @@
+"""``LockCloud``: the client users hold. It owns the transport; endpoint modules only describe calls."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+import httpx
+
+from lockcloud._auth import ServerClock, TokenManager, TokenStore, TuyaAuth
+from lockcloud._errors import ValidationError
+from lockcloud._transport import RateLimiter, RetryPolicy, Transport
+from lockcloud.regions import Region
+
+if TYPE_CHECKING:
+    from lockcloud.events import EventStream
+    from lockcloud.remote_unlock import RemoteUnlock
+    from lockcloud.unlock_methods import UnlockMethods
+
+__all__ = ["LockCloud"]
+
+logger = logging.getLogger("lockcloud")
+
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+class LockCloud:
+    """An async client for one Tuya cloud project.
+
+    Use it as an async context manager (or call :meth:`aclose`). It creates its own ``httpx.AsyncClient`` unless one
+    is passed as ``http_client``; a borrowed client is left open for its owner. ``base_url`` overrides the region's
+    OpenAPI URL (for the simulator or a proxy).
+
+    ``retry`` sets the default :class:`RetryPolicy` (each call may override it); ``rate_limit`` (requests per
+    second) and ``max_in_flight`` limit the client's own pace, both off by default. ``token_store`` keeps the access
+    token across restarts. TLS verification is on unless ``verify=False`` is given explicitly.
+    """
+
+    def __init__(
+        self,
+        access_id: str,
+        access_secret: str,
+        *,
+        region: Region = Region.EU,
+        base_url: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        rate_limit: float | None = None,
+        max_in_flight: int | None = None,
+        token_store: TokenStore | None = None,
+        refresh_margin: float = 60.0,
+        use_nonce: bool = False,
+        verify: bool = True,
+    ) -> None:
+        if not access_id or not access_secret:
+            raise ValidationError("access_id and access_secret are required")
+        self.access_id = access_id
+        self._access_secret = access_secret
+        self.region = region
+        self.base_url = (base_url or region.base_url).rstrip("/")
+        self._owns_http_client = http_client is None
+        self._http = http_client or httpx.AsyncClient(timeout=timeout, verify=verify)
+        self._clock = ServerClock()
+        token_auth = TuyaAuth(access_id, access_secret, None, self._clock, use_nonce=use_nonce)
+        token_transport = Transport(
+            self._http, self.base_url, token_auth, None, self._clock, retry=retry or RetryPolicy()
+        )
+        self.tokens = TokenManager(
+            functools.partial(_token_call, token_transport),
+            self._clock,
+            store=token_store,
+            refresh_margin=refresh_margin,
+        )
+        auth = TuyaAuth(access_id, access_secret, self.tokens, self._clock, use_nonce=use_nonce)
+        limiter = RateLimiter(rate_limit, max_in_flight) if rate_limit or max_in_flight else None
+        self._transport = Transport(
+            self._http,
+            self.base_url,
+            auth,
+            self.tokens,
+            self._clock,
+            retry=retry or RetryPolicy(),
+            limiter=limiter,
+        )
+
+    def __repr__(self) -> str:
+        return f"LockCloud(access_id={self.access_id!r}, base_url={self.base_url!r})"
+
+    @property
+    def http_client(self) -> httpx.AsyncClient:
+        """The underlying httpx client (for unsigned downloads such as media files)."""
+        return self._http
+
+    @property
+    def clock_offset(self) -> float:
+        """Seconds the Tuya clock is ahead of the local clock, as last observed."""
+        return self._clock.offset
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        idempotent: bool | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Any:
+        """Make one signed call and return the envelope's ``result``.
+
+        The escape hatch for calls lockcloud does not wrap, and the path every endpoint module uses. ``idempotent``
+        says whether the call may be replayed after it may have reached the server (default: True for GET, False
+        otherwise). Raises :class:`~lockcloud.APIError` subclasses for Tuya errors and
+        :class:`~lockcloud.TransportError` subclasses for network failures.
+        """
+        if not path.startswith("/"):
+            raise ValidationError("path must start with '/'")
+        result, _ = await self._transport.request(
+            method, path, params=params, json=json, idempotent=idempotent, retry=retry
+        )
+        return result
+
+    @functools.cached_property
+    def unlock_methods(self) -> UnlockMethods:
+        """Unlocking methods: keys, enrollment, names, duress alarms, special attributes."""
+        from lockcloud.unlock_methods import UnlockMethods
+
+        return UnlockMethods(self)
+
+    @functools.cached_property
+    def remote_unlock(self) -> RemoteUnlock:
+        """Remote unlock: switches, tickets, opening and closing the door, media."""
+        from lockcloud.remote_unlock import RemoteUnlock
+
+        return RemoteUnlock(self)
+
+    def events(self, *, url: str | None = None, env: str = "event", **options: Any) -> EventStream:
+        """A push-event stream for this project (``pulsar`` is imported only now).
+
+        ``url`` defaults to the region's Pulsar URL; when ``base_url`` points elsewhere (a simulator), pass it.
+        Further options go to :class:`lockcloud.events.EventStream`.
+        """
+        from lockcloud.events import EventStream
+
+        return EventStream(
+            self.access_id, self._access_secret, url=url or self.region.pulsar_url, env=env, **options
+        )
+
+    async def aclose(self) -> None:
+        if self._owns_http_client:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+async def _token_call(transport: Transport, path: str, params: Mapping[str, str] | None) -> tuple[Any, Any]:
+    # A grant is idempotent; a refresh is not (the refresh token works once), but a failed refresh falls back to a
+    # new grant, so neither needs more than the transport's own rules.
+    return await transport.request("GET", path, params=params, idempotent=path == "/v1.0/token")

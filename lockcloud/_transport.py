@@ -1,0 +1,301 @@
+"""The one path every REST call takes: signing, the Tuya envelope, token healing, retries and rate limits.
+
+Retries follow the safety of the operation, not its HTTP verb. An *idempotent* call may be replayed after connect
+errors, timeouts, HTTP 5xx and Tuya's busy codes. An *unsafe* call (an unlock, door-operate, enroll, a ticket) is
+replayed only when it provably never reached the server (connect error) or the server rejected it before acting
+(an expired token, a skewed clock); if it may have arrived and no answer came back, :class:`OutcomeUnknownError`
+is raised instead, so a door is never opened twice by a retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+import attrs
+import httpx
+
+from lockcloud._auth import TOKEN_EXTENSION, ServerClock, Token, TokenManager, TuyaAuth
+from lockcloud._errors import (
+    ConnectError,
+    OutcomeUnknownError,
+    TimeoutError,
+    TransportError,
+    UnexpectedResponseError,
+    ValidationError,
+    error_for_code,
+)
+
+__all__ = ["RateLimiter", "RetryPolicy", "Transport", "redact_path"]
+
+logger = logging.getLogger("lockcloud.http")
+
+TOKEN_REJECTED = frozenset({1010, 1011, 1012})
+CLOCK_REJECTED = 1013
+RETRYABLE_CODES = frozenset({500, 1110, 1111, 1199})
+
+_REFRESH_IN_PATH = re.compile(r"(/v1\.0/token/)[^/?\s\"]+")
+
+
+def redact_path(text: str) -> str:
+    """Hide the refresh token that Tuya puts in the refresh call's path."""
+    return _REFRESH_IN_PATH.sub(r"\1<redacted>", text)
+
+
+class _RedactRefreshTokens(logging.Filter):
+    """httpx logs each request URL at INFO; the refresh call's URL holds a refresh token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args and isinstance(record.args, tuple):
+            record.args = tuple(
+                redact_path(str(arg)) if isinstance(arg, httpx.URL | str) else arg for arg in record.args
+            )
+        return True
+
+
+def _install_httpx_redaction() -> None:
+    httpx_logger = logging.getLogger("httpx")
+    if not any(isinstance(f, _RedactRefreshTokens) for f in httpx_logger.filters):
+        httpx_logger.addFilter(_RedactRefreshTokens())
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How often and how long to retry a call that failed transiently.
+
+    ``max_attempts`` counts the first try. Backoff doubles from ``initial_backoff`` up to ``max_backoff`` with full
+    jitter; no attempt starts after ``deadline`` seconds from the first. ``RetryPolicy.never()`` disables retries.
+    """
+
+    max_attempts: int = attrs.field(default=4, validator=attrs.validators.ge(1))
+    initial_backoff: float = 0.2
+    max_backoff: float = 5.0
+    deadline: float | None = 30.0
+
+    @classmethod
+    def never(cls) -> RetryPolicy:
+        return cls(max_attempts=1)
+
+    def backoff(self, attempt: int) -> float:
+        """Full-jitter delay before attempt ``attempt + 1``."""
+        ceiling = min(self.max_backoff, self.initial_backoff * (2 ** (attempt - 1)))
+        return random.uniform(0, ceiling)
+
+
+class RateLimiter:
+    """Client-side limits: ``rate`` requests per second (burst of one second's worth) and ``max_in_flight``."""
+
+    def __init__(self, rate: float | None = None, max_in_flight: int | None = None) -> None:
+        if rate is not None and rate <= 0:
+            raise ValidationError("rate must be positive, or None to disable")
+        if max_in_flight is not None and max_in_flight < 1:
+            raise ValidationError("max_in_flight must be at least 1, or None to disable")
+        self._interval = 1.0 / rate if rate else 0.0
+        self._burst = max(1.0, rate or 1.0) * self._interval
+        self._next_free = 0.0
+        self._slots = asyncio.Semaphore(max_in_flight) if max_in_flight else None
+
+    async def __aenter__(self) -> None:
+        if self._interval:
+            now = time.monotonic()
+            start = max(self._next_free, now - self._burst)
+            self._next_free = start + self._interval
+            if start > now:
+                await asyncio.sleep(start - now)
+        if self._slots is not None:
+            await self._slots.acquire()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._slots is not None:
+            self._slots.release()
+
+
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def _encode_body(body: Any) -> bytes:
+    if body is None:
+        return b""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class Transport:
+    """Sends signed calls and turns Tuya envelopes into results or typed errors."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        base_url: str,
+        auth: TuyaAuth,
+        tokens: TokenManager | None,
+        clock: ServerClock,
+        *,
+        retry: RetryPolicy,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        self._client = client
+        self._base_url = base_url.rstrip("/")
+        self._auth = auth
+        self._tokens = tokens
+        self._clock = clock
+        self._retry = retry
+        self._limiter = limiter
+        _install_httpx_redaction()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        idempotent: bool | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> tuple[Any, Any]:
+        """One call; returns ``(result, server_t)``. See the module docstring for what is replayed."""
+        method = method.upper()
+        if idempotent is None:
+            idempotent = method in ("GET", "HEAD")
+        policy = retry or self._retry
+        shown = redact_path(path)
+        body = _encode_body(json)
+        query = {key: str(value) for key, value in params.items() if value is not None} if params else None
+        headers = {"Content-Type": "application/json"} if body else {}
+        url = self._base_url + path
+        deadline = None if policy.deadline is None else time.monotonic() + policy.deadline
+
+        attempt = 0
+        token_healed = clock_resynced = False
+        while True:
+            attempt += 1
+            request = self._client.build_request(method, url, params=query, content=body, headers=headers)
+            started = time.perf_counter()
+            try:
+                if self._limiter is not None:
+                    async with self._limiter:
+                        response = await self._client.send(request, auth=self._auth)
+                else:
+                    response = await self._client.send(request, auth=self._auth)
+            except _NEVER_SENT as exc:
+                if await self._may_retry(policy, attempt, deadline, shown, exc):
+                    continue
+                raise ConnectError(
+                    f"could not connect ({type(exc).__name__})", method=method, path=shown
+                ) from exc
+            except httpx.TransportError as exc:
+                if not idempotent:
+                    raise OutcomeUnknownError(
+                        f"sent, but no answer arrived ({type(exc).__name__}); the call may have been executed",
+                        method=method,
+                        path=shown,
+                    ) from exc
+                if await self._may_retry(policy, attempt, deadline, shown, exc):
+                    continue
+                error = TimeoutError if isinstance(exc, httpx.TimeoutException) else TransportError
+                raise error(
+                    f"{type(exc).__name__} after {attempt} attempt(s)", method=method, path=shown
+                ) from exc
+
+            envelope = self._parse(response, method, shown, idempotent)
+            if envelope is None:  # a bare HTTP 5xx on an idempotent call
+                if await self._may_retry(policy, attempt, deadline, shown, response.status_code):
+                    continue
+                raise UnexpectedResponseError(
+                    f"HTTP {response.status_code} after {attempt} attempt(s)",
+                    method=method,
+                    path=shown,
+                    status_code=response.status_code,
+                    body=response.content[:2048],
+                )
+            self._clock.observe(envelope.get("t"))
+            if envelope.get("success") is True:
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug(
+                        "%s %s ok tid=%s in %.1f ms",
+                        method,
+                        shown,
+                        envelope.get("tid"),
+                        (time.perf_counter() - started) * 1000,
+                    )
+                return envelope.get("result"), envelope.get("t")
+
+            code = _int_code(envelope.get("code"))
+            logger.debug("%s %s failed code=%s tid=%s", method, shown, code, envelope.get("tid"))
+            # Rejected while authenticating: nothing ran, so even an unlock may be sent again, once.
+            if code in TOKEN_REJECTED and not token_healed and self._tokens is not None:
+                token_healed = True
+                used = request.extensions.get(TOKEN_EXTENSION)
+                await self._tokens.heal(used if isinstance(used, Token) else None)
+                continue
+            if code == CLOCK_REJECTED and not clock_resynced:
+                clock_resynced = True
+                continue
+            if (
+                idempotent
+                and code in RETRYABLE_CODES
+                and await self._may_retry(policy, attempt, deadline, shown, code)
+            ):
+                continue
+            raise error_for_code(
+                code,
+                str(envelope.get("msg", "")),
+                tid=envelope.get("tid"),
+                method=method,
+                path=shown,
+                body=envelope,
+            )
+
+    def _parse(
+        self, response: httpx.Response, method: str, shown: str, idempotent: bool
+    ) -> dict[str, Any] | None:
+        try:
+            envelope = json.loads(response.content)
+        except ValueError:
+            envelope = None
+        if isinstance(envelope, dict) and "success" in envelope:
+            return envelope
+        if response.status_code >= 500:
+            if idempotent:
+                return None
+            raise OutcomeUnknownError(
+                f"HTTP {response.status_code} without a Tuya answer; the call may have been executed",
+                method=method,
+                path=shown,
+            )
+        raise UnexpectedResponseError(
+            f"HTTP {response.status_code}: not a Tuya envelope",
+            method=method,
+            path=shown,
+            status_code=response.status_code,
+            body=response.content[:2048],
+        )
+
+    async def _may_retry(
+        self, policy: RetryPolicy, attempt: int, deadline: float | None, shown: str, reason: object
+    ) -> bool:
+        if attempt >= policy.max_attempts:
+            return False
+        delay = policy.backoff(attempt)
+        if deadline is not None and time.monotonic() + delay >= deadline:
+            return False
+        reason_text = type(reason).__name__ if isinstance(reason, BaseException) else str(reason)
+        logger.debug("retrying %s after %s in %.2f s (attempt %d)", shown, reason_text, delay, attempt + 1)
+        await asyncio.sleep(delay)
+        return True
+
+
+def _int_code(code: object) -> int:
+    if isinstance(code, int):
+        return code
+    if isinstance(code, str) and code.strip().lstrip("-").isdigit():
+        return int(code)
+    return -1
