@@ -7,7 +7,7 @@
     ├── CryptoError                            undecryptable ticket key, media file or push payload
     ├── DecodeError                            a push message that cannot be turned into an event (keeps .payload)
     ├── RemoteUnlockDisabledError              the lock's remote-unlock switch needed by a flow is off (names it)
-    ├── BrokerError                            the local pulsar-lite broker (simulator, tests) is missing or won't start
+    ├── BrokerError                            the local pulsar-lite broker did not start (simulator)
     ├── TransportError                         the HTTP exchange itself failed (wraps the httpx exception)
     │   ├── ConnectError                       the request never left: safe to try again
     │   ├── TimeoutError                       a safe call timed out on every attempt

@@ -1,0 +1,1 @@
+"""A local Tuya cloud for development and tests: REST simulator, lock models and a Pulsar broker."""
