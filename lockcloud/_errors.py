@@ -13,6 +13,7 @@
     │   ├── TimeoutError                       a safe call timed out on every attempt
     │   ├── OutcomeUnknownError                an unsafe call (unlock, enroll, ticket) may have been executed
     │   └── UnexpectedResponseError            the server answered with something that is not a Tuya envelope
+    │       └── MediaTooLargeError             a media download went over its max_bytes cap
     └── APIError                               Tuya answered success=false: .code .msg .tid .method .path .body
         ├── AuthenticationError
         │   ├── CredentialsError               1001 secret invalid, 1005 client_id invalid
@@ -55,6 +56,7 @@ __all__ = [
     "DeviceOfflineError",
     "InvalidParameterError",
     "LockCloudError",
+    "MediaTooLargeError",
     "NotFoundError",
     "OutcomeUnknownError",
     "PermissionDeniedError",
@@ -152,6 +154,20 @@ class UnexpectedResponseError(TransportError):
         super().__init__(message, method=method, path=path)
         self.status_code = status_code
         self.body = body
+
+
+class MediaTooLargeError(UnexpectedResponseError):
+    """A media download went over its ``max_bytes`` cap; nothing was returned or written."""
+
+    def __init__(self, *, path: str, limit: int, status_code: int = 200) -> None:
+        super().__init__(
+            f"media file larger than max_bytes={limit}",
+            method="GET",
+            path=path,
+            status_code=status_code,
+            body=b"",
+        )
+        self.limit = limit
 
 
 class APIError(LockCloudError):

@@ -1,0 +1,177 @@
+"""Every enumerated value of the two lock API documents.
+
+All of them are *open*: a value Tuya adds later decodes to a pseudo-member whose ``is_known`` is false and whose
+``value`` is the raw value, instead of failing (see :mod:`lockcloud._converter`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Self
+
+from lockcloud._converter import OpenIntEnum, OpenStrEnum
+
+__all__ = [
+    "AlbumEventType",
+    "EnrollmentOperation",
+    "MediaFileType",
+    "PasswordType",
+    "RemoteUnlockType",
+    "RevokeReason",
+    "SpecialAttribute",
+    "StoragePlan",
+    "UnlockMethodEvent",
+    "UnlockType",
+    "UserType",
+]
+
+
+class UserType(OpenIntEnum):
+    """Who a key belongs to (``user_type``)."""
+
+    HOME_USER = 1
+    #: Not a member of the home; the documents say to use this for Wi-Fi locks.
+    NON_HOME_USER = 2
+
+
+# The DP-code spelling (``unlock_*``) of each unlock type. The sync, rename and duress-removal endpoints use it; the
+# others use the plain spelling that is each member's value.
+_DP_CODES: dict[str, str] = {
+    "FINGERPRINT": "unlock_fingerprint",
+    "PASSWORD": "unlock_password",
+    "CARD": "unlock_card",
+    "FACE": "unlock_face",
+    "REMOTE_CONTROL": "unlock_telecontrol_kit",
+    "HAND": "unlock_hand",
+    "FINGER_VEIN": "unlock_finger_vein",
+}
+
+
+class UnlockType(OpenStrEnum):
+    """An unlocking method, in either of the two spellings the documents use.
+
+    ``UnlockType("fingerprint")`` and ``UnlockType("unlock_fingerprint")`` are the same member. Send
+    :attr:`plain` to endpoints that take ``fingerprint``/``card``/``remoteControl`` and :attr:`dp_code` to those that
+    take ``unlock_fingerprint``/``unlock_card``/``unlock_telecontrol_kit``.
+
+    Palm print and finger vein appear only as DP codes in the documents, so their value is the DP code; no plain
+    spelling is invented for them.
+    """
+
+    FINGERPRINT = "fingerprint"
+    PASSWORD = "password"
+    CARD = "card"
+    FACE = "face"
+    REMOTE_CONTROL = "remoteControl"
+    HAND = "unlock_hand"
+    FINGER_VEIN = "unlock_finger_vein"
+
+    @classmethod
+    def _aliases(cls) -> Mapping[str, Self]:
+        return {code: cls[name] for name, code in _DP_CODES.items() if code != cls[name].value}
+
+    @property
+    def plain(self) -> str:
+        """The ``fingerprint`` / ``remoteControl`` spelling (assigned keys, enroll, delete, cancel, duress on)."""
+        return str(self.value)
+
+    @property
+    def dp_code(self) -> str:
+        """The ``unlock_fingerprint`` / ``unlock_telecontrol_kit`` spelling (sync, rename, duress off).
+
+        An unknown value is passed through unchanged: it cannot be translated.
+        """
+        if not self.is_known:
+            return str(self.value)
+        return _DP_CODES[self.name]
+
+
+class RemoteUnlockType(OpenStrEnum):
+    """The lock's remote-unlock switches (``remote_unlock_type``)."""
+
+    WITHOUT_PASSWORD = "remoteUnlockWithoutPwd"
+    WITH_PASSWORD = "remoteUnlockWithPwd"
+
+
+class PasswordType(OpenStrEnum):
+    """How a password in a request body is protected (``password_type``)."""
+
+    #: Encrypted with the key of a password ticket.
+    TICKET = "ticket"
+
+
+class RevokeReason(OpenIntEnum):
+    """Why a pending remote unlock is revoked (``type`` of the revoke call)."""
+
+    REJECT = 1
+    CANCEL = 2
+
+
+class MediaFileType(OpenIntEnum):
+    """Which latest cover image to fetch (``file_type``)."""
+
+    REMOTE_UNLOCK = 1
+    ALERT = 2
+
+
+class SpecialAttribute(OpenIntEnum):
+    """Special attributes of an unlocking method (``attribute``)."""
+
+    VOICE = 1
+    PHOTO_CAPTURE = 2
+
+
+class AlbumEventType(OpenIntEnum):
+    """What an album entry records (``eventType``, 0-28 in the document)."""
+
+    ANTI_PRY_ALERT = 0
+    REMOTE_UNLOCK_REQUEST = 1
+    FINGERPRINT_ATTEMPT_FAILED = 2
+    PASSWORD_ATTEMPT_FAILED = 3
+    CARD_ATTEMPT_FAILED = 4
+    FACE_RECOGNITION_FAILED = 5
+    PALM_PRINT_RECOGNITION_FAILED = 6
+    FINGER_VEIN_RECOGNITION_FAILED = 7
+    UNLOCK_WITH_FINGERPRINT = 8
+    UNLOCK_WITH_PASSWORD = 9
+    UNLOCK_WITH_CARD = 10
+    UNLOCK_WITH_FACE = 11
+    UNLOCK_WITH_PALM_PRINT = 12
+    UNLOCK_WITH_FINGER_VEIN = 13
+    UNLOCK_WITH_TEMPORARY_PASSWORD = 14
+    UNLOCK_WITH_DYNAMIC_PASSWORD = 15
+    REMOTE_UNLOCK = 16
+    TEMPORARY_PASSWORD_UNLOCK_REPORT = 17
+    DOORBELL_REQUEST = 18
+    DURESS_ALARM = 19
+    LOW_BATTERY = 20
+    MECHANICAL_KEY_ATTEMPT = 21
+    HIGH_TEMPERATURE = 22
+    DOORBELL_AND_REMOTE_UNLOCK = 23
+    LOITERING = 24
+    LOCK_TAMPERING = 25
+    UNLOCK_WITH_SPECIAL_FINGERPRINT = 26
+    UNLOCK_IN_ARM_MODE = 27
+    UNLOCK_WITH_REMOTE_CONTROL = 28
+
+
+class StoragePlan(OpenStrEnum):
+    """The cloud storage plan an album query used (``orderCode``)."""
+
+    CLOUD_STORAGE_7_DAYS = "doorlock_cloud_storage_7day"
+    CLOUD_STORAGE_30_DAYS = "doorlock_cloud_storage_30day"
+    FREE_STORAGE_3_DAYS = "cloud_free_storage_3day"
+
+
+class EnrollmentOperation(OpenIntEnum):
+    """``operate`` of the ``doorUnlockMethodStatus`` push message."""
+
+    START = 1
+    CANCEL = 2
+
+
+class UnlockMethodEvent(OpenStrEnum):
+    """``event`` of the ``doorUnlockMethodStatus`` push message."""
+
+    ENTRY = "unlockMethodEntry"
+    DELETE = "unlockMethodDelete"
