@@ -8,6 +8,7 @@
     ├── DecodeError                            a push message that cannot be turned into an event (keeps .payload)
     ├── RemoteUnlockDisabledError              the lock's remote-unlock switch needed by a flow is off (names it)
     ├── BrokerError                            the local pulsar-lite broker did not start (simulator)
+    ├── EventStreamError                       the push stream could not subscribe, or failed for good
     ├── TransportError                         the HTTP exchange itself failed (wraps the httpx exception)
     │   ├── ConnectError                       the request never left: safe to try again
     │   ├── TimeoutError                       a safe call timed out on every attempt
@@ -54,6 +55,7 @@ __all__ = [
     "DeviceError",
     "DeviceNotFoundError",
     "DeviceOfflineError",
+    "EventStreamError",
     "InvalidParameterError",
     "LockCloudError",
     "MediaTooLargeError",
@@ -120,6 +122,10 @@ class RemoteUnlockDisabledError(LockCloudError):
 
 class BrokerError(LockCloudError):
     """The local ``pulsar-lite`` broker of the simulator could not be found or did not come up."""
+
+
+class EventStreamError(LockCloudError):
+    """The push-event stream could not subscribe to the broker, or stopped for a reason it cannot recover from."""
 
 
 class TransportError(LockCloudError):
