@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import enum
+from typing import Any
+
 import pytest
 
 from lockcloud import _validation as check
@@ -66,10 +69,10 @@ def test_unknown_unlock_type_passes_through_both_spellings() -> None:
         ),
     ],
 )
-def test_documented_values_are_known_and_new_ones_kept(enum_cls: type, values: list[object]) -> None:
+def test_documented_values_are_known_and_new_ones_kept(enum_cls: type[enum.Enum], values: list[Any]) -> None:
     assert sorted(m.value for m in enum_cls) == sorted(values)
     new = 99 if isinstance(values[0], int) else "somethingNew"
-    member = enum_cls(new)
+    member: Any = enum_cls(new)
     assert not member.is_known
     assert member.value == new
 

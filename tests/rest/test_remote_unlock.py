@@ -46,7 +46,7 @@ def ticket_result(ticket_id: str, key: bytes | None = None, secret: str | None =
     return {"ticket_id": ticket_id, "ticket_key": ticket_key, "expire_time": 300}
 
 
-def switches(wire: Any, *, with_pwd: bool, without_pwd: bool) -> dict[str, Any]:
+def switches(wire: Any, *, with_pwd: bool, without_pwd: bool) -> Any:
     return wire.ok(
         [
             {"remote_unlock_type": "remoteUnlockWithPwd", "open": with_pwd},
