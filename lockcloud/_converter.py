@@ -90,6 +90,20 @@ def from_epoch(value: Any) -> _dt.datetime:
     return _dt.datetime.fromtimestamp(seconds, tz=_dt.UTC)
 
 
+def strict_bool(value: Any) -> bool:
+    """JSON booleans, and the spellings Tuya uses in strings and numbers; anything else is an error.
+
+    ``bool("false")`` is True, so the default structuring would silently flip a flag.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+        return value.strip().lower() in ("true", "1")
+    raise ValueError(f"not a boolean: {type(value).__name__}")
+
+
 def _to_epoch_ms(value: _dt.datetime) -> int:
     return round(value.timestamp() * 1000)
 
@@ -97,6 +111,7 @@ def _to_epoch_ms(value: _dt.datetime) -> int:
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=False)
     conv.register_structure_hook(_dt.datetime, lambda value, _: from_epoch(value))
+    conv.register_structure_hook(bool, lambda value, _: strict_bool(value))
     conv.register_unstructure_hook(_dt.datetime, _to_epoch_ms)
     conv.register_unstructure_hook(enum.Enum, lambda member: member.value)
 
