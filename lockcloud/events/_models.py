@@ -1,0 +1,155 @@
+"""The typed push events, the dead letters and the counters of a stream."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from lockcloud._errors import DecodeError
+from lockcloud.enums import EnrollmentOperation, UnlockMethodEvent
+
+if TYPE_CHECKING:
+    from lockcloud.events._stream import _Claim
+
+__all__ = [
+    "DeadLetter",
+    "DeviceEvent",
+    "EnrollmentProgress",
+    "Event",
+    "StatusItem",
+    "StatusReport",
+    "StreamStats",
+    "UnknownEvent",
+]
+
+#: ``bizCode`` of the enrollment progress push message.
+ENROLLMENT_BIZ_CODE = "doorUnlockMethodStatus"
+
+
+@attrs.frozen(kw_only=True)
+class Event:
+    """One decoded push message.
+
+    ``protocol`` is the envelope's protocol number (20 device events, 4 status reports), ``published_at`` the
+    envelope's ``t``, ``message_id`` the broker's id of the message (``None`` when decoded by hand) and ``raw`` the
+    decrypted JSON body as received, unknown keys included.
+
+    Events taken from an :class:`~lockcloud.events.EventStream` are acknowledged when the loop asks for the next
+    one; :meth:`ack` does it earlier.
+    """
+
+    protocol: int
+    device_id: str | None = None
+    published_at: _dt.datetime | None = None
+    message_id: str | None = None
+    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    _claim: _Claim | None = attrs.field(default=None, repr=False, eq=False, alias="claim")
+
+    def ack(self) -> None:
+        """Done with this event: the stream may acknowledge its message to the broker.
+
+        Idempotent. A message given to several subscribers of one stream is acknowledged once all of them are done
+        with it. Acknowledging after the stream has closed does nothing: the message is delivered again next time.
+        """
+        if self._claim is not None:
+            self._claim.release()
+
+    @property
+    def acknowledged(self) -> bool:
+        """Whether :meth:`ack` was called, or the stream released this event; always true when decoded by hand."""
+        return self._claim is None or self._claim.released
+
+
+@attrs.frozen(kw_only=True)
+class DeviceEvent(Event):
+    """A protocol-20 device event; what lockcloud has no dedicated class for keeps its ``biz_data`` as a dict."""
+
+    device_id: str
+    biz_code: str
+    biz_data: Mapping[str, Any] = attrs.field(factory=dict)
+    product_key: str | None = None
+    timestamp: _dt.datetime | None = None
+    uuid: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class EnrollmentProgress(DeviceEvent):
+    """``doorUnlockMethodStatus``: progress of enrolling (or deleting) a fingerprint, card, face ... on a lock.
+
+    ``period`` is the number of presses still needed; ``total_period`` the number needed in all, which Tuya pushes
+    only once (``None`` in every other message). ``raised`` says the enrollment was initiated, ``finish`` that it is
+    complete.
+    """
+
+    biz_code: str = ENROLLMENT_BIZ_CODE
+    event: UnlockMethodEvent
+    operate: EnrollmentOperation
+    raised: bool
+    finish: bool
+    period: int
+    total_period: int | None = None
+    timestamp: _dt.datetime
+
+
+@attrs.frozen(kw_only=True)
+class StatusItem:
+    """One data point of a status report: its DP ``code``, ``value`` and the time it was reported."""
+
+    code: str
+    value: Any
+    timestamp: _dt.datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class StatusReport(Event):
+    """A protocol-4 status report: data points the device reported."""
+
+    device_id: str
+    status: tuple[StatusItem, ...] = ()
+    product_key: str | None = None
+    data_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class UnknownEvent(Event):
+    """A message of a protocol lockcloud does not know, or a device event without a ``bizCode``: see ``raw``."""
+
+
+@attrs.frozen(kw_only=True)
+class DeadLetter:
+    """A message that could not be decoded, as handed to the dead-letter sink (then acknowledged).
+
+    ``payload`` is the raw message body exactly as received (still encrypted) and ``properties`` its message
+    properties, so it can be inspected or replayed once the cause is fixed.
+    """
+
+    reason: str
+    payload: bytes = attrs.field(repr=lambda payload: f"<{len(payload)} bytes>")
+    properties: Mapping[str, str] = attrs.field(factory=dict)
+    message_id: str | None = None
+    received_at: _dt.datetime = attrs.field(factory=lambda: _dt.datetime.now(_dt.UTC))
+    error: DecodeError | None = attrs.field(default=None, repr=False, eq=False)
+
+
+@attrs.define
+class StreamStats:
+    """Counters of an :class:`~lockcloud.events.EventStream`, since it was created.
+
+    ``received`` counts every message taken from the broker or the webhook, duplicates included; ``buffered`` the
+    events handed to the stream's iterators; ``duplicates`` the redeliveries suppressed; ``dead_letters`` the
+    messages sent to the dead-letter sink (``dead_letter_failures`` those the sink failed to take, which stay
+    unacknowledged); ``unmatched`` events no subscriber wanted (only with ``firehose=False``); ``acknowledged`` the
+    acknowledgements sent; ``resubscriptions`` the times the consumer was created again after a failure.
+    """
+
+    received: int = 0
+    buffered: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    dead_letter_failures: int = 0
+    unmatched: int = 0
+    acknowledged: int = 0
+    resubscriptions: int = 0

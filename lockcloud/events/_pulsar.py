@@ -1,0 +1,272 @@
+"""The Pulsar side of an event stream: client, Tuya ``auth1`` login, one Failover consumer, receive and ack.
+
+Imported only when a stream with a broker URL is opened, so ``import lockcloud`` never loads ``pulsar``.
+
+All completions from the C++ client are hopped onto the event loop through :func:`_settle_later`, which ignores a
+loop that has already closed. ``pulsar.asyncio``'s own futures call ``call_soon_threadsafe`` unguarded, and a
+receive or close completing after the loop is gone aborts the whole process; that is why the consumer's
+``receive_async`` / ``acknowledge_async`` / ``close_async`` are called directly here. ``pulsar.asyncio`` is still
+used to build the client and to subscribe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, Literal
+
+import certifi
+import pulsar
+import pulsar.asyncio
+
+from lockcloud._errors import EventStreamError
+from lockcloud.crypto import pulsar_password
+from lockcloud.events._stream import Received
+
+__all__ = ["PulsarSource", "auth_params", "topic_for"]
+
+logger = logging.getLogger("lockcloud.events")
+
+SubscriptionType = Literal["failover", "exclusive", "shared", "key_shared"]
+InitialPosition = Literal["latest", "earliest"]
+
+_CONSUMER_TYPES = {
+    "failover": pulsar.ConsumerType.Failover,
+    "exclusive": pulsar.ConsumerType.Exclusive,
+    "shared": pulsar.ConsumerType.Shared,
+    "key_shared": pulsar.ConsumerType.KeyShared,
+}
+_INITIAL_POSITIONS = {
+    "latest": pulsar.InitialPosition.Latest,
+    "earliest": pulsar.InitialPosition.Earliest,
+}
+_LOG_LEVELS = {
+    "debug": pulsar.LoggerLevel.Debug,
+    "info": pulsar.LoggerLevel.Info,
+    "warn": pulsar.LoggerLevel.Warn,
+    "warning": pulsar.LoggerLevel.Warn,
+    "error": pulsar.LoggerLevel.Error,
+}
+
+
+def topic_for(access_id: str, env: str) -> str:
+    """``{access_id}/out/{env}``: ``event`` in production, ``event-test`` for Tuya's test channel."""
+    return f"{access_id}/out/{env}"
+
+
+def auth_params(access_id: str, access_secret: str) -> str:
+    """``auth_params_string`` for ``pulsar.AuthenticationBasic`` that makes it send Tuya's ``auth1`` data.
+
+    Basic authentication sends ``username + ":" + password``; splitting Tuya's JSON document at its colon gives
+    exactly ``{"username":"<id>","password":"<md5 password>"}`` on the wire (PROTOCOL.md §6).
+    """
+    password = pulsar_password(access_id, access_secret)
+    return json.dumps(
+        {
+            "username": '{"username":' + json.dumps(access_id) + ',"password"',
+            "password": json.dumps(password) + "}",
+            "method": "auth1",
+        }
+    )
+
+
+class SourceClosed(EventStreamError):
+    """The consumer was closed while an operation on it was pending (internal: the stream handles it)."""
+
+
+def _settle_later(
+    loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], result: Any, value: Any
+) -> None:
+    # Runs on a pulsar-client thread.
+    # RuntimeError: the loop has closed, the process is shutting down. An unacknowledged message comes back later.
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(_settle, future, result, value)
+
+
+def _settle(future: asyncio.Future[Any], result: Any, value: Any) -> None:
+    if future.done():
+        return
+    if result == pulsar.Result.Ok:
+        future.set_result(value)
+    elif result == pulsar.Result.AlreadyClosed:
+        future.set_exception(SourceClosed())
+    else:
+        future.set_exception(EventStreamError(f"pulsar operation failed: {result}"))
+
+
+def _consume_outcome(future: asyncio.Future[Any]) -> None:
+    # Marks an abandoned future's exception as retrieved, so asyncio does not log it at garbage collection.
+    if not future.cancelled():
+        future.exception()
+
+
+def _ack_done(result: Any) -> None:
+    # Runs on a pulsar-client thread. A lost acknowledgement only means a redelivery, which the stream dedupes.
+    if result != pulsar.Result.Ok:
+        logger.debug("acknowledgement not confirmed: %s", result)
+
+
+class PulsarSource:
+    """One client and one consumer on ``topic``; :meth:`receive` keeps a single receive pending at all times."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        topic: str,
+        subscription: str,
+        authentication_params: str,
+        subscription_type: SubscriptionType = "failover",
+        initial_position: InitialPosition = "latest",
+        consumer_name: str | None = None,
+        prefetch: int = 100,
+        verify: bool | str = True,
+        connect_timeout: float = 10.0,
+        operation_timeout: float = 30.0,
+        log_level: str = "warn",
+        log_file: str | None = None,
+    ) -> None:
+        if subscription_type not in _CONSUMER_TYPES:
+            raise EventStreamError(f"unknown subscription type {subscription_type!r}")
+        if initial_position not in _INITIAL_POSITIONS:
+            raise EventStreamError(f"unknown initial position {initial_position!r}")
+        if log_level.lower() not in _LOG_LEVELS:
+            raise EventStreamError(f"unknown pulsar log level {log_level!r}")
+        self.url = url
+        self.topic = topic
+        self.subscription = subscription
+        self._authentication_params = authentication_params
+        self._consumer_type = _CONSUMER_TYPES[subscription_type]
+        self._initial_position = _INITIAL_POSITIONS[initial_position]
+        self._consumer_name = consumer_name
+        self._prefetch = max(1, prefetch)
+        self._verify = verify
+        self._connect_timeout = connect_timeout
+        self._operation_timeout = operation_timeout
+        self._log_level = _LOG_LEVELS[log_level.lower()]
+        self._log_file = log_file
+        self._client: pulsar.asyncio.Client | None = None
+        self._consumer: Any = None
+        self._pending: asyncio.Future[Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"PulsarSource(url={self.url!r}, topic={self.topic!r}, subscription={self.subscription!r})"
+
+    def _client_options(self) -> dict[str, Any]:
+        logger_ = (
+            pulsar.FileLogger(self._log_level, self._log_file)
+            if self._log_file
+            else pulsar.ConsoleLogger(self._log_level)
+        )
+        options: dict[str, Any] = {
+            "authentication": pulsar.AuthenticationBasic(auth_params_string=self._authentication_params),
+            "operation_timeout_seconds": max(1, round(self._operation_timeout)),
+            "connection_timeout_ms": max(1, round(self._connect_timeout * 1000)),
+            "logger": logger_,
+        }
+        if self._verify is False:
+            # Explicit opt-out only: Tuya's official SDKs always skip verification, lockcloud never does by default.
+            options.update(tls_allow_insecure_connection=True, tls_validate_hostname=False)
+        else:
+            ca_file = self._verify if isinstance(self._verify, str) else certifi.where()
+            options.update(
+                tls_trust_certs_file_path=ca_file,
+                tls_allow_insecure_connection=False,
+                tls_validate_hostname=True,
+            )
+        return options
+
+    async def open(self) -> None:
+        """Create the client and subscribe; raises :class:`EventStreamError` if the broker cannot be reached."""
+        try:
+            self._client = pulsar.asyncio.Client(self.url, **self._client_options())
+        except Exception as exc:
+            raise EventStreamError(f"cannot create a Pulsar client for {self.url}: {exc}") from exc
+        await self.subscribe()
+
+    async def subscribe(self) -> None:
+        assert self._client is not None
+        try:
+            consumer = await self._client.subscribe(
+                self.topic,
+                self.subscription,
+                consumer_type=self._consumer_type,
+                initial_position=self._initial_position,
+                consumer_name=self._consumer_name,
+                receiver_queue_size=self._prefetch,
+                max_total_receiver_queue_size_across_partitions=self._prefetch,
+            )
+        except pulsar.asyncio.PulsarException as exc:
+            raise EventStreamError(
+                f"cannot subscribe to {self.topic!r} as {self.subscription!r} at {self.url}: {exc}"
+            ) from None
+        self._consumer = consumer._consumer
+        self._pending = None
+
+    async def receive(self) -> Received:
+        """The next message. Cancelling the caller leaves the broker receive pending for the next call."""
+        if self._pending is None:
+            self._pending = self._start(self._consumer.receive_async)
+        pending = self._pending
+        try:
+            message = await asyncio.shield(pending)
+        finally:
+            if pending.done():
+                self._pending = None
+        topic = message.topic_name()
+        message_id = message.message_id()
+        text_id = str(message_id)
+        return Received(message.data(), message.properties(), (topic, text_id), text_id, message_id)
+
+    def acknowledge(self, handle: Any) -> None:
+        """Fire-and-forget acknowledgement by message id, on whichever consumer is current."""
+        if self._consumer is not None:
+            self._consumer.acknowledge_async(handle, _ack_done)
+
+    async def resubscribe(self) -> None:
+        """Drop a broken consumer and subscribe again (the client itself reconnects on its own)."""
+        await self._close_consumer(self._operation_timeout)
+        await self.subscribe()
+
+    async def close(self, grace: float) -> None:
+        """Close consumer and client; past ``grace`` seconds the client is shut down without waiting for the broker."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        await self._close_consumer(grace)
+        client, self._client = self._client, None
+        if client is None:
+            return
+        closed = self._start(client._client.close_async)
+        try:
+            await asyncio.wait_for(closed, max(0.0, deadline - loop.time()))
+        except (TimeoutError, EventStreamError) as exc:
+            logger.debug("pulsar client did not close cleanly (%s); shutting it down", type(exc).__name__)
+        finally:
+            client.shutdown()
+
+    async def _close_consumer(self, grace: float) -> None:
+        consumer, self._consumer = self._consumer, None
+        pending, self._pending = self._pending, None
+        if consumer is None:
+            return
+        closed = self._start(consumer.close_async)
+        try:
+            await asyncio.wait_for(closed, grace)
+        except (TimeoutError, EventStreamError) as exc:
+            logger.debug("pulsar consumer did not close cleanly: %s", type(exc).__name__)
+        if pending is not None:
+            # A pending receive is completed with AlreadyClosed by the close; nothing waits on it any more.
+            pending.add_done_callback(_consume_outcome)
+
+    def _start(self, operation: Callable[[Callable[[Any, Any], None]], None]) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+
+        def done(result: Any, value: Any = None) -> None:
+            _settle_later(loop, future, result, value)
+
+        operation(done)
+        return future
