@@ -1,0 +1,284 @@
+"""Token life cycle: lazy grant, proactive refresh on the server's clock, reactive healing, stores, clock skew."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from lockcloud import (
+    ClockSkewError,
+    FileTokenStore,
+    LockCloud,
+    LockCloudError,
+    MemoryTokenStore,
+    Token,
+    TokenError,
+)
+
+PATH = "/v1.0/devices/d1/door-lock/remote-unlocks"
+UNSAFE_PATH = "/v1.0/devices/d1/door-lock/password-free/open-door"
+
+
+async def test_no_token_call_before_the_first_request(
+    server: Any, make_cloud: Callable[..., LockCloud]
+) -> None:
+    async with make_cloud(server) as cloud:
+        assert server.requests == []
+        await cloud.request("GET", PATH)
+    assert [request.url.path for request in server.requests] == ["/v1.0/token", PATH]
+    assert server.grants == 1
+
+
+async def test_the_token_is_reused(server: Any, cloud: LockCloud) -> None:
+    for _ in range(5):
+        await cloud.request("GET", PATH)
+    assert server.grants == 1
+    assert server.token_calls == 1
+    assert len({request.headers["access_token"] for request in server.business()}) == 1
+
+
+@pytest.mark.parametrize("skew", [3600.0, -3600.0, 0.0], ids=["server-ahead", "server-behind", "in-sync"])
+async def test_proactive_refresh_on_the_server_clock(
+    skew: float, local_clock: Any, consts: Any, make_cloud: Callable[..., LockCloud]
+) -> None:
+    server = consts.FakeTuya(clock=local_clock, skew=skew)
+    cloud = make_cloud(server)
+    await cloud.request("GET", PATH)
+    # A skewed local clock costs at most one 1013, absorbed by the grant, and the offset is learnt.
+    assert server.answers[1013] == (0 if skew == 0 else 1)
+    assert cloud.clock_offset == pytest.approx(skew, abs=1)
+
+    for lifetime in range(1, 4):
+        local_clock.advance(7200 - 61)  # 61 s left on Tuya's clock: more than the 60 s margin
+        await cloud.request("GET", PATH)
+        assert server.refreshes == lifetime - 1
+        local_clock.advance(30)  # 31 s left: inside the margin, so refreshed before Tuya expires it
+        await cloud.request("GET", PATH)
+        assert server.refreshes == lifetime
+    assert server.refreshes == 3
+    assert server.grants == 1
+    assert server.refreshed_while_valid == [True, True, True]
+    assert server.answers[1010] == 0
+    assert server.answers[1011] == 0
+    assert server.answers[1013] == (0 if skew == 0 else 1)
+
+
+async def test_refresh_when_the_token_expired_long_ago(
+    local_clock: Any, consts: Any, make_cloud: Callable[..., LockCloud]
+) -> None:
+    server = consts.FakeTuya(clock=local_clock)
+    cloud = make_cloud(server)
+    await cloud.request("GET", PATH)
+    local_clock.advance(10 * 7200)
+    await cloud.request("GET", PATH)
+    assert server.answers[1010] == 0
+    assert server.refreshes == 1
+
+
+@pytest.mark.parametrize("code", [1010, 1011, 1012])
+@pytest.mark.parametrize(("method", "path"), [("GET", PATH), ("POST", UNSAFE_PATH)])
+async def test_reactive_heal_replays_once(
+    code: int, method: str, path: str, server: Any, cloud: LockCloud
+) -> None:
+    await cloud.request("GET", "/v1.0/warm-up")
+    server.reset_counts()
+    server.script(path, code)
+    result = await cloud.request(method, path, json={"ticket_id": "t1"} if method == "POST" else None)
+    assert result["path"] == path
+    first, replay = server.business(path)
+    assert len(server.business(path)) == 2
+    assert server.refreshes == 1
+    assert server.grants == 0
+    assert first.headers["access_token"] != replay.headers["access_token"]
+    assert first.content == replay.content
+
+
+async def test_heal_happens_once_per_call(server: Any, cloud: LockCloud) -> None:
+    await cloud.request("GET", "/v1.0/warm-up")
+    server.reset_counts()
+    server.script(UNSAFE_PATH, 1010, 1011)
+    with pytest.raises(TokenError) as exc_info:
+        await cloud.request("POST", UNSAFE_PATH)
+    assert exc_info.value.code == 1011
+    assert len(server.business(UNSAFE_PATH)) == 2
+    assert server.token_calls == 1
+
+
+async def test_a_revoked_token_is_healed(server: Any, cloud: LockCloud) -> None:
+    await cloud.request("GET", PATH)
+    server.live.clear()  # the server forgot every access token: answers 1011
+    await cloud.request("POST", UNSAFE_PATH)
+    assert server.answers[1011] == 1
+    assert server.refreshes == 1
+
+
+@pytest.mark.parametrize(
+    "refresh_failure",
+    [
+        1012,
+        1010,
+        500,
+        httpx.ReadTimeout,
+        httpx.ConnectError,
+        httpx.Response(502, text="<html>bad gateway</html>"),
+    ],
+    ids=["1012", "1010", "500", "read-timeout", "connect-error", "http-502"],
+)
+async def test_failed_refresh_falls_back_to_a_new_grant(
+    refresh_failure: Any, server: Any, cloud: LockCloud
+) -> None:
+    await cloud.request("GET", PATH)
+    if isinstance(refresh_failure, type):
+        refresh_failure = server.raising(refresh_failure)
+    server.refresh_script.extend([refresh_failure] * 5)
+    server.script(UNSAFE_PATH, 1010)
+    assert (await cloud.request("POST", UNSAFE_PATH))["path"] == UNSAFE_PATH
+    assert server.grants == 2
+    assert server.refreshes == 0
+    assert server.refresh_attempts >= 1
+
+
+async def test_file_store_shares_the_token_with_a_second_client(
+    tmp_path: Path, server: Any, make_cloud: Callable[..., LockCloud]
+) -> None:
+    path = tmp_path / "token.json"
+    first = make_cloud(server, token_store=FileTokenStore(path))
+    await first.request("GET", PATH)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    second = make_cloud(server, token_store=FileTokenStore(path))
+    await second.request("GET", PATH)
+    assert server.grants == 1
+    assert server.token_calls == 1
+    one, two = server.business(PATH)
+    assert one.headers["access_token"] == two.headers["access_token"]
+
+
+async def test_file_store_heals_after_a_sibling_refreshed(
+    tmp_path: Path, server: Any, make_cloud: Callable[..., LockCloud]
+) -> None:
+    path = tmp_path / "token.json"
+    first = make_cloud(server, token_store=FileTokenStore(path))
+    second = make_cloud(server, token_store=FileTokenStore(path))
+    await first.request("GET", PATH)
+    await second.request("GET", PATH)
+    server.script(PATH, 1010)
+    await first.request("GET", PATH)  # first refreshes: the pair second holds is dead now
+    await second.request("GET", PATH)
+    assert server.answers[1011] == 1
+    assert server.grants == 2  # second's refresh token was already used, so it got a grant
+    assert server.refreshes == 1
+
+
+async def test_file_store_round_trip_and_forget(tmp_path: Path) -> None:
+    store = FileTokenStore(tmp_path / "t.json")
+    assert await store.load() is None
+    token = Token(access_token="a", refresh_token="r", expires_at=123.5, uid="u")
+    await store.save(token)
+    assert await store.load() == token
+    await store.save(None)
+    assert not (tmp_path / "t.json").exists()
+    assert await store.load() is None
+
+
+async def test_file_store_ignores_an_unreadable_file(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    path.write_text("{not json")
+    assert await FileTokenStore(path).load() is None
+    path.write_text('{"access_token": "a"}')
+    assert await FileTokenStore(path).load() is None
+
+
+async def test_memory_store_is_used(server: Any, make_cloud: Callable[..., LockCloud]) -> None:
+    store = MemoryTokenStore()
+    cloud = make_cloud(server, token_store=store)
+    await cloud.request("GET", PATH)
+    saved = await store.load()
+    assert saved is not None
+    assert saved.access_token == server.business()[0].headers["access_token"]
+    # A second client handed the same store makes no grant.
+    other = make_cloud(server, token_store=store)
+    await other.request("GET", PATH)
+    assert server.grants == 1
+
+
+async def test_token_expiry_comes_from_the_server_time(
+    local_clock: Any, consts: Any, make_cloud: Any
+) -> None:
+    server = consts.FakeTuya(clock=local_clock, skew=-3600)
+    store = MemoryTokenStore()
+    await make_cloud(server, token_store=store).request("GET", PATH)
+    token = await store.load()
+    assert token is not None
+    assert token.expires_at == pytest.approx(local_clock.local - 3600 + 7200, abs=1)
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", PATH), ("POST", UNSAFE_PATH)])
+async def test_clock_skew_resyncs_and_replays_once(
+    method: str, path: str, consts: Any, make_cloud: Callable[..., LockCloud]
+) -> None:
+    server = consts.FakeTuya(skew=5000.0, max_skew=1e12)  # accepts any t, so only the scripted 1013 happens
+    cloud = make_cloud(server)
+    await cloud.request("GET", "/v1.0/warm-up")
+    cloud._clock.offset = 0.0  # as if the local clock had jumped since
+    server.script(path, 1013)
+    assert (await cloud.request(method, path))["path"] == path
+    assert len(server.business(path)) == 2
+    assert cloud.clock_offset == pytest.approx(5000.0, abs=1)
+    first_t, replay_t = (int(request.headers["t"]) for request in server.business(path))
+    assert replay_t - first_t == pytest.approx(5_000_000, abs=1000)
+
+
+async def test_clock_skew_twice_surfaces(server: Any, cloud: LockCloud) -> None:
+    server.script(UNSAFE_PATH, 1013, 1013)
+    with pytest.raises(ClockSkewError):
+        await cloud.request("POST", UNSAFE_PATH)
+    assert len(server.business(UNSAFE_PATH)) == 2
+
+
+async def test_real_skew_never_surfaces(consts: Any, make_cloud: Callable[..., LockCloud]) -> None:
+    server = consts.FakeTuya(skew=-7200.0)  # checks t against its own clock, two hours behind ours
+    cloud = make_cloud(server)
+    for _ in range(3):
+        await cloud.request("POST", UNSAFE_PATH)
+    assert server.answers[1013] == 1  # the very first (token) call, then never again
+    assert len(server.business(UNSAFE_PATH)) == 3
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="FileTokenStore lets OSError escape (save: missing directory / path is a directory; load: path is a "
+    "directory); it surfaces from the user's call as a bare OSError, outside the LockCloudError tree",
+)
+@pytest.mark.parametrize("where", ["missing-directory", "path-is-a-directory"])
+async def test_token_store_io_failure_stays_inside_the_error_tree(
+    tmp_path: Path, server: Any, make_cloud: Callable[..., LockCloud], where: str
+) -> None:
+    path = tmp_path / "no-such-dir" / "token.json"
+    if where == "path-is-a-directory":
+        path = tmp_path / "token.json"
+        path.mkdir()
+    cloud = make_cloud(server, token_store=FileTokenStore(path))
+    # Either carrying on without persisting or raising inside the tree would do.
+    with contextlib.suppress(LockCloudError):
+        await cloud.request("GET", PATH)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="FileTokenStore.save opens a fixed '<name>.tmp' with O_CREAT|O_TRUNC: a pre-existing tmp file keeps its "
+    "mode (and owner), so the saved token file can end up world-readable",
+)
+async def test_file_store_mode_is_0600_even_over_a_stale_tmp_file(tmp_path: Path) -> None:
+    path = tmp_path / "token.json"
+    stale = tmp_path / "token.json.tmp"
+    stale.write_text("")
+    stale.chmod(0o644)
+    await FileTokenStore(path).save(Token(access_token="a", refresh_token="r", expires_at=1.0))
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
