@@ -7,12 +7,14 @@ and the path with its sorted, un-encoded query (PROTOCOL.md §2). Token calls ar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
 import logging
 import os
 import secrets
+import tempfile
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
@@ -172,19 +174,29 @@ class FileTokenStore:
             return Token.from_dict(data)
         except FileNotFoundError:
             return None
-        except (ValueError, KeyError, TypeError):
-            logger.warning("ignoring unreadable token file %s", self.path)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            # A cache that cannot be read must not break the call: a fresh grant is made instead.
+            logger.warning("ignoring unreadable token file %s (%s)", self.path, type(exc).__name__)
             return None
 
     async def save(self, token: Token | None) -> None:
-        if token is None:
-            self.path.unlink(missing_ok=True)
-            return
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as file:
-            json.dump(token.to_dict(), file)
-        os.replace(tmp, self.path)
+        try:
+            if token is None:
+                self.path.unlink(missing_ok=True)
+                return
+            # mkstemp creates the file exclusively with mode 0600, whatever a stale temporary file looked like.
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "w") as file:
+                    json.dump(token.to_dict(), file)
+                os.replace(tmp, self.path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        except OSError as exc:
+            # The token still works from memory; only reuse after a restart is lost.
+            logger.warning("could not write token file %s (%s)", self.path, type(exc).__name__)
 
     def __repr__(self) -> str:
         return f"FileTokenStore({str(self.path)!r})"
@@ -220,6 +232,7 @@ class TokenManager:
         self._token: Token | None = None
         self._loaded = False
         self._lock = asyncio.Lock()
+        self._renewal: asyncio.Future[Token] | None = None
         self.token_calls = 0
 
     def __repr__(self) -> str:
@@ -228,29 +241,46 @@ class TokenManager:
     async def get(self) -> Token:
         """A token valid for at least the refresh margin."""
         token = self._token
-        if token is not None and not token.expires_within(self._refresh_margin, self._clock.now()):
+        if token is not None and self._loaded and not self._expiring(token):
             return token
-        async with self._lock:
-            if not self._loaded:
-                self._loaded = True
-                self._token = await self._store.load()
+        if not self._loaded:
+            async with self._lock:
+                if not self._loaded:
+                    self._token = await self._store.load()
+                    self._loaded = True
             token = self._token
-            if token is not None and not token.expires_within(self._refresh_margin, self._clock.now()):
+            if token is not None and not self._expiring(token):
                 return token
-            return await self._renew(token)
+        return await self._shared_renewal(token)
 
     async def heal(self, stale: Token | None) -> Token:
         """Replace ``stale`` after the server rejected it, unless a concurrent caller already did."""
-        async with self._lock:
-            current = self._token
-            if current is not None and (stale is None or current.access_token != stale.access_token):
-                return current
-            return await self._renew(current)
+        current = self._token
+        if current is not None and (stale is None or current.access_token != stale.access_token):
+            return current
+        return await self._shared_renewal(current)
 
     async def invalidate(self) -> None:
-        async with self._lock:
-            self._token = None
-            await self._store.save(None)
+        self._token = None
+        await self._store.save(None)
+
+    def _expiring(self, token: Token) -> bool:
+        return token.expires_within(self._refresh_margin, self._clock.now())
+
+    async def _shared_renewal(self, current: Token | None) -> Token:
+        # Every caller that arrives while a renewal runs awaits that same renewal and shares its outcome, success
+        # or failure: a crowd at expiry or a storm of 1010 answers costs one token call, not one each.
+        renewal = self._renewal
+        if renewal is None or renewal.done():
+            if renewal is not None and self._token is not current:
+                token = self._token
+                if token is not None and not self._expiring(token):
+                    return token
+            renewal = asyncio.ensure_future(self._renew(current))
+            renewal.add_done_callback(_consume_exception)
+            self._renewal = renewal
+        # shield: one cancelled caller must not cancel the renewal the others are waiting for.
+        return await asyncio.shield(renewal)
 
     async def _renew(self, current: Token | None) -> Token:
         token: Token | None = None
@@ -282,6 +312,12 @@ class TokenManager:
             expires_at=issued_at + lifetime,
             uid=str(result.get("uid", "")),
         )
+
+
+def _consume_exception(future: asyncio.Future[Token]) -> None:
+    # The failure is re-raised to every waiter; this only keeps asyncio from logging it as never retrieved.
+    if not future.cancelled():
+        future.exception()
 
 
 TOKEN_EXTENSION = "lockcloud.token"

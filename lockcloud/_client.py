@@ -76,7 +76,11 @@ class LockCloud:
             refresh_margin=refresh_margin,
         )
         auth = TuyaAuth(access_id, access_secret, self.tokens, self._clock, use_nonce=use_nonce)
-        limiter = RateLimiter(rate_limit, max_in_flight) if rate_limit or max_in_flight else None
+        limiter = (
+            RateLimiter(rate_limit, max_in_flight)
+            if rate_limit is not None or max_in_flight is not None
+            else None
+        )
         self._transport = Transport(
             self._http,
             self.base_url,

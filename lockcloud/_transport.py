@@ -10,6 +10,7 @@ is raised instead, so a door is never opened twice by a retry.
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 import logging
 import random
@@ -74,10 +75,18 @@ class RetryPolicy:
     jitter; no attempt starts after ``deadline`` seconds from the first. ``RetryPolicy.never()`` disables retries.
     """
 
-    max_attempts: int = attrs.field(default=4, validator=attrs.validators.ge(1))
+    max_attempts: int = 4
     initial_backoff: float = 0.2
     max_backoff: float = 5.0
     deadline: float | None = 30.0
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValidationError("max_attempts must be at least 1 (1 means no retries)")
+        if self.initial_backoff < 0 or self.max_backoff < 0:
+            raise ValidationError("backoff times must not be negative")
+        if self.deadline is not None and self.deadline < 0:
+            raise ValidationError("deadline must not be negative (None means no deadline)")
 
     @classmethod
     def never(cls) -> RetryPolicy:
@@ -120,6 +129,8 @@ class RateLimiter:
 
 
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Refused on this side before a byte went out, and no retry would change that (a bad URL, an invalid header).
+_NEVER_SENDABLE = (httpx.UnsupportedProtocol, httpx.LocalProtocolError)
 
 
 def _encode_body(body: Any) -> bytes:
@@ -168,7 +179,11 @@ class Transport:
         policy = retry or self._retry
         shown = redact_path(path)
         body = _encode_body(json)
-        query = {key: str(value) for key, value in params.items() if value is not None} if params else None
+        query = (
+            {key: _query_value(value) for key, value in params.items() if value is not None}
+            if params
+            else None
+        )
         headers = {"Content-Type": "application/json"} if body else {}
         url = self._base_url + path
         deadline = None if policy.deadline is None else time.monotonic() + policy.deadline
@@ -190,6 +205,10 @@ class Transport:
                     continue
                 raise ConnectError(
                     f"could not connect ({type(exc).__name__})", method=method, path=shown
+                ) from exc
+            except _NEVER_SENDABLE as exc:
+                raise TransportError(
+                    f"request could not be sent ({type(exc).__name__})", method=method, path=shown
                 ) from exc
             except httpx.TransportError as exc:
                 if not idempotent:
@@ -291,6 +310,17 @@ class Transport:
         logger.debug("retrying %s after %s in %.2f s (attempt %d)", shown, reason_text, delay, attempt + 1)
         await asyncio.sleep(delay)
         return True
+
+
+def _query_value(value: object) -> str:
+    """Query values as Tuya expects them: JSON-style booleans, comma-joined lists, enum values."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, enum.Enum):
+        return _query_value(value.value)
+    if isinstance(value, list | tuple | set | frozenset):
+        return ",".join(_query_value(item) for item in value)
+    return str(value)
 
 
 def _int_code(code: object) -> int:

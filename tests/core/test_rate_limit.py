@@ -138,11 +138,6 @@ def test_client_rejects_invalid_limits(options: dict[str, Any]) -> None:
         LockCloud("id", "secret", base_url="https://openapi.test", **options)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_client.py builds the limiter only `if rate_limit or max_in_flight`: 0 is falsy, so it is silently "
-    "treated as 'no limit' instead of being rejected",
-)
 @pytest.mark.parametrize("options", [{"rate_limit": 0}, {"max_in_flight": 0}])
 def test_client_rejects_zero_limits(options: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):

@@ -213,10 +213,6 @@ def test_backoff_is_bounded(attempt: int, initial: float, maximum: float) -> Non
     assert 0.0 <= delay <= min(maximum, initial * 2 ** (attempt - 1))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RetryPolicy validates max_attempts with attrs, which raises a bare ValueError, not ValidationError",
-)
 @pytest.mark.parametrize("options", [{"max_attempts": 0}, {"max_attempts": -1}])
 def test_invalid_policy_raises_validation_error(options: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):

@@ -116,11 +116,6 @@ async def test_call_in_flight_during_a_refresh_heals_without_another_token_call(
     assert server.token_calls == 2  # the first grant and the one refresh: the heal reused the new token
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="TokenManager serialises waiters behind the lock but does not share a failed renewal: every waiter "
-    "makes its own token call(s) in turn, so 300 callers cost 300 failing grants (x retries)",
-)
 @pytest.mark.parametrize(
     ("failure", "error", "calls_per_renewal"),
     [(1001, CredentialsError, 1), (httpx.ConnectError, ConnectError, 3)],

@@ -251,11 +251,6 @@ async def test_real_skew_never_surfaces(consts: Any, make_cloud: Callable[..., L
     assert len(server.business(UNSAFE_PATH)) == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FileTokenStore lets OSError escape (save: missing directory / path is a directory; load: path is a "
-    "directory); it surfaces from the user's call as a bare OSError, outside the LockCloudError tree",
-)
 @pytest.mark.parametrize("where", ["missing-directory", "path-is-a-directory"])
 async def test_token_store_io_failure_stays_inside_the_error_tree(
     tmp_path: Path, server: Any, make_cloud: Callable[..., LockCloud], where: str
@@ -270,11 +265,6 @@ async def test_token_store_io_failure_stays_inside_the_error_tree(
         await cloud.request("GET", PATH)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FileTokenStore.save opens a fixed '<name>.tmp' with O_CREAT|O_TRUNC: a pre-existing tmp file keeps its "
-    "mode (and owner), so the saved token file can end up world-readable",
-)
 async def test_file_store_mode_is_0600_even_over_a_stale_tmp_file(tmp_path: Path) -> None:
     path = tmp_path / "token.json"
     stale = tmp_path / "token.json.tmp"
