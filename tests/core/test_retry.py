@@ -217,3 +217,22 @@ def test_backoff_is_bounded(attempt: int, initial: float, maximum: float) -> Non
 def test_invalid_policy_raises_validation_error(options: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         RetryPolicy(**options)
+
+
+@pytest.mark.parametrize("refused", [httpx.UnsupportedProtocol, httpx.LocalProtocolError])
+@pytest.mark.parametrize(("method", "idempotent"), [("GET", None), ("POST", False)])
+async def test_refused_before_sending_is_not_an_unknown_outcome(
+    mocked: SimpleNamespace, refused: type[httpx.TransportError], method: str, idempotent: bool | None
+) -> None:
+    calls = route(mocked, method, refused("refused locally"))
+    with pytest.raises(TransportError) as exc_info:
+        await mocked.cloud.request(method, PATH, json={"x": 1}, idempotent=idempotent)
+    assert type(exc_info.value) is TransportError
+    assert not isinstance(exc_info.value, OutcomeUnknownError)
+    assert calls.call_count == 1
+
+
+async def test_query_values_are_sent_as_tuya_expects(mocked: SimpleNamespace) -> None:
+    seen = route(mocked, "GET", httpx.Response(200, json={"success": True, "t": 1, "result": True}))
+    await mocked.cloud.request("GET", PATH, params={"flag": True, "codes": ["a", "b"], "skip": None, "n": 3})
+    assert dict(seen.calls.last.request.url.params) == {"flag": "true", "codes": "a,b", "n": "3"}
