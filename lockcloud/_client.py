@@ -16,6 +16,8 @@ from lockcloud._transport import RateLimiter, RetryPolicy, Transport
 from lockcloud.regions import Region
 
 if TYPE_CHECKING:
+    from lockcloud.enrollment import Enrollment
+    from lockcloud.enums import UnlockType, UserType
     from lockcloud.events import EventStream
     from lockcloud.remote_unlock import RemoteUnlock
     from lockcloud.unlock_methods import UnlockMethods
@@ -32,7 +34,7 @@ class LockCloud:
 
     Use it as an async context manager (or call :meth:`aclose`). It creates its own ``httpx.AsyncClient`` unless one
     is passed as ``http_client``; a borrowed client is left open for its owner. ``base_url`` overrides the region's
-    OpenAPI URL (for the simulator or a proxy).
+    OpenAPI URL and ``pulsar_url`` the region's push service URL (for the simulator or a proxy).
 
     ``retry`` sets the default :class:`RetryPolicy` (each call may override it); ``rate_limit`` (requests per
     second) and ``max_in_flight`` limit the client's own pace, both off by default. ``token_store`` keeps the access
@@ -46,6 +48,7 @@ class LockCloud:
         *,
         region: Region = Region.EU,
         base_url: str | None = None,
+        pulsar_url: str | None = None,
         http_client: httpx.AsyncClient | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
@@ -62,6 +65,8 @@ class LockCloud:
         self._access_secret = access_secret
         self.region = region
         self.base_url = (base_url or region.base_url).rstrip("/")
+        self.pulsar_url = pulsar_url or region.pulsar_url
+        self._active_enrollments: set[str] = set()
         self._owns_http_client = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=timeout, verify=verify)
         self._clock = ServerClock()
@@ -145,13 +150,45 @@ class LockCloud:
     def events(self, *, url: str | None = None, env: str = "event", **options: Any) -> EventStream:
         """A push-event stream for this project (``pulsar`` is imported only now).
 
-        ``url`` defaults to the region's Pulsar URL; when ``base_url`` points elsewhere (a simulator), pass it.
-        Further options go to :class:`lockcloud.events.EventStream`.
+        ``url`` defaults to the client's ``pulsar_url`` (the region's unless given). Further options go to
+        :class:`lockcloud.events.EventStream`.
         """
         from lockcloud.events import EventStream
 
         return EventStream(
-            self.access_id, self._access_secret, url=url or self.region.pulsar_url, env=env, **options
+            self.access_id, self._access_secret, url=url or self.pulsar_url, env=env, **options
+        )
+
+    def enroll(
+        self,
+        device_id: str,
+        *,
+        user_id: str,
+        user_type: UserType | int,
+        unlock_type: UnlockType | str,
+        events: EventStream | None = None,
+        idle_timeout: float = 60.0,
+        cancel_timeout: float = 10.0,
+        pin: str | None = None,
+    ) -> Enrollment:
+        """Enroll a fingerprint, card, face ... as one conversation (see :mod:`lockcloud.enrollment`).
+
+        ``async with cloud.enroll(...) as enrollment: async for progress in enrollment: ...`` then
+        ``enrollment.result``. Pass a shared, open ``events`` stream when several enrollments run at once;
+        without one, a stream is opened for this enrollment alone.
+        """
+        from lockcloud.enrollment import Enrollment
+
+        return Enrollment(
+            self,
+            device_id,
+            user_id=user_id,
+            user_type=user_type,
+            unlock_type=unlock_type,
+            events=events,
+            idle_timeout=idle_timeout,
+            cancel_timeout=cancel_timeout,
+            pin=pin,
         )
 
     async def aclose(self) -> None:
