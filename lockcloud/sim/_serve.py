@@ -67,7 +67,7 @@ class _EmbeddedServer:
     def __init__(self, app: Simulator, sock: socket.socket) -> None:
         import uvicorn
 
-        class Server(uvicorn.Server):  # type: ignore[misc]
+        class Server(uvicorn.Server):
             @contextlib.contextmanager
             def capture_signals(self) -> Generator[None, None, None]:
                 yield

@@ -1,0 +1,135 @@
+"""Fault injection: scripted failures, error rates, lost responses, latency; and the action log that proves what ran."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from lockcloud import (
+    CredentialsError,
+    DeviceOfflineError,
+    OutcomeUnknownError,
+    RetryPolicy,
+    ServerError,
+    TransportError,
+)
+from lockcloud._client import LockCloud
+from lockcloud.sim import DEMO_PIN, Faults, SimulatedDisconnect, Simulator
+
+FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.001, max_backoff=0.002, deadline=None)
+
+
+async def test_fail_next_answers_an_error_without_executing(cloud: LockCloud, sim: Simulator) -> None:
+    front = sim.devices["front_door"]
+    sim.fail_next(2001, action="open_door")
+    with pytest.raises(DeviceOfflineError):
+        await cloud.remote_unlock.open_door(front, pin=DEMO_PIN)
+    assert sim.executed("open_door") == []
+    assert sim.lock(front).door_open is False
+    # Used up: the next one goes through.
+    assert await cloud.remote_unlock.open_door(front, pin=DEMO_PIN) is True
+
+
+async def test_fail_next_after_executing(cloud: LockCloud, sim: Simulator) -> None:
+    front = sim.devices["front_door"]
+    sim.fail_next(500, action="open_door", executed=True)
+    with pytest.raises(ServerError):
+        await cloud.remote_unlock.open_door(front, pin=DEMO_PIN)
+    # Unsafe, so not replayed; but the door did open.
+    [record] = sim.executed("open_door")
+    assert record.code == 500
+    assert sim.lock(front).door_open is True
+
+
+async def test_fail_next_matches_by_path_and_method(cloud: LockCloud, sim: Simulator) -> None:
+    sim.fail_next(1111, path="/unassigned-keys", method="GET", times=2)
+    keys = await cloud.unlock_methods.list_unassigned(sim.devices["front_door"])
+    assert len(keys) == 1
+    codes = [record.code for record in sim.requests if record.action == "list_unassigned_keys"]
+    assert codes == [1111, 1111, None]
+
+
+async def test_a_token_rejection_on_an_unlock_is_healed_and_replayed_once(
+    cloud: LockCloud, sim: Simulator
+) -> None:
+    front = sim.devices["front_door"]
+    sim.fail_next(1010, action="open_door")
+    assert await cloud.remote_unlock.open_door(front, pin=DEMO_PIN) is True
+    assert len(sim.executed("open_door")) == 1
+
+
+async def test_a_lost_response_on_an_unlock_is_outcome_unknown_and_never_replayed(
+    cloud: LockCloud, sim: Simulator
+) -> None:
+    front = sim.devices["front_door"]
+    sim.lose_next_response(action="open_door")
+    with pytest.raises(OutcomeUnknownError) as raised:
+        await cloud.remote_unlock.open_door(front, pin=DEMO_PIN)
+    assert isinstance(raised.value.__cause__, SimulatedDisconnect)
+    [record] = sim.executed("open_door")
+    assert record.response_lost is True
+    assert sim.lock(front).door_open is True
+    assert [r.action for r in sim.requests].count("open_door") == 1
+
+
+async def test_a_lost_response_on_a_read_is_retried(cloud: LockCloud, sim: Simulator) -> None:
+    sim.lose_next_response(action="list_remote_unlocks")
+    methods = await cloud.remote_unlock.list_methods(sim.devices["front_door"])
+    assert len(methods) == 2
+    assert [record.response_lost for record in sim.executed("list_remote_unlocks")] == [True, False]
+
+
+async def test_a_silent_server_times_out_in_process(sim: Simulator) -> None:
+    sim.faults.hang_seconds = 0.01
+    sim.lose_next_response(action="door_operate", mode="timeout")
+    back = sim.devices["back_door"]
+    sim.set_remote_unlock(back, "remoteUnlockWithoutPwd", True)
+    async with sim.client(retry=FAST_RETRY) as cloud:
+        with pytest.raises(OutcomeUnknownError):
+            await cloud.remote_unlock.unlock(back)
+    assert len(sim.executed("door_operate")) == 1
+
+
+async def test_error_rates_apply_to_business_calls_only() -> None:
+    sim = Simulator(faults=Faults(error_rates={500: 1.0}))
+    async with sim.client(retry=FAST_RETRY) as cloud:
+        with pytest.raises(ServerError):
+            await cloud.unlock_methods.list_unassigned(sim.devices["front_door"])
+    assert [record.code for record in sim.requests] == [None, 500, 500, 500]
+    assert sim.executed("list_unassigned_keys") == []
+    assert len(sim.executed("token")) == 1
+
+
+async def test_error_rates_are_reproducible_with_a_seeded_rng() -> None:
+    def outcomes() -> list[int | None]:
+        faults = Faults(error_rates={1111: 0.5}, rng=random.Random(7))
+        return [faults.random_error() for _ in range(20)]
+
+    first = outcomes()
+    assert first == outcomes()
+    assert None in first
+    assert 1111 in first
+
+
+async def test_lost_response_rate() -> None:
+    sim = Simulator(faults=Faults(lost_response_rate=1.0))
+    async with sim.client(retry=RetryPolicy.never()) as cloud:
+        with pytest.raises(TransportError):
+            await cloud.unlock_methods.list_unassigned(sim.devices["front_door"])
+    assert sim.executed("list_unassigned_keys")[0].response_lost is True
+
+
+async def test_latency_is_applied(sim: Simulator, cloud: LockCloud) -> None:
+    sim.faults.latency = 0.001
+    sim.faults.latency_jitter = 0.001
+    assert 0.001 <= sim.faults.delay() <= 0.002
+    assert await cloud.unlock_methods.list_unassigned(sim.devices["front_door"])
+
+
+async def test_scripted_faults_can_target_token_calls(sim: Simulator) -> None:
+    sim.fail_next(1001, action="token")
+    async with sim.client(retry=FAST_RETRY) as cloud:
+        with pytest.raises(CredentialsError) as raised:
+            await cloud.unlock_methods.list_unassigned(sim.devices["front_door"])
+    assert raised.value.code == 1001
