@@ -59,8 +59,11 @@ class Event:
 
     @property
     def acknowledged(self) -> bool:
-        """Whether :meth:`ack` was called, or the stream released this event; always true when decoded by hand."""
-        return self._claim is None or self._claim.released
+        """Whether the message was acknowledged to its source: every recipient is done with it.
+
+        Always true for an event decoded by hand.
+        """
+        return self._claim is None or self._claim.delivery.acknowledged
 
 
 @attrs.frozen(kw_only=True)

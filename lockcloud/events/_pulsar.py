@@ -12,9 +12,11 @@ used to build the client and to subscribe.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
 import logging
+import weakref
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -109,6 +111,18 @@ def _ack_done(result: Any) -> None:
         logger.debug("acknowledgement not confirmed: %s", result)
 
 
+_open_sources: weakref.WeakSet[PulsarSource] = weakref.WeakSet()
+
+
+@atexit.register
+def _shut_down_abandoned_clients() -> None:
+    # A client never closed (its stream was not left through ``async with``, and its event loop is gone) would
+    # make the C++ library abort the interpreter at exit ("terminate called ..."); shutting it down first avoids
+    # that. Completions it triggers find the loop closed and are dropped by _settle_later.
+    for source in list(_open_sources):
+        source.shutdown()
+
+
 class PulsarSource:
     """One client and one consumer on ``topic``; :meth:`receive` keeps a single receive pending at all times."""
 
@@ -185,6 +199,7 @@ class PulsarSource:
             self._client = pulsar.asyncio.Client(self.url, **self._client_options())
         except Exception as exc:
             raise EventStreamError(f"cannot create a Pulsar client for {self.url}: {exc}") from exc
+        _open_sources.add(self)
         await self.subscribe()
 
     async def subscribe(self) -> None:
@@ -236,7 +251,7 @@ class PulsarSource:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         await self._close_consumer(grace)
-        client, self._client = self._client, None
+        client = self._client
         if client is None:
             return
         closed = self._start(client._client.close_async)
@@ -245,6 +260,17 @@ class PulsarSource:
         except (TimeoutError, EventStreamError) as exc:
             logger.debug("pulsar client did not close cleanly (%s); shutting it down", type(exc).__name__)
         finally:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        """Stop the client at once, without waiting for the broker (synchronous; safe to repeat)."""
+        client, self._client = self._client, None
+        consumer, self._consumer = self._consumer, None
+        _open_sources.discard(self)
+        if consumer is not None:
+            with contextlib.suppress(Exception):
+                consumer.close()
+        if client is not None:
             client.shutdown()
 
     async def _close_consumer(self, grace: float) -> None:

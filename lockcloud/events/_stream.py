@@ -158,13 +158,14 @@ class _Channel(Generic[T]):
 class _Delivery:
     """One incoming message while recipients work on it; acknowledged when the last claim is released."""
 
-    __slots__ = ("duplicates", "outstanding", "received", "stream")
+    __slots__ = ("acknowledged", "duplicates", "outstanding", "received", "stream")
 
     def __init__(self, stream: EventStream, received: Received, outstanding: int) -> None:
         self.stream = stream
         self.received = received
         self.outstanding = outstanding
         self.duplicates: list[Received] = []
+        self.acknowledged = False
 
     def release_one(self) -> None:
         self.outstanding -= 1
@@ -765,6 +766,7 @@ class EventStream:
         key = delivery.received.key
         if self._window.get(key) is delivery:
             self._window[key] = _ACKNOWLEDGED
+        delivery.acknowledged = True
         self._acknowledge(delivery.received)
         for duplicate in delivery.duplicates:
             self._acknowledge(duplicate)
