@@ -1,0 +1,324 @@
+"""The ``lockcloud`` command. ``demo`` and ``sim serve`` run as real subprocesses (bounded in time); the other
+commands run through ``main()`` in-process against a served simulator or ``--sim``."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lockcloud import RetryPolicy
+from lockcloud._client import LockCloud
+from lockcloud.cli import main
+from lockcloud.enums import UnlockType
+
+COMMAND = [sys.executable, "-m", "lockcloud.cli"]
+DEMO_TIMEOUT = 60
+ENV_NAMES = (
+    "LOCKCLOUD_ACCESS_ID",
+    "LOCKCLOUD_ACCESS_SECRET",
+    "LOCKCLOUD_REGION",
+    "LOCKCLOUD_BASE_URL",
+    "LOCKCLOUD_PULSAR_URL",
+)
+
+
+def clean_env() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if name not in ENV_NAMES}
+
+
+@pytest.fixture(autouse=True)
+def no_credentials_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+
+
+def run(*args: str, timeout: float = DEMO_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*COMMAND, *args], capture_output=True, text=True, timeout=timeout, env=clean_env(), check=False
+    )
+
+
+def read_line_within(stream: Any, seconds: float) -> str:
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(seconds)
+    assert lines, f"no output within {seconds} s"
+    return lines[0]
+
+
+# -- demo -------------------------------------------------------------------------------------------------------
+
+
+def test_demo_runs_every_step_and_exits_cleanly(tmp_path: Path) -> None:
+    photo = tmp_path / "photo.png"
+    done = run("demo", "--photo", str(photo), "--press-interval", "0.05")
+    assert done.returncode == 0, done.stderr
+    for step in (
+        "1. Enrolling a fingerprint",
+        "5/5 done",
+        "duress alarm",
+        "door open",
+        "PNG image",
+        "Done in",
+    ):
+        assert step in done.stdout
+    assert "no Tuya account" in done.stdout
+    assert photo.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert "Traceback" not in done.stderr
+    assert "terminate called" not in done.stderr
+
+
+def test_demo_json_report(tmp_path: Path) -> None:
+    photo = tmp_path / "visitor.png"
+    done = run("demo", "--json", "--photo", str(photo), "--press-interval", "0.05")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["enrollment"]["status"] == "completed"
+    assert report["enrollment"]["total_period"] == 5
+    new_key = report["enrollment"]["key"]["unlock_no"]
+    assert {"unlock_no": new_key, "unlock_type": "fingerprint", "hijack": True} in report["keys"]
+    assert report["unlock"] == {"opened": True, "door": "door open"}
+    assert report["photo"] == {"path": str(photo), "bytes": photo.stat().st_size}
+    assert report["seconds"] < DEMO_TIMEOUT
+
+
+# -- sim serve --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def served() -> Iterator[dict[str, Any]]:
+    process = subprocess.Popen(
+        [*COMMAND, "sim", "serve", "--json", "--press-interval", "0.02"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+    )
+    try:
+        info = json.loads(read_line_within(process.stdout, 30))
+        info["process"] = process
+        yield info
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        assert process.stdout is not None
+        assert process.stderr is not None
+        process.stdout.close()
+        process.stderr.close()
+
+
+@pytest.fixture
+def served_env(served: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.setenv("LOCKCLOUD_ACCESS_ID", served["access_id"])
+    monkeypatch.setenv("LOCKCLOUD_ACCESS_SECRET", served["access_secret"])
+    monkeypatch.setenv("LOCKCLOUD_BASE_URL", served["base_url"])
+    monkeypatch.setenv("LOCKCLOUD_PULSAR_URL", served["pulsar_url"])
+    return served
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+async def test_sim_serve_serves_until_signalled(served: dict[str, Any], stop_signal: int) -> None:
+    assert served["base_url"].startswith("http://127.0.0.1:")
+    assert served["pulsar_url"].startswith("pulsar://127.0.0.1:")
+    assert len(served["access_secret"]) == 32
+    assert served["devices"]["front_door"] == "sim-front-door"
+    assert served["users"] == {"home": "sim-alice", "guest": "sim-bob"}
+    retry = RetryPolicy(max_attempts=2, initial_backoff=0.01, deadline=None)
+    async with LockCloud(
+        served["access_id"], served["access_secret"], base_url=served["base_url"], retry=retry
+    ) as cloud:
+        front = served["devices"]["front_door"]
+        keys = await cloud.unlock_methods.list_assigned(front, "sim-alice", 1)
+        assert [key.unlock_no for key in keys] == [1, 2]
+        async with (
+            cloud.events(url=served["pulsar_url"]) as stream,
+            cloud.enroll(
+                front, user_id="sim-alice", user_type=1, unlock_type=UnlockType.CARD, events=stream
+            ) as enrollment,
+        ):
+            async for _ in enrollment:
+                pass
+        assert enrollment.result.ok
+    process: subprocess.Popen[str] = served["process"]
+    process.send_signal(stop_signal)
+    assert process.wait(15) == 0
+    assert process.stderr is not None
+    errors = process.stderr.read()
+    assert "Traceback" not in errors
+    assert "terminate called" not in errors
+
+
+def test_sim_serve_human_output_lists_everything() -> None:
+    process = subprocess.Popen(
+        [*COMMAND, "sim", "serve", "--no-broker", "--access-id", "myproject", "--access-secret", "s" * 32],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+    )
+    try:
+        lines = [read_line_within(process.stdout, 30)]
+        while not lines[-1].startswith("Press Ctrl-C"):
+            lines.append(read_line_within(process.stdout, 30))
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(15) == 0
+        assert process.stdout is not None
+        assert process.stderr is not None
+        process.stdout.close()
+        process.stderr.close()
+    text = "".join(lines)
+    assert "REST API:      http://127.0.0.1:" in text
+    assert "access id:     myproject" in text
+    assert "export LOCKCLOUD_ACCESS_SECRET=" + "s" * 32 in text
+    assert "sim-porch" in text
+    assert "Wi-Fi lock with video talk" in text
+
+
+# -- the other commands against a served simulator ----------------------------------------------------------
+
+
+def test_keys(served_env: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keys", "sim-front-door", "--user", "sim-alice", "--unassigned", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [key["unlock_no"] for key in document["assigned"]] == [1, 2]
+    assert document["unassigned"] == [{"unlock_no": 3, "unlock_type": "card", "hijack": None}]
+    assert main(["keys", "sim-front-door", "--user", "sim-alice"]) == 0
+    text = capsys.readouterr().out
+    assert "#1    password" in text
+    assert "#3" not in text
+
+
+def test_unlock_with_a_pin_from_stdin(
+    served_env: dict[str, Any], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("123456\n"))
+    assert main(["unlock", "sim-front-door", "--pin", "-", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"device_id": "sim-front-door", "opened": True}
+
+
+def test_unlock_refused_is_one_line_and_exit_1(
+    served_env: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["unlock", "sim-front-door", "--pin", "000000"])
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "refused" in err
+    with pytest.raises(SystemExit) as disabled:
+        main(["unlock", "sim-front-door"])
+    assert disabled.value.code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "remoteUnlockWithoutPwd" in err
+
+
+def test_enroll_with_progress_and_listen(
+    served_env: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A first listen creates the durable subscription; what is pushed afterwards waits there for the next one.
+    assert main(["listen", "--duration", "0.2", "--subscription", "cli-test"]) == 0
+    capsys.readouterr()
+    assert main(["enroll", "sim-back-door", "--user", "sim-alice", "--type", "card"]) == 0
+    text = capsys.readouterr().out
+    assert "[##############################] 1/1 done" in text
+    assert "Enrolled as key #4." in text
+    assert main(["listen", "--count", "3", "--duration", "20", "--subscription", "cli-test", "--json"]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [event["type"] for event in events] == ["EnrollmentProgress"] * 3
+    assert [event["body"]["bizData"]["period"] for event in events] == [1, 1, 0]
+    assert {event["device_id"] for event in events} == {"sim-back-door"}
+
+
+def test_doctor_against_the_simulator(served_env: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["doctor", "--device", "sim-front-door", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["ok"] is True
+    assert [check["name"] for check in document["checks"]] == [
+        "credentials",
+        "region",
+        "token",
+        "clock",
+        "services",
+        "push messages",
+    ]
+
+
+def test_doctor_reports_a_wrong_secret_with_its_fix(
+    served_env: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["doctor", "--access-secret", "x" * 32, "--access-id", served_env["access_id"], "--skip-events"])
+    assert exited.value.code == 1
+    captured = capsys.readouterr()
+    assert "[FAIL] token: Tuya refused the credentials" in captured.out
+    assert "fix: copy the access id and secret" in captured.out
+    assert "x" * 32 not in captured.out + captured.err
+
+
+# -- credentials and errors -------------------------------------------------------------------------------------
+
+
+def test_without_credentials_a_command_stops_and_names_sim(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["keys", "front_door"])
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "no credentials" in err
+    assert "--sim" in err
+
+
+def test_sim_flag_says_what_it_does(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keys", "front_door", "--sim", "--user", "sim-alice", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "embedded simulator" in captured.err
+    assert json.loads(captured.out)["device_id"] == "sim-front-door"
+
+
+def test_half_credentials_and_bad_region(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["keys", "d", "--access-id", "abc"])
+    assert exited.value.code == 1
+    assert "access secret is missing" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as bad_region:
+        main(["keys", "d", "--access-id", "a", "--access-secret", "b", "--region", "mars"])
+    assert bad_region.value.code == 1
+    assert "unknown region 'mars'" in capsys.readouterr().err
+
+
+def test_unreachable_cloud_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["keys", "d", "--access-id", "a", "--access-secret", "b", "--base-url", "http://127.0.0.1:9"])
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("lockcloud: cannot connect")
+    assert err.count("\n") == 1
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["enroll", "d"])  # --user is required
+    assert exited.value.code == 2
+    with pytest.raises(SystemExit) as bad_type:
+        main(["keys", "d", "--type", "telepathy"])
+    assert bad_type.value.code == 2
+    capsys.readouterr()
+
+
+def test_console_script_is_declared() -> None:
+    pyproject = (Path(__file__).parents[2] / "pyproject.toml").read_text()
+    assert 'lockcloud = "lockcloud.cli:main"' in pyproject
