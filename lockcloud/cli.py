@@ -130,7 +130,7 @@ class ProgressBar:
             filled = min(self.WIDTH, round(self.WIDTH * done / self.total))
             bar = f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{self.total}"
         else:
-            bar = f"[{'.' * self.WIDTH}] waiting for the lock"
+            bar = f"[{'.' * self.WIDTH}]"
         line = f"  {self.label} {bar} {note}".rstrip()
         if self.out.interactive:
             print("\r\x1b[2K" + line, end="", file=self.out.stdout, flush=True)
@@ -305,7 +305,7 @@ async def enroll_with_progress(
 ) -> EnrollmentResult:
     """Enroll through ``cloud.enroll`` and draw each ``doorUnlockMethodStatus`` push as progress."""
     bar = ProgressBar(out, f"{unlock_type.value}:")
-    bar.update(0, None)
+    bar.update(0, None, "waiting for the lock")
     progress: EnrollmentProgress
     try:
         async with cloud.enroll(
@@ -324,7 +324,7 @@ async def enroll_with_progress(
                 elif int(progress.operate) == 2:
                     note = "cancelled"
                 elif not total:
-                    note = "the lock is ready"
+                    note = "the lock is ready for the first press"
                 else:
                     note = f"{progress.period} to go"
                 bar.update(done, total, note)

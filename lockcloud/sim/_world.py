@@ -405,11 +405,11 @@ class World:
     def _applicable(self, lock: SimLock, action: str, user_type: UserType | None = None) -> None:
         rule = APPLICABILITY[action]
         if lock.kind not in rule.kinds:
-            raise fail(2004, f"{lock.kind.label}s do not support this call")
+            raise fail(2004, f"not available for this lock type ({lock.kind.label})")
         if user_type is not None and user_type != UserType.HOME_USER and lock.kind in rule.home_users_only:
-            raise fail(2003, f"on {lock.kind.label}s this call is for home users (user_type 1) only")
+            raise fail(2003, f"for home users (user_type 1) only on this lock type ({lock.kind.label})")
         if lock.kind in rule.needs_gateway and not lock.gateway:
-            raise fail(2003, f"this {lock.kind.label} has no gateway")
+            raise fail(2003, f"this lock ({lock.kind.label}) has no gateway")
 
     @staticmethod
     def _online(lock: SimLock) -> None:
