@@ -134,10 +134,10 @@ async def test_enrollment_cancel_observed_through_the_event_stream(server: SimSe
         assert result.status is EnrollmentStatus.CANCELLED
         assert result.cancel_confirmed is True
         # A cancel by hand shows up as operate=2 on a plain subscription too.
-        progress = stream.enrollment_progress(front)
+        by_hand = stream.enrollment_progress(front)
         await cloud.unlock_methods.enroll(front, "sim-alice", 1, UnlockType.CARD)
         await cloud.unlock_methods.cancel_enrollment(front, UnlockType.CARD)
-        operates = [(await _next_progress(progress)).operate for _ in range(3)]
+        operates = [(await _next_progress(by_hand)).operate for _ in range(3)]
     assert [int(op) for op in operates] == [1, 1, 2]
     assert sim.lock(front).enrollment is None
     assert [key.unlock_no for key in sim.lock(front).keys.values()] == [1, 2, 3]
