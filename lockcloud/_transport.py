@@ -192,7 +192,10 @@ class Transport:
         token_healed = clock_resynced = False
         while True:
             attempt += 1
-            request = self._client.build_request(method, url, params=query, content=body, headers=headers)
+            try:
+                request = self._client.build_request(method, url, params=query, content=body, headers=headers)
+            except httpx.InvalidURL as exc:
+                raise ValidationError(f"{method} {shown}: path or query cannot be put in a URL") from exc
             started = time.perf_counter()
             try:
                 if self._limiter is not None:

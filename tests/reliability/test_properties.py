@@ -209,11 +209,6 @@ def test_what_is_signed_is_what_is_sent(
 @given(
     path=st.lists(st.text(min_size=1, max_size=8), min_size=1, max_size=3).map(lambda s: "/" + "/".join(s)),
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="a path httpx cannot put in a URL (control characters) escapes as a bare httpx.InvalidURL, "
-    "not a lockcloud error; reported to the lead",
-)
 def test_any_path_either_works_or_raises_a_lockcloud_error(path: str) -> None:
     with suppress(LockCloudError):
         _call("GET", path, None, None, use_nonce=False)
