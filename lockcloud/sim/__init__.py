@@ -1,4 +1,30 @@
-"""A local Tuya cloud for development and tests: REST simulator, lock models and a Pulsar broker."""
+"""A local Tuya cloud for development and tests: the lock REST API, push messages and a Pulsar broker.
+
+The simulator speaks the real wire protocol: signed requests checked exactly as Tuya checks them, the ``success`` /
+``result`` envelope, single-use refresh tokens, password tickets whose PINs are really decrypted, media files in
+Tuya's encrypted container, and ``doorUnlockMethodStatus`` pushes encrypted like Tuya's on
+``{access_id}/out/event``. Use it served over loopback::
+
+    from lockcloud.sim import running
+
+    async with running(press_interval=0.05) as server:           # uvicorn + a pulsar-lite broker
+        async with server.client() as cloud, cloud.events(url=server.pulsar_url) as stream:
+            front = server.devices["front_door"]
+            await cloud.remote_unlock.open_door(front, pin="123456")
+            assert server.simulator.lock(front).door_open
+
+or in-process, without sockets (pushes are then only recorded in ``sim.pushes``)::
+
+    sim = Simulator()
+    async with sim.client() as cloud:
+        sim.fail_next(2001, action="open_door")                  # scripted faults
+        sim.lose_next_response(action="door_operate")            # executed, answer lost
+        ...
+    assert len(sim.executed("door_operate")) == 1                # the action log
+
+A new :class:`Simulator` holds one lock of every kind the documents name (see :attr:`Simulator.devices`), users
+``sim-alice`` (home user) and ``sim-bob``, keys, photos and an album; ``Simulator(seed=False)`` starts empty.
+"""
 
 from lockcloud.sim._faults import Faults, LostResponseMode, ScriptedFault
 from lockcloud.sim._model import LockKind, SimKey, SimLock, SimMedia, SimUser
