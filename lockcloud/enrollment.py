@@ -3,7 +3,7 @@
 By the documents, enrolling is a PUT followed by ``doorUnlockMethodStatus`` pushes the caller must correlate by hand,
 and a cancel call if they give up. :class:`Enrollment` does all of it::
 
-    async with cloud.events(url=...) as stream:
+    async with cloud.events(firehose=False) as stream:   # only subscriptions read it
         async with cloud.enroll(device_id, user_id="u1", user_type=UserType.HOME,
                                 unlock_type=UnlockType.FINGERPRINT, events=stream) as enrollment:
             async for progress in enrollment:      # EnrollmentProgress, period counting down
@@ -179,7 +179,7 @@ class Enrollment:
 
     async def _start(self) -> None:
         if self._events is None:
-            self._events = self._cloud.events()
+            self._events = self._cloud.events(firehose=False)
         if not self._events.is_open:
             await self._events.open()
         self._keys_before = {key.unlock_no for key in await self._assigned_keys()}
