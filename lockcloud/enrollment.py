@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import attrs
 
-from lockcloud._errors import EventStreamError, LockCloudError, OutcomeUnknownError, ValidationError
+from lockcloud._errors import APIError, EventStreamError, LockCloudError, OutcomeUnknownError, ValidationError
 from lockcloud.enums import EnrollmentOperation, UnlockMethodEvent, UnlockType, UserType
 from lockcloud.models import UnlockKey
 
@@ -127,7 +127,7 @@ class Enrollment:
         self._pin = pin
         self._subscription: Subscription[EnrollmentProgress] | None = None
         self._started_at: _dt.datetime | None = None
-        self._keys_before: set[int] = set()
+        self._keys_before: set[int] | None = None
         self._status = EnrollmentStatus.IN_PROGRESS
         self._reason: str | None = None
         self._total_period: int | None = None
@@ -182,7 +182,7 @@ class Enrollment:
             self._events = self._cloud.events(firehose=False)
         if not self._events.is_open:
             await self._events.open()
-        self._keys_before = {key.unlock_no for key in await self._assigned_keys()}
+        self._keys_before = await self._snapshot_keys()
         # Subscribe before the PUT: a push can overtake the PUT's answer.
         self._subscription = self._events.enrollment_progress(self.device_id)
         self._started_at = _dt.datetime.fromtimestamp(
@@ -251,14 +251,28 @@ class Enrollment:
             self.device_id, self.user_id, self.user_type, unlock_type=self.unlock_type
         )
 
+    async def _snapshot_keys(self) -> set[int] | None:
+        """The user's keys before enrolling, or None where the lock kind cannot list them (keepalive Wi-Fi, access
+        control): enrolling still works there, only the new key cannot be named afterwards."""
+        try:
+            return {key.unlock_no for key in await self._assigned_keys()}
+        except APIError as exc:
+            logger.info(
+                "cannot list keys on %s (%s); the new key will not be looked up", self.device_id, exc.code
+            )
+            return None
+
     async def _find_new_key(self) -> UnlockKey | None:
         """The key that appeared in the user's assigned keys; the lock may report it a moment after finishing."""
+        before = self._keys_before
+        if before is None:
+            return None
         delay = 0.05
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._key_lookup_timeout
         while True:
             try:
-                new = [key for key in await self._assigned_keys() if key.unlock_no not in self._keys_before]
+                new = [key for key in await self._assigned_keys() if key.unlock_no not in before]
             except LockCloudError as exc:
                 logger.info("could not look up the new key on %s: %s", self.device_id, type(exc).__name__)
                 return None

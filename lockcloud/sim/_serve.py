@@ -53,10 +53,11 @@ class SimServer:
     async def client(self, **options: Any) -> AsyncIterator[LockCloud]:
         """A :class:`~lockcloud.LockCloud` for the served simulator, over real loopback HTTP.
 
-        Its event streams need the broker URL: ``cloud.events(url=server.pulsar_url)``.
+        Its ``cloud.events()`` streams read this server's broker.
         """
         from lockcloud._client import LockCloud
 
+        options.setdefault("pulsar_url", self.pulsar_url)
         async with LockCloud(self.access_id, self.access_secret, base_url=self.base_url, **options) as cloud:
             yield cloud
 

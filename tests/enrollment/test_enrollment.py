@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -31,12 +32,12 @@ async def served(
 
     The stream has no firehose: only subscriptions read it, and an unread firehose would fill up and stall it.
     """
-    async with running(broker_url=broker.url, **options) as server:
-        async with LockCloud(
-            server.access_id, server.access_secret, base_url=server.base_url, pulsar_url=server.pulsar_url
-        ) as cloud:
-            async with cloud.events(initial_position="earliest", firehose=False) as stream:
-                yield server, cloud, stream
+    async with (
+        running(broker_url=broker.url, **options) as server,
+        server.client() as cloud,
+        cloud.events(initial_position="earliest", firehose=False) as stream,
+    ):
+        yield server, cloud, stream
 
 
 def cancels(sim: Simulator, device_id: str) -> int:
@@ -58,17 +59,21 @@ async def test_enrollment_completes_with_the_new_key(session_broker: LocalBroker
         after = await cloud.unlock_methods.list_assigned(front, USER, UserType.HOME_USER)
 
     result = enrollment.result
-    assert result.status is EnrollmentStatus.COMPLETED and result.ok
+    assert result.status is EnrollmentStatus.COMPLETED
+    assert result.ok
     assert all(event.device_id == front for event in progress)
     # The first push ("raised") can overtake the PUT's answer; it is not lost.
     assert progress[0].raised
     totals = [event.total_period for event in progress if event.total_period is not None]
-    assert totals == [result.total_period] and result.total_period is not None  # pushed once
+    assert result.total_period is not None
+    assert totals == [result.total_period]  # pushed once
     periods = [event.period for event in progress]
-    assert periods == sorted(periods, reverse=True) and periods[-1] == 0
+    assert periods == sorted(periods, reverse=True)
+    assert periods[-1] == 0
     assert progress[-1].finish
     new_keys = {key.unlock_no for key in after} - {key.unlock_no for key in before}
-    assert result.key is not None and new_keys == {result.key.unlock_no}
+    assert result.key is not None
+    assert new_keys == {result.key.unlock_no}
     assert result.key.unlock_type is UnlockType.FINGERPRINT
     assert cancels(server.simulator, front) == 0
 
@@ -102,7 +107,8 @@ async def test_silence_times_out_and_cancels(session_broker: LocalBroker) -> Non
         result = enrollment.result
         assert result.status is EnrollmentStatus.TIMED_OUT
         assert "0.5 s" in (result.reason or "")
-        assert seen and all(not event.finish for event in seen)  # the lock's "ready" pushes, no press
+        assert seen  # the lock's "ready" pushes ...
+        assert not any(event.finish for event in seen)  # ... and no press
         assert cancels(server.simulator, front) == 1
         assert result.cancel_confirmed is True
         assert server.simulator.lock(front).enrollment is None
@@ -111,12 +117,17 @@ async def test_silence_times_out_and_cancels(session_broker: LocalBroker) -> Non
 async def test_an_exception_in_the_block_cancels_and_propagates(session_broker: LocalBroker) -> None:
     async with served(session_broker) as (server, cloud, stream):
         front = server.devices["front_door"]
-        with pytest.raises(RuntimeError, match="user gave up"):
-            async with cloud.enroll(
-                front, user_id=USER, user_type=1, unlock_type=UnlockType.FINGERPRINT, events=stream
-            ) as enrollment:
+        enrollment = cloud.enroll(
+            front, user_id=USER, user_type=1, unlock_type=UnlockType.FINGERPRINT, events=stream
+        )
+
+        async def give_up() -> None:
+            async with enrollment:
                 async for _ in enrollment:
                     raise RuntimeError("user gave up")
+
+        with pytest.raises(RuntimeError, match="user gave up"):
+            await give_up()
         assert enrollment.result.status is EnrollmentStatus.CANCELLED
         assert enrollment.result.reason == "left by RuntimeError"
         assert enrollment.result.cancel_confirmed is True
@@ -180,7 +191,7 @@ async def test_twenty_enrollments_share_one_stream(session_broker: LocalBroker) 
     assert len(keys) == 20
     # The pushes of the twenty locks really were interleaved on the one topic.
     order = [push.device_id for push in sim.pushes if push.device_id in locks]
-    switches = sum(1 for first, second in zip(order, order[1:], strict=False) if first != second)
+    switches = sum(1 for first, second in itertools.pairwise(order) if first != second)
     assert switches > 20
 
 
@@ -220,7 +231,8 @@ async def test_enrollment_over_the_webhook_stream() -> None:
             await sim.aclose()
     assert enrollment.result.status is EnrollmentStatus.COMPLETED
     assert enrollment.result.key is not None
-    assert periods[-1] == 0 and forwarded >= len(periods)
+    assert periods[-1] == 0
+    assert forwarded >= len(periods)
 
 
 async def test_bad_arguments_fail_before_anything_is_sent() -> None:
@@ -231,3 +243,16 @@ async def test_bad_arguments_fail_before_anything_is_sent() -> None:
             cloud.enroll("dev", user_id=USER, user_type=7, unlock_type="fingerprint")
         with pytest.raises(ValidationError):
             cloud.enroll("dev", user_id=USER, user_type=1, unlock_type="fingerprint", idle_timeout=0)
+
+
+async def test_enrollment_where_keys_cannot_be_listed(session_broker: LocalBroker) -> None:
+    """Keepalive Wi-Fi locks accept enrollment but not the key listing: the conversation still completes."""
+    async with served(session_broker, press_interval=0.01) as (server, cloud, stream):
+        garage = server.devices["garage"]
+        async with cloud.enroll(
+            garage, user_id=USER, user_type=1, unlock_type=UnlockType.FINGERPRINT, events=stream
+        ) as enrollment:
+            periods = [event.period async for event in enrollment]
+    assert enrollment.result.status is EnrollmentStatus.COMPLETED
+    assert enrollment.result.key is None
+    assert periods[-1] == 0
