@@ -35,8 +35,10 @@ async def give_card(cloud: LockCloud, stream: EventStream, device_id: str) -> st
     except UnsupportedError as exc:
         return f"skipped ({exc.msg})"
     result = enrollment.result
-    if not result.ok or result.key is None:
+    if not result.ok:
         return f"failed: {result.status.value} {result.reason or ''}".strip()
+    if result.key is None:
+        return "card enrolled (this lock type does not list keys by user)"
     return f"card #{result.key.unlock_no}"
 
 
