@@ -18,14 +18,14 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    session.install("ruff")
+    session.install("ruff>=0.17,<0.18")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    session.install("-e", ".[tests]", "mypy")
+    session.install("-e", ".[tests]", "mypy>=2.4,<3")
     session.run("mypy", "--strict", "lockcloud")
 
 
