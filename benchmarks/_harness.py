@@ -1,16 +1,19 @@
 """Shared bits of the benchmark scripts: interleaved timing and one result format.
 
 Every figure is lockcloud against a baseline measured in the same run, alternating rounds so that machine noise hits
-both sides alike; what is reported is the median per-operation time of each side and their ratio.
+both sides alike; what is reported is the median of each side and their ratio (lockcloud / baseline). For times,
+memory and call counts lower is better; for rates (units ending in ``/s``) higher is better.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
 import time
 from collections.abc import Awaitable, Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +46,14 @@ async def interleaved(
     return statistics.median(subject_times), statistics.median(baseline_times)
 
 
-def row(figure: str, subject: float, baseline: float, unit: str, baseline_name: str) -> dict[str, Any]:
-    """One result row; ``ratio`` is subject / baseline (for times: lower is better, 1.0 is parity)."""
+def higher_is_better(unit: str) -> bool:
+    return unit.endswith("/s")
+
+
+def row(
+    figure: str, subject: float, baseline: float, unit: str, baseline_name: str, *, note: str = ""
+) -> dict[str, Any]:
+    """One result row; ``ratio`` is subject / baseline (1.0 is parity; see the module docstring for direction)."""
     return {
         "figure": figure,
         "lockcloud": subject,
@@ -52,33 +61,129 @@ def row(figure: str, subject: float, baseline: float, unit: str, baseline_name: 
         "baseline_name": baseline_name,
         "unit": unit,
         "ratio": subject / baseline if baseline else float("nan"),
+        "better": "higher" if higher_is_better(unit) else "lower",
+        "note": note,
     }
 
 
-def machine() -> dict[str, str]:
-    return {"python": platform.python_version(), "machine": platform.machine(), "system": platform.platform()}
+def skipped(figure: str, reason: str) -> dict[str, Any]:
+    """A figure that could not be measured in this run, and why."""
+    return {"figure": figure, "skipped": reason}
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _memory_total() -> str:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    return "unknown"
+
+
+def machine() -> dict[str, Any]:
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "machine": platform.machine(),
+        "system": platform.platform(),
+        "cpu": _cpu_model(),
+        "cores_usable": usable,
+        "memory": _memory_total(),
+        "versions": {
+            name: _version(name)
+            for name in (
+                "lockcloud",
+                "httpx",
+                "attrs",
+                "cattrs",
+                "pulsar-client",
+                "uvicorn",
+                "tuya-connector-python",
+            )
+        },
+    }
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    width = max(len(r["figure"]) for r in rows)
-    print(f"{'figure':<{width}}  {'lockcloud':>12}  {'baseline':>12}  {'ratio':>7}  baseline")
+    measured = [r for r in rows if "skipped" not in r]
+    if measured:
+        width = max(len(r["figure"]) for r in measured)
+        print(f"{'figure':<{width}}  {'lockcloud':>12}  {'baseline':>12}  {'ratio':>8}  better  baseline")
+        for r in measured:
+            print(
+                f"{r['figure']:<{width}}  {_fmt(r['lockcloud'], r['unit']):>12}"
+                f"  {_fmt(r['baseline'], r['unit']):>12}  {format_ratio(r['ratio']):>8}"
+                f"  {r.get('better', 'lower'):<6}  {r['baseline_name']}"
+            )
+        notes = [r for r in measured if r.get("note")]
+        if notes:
+            print()
+            for r in notes:
+                print(f"* {r['figure']}: {r['note']}")
     for r in rows:
-        print(
-            f"{r['figure']:<{width}}  {_fmt(r['lockcloud'], r['unit']):>12}  {_fmt(r['baseline'], r['unit']):>12}"
-            f"  {r['ratio']:>6.2f}x  {r['baseline_name']}"
-        )
+        if "skipped" in r:
+            print(f"SKIPPED {r['figure']}: {r['skipped']}")
+
+
+def format_ratio(ratio: float) -> str:
+    if ratio != ratio:  # NaN
+        return "n/a"
+    if ratio >= 10 or ratio == 0:
+        return f"{ratio:.0f}x"
+    if ratio >= 0.1:
+        return f"{ratio:.2f}x"
+    return f"{ratio:.2g}x"
 
 
 def _fmt(value: float, unit: str) -> str:
     if unit == "s":
+        if value >= 0.1:
+            return f"{value:.2f} s"
+        if value >= 1e-3:
+            return f"{value * 1e3:.2f} ms"
         return f"{value * 1e6:.1f} us"
+    if unit == "MiB":
+        return f"{value:,.1f} MiB"
     return f"{value:,.0f} {unit}"
 
 
-def save(rows: list[dict[str, Any]], path: Path = RESULTS) -> None:
+def save(
+    rows: list[dict[str, Any]],
+    path: Path = RESULTS,
+    *,
+    replace: bool = False,
+    run: dict[str, Any] | None = None,
+) -> None:
+    """Write ``rows`` to ``path``; unless ``replace``, rows of other figures already there are kept.
+
+    ``run`` describes the run (options, duration, load); it replaces the previous description when given.
+    """
     existing: dict[str, Any] = {}
-    if path.exists():
+    if path.exists() and not replace:
         existing = json.loads(path.read_text())
     by_figure = {r["figure"]: r for r in existing.get("rows", [])}
     by_figure.update({r["figure"]: r for r in rows})
-    path.write_text(json.dumps({"machine": machine(), "rows": list(by_figure.values())}, indent=2))
+    document: dict[str, Any] = {"machine": machine()}
+    if run is not None or "run" in existing:
+        document["run"] = run if run is not None else existing["run"]
+    document["rows"] = list(by_figure.values())
+    path.write_text(json.dumps(document, indent=2) + "\n")

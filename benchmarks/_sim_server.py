@@ -1,0 +1,172 @@
+"""The simulator served over loopback in a process of its own, so that it never shares a GIL with a client.
+
+Run as ``python benchmarks/_sim_server.py``: prints one JSON line (``base_url``, credentials, device and user ids),
+then answers commands on stdin, one per line, each with one JSON line:
+
+* ``stats``: ``{"requests": n, "token_calls": n, "codes": {code: count}}`` since the last ``reset``;
+* ``reset``: forget the request log;
+* ``expire``: expire every access token now (business calls get 1010);
+* ``latency SECONDS``: answer every call that much later (a network's round trip; the server's CPU stays free);
+* ``quit`` (or end of input): stop.
+
+:class:`SimProcess` starts and drives it from a benchmark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import functools
+import json
+import socket
+import subprocess
+import sys
+import threading
+from types import TracebackType
+from typing import Any, Self
+
+ACCESS_ID = "benchsimprojectid000"
+SECRET = "0123456789abcdefGHIJKLMNOPqrstuv"
+
+
+class SimProcess:
+    """A running ``_sim_server.py`` child process."""
+
+    def __init__(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, __file__],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()
+        if not line:
+            raise RuntimeError("the simulator process exited before it was ready")
+        self.info: dict[str, Any] = json.loads(line)
+        self.base_url: str = self.info["base_url"]
+        self.access_id: str = self.info["access_id"]
+        self.access_secret: str = self.info["access_secret"]
+        self.pid = self._process.pid
+
+    def command(self, name: str) -> dict[str, Any]:
+        assert self._process.stdin is not None
+        assert self._process.stdout is not None
+        self._process.stdin.write(name + "\n")
+        self._process.stdin.flush()
+        answer: dict[str, Any] = json.loads(self._process.stdout.readline())
+        return answer
+
+    def close(self) -> None:
+        if self._process.poll() is None:
+            assert self._process.stdin is not None
+            self._process.stdin.close()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _listening_socket() -> socket.socket:
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and a plain
+    # socket.socket() says 0. Without it every response written in two parts waits ~40 ms for a delayed ACK
+    # (lockcloud.sim.running() had exactly that when this was written).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+async def _serve() -> None:
+    import uvicorn
+
+    from lockcloud.sim import Simulator
+
+    simulator = Simulator(ACCESS_ID, SECRET)
+    loop = asyncio.get_running_loop()
+    done = asyncio.Event()
+
+    def run_on_loop(func: Any) -> None:
+        ready = threading.Event()
+
+        def call() -> None:
+            try:
+                func()
+            finally:
+                ready.set()
+
+        loop.call_soon_threadsafe(call)
+        ready.wait()
+
+    def stats() -> dict[str, Any]:
+        records = list(simulator.requests)
+        codes = collections.Counter(str(r.code) for r in records if r.code is not None)
+        token_calls = sum(1 for r in records if r.path == "/v1.0/token" or r.path.startswith("/v1.0/token/"))
+        return {"requests": len(records), "token_calls": token_calls, "codes": dict(codes)}
+
+    def commands() -> None:
+        for line in sys.stdin:
+            name = line.strip()
+            if name == "quit":
+                break
+            if name == "stats":
+                answer: dict[str, Any] = stats()
+            elif name == "reset":
+                run_on_loop(simulator.requests.clear)
+                answer = {"ok": True}
+            elif name == "expire":
+                run_on_loop(simulator.expire_tokens)
+                answer = {"ok": True}
+            elif name.startswith("latency "):
+                seconds = float(name.split()[1])
+                run_on_loop(functools.partial(setattr, simulator.faults, "latency", seconds))
+                answer = {"ok": True}
+            else:
+                answer = {"error": f"unknown command {name!r}"}
+            print(json.dumps(answer), flush=True)
+        loop.call_soon_threadsafe(done.set)
+
+    sock = _listening_socket()
+    config = uvicorn.Config(
+        simulator, log_config=None, log_level="warning", access_log=False, lifespan="off", ws="none"
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if serving.done():
+            serving.result()
+        await asyncio.sleep(0.005)
+    host, port = sock.getsockname()[:2]
+    print(
+        json.dumps(
+            {
+                "base_url": f"http://{host}:{port}",
+                "access_id": simulator.access_id,
+                "access_secret": simulator.access_secret,
+                "devices": simulator.devices,
+                "home_user": simulator.home_user,
+                "guest_user": simulator.guest_user,
+            }
+        ),
+        flush=True,
+    )
+    threading.Thread(target=commands, name="commands", daemon=True).start()
+    await done.wait()
+    server.should_exit = True
+    await serving
+    await simulator.aclose()
+
+
+if __name__ == "__main__":
+    asyncio.run(_serve())

@@ -1,0 +1,91 @@
+"""Import time of ``lockcloud`` and of ``lockcloud.events``, against ``import httpx``.
+
+Each measurement is a fresh interpreter (``python -c``) timing only its import statement with ``perf_counter``, so
+interpreter start-up is left out and nothing is cached in ``sys.modules``; the byte-code caches are warm (one
+unmeasured run of each first). Runs of the three statements alternate; medians are reported. The same processes
+report whether ``pulsar`` (the Pulsar client, a large C++ extension) was loaded: ``import lockcloud`` must not load
+it, and neither should ``import lockcloud.events`` (it is imported when a stream connects).
+
+    python benchmarks/bench_import.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from typing import Any
+
+from _harness import print_table, row, save
+
+STATEMENTS = {
+    "httpx": "import httpx",
+    "lockcloud": "import lockcloud",
+    "lockcloud.events": "import lockcloud, lockcloud.events",
+}
+
+_PROBE = """
+import sys, time, json
+started = time.perf_counter()
+{statement}
+elapsed = time.perf_counter() - started
+print(json.dumps({{"seconds": elapsed, "pulsar": "pulsar" in sys.modules, "modules": len(sys.modules)}}))
+"""
+
+
+def _run(statement: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE.format(statement=statement)], capture_output=True, text=True, check=True
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def measure(quick: bool = False) -> list[dict[str, Any]]:
+    repeats = 5 if quick else 15
+    for statement in STATEMENTS.values():
+        _run(statement)  # byte-code caches
+    samples: dict[str, list[dict[str, Any]]] = {name: [] for name in STATEMENTS}
+    for index in range(repeats):
+        names = list(STATEMENTS) if index % 2 == 0 else list(reversed(STATEMENTS))
+        for name in names:
+            samples[name].append(_run(STATEMENTS[name]))
+    seconds = {name: statistics.median(s["seconds"] for s in values) for name, values in samples.items()}
+    pulsar = {name: any(s["pulsar"] for s in values) for name, values in samples.items()}
+    modules = {name: values[0]["modules"] for name, values in samples.items()}
+    baseline = "import httpx (fresh process)"
+    return [
+        row(
+            "import lockcloud (fresh process)",
+            seconds["lockcloud"],
+            seconds["httpx"],
+            "s",
+            baseline,
+            note=f"{modules['lockcloud']} modules loaded (httpx alone: {modules['httpx']}); "
+            f"'pulsar' in sys.modules after import lockcloud: {pulsar['lockcloud']}",
+        ),
+        row(
+            "import lockcloud + lockcloud.events (fresh process)",
+            seconds["lockcloud.events"],
+            seconds["httpx"],
+            "s",
+            baseline,
+            note=f"{modules['lockcloud.events']} modules loaded; "
+            f"'pulsar' in sys.modules after import lockcloud.events: {pulsar['lockcloud.events']}",
+        ),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    rows = measure(args.quick)
+    print_table(rows)
+    save(rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,291 @@
+"""Memory of an ``EventStream`` whose consumer is slower than the broker, over a large backlog.
+
+A local pulsar-lite broker is given a backlog of encrypted ``doorUnlockMethodStatus`` messages (GCM, as Tuya sends
+them). Each consumer then runs in a fresh process that samples its own resident set size (RSS) every 10 ms; the
+figure is the peak RSS growth over the process's RSS before it connected (imports done, decoder warmed up).
+
+* lockcloud: ``EventStream`` (default ``buffer_size=100``) iterated by a slow consumer (it sleeps 1 ms every 2
+  events, so at least 0.5 ms per event, several times slower than a backlog is received and decoded).
+* baseline: the usual hand-written pattern, a receive task that decodes each message (the same ``decode_message``)
+  into an unbounded ``asyncio.Queue`` that the same slow consumer reads. Both use pulsar-client and acknowledge
+  every message.
+* boundedness: lockcloud's growth with the full backlog against its growth with a tenth of it.
+
+pulsar-lite redelivers some messages of a fast-produced backlog (PROTOCOL.md §7); the stream dedupes them by message
+id. Duplicates seen and any stall (no message for 20 s) are reported with the figure.
+
+    python benchmarks/bench_memory.py [--quick] [--backlog 50000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from _harness import print_table, row, save
+
+ACCESS_ID = "benchmemoryproject00"
+SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
+TOPIC = f"{ACCESS_ID}/out/event"
+STALL_SECONDS = 20.0
+SLOW_EVERY = 2
+SLOW_SLEEP = 0.001
+
+
+def _payload(index: int) -> bytes:
+    from lockcloud.crypto import encrypt_message
+
+    body = {
+        "bizCode": "doorUnlockMethodStatus",
+        "bizData": {"event": "unlockMethodEntry", "operate": 1, "raised": True, "finish": False, "period": 3},
+        "devId": f"6c8e1f2a9b3d4e5f{index % 100:04d}",
+        "productKey": "keyj3w8gdrsrxzya",
+        "ts": 1_700_000_000_000 + index,
+        "uuid": f"uuid-{index:08d}",
+    }
+    data = encrypt_message(json.dumps(body).encode(), SECRET, "aes_gcm")
+    envelope = {"data": data, "protocol": 20, "pv": "2.0", "sign": "x" * 32, "t": 1_700_000_000_000}
+    return json.dumps(envelope).encode()
+
+
+def produce(url: str, count: int) -> float:
+    """Publish ``count`` messages; returns the seconds it took."""
+    import pulsar
+
+    client = pulsar.Client(url, logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Error))
+    try:
+        producer = client.create_producer(
+            TOPIC, batching_enabled=False, max_pending_messages=1000, block_if_queue_full=True
+        )
+        started = time.perf_counter()
+        for index in range(count):
+            producer.send_async(_payload(index), None, properties={"em": "aes_gcm"})
+            if index % 1000 == 999:
+                producer.flush()
+        producer.flush()
+        return time.perf_counter() - started
+    finally:
+        client.close()
+
+
+# -- the consumer processes ---------------------------------------------------------------------------------------
+
+
+class RssSampler:
+    """Peak resident set size of this process, sampled on a thread so a busy event loop cannot hide a peak."""
+
+    def __init__(self) -> None:
+        self._page = os.sysconf("SC_PAGE_SIZE")
+        self.start = self.now()
+        self.peak = self.start
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def now(self) -> int:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * self._page
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.01):
+            self.peak = max(self.peak, self.now())
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.now())
+
+
+async def _slow(taken: int) -> None:
+    if taken % SLOW_EVERY == 0:
+        await asyncio.sleep(SLOW_SLEEP)
+
+
+async def _consume_stream(url: str, subscription: str, count: int) -> dict[str, Any]:
+    from lockcloud.events import EventStream
+
+    stream = EventStream(
+        ACCESS_ID,
+        SECRET,
+        url=url,
+        subscription=subscription,
+        initial_position="earliest",
+        pulsar_log_level="error",
+    )
+    unique: set[str | None] = set()
+    delivered = 0
+    async with stream:
+        iterator = aiter(stream)
+        while len(unique) < count:
+            try:
+                event = await asyncio.wait_for(anext(iterator), STALL_SECONDS)
+            except TimeoutError:
+                break
+            delivered += 1
+            unique.add(event.message_id)
+            await _slow(delivered)
+        stats = stream.stats
+    return {
+        "unique": len(unique),
+        "delivered": delivered,
+        "broker_duplicates": stats.duplicates,
+        "stalled": len(unique) < count,
+    }
+
+
+async def _consume_naive(url: str, subscription: str, count: int) -> dict[str, Any]:
+    import pulsar
+    import pulsar.asyncio
+
+    from lockcloud.events import decode_message
+
+    client = pulsar.asyncio.Client(url, logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Error))
+    queue: asyncio.Queue[Any] = asyncio.Queue()  # unbounded: the point of the baseline
+    seen: set[str] = set()
+    duplicates = 0
+    try:
+        consumer = await client.subscribe(
+            TOPIC,
+            subscription,
+            consumer_type=pulsar.ConsumerType.Failover,
+            initial_position=pulsar.InitialPosition.Earliest,
+        )
+
+        async def receive_all() -> None:
+            nonlocal duplicates
+            while True:
+                message = await consumer.receive()
+                key = str(message.message_id())
+                if key in seen:
+                    duplicates += 1
+                else:
+                    seen.add(key)
+                    await queue.put(decode_message(message.data(), SECRET, message.properties()))
+                await consumer.acknowledge(message)
+
+        receiver = asyncio.create_task(receive_all())
+        taken = 0
+        while taken < count:
+            try:
+                await asyncio.wait_for(queue.get(), STALL_SECONDS)
+            except TimeoutError:
+                break
+            taken += 1
+            await _slow(taken)
+        receiver.cancel()
+        await asyncio.wait([receiver])
+        await consumer.close()
+    finally:
+        await client.close()
+    return {"unique": taken, "delivered": taken, "broker_duplicates": duplicates, "stalled": taken < count}
+
+
+def worker(kind: str, url: str, subscription: str, count: int) -> None:
+    from lockcloud.events import decode_message
+
+    decode_message(
+        _payload(0), SECRET, {"em": "aes_gcm"}
+    )  # every import and lazy load done before the baseline
+    sampler = RssSampler()
+    started = time.perf_counter()
+    consume = _consume_stream if kind == "stream" else _consume_naive
+    result = asyncio.run(consume(url, subscription, count))
+    result["seconds"] = time.perf_counter() - started
+    sampler.stop()
+    result["rss_start"] = sampler.start
+    result["rss_peak"] = sampler.peak
+    result["growth_mib"] = (sampler.peak - sampler.start) / 2**20
+    print(json.dumps(result), flush=True)
+
+
+def _run_worker(kind: str, url: str, subscription: str, count: int, timeout: float) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--worker", kind, "--url", url, "--subscription", subscription]
+    command += ["--count", str(count)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{kind} worker failed ({done.returncode}): {done.stderr[-2000:]}")
+    answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return answer
+
+
+# -- the figure ---------------------------------------------------------------------------------------------------
+
+
+def _describe(name: str, result: dict[str, Any], count: int) -> str:
+    text = f"{name}: {result['unique']:,}/{count:,} in {result['seconds']:.1f} s, "
+    text += f"{result['broker_duplicates']:,} broker duplicates"
+    if result["delivered"] != result["unique"]:
+        text += f" ({result['delivered'] - result['unique']:,} passed through)"
+    if result["stalled"]:
+        text += f", STALLED (no message for {STALL_SECONDS:.0f} s)"
+    return text
+
+
+async def measure(quick: bool = False, backlog: int | None = None) -> list[dict[str, Any]]:
+    from lockcloud.sim.broker import LocalBroker
+
+    count = backlog or (10_000 if quick else 50_000)
+    small = count // 10
+    with tempfile.TemporaryDirectory(prefix="lockcloud-bench-") as data_dir:
+        broker = LocalBroker(Path(data_dir) / "broker", log_level="error")
+        with broker:
+            produce_seconds = await asyncio.to_thread(produce, broker.url, count)
+            timeout = 60 + count / 500
+            stream = _run_worker("stream", broker.url, "bench-stream", count, timeout)
+            naive = _run_worker("naive", broker.url, "bench-naive", count, timeout)
+            stream_small = _run_worker("stream", broker.url, "bench-stream-small", small, timeout)
+    note = "; ".join(
+        [
+            f"backlog produced in {produce_seconds:.1f} s",
+            _describe("lockcloud", stream, count),
+            _describe("baseline", naive, count),
+        ]
+    )
+    return [
+        row(
+            f"EventStream peak RSS growth, {count:,}-message backlog, slow consumer",
+            stream["growth_mib"],
+            naive["growth_mib"],
+            "MiB",
+            "receive task + unbounded asyncio.Queue (same decode, same slow consumer)",
+            note=note,
+        ),
+        row(
+            f"EventStream peak RSS growth, {count:,} vs {small:,}-message backlog",
+            stream["growth_mib"],
+            stream_small["growth_mib"],
+            "MiB",
+            f"lockcloud itself with a {small:,}-message backlog",
+            note=_describe("lockcloud, small backlog", stream_small, small),
+        ),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--backlog", type=int)
+    parser.add_argument("--worker", choices=["stream", "naive"])
+    parser.add_argument("--url")
+    parser.add_argument("--subscription")
+    parser.add_argument("--count", type=int)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.url, args.subscription, args.count)
+        return
+    rows = asyncio.run(measure(args.quick, args.backlog))
+    print_table(rows)
+    save(rows)
+
+
+if __name__ == "__main__":
+    main()
