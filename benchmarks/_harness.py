@@ -144,6 +144,22 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             print(f"SKIPPED {r['figure']}: {r['skipped']}")
 
 
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """The rows as a Markdown table (for benchmarks/README.md)."""
+    lines = [
+        "| figure | lockcloud | baseline | ratio | better | baseline is |",
+        "|---|--:|--:|--:|---|---|",
+    ]
+    for r in rows:
+        if "skipped" in r:
+            continue
+        lines.append(
+            f"| {r['figure']} | {_fmt(r['lockcloud'], r['unit'])} | {_fmt(r['baseline'], r['unit'])}"
+            f" | {format_ratio(r['ratio'])} | {r.get('better', 'lower')} | {r['baseline_name']} |"
+        )
+    return "\n".join(lines)
+
+
 def format_ratio(ratio: float) -> str:
     if ratio != ratio:  # NaN
         return "n/a"

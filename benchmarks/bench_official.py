@@ -5,7 +5,9 @@ clients sign every call and parse the JSON answer. Figures: calls per second at 
 sharing one ``LockCloud``; threads sharing one ``TuyaOpenAPI``, which is synchronous), and the client process's
 CPU time per call (the server runs in another process, so this is each client's own cost even when the server is
 the bottleneck). A third side, bare ``httpx.AsyncClient`` sending pre-signed requests with the same concurrency,
-shows how much of lockcloud's figure is httpx's. Sides alternate in rounds of fixed duration; medians are reported.
+shows how much of lockcloud's figure is httpx's; a fourth, lockcloud with ``sniffio`` importable, what an httpcore
+defect costs it (see :func:`_with_sniffio`; reported in the notes). Sides alternate in rounds of fixed duration;
+medians are reported.
 
 ``tuya-connector-python`` is not a lockcloud dependency: ``nox -s bench`` installs it. Without it this figure is
 skipped with a message.
@@ -20,9 +22,11 @@ import asyncio
 import importlib.util
 import json
 import statistics
+import sys
 import threading
 import time
-from collections.abc import Callable
+import types
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -166,6 +170,29 @@ async def _compare(
     return samples
 
 
+class _SniffioStub(types.ModuleType):
+    @staticmethod
+    def current_async_library() -> str:
+        return "asyncio"
+
+
+async def _with_sniffio(round_: Awaitable[Sample]) -> Sample:
+    """Run a round with ``sniffio`` importable (a stub answering "asyncio"), as it is where sniffio is installed.
+
+    httpcore 1.0.9 imports sniffio on every lock and event it sets up and falls back to asyncio when the import
+    fails; anyio >= 4.11 no longer installs sniffio, and Python does not cache a failed import, so each request pays
+    several full searches of sys.path (encode/httpcore#1103). This side shows what that costs lockcloud.
+    """
+    present = "sniffio" in sys.modules
+    if not present:
+        sys.modules["sniffio"] = _SniffioStub("sniffio")
+    try:
+        return await round_
+    finally:
+        if not present:
+            del sys.modules["sniffio"]
+
+
 async def measure_with(sim: SimProcess, quick: bool = False) -> list[dict[str, Any]]:
     if not official_available():
         return [skipped(FIGURE, NOT_INSTALLED)]
@@ -190,6 +217,9 @@ async def measure_with(sim: SimProcess, quick: bool = False) -> list[dict[str, A
                 "lockcloud": lambda s, c=concurrency: lockcloud_round(cloud, path, query, c, s),
                 "official": lambda s, c=concurrency, a=api: official_round(a, path, query, c, s),
                 "bare": lambda s, c=concurrency, h=headers: bare_round(bare, path, query, h, c, s),
+                "lockcloud+sniffio": lambda s, c=concurrency: _with_sniffio(
+                    lockcloud_round(cloud, path, query, c, s)
+                ),
             }
             samples = await _compare(sides, rounds, seconds)
             api.session.close()
@@ -209,6 +239,8 @@ async def measure_with(sim: SimProcess, quick: bool = False) -> list[dict[str, A
                     cpu["official"],
                     "s",
                     official,
+                    note=f"lockcloud with sniffio importable: {cpu['lockcloud+sniffio'] * 1e3:.2f} ms per call, "
+                    f"{rate['lockcloud+sniffio']:,.0f} calls/s",
                 ),
                 row(
                     f"calls/s vs bare httpx on the simulator, {where}",

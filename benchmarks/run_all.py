@@ -3,6 +3,7 @@
     python benchmarks/run_all.py                  # everything (about 5 minutes on 2 cores)
     python benchmarks/run_all.py --quick          # fewer rounds and smaller backlogs (about 2 minutes)
     python benchmarks/run_all.py --only tokens --only import
+    python benchmarks/run_all.py --markdown       # print results.json as Markdown; runs nothing
 
 Each module's ``measure()`` (sync or async; given ``quick=`` when it takes it) returns rows made by
 ``_harness.row``. A module that fails is reported as skipped with its error and the others still run. A full run
@@ -16,6 +17,7 @@ import asyncio
 import datetime as dt
 import importlib
 import inspect
+import json
 import os
 import sys
 import time
@@ -26,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _harness import format_ratio, machine, print_table, save, skipped
+from _harness import RESULTS, format_ratio, machine, markdown_table, print_table, save, skipped
 
 
 def _decode(quick: bool) -> list[dict[str, Any]]:
@@ -91,7 +93,15 @@ def main() -> None:
         metavar="NAME",
         help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}",
     )
+    parser.add_argument("--markdown", action="store_true", help="print results.json as Markdown and exit")
     args = parser.parse_args()
+    if args.markdown:
+        document = json.loads(RESULTS.read_text())
+        print(markdown_table(document["rows"]))
+        for r in document["rows"]:
+            if r.get("note"):
+                print(f"\n* {r['figure']}: {r['note']}")
+        return
     selected = [name for name in BENCHMARKS if not args.only or name in args.only]
 
     info = machine()
