@@ -169,6 +169,12 @@ class FileTokenStore:
         self.path = Path(path)
 
     async def load(self) -> Token | None:
+        return await asyncio.to_thread(self._load)
+
+    async def save(self, token: Token | None) -> None:
+        await asyncio.to_thread(self._save, token)
+
+    def _load(self) -> Token | None:
         try:
             data = json.loads(self.path.read_text())
             return Token.from_dict(data)
@@ -179,7 +185,7 @@ class FileTokenStore:
             logger.warning("ignoring unreadable token file %s (%s)", self.path, type(exc).__name__)
             return None
 
-    async def save(self, token: Token | None) -> None:
+    def _save(self, token: Token | None) -> None:
         try:
             if token is None:
                 self.path.unlink(missing_ok=True)
@@ -302,7 +308,12 @@ class TokenManager:
         result, server_t = await self._fetch(path, params)
         if not isinstance(result, Mapping) or "access_token" not in result:
             raise APIError(-1, "token response without access_token", method="GET", path=TOKEN_PATH)
-        lifetime = float(result.get("expire_time", result.get("expire", 7200)))
+        try:
+            lifetime = float(result.get("expire_time", result.get("expire", 7200)))
+        except (TypeError, ValueError):
+            raise APIError(
+                -1, "token response with an unreadable expire_time", method="GET", path=TOKEN_PATH
+            ) from None
         issued_at = (
             float(server_t) / 1000.0 if isinstance(server_t, int | float) and server_t else self._clock.now()
         )

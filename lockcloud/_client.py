@@ -104,6 +104,10 @@ class LockCloud:
         """The underlying httpx client (for unsigned downloads such as media files)."""
         return self._http
 
+    def server_time(self) -> float:
+        """Tuya's clock now, in epoch seconds, as last observed (the local clock until the first answer)."""
+        return self._clock.now()
+
     @property
     def clock_offset(self) -> float:
         """Seconds the Tuya clock is ahead of the local clock, as last observed."""
@@ -169,13 +173,17 @@ class LockCloud:
         events: EventStream | None = None,
         idle_timeout: float = 60.0,
         cancel_timeout: float = 10.0,
+        key_lookup_timeout: float = 5.0,
+        clock_tolerance: float = 5.0,
         pin: str | None = None,
     ) -> Enrollment:
         """Enroll a fingerprint, card, face ... as one conversation (see :mod:`lockcloud.enrollment`).
 
         ``async with cloud.enroll(...) as enrollment: async for progress in enrollment: ...`` then
-        ``enrollment.result``. Pass a shared, open ``events`` stream when several enrollments run at once;
-        without one, a stream is opened for this enrollment alone.
+        ``enrollment.result``. Pass the open ``events`` stream your application already consumes (opened with
+        ``firehose=False`` if nothing iterates it directly); several enrollments can share it. Without one, a
+        stream is opened for this enrollment alone — on the project's one subscription, so do not do that while
+        another consumer of the project's events is running.
         """
         from lockcloud.enrollment import Enrollment
 
@@ -188,6 +196,8 @@ class LockCloud:
             events=events,
             idle_timeout=idle_timeout,
             cancel_timeout=cancel_timeout,
+            key_lookup_timeout=key_lookup_timeout,
+            clock_tolerance=clock_tolerance,
             pin=pin,
         )
 

@@ -40,6 +40,9 @@ class OpenStrEnum(enum.StrEnum):
 
     @classmethod
     def _missing_(cls, value: object) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            # The documents type some of these as Integer while their samples show strings (``orderCode``).
+            return cls(str(value))
         if not isinstance(value, str):
             return None
         alias = cls._aliases().get(value)

@@ -11,7 +11,7 @@
     ├── EventStreamError                       the push stream could not subscribe, or failed for good
     ├── TransportError                         the HTTP exchange itself failed (wraps the httpx exception)
     │   ├── ConnectError                       the request never left: safe to try again
-    │   ├── TimeoutError                       a safe call timed out on every attempt
+    │   ├── RequestTimeoutError                a call that may be retried timed out on every attempt (or a download timed out)
     │   ├── OutcomeUnknownError                an unsafe call (unlock, enroll, ticket) may have been executed
     │   └── UnexpectedResponseError            the server answered with something that is not a Tuya envelope
     │       └── MediaTooLargeError             a media download went over its max_bytes cap
@@ -65,10 +65,10 @@ __all__ = [
     "PlanExpiredError",
     "RateLimitedError",
     "RemoteUnlockDisabledError",
+    "RequestTimeoutError",
     "ServerError",
     "ServiceNotSubscribedError",
     "SignatureError",
-    "TimeoutError",
     "TokenError",
     "TransportError",
     "UnexpectedResponseError",
@@ -141,14 +141,19 @@ class ConnectError(TransportError):
     """No connection could be made, so the request never reached the server."""
 
 
-class TimeoutError(TransportError, builtins.TimeoutError):
-    """A call that may be retried timed out on every attempt allowed by its retry policy."""
+class RequestTimeoutError(TransportError, builtins.TimeoutError):
+    """An idempotent call timed out on every attempt its retry policy allowed, or a media download timed out.
+
+    Named apart from the builtin so that ``from lockcloud import *`` cannot shadow ``TimeoutError`` (which
+    ``asyncio.timeout`` raises); it is still a subclass of it.
+    """
 
 
 class OutcomeUnknownError(TransportError):
     """An unsafe call (unlock, door-operate, enroll, ticket) may have reached the server.
 
-    It was sent, and then the connection broke or timed out before an answer came back. lockcloud never replays such a
+    It was sent, and then the connection broke or timed out before an answer came back, or an HTTP 5xx came back
+    without a Tuya envelope (a proxy cannot tell whether Tuya acted). lockcloud never replays such a
     call: the door may or may not have opened. Check the lock's state before deciding to try again.
     """
 

@@ -27,7 +27,7 @@ from lockcloud._auth import TOKEN_EXTENSION, ServerClock, Token, TokenManager, T
 from lockcloud._errors import (
     ConnectError,
     OutcomeUnknownError,
-    TimeoutError,
+    RequestTimeoutError,
     TransportError,
     UnexpectedResponseError,
     ValidationError,
@@ -40,7 +40,8 @@ logger = logging.getLogger("lockcloud.http")
 
 TOKEN_REJECTED = frozenset({1010, 1011, 1012})
 CLOCK_REJECTED = 1013
-RETRYABLE_CODES = frozenset({500, 1110, 1111, 1199})
+THROTTLED_CODES = frozenset({1110, 1199})
+RETRYABLE_CODES = THROTTLED_CODES | {500, 1111}
 
 _REFRESH_IN_PATH = re.compile(r"(/v1\.0/token/)[^/?\s\"]+")
 
@@ -50,21 +51,34 @@ def redact_path(text: str) -> str:
     return _REFRESH_IN_PATH.sub(r"\1<redacted>", text)
 
 
-class _RedactRefreshTokens(logging.Filter):
-    """httpx logs each request URL at INFO; the refresh call's URL holds a refresh token."""
+class _RedactURLs(logging.Filter):
+    """httpx logs each request URL at INFO: the refresh call's path holds a refresh token, and a media download's
+    query may hold signed storage credentials. Both are cut from the record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args and isinstance(record.args, tuple):
-            record.args = tuple(
-                redact_path(str(arg)) if isinstance(arg, httpx.URL | str) else arg for arg in record.args
-            )
+            record.args = tuple(_redact_log_arg(arg) for arg in record.args)
         return True
+
+
+_OPENAPI_PATH = re.compile(r"^/v\d+\.\d+/")
+
+
+def _redact_log_arg(arg: object) -> object:
+    if isinstance(arg, httpx.URL):
+        # OpenAPI queries hold nothing secret; any other URL (a storage download) keeps only its path.
+        if arg.query and not _OPENAPI_PATH.match(arg.path):
+            arg = arg.copy_with(query=None)
+        return redact_path(str(arg))
+    if isinstance(arg, str):
+        return redact_path(arg)
+    return arg
 
 
 def _install_httpx_redaction() -> None:
     httpx_logger = logging.getLogger("httpx")
-    if not any(isinstance(f, _RedactRefreshTokens) for f in httpx_logger.filters):
-        httpx_logger.addFilter(_RedactRefreshTokens())
+    if not any(isinstance(f, _RedactURLs) for f in httpx_logger.filters):
+        httpx_logger.addFilter(_RedactURLs())
 
 
 @attrs.frozen
@@ -184,7 +198,7 @@ class Transport:
             if params
             else None
         )
-        headers = {"Content-Type": "application/json"} if body else {}
+        headers = {"Content-Type": "application/json"}
         url = self._base_url + path
         deadline = None if policy.deadline is None else time.monotonic() + policy.deadline
 
@@ -198,34 +212,30 @@ class Transport:
                 raise ValidationError(f"{method} {shown}: path or query cannot be put in a URL") from exc
             started = time.perf_counter()
             try:
-                if self._limiter is not None:
-                    async with self._limiter:
-                        response = await self._client.send(request, auth=self._auth)
-                else:
-                    response = await self._client.send(request, auth=self._auth)
-            except _NEVER_SENT as exc:
-                if await self._may_retry(policy, attempt, deadline, shown, exc):
-                    continue
-                raise ConnectError(
-                    f"could not connect ({type(exc).__name__})", method=method, path=shown
-                ) from exc
-            except _NEVER_SENDABLE as exc:
-                raise TransportError(
-                    f"request could not be sent ({type(exc).__name__})", method=method, path=shown
-                ) from exc
+                response = await self._send(request)
             except httpx.TransportError as exc:
-                if not idempotent:
+                failure: httpx.TransportError | None = exc
+            else:
+                failure = None
+            # Errors are raised outside the except block on purpose: a chained httpx exception would carry the
+            # request, with its access_token header (and, for a refresh, the refresh token in its URL).
+            if failure is not None:
+                reason = type(failure).__name__
+                if isinstance(failure, _NEVER_SENDABLE):
+                    raise TransportError(f"request could not be sent ({reason})", method=method, path=shown)
+                never_left = isinstance(failure, _NEVER_SENT)
+                if not never_left and not idempotent:
                     raise OutcomeUnknownError(
-                        f"sent, but no answer arrived ({type(exc).__name__}); the call may have been executed",
+                        f"sent, but no answer arrived ({reason}); the call may have been executed",
                         method=method,
                         path=shown,
-                    ) from exc
-                if await self._may_retry(policy, attempt, deadline, shown, exc):
+                    )
+                if await self._may_retry(policy, attempt, deadline, shown, failure):
                     continue
-                error = TimeoutError if isinstance(exc, httpx.TimeoutException) else TransportError
-                raise error(
-                    f"{type(exc).__name__} after {attempt} attempt(s)", method=method, path=shown
-                ) from exc
+                if never_left:
+                    raise ConnectError(f"could not connect ({reason})", method=method, path=shown)
+                error = RequestTimeoutError if isinstance(failure, httpx.TimeoutException) else TransportError
+                raise error(f"{reason} after {attempt} attempt(s)", method=method, path=shown)
 
             envelope = self._parse(response, method, shown, idempotent)
             if envelope is None:  # a bare HTTP 5xx on an idempotent call
@@ -261,11 +271,9 @@ class Transport:
             if code == CLOCK_REJECTED and not clock_resynced:
                 clock_resynced = True
                 continue
-            if (
-                idempotent
-                and code in RETRYABLE_CODES
-                and await self._may_retry(policy, attempt, deadline, shown, code)
-            ):
+            # Throttling is decided at the gateway before anything runs, so even an unlock may wait and try again.
+            retryable = RETRYABLE_CODES if idempotent else THROTTLED_CODES
+            if code in retryable and await self._may_retry(policy, attempt, deadline, shown, code):
                 continue
             raise error_for_code(
                 code,
@@ -275,6 +283,12 @@ class Transport:
                 path=shown,
                 body=envelope,
             )
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        if self._limiter is None:
+            return await self._client.send(request, auth=self._auth)
+        async with self._limiter:
+            return await self._client.send(request, auth=self._auth)
 
     def _parse(
         self, response: httpx.Response, method: str, shown: str, idempotent: bool

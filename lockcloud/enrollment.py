@@ -186,7 +186,7 @@ class Enrollment:
         # Subscribe before the PUT: a push can overtake the PUT's answer.
         self._subscription = self._events.enrollment_progress(self.device_id)
         self._started_at = _dt.datetime.fromtimestamp(
-            self._cloud._clock.now() - self._clock_tolerance, tz=_dt.UTC
+            self._cloud.server_time() - self._clock_tolerance, tz=_dt.UTC
         )
         try:
             await self._cloud.unlock_methods.enroll(
@@ -195,10 +195,15 @@ class Enrollment:
         except OutcomeUnknownError:
             # The lock may now be waiting for a finger nobody will press: leave it clean, then tell the caller.
             self._status, self._reason = EnrollmentStatus.FAILED, "the enroll call's outcome is unknown"
-            await self._cancel_quietly(wait_for_confirmation=False)
+            await _shielded(self._cancel_quietly(wait_for_confirmation=False))
             raise
         except LockCloudError as exc:
             self._status, self._reason = EnrollmentStatus.FAILED, f"enroll rejected: {exc}"
+            raise
+        except BaseException:
+            # Cancelled (or interrupted) while the PUT was in flight: it may have started the enrollment.
+            self._status, self._reason = EnrollmentStatus.CANCELLED, "cancelled while starting"
+            await _shielded(self._cancel_quietly(wait_for_confirmation=False))
             raise
 
     # -- progress -----------------------------------------------------------------------------------------------
@@ -243,7 +248,7 @@ class Enrollment:
         elif progress.finish:
             self._status = EnrollmentStatus.COMPLETED
             self._key = await self._find_new_key()
-        elif not progress.raised:
+        elif progress.raised is False:
             self._status, self._reason = EnrollmentStatus.FAILED, "the lock aborted the enrollment"
 
     async def _assigned_keys(self) -> list[UnlockKey]:

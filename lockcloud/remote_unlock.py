@@ -40,7 +40,7 @@ from lockcloud._errors import (
     PermissionDeniedError,
     RateLimitedError,
     RemoteUnlockDisabledError,
-    TimeoutError,
+    RequestTimeoutError,
     TransportError,
     UnexpectedResponseError,
     ValidationError,
@@ -365,7 +365,7 @@ class RemoteUnlock:
         except _NEVER_SENT as exc:
             raise ConnectError(f"could not connect ({type(exc).__name__})", method="GET", path=shown) from exc
         except httpx.TimeoutException as exc:
-            raise TimeoutError(
+            raise RequestTimeoutError(
                 f"media download timed out ({type(exc).__name__})", method="GET", path=shown
             ) from exc
         except httpx.TransportError as exc:

@@ -69,7 +69,15 @@ def test_open_str_enum_aliases() -> None:
 
 def test_open_str_enum_rejects_non_strings() -> None:
     with pytest.raises(ValueError):
-        Method(3)  # type: ignore[arg-type]
+        Method(3.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        Method(None)  # type: ignore[arg-type]
+
+
+def test_open_str_enum_reads_an_integer_as_its_string() -> None:
+    """The documents type orderCode as Integer while their sample sends a string: both decode."""
+    assert Method(3) == "3"  # type: ignore[arg-type]
+    assert not Method(3).is_known  # type: ignore[arg-type]
 
 
 def test_open_int_enum_keeps_unknown_values() -> None:

@@ -120,7 +120,7 @@ def test_the_hierarchy() -> None:
     assert all(issubclass(cls, AuthenticationError) for cls in authentication)
     device: list[type[APIError]] = [DeviceOfflineError, DeviceNotFoundError, UnsupportedError]
     assert all(issubclass(cls, DeviceError) for cls in device)
-    assert issubclass(lockcloud.TimeoutError, TimeoutError)
+    assert issubclass(lockcloud.RequestTimeoutError, TimeoutError)
     assert issubclass(lockcloud.ValidationError, ValueError)
 
 

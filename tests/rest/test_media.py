@@ -17,7 +17,7 @@ from lockcloud._errors import (
     ConnectError,
     CryptoError,
     MediaTooLargeError,
-    TimeoutError,
+    RequestTimeoutError,
     UnexpectedResponseError,
     ValidationError,
 )
@@ -239,7 +239,7 @@ async def test_download_http_error(cloud: LockCloud, api: respx.MockRouter) -> N
 
 @pytest.mark.parametrize(
     ("exc", "expected"),
-    [(httpx.ConnectError("refused"), ConnectError), (httpx.ReadTimeout("slow"), TimeoutError)],
+    [(httpx.ConnectError("refused"), ConnectError), (httpx.ReadTimeout("slow"), RequestTimeoutError)],
 )
 async def test_download_transport_errors(
     cloud: LockCloud, api: respx.MockRouter, exc: Exception, expected: type[Exception]

@@ -187,13 +187,13 @@ async def test_lost_responses_over_loopback(server: SimServer) -> None:
     async with server.client(retry=FAST_RETRY) as cloud:
         with pytest.raises(OutcomeUnknownError) as raised:
             await cloud.remote_unlock.open_door(front, pin=DEMO_PIN)
-        assert isinstance(raised.value.__cause__, httpx.RemoteProtocolError)
+        assert "RemoteProtocolError" in str(raised.value)
     sim.faults.hang_seconds = 5
     sim.lose_next_response(action="open_door", mode="timeout")
     async with server.client(retry=FAST_RETRY, timeout=0.3) as cloud:
         with pytest.raises(OutcomeUnknownError) as timed_out:
             await cloud.remote_unlock.open_door(front, pin=DEMO_PIN)
-        assert isinstance(timed_out.value.__cause__, httpx.ReadTimeout)
+        assert "ReadTimeout" in str(timed_out.value)
     assert [record.response_lost for record in sim.executed("open_door")] == [True, True]
     assert [record.action for record in sim.requests].count("open_door") == 2
 

@@ -15,7 +15,7 @@ from lockcloud import (
     TransportError,
 )
 from lockcloud._client import LockCloud
-from lockcloud.sim import DEMO_PIN, Faults, SimulatedDisconnect, Simulator
+from lockcloud.sim import DEMO_PIN, Faults, Simulator
 
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.001, max_backoff=0.002, deadline=None)
 
@@ -66,7 +66,7 @@ async def test_a_lost_response_on_an_unlock_is_outcome_unknown_and_never_replaye
     sim.lose_next_response(action="open_door")
     with pytest.raises(OutcomeUnknownError) as raised:
         await cloud.remote_unlock.open_door(front, pin=DEMO_PIN)
-    assert isinstance(raised.value.__cause__, SimulatedDisconnect)
+    assert "SimulatedDisconnect" in str(raised.value)
     [record] = sim.executed("open_door")
     assert record.response_lost is True
     assert sim.lock(front).door_open is True
