@@ -16,9 +16,10 @@ import logging
 import random
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 import httpx
@@ -26,6 +27,7 @@ import httpx
 from lockcloud._auth import TOKEN_EXTENSION, ServerClock, Token, TokenManager, TuyaAuth
 from lockcloud._errors import (
     ConnectError,
+    MediaTooLargeError,
     OutcomeUnknownError,
     RequestTimeoutError,
     TransportError,
@@ -34,7 +36,7 @@ from lockcloud._errors import (
     error_for_code,
 )
 
-__all__ = ["RateLimiter", "RetryPolicy", "Transport", "redact_path"]
+__all__ = ["RateLimiter", "RetryPolicy", "Transport", "download", "redact_path"]
 
 logger = logging.getLogger("lockcloud.http")
 
@@ -346,3 +348,45 @@ def _int_code(code: object) -> int:
     if isinstance(code, str) and code.strip().lstrip("-").isdigit():
         return int(code)
     return -1
+
+
+async def download(
+    client: httpx.AsyncClient, url: str, limit: int, sink: Callable[[bytes], Awaitable[None]]
+) -> None:
+    """Stream an unsigned GET (a media file in Tuya's storage) into ``sink``, at most ``limit`` bytes.
+
+    Not retried: a download is cheap to ask for again, and the caller decides. Only scheme, host and path go into
+    errors, and the httpx exception is not chained: storage URLs may carry signed credentials in the query.
+    """
+    parts = urlsplit(url)
+    shown = f"{parts.scheme}://{parts.netloc}{parts.path}"
+    failure: httpx.TransportError | None = None
+    try:
+        async with client.stream("GET", url) as response:
+            if response.status_code != 200:
+                body = await response.aread()
+                raise UnexpectedResponseError(
+                    f"media download answered HTTP {response.status_code}",
+                    method="GET",
+                    path=shown,
+                    status_code=response.status_code,
+                    body=body[:2048],
+                )
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise MediaTooLargeError(path=shown, limit=limit)
+            received = 0
+            async for chunk in response.aiter_bytes():
+                received += len(chunk)
+                if received > limit:
+                    raise MediaTooLargeError(path=shown, limit=limit)
+                await sink(chunk)
+    except httpx.TransportError as exc:
+        failure = exc
+    if failure is not None:
+        reason = type(failure).__name__
+        if isinstance(failure, _NEVER_SENT):
+            raise ConnectError(f"could not connect ({reason})", method="GET", path=shown)
+        if isinstance(failure, httpx.TimeoutException):
+            raise RequestTimeoutError(f"media download timed out ({reason})", method="GET", path=shown)
+        raise TransportError(f"media download failed ({reason})", method="GET", path=shown)

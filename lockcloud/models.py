@@ -141,6 +141,12 @@ def _redacted(value: Any) -> Any:
     return value
 
 
+def bool_result(result: Any) -> bool:
+    """The result of a call documented as Boolean or "Object": the envelope already said success, so only an
+    explicit ``false`` is reported as False."""
+    return result is not False
+
+
 def decode_result(value: Any, cls: type[T], *, method: str, path: str) -> T:
     """Structure an envelope's ``result`` into ``cls``, or raise :class:`UnexpectedResponseError`.
 

@@ -21,30 +21,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from lockcloud import _validation as check
 from lockcloud._errors import (
     APIError,
     AuthenticationError,
-    ConnectError,
     DeviceNotFoundError,
     DeviceOfflineError,
     LockCloudError,
-    MediaTooLargeError,
     PermissionDeniedError,
     RateLimitedError,
     RemoteUnlockDisabledError,
-    RequestTimeoutError,
-    TransportError,
-    UnexpectedResponseError,
     ValidationError,
 )
+from lockcloud._transport import download
 from lockcloud.crypto import MediaDecryptor, decrypt_ticket_key, encrypt_password
 from lockcloud.enums import MediaFileType, PasswordType, RemoteUnlockType, RevokeReason
 from lockcloud.models import (
@@ -53,6 +46,7 @@ from lockcloud.models import (
     MediaFile,
     PasswordTicket,
     RemoteUnlockMethod,
+    bool_result,
     decode_result,
 )
 
@@ -76,13 +70,6 @@ _NOT_A_SWITCH_PROBLEM = (
     DeviceOfflineError,
     DeviceNotFoundError,
 )
-
-_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-def _bool_result(result: Any) -> bool:
-    # success: true already came with the envelope; only an explicit false result is reported as False.
-    return result is not False
 
 
 class RemoteUnlock:
@@ -122,7 +109,7 @@ class RemoteUnlock:
             "open": check.flag(enabled, "enabled"),
         }
         path = f"/v1.0/devices/{device}/door-lock/remote-unlock/config"
-        return _bool_result(await self._cloud.request("POST", path, json=body, idempotent=True))
+        return bool_result(await self._cloud.request("POST", path, json=body, idempotent=True))
 
     # -- raw endpoints ---------------------------------------------------------------------------------------------
 
@@ -150,7 +137,7 @@ class RemoteUnlock:
             "ticket_id": check.non_empty_text(ticket_id, "ticket_id"),
         }
         path = f"/v1.0/devices/{device}/door-lock/open-door"
-        return _bool_result(await self._cloud.request("POST", path, json=body, idempotent=False))
+        return bool_result(await self._cloud.request("POST", path, json=body, idempotent=False))
 
     async def open_door_password_free(
         self, device_id: str, *, ticket_id: str, channel_id: int | None = None
@@ -163,7 +150,7 @@ class RemoteUnlock:
         else:
             body["channel_id"] = check.channel_id(channel_id)
             path = f"/v1.1/devices/{device}/door-lock/password-free/open-door"
-        return _bool_result(await self._cloud.request("POST", path, json=body, idempotent=False))
+        return bool_result(await self._cloud.request("POST", path, json=body, idempotent=False))
 
     async def door_operate(self, device_id: str, *, ticket_id: str, open: bool) -> bool:
         """Open (``open=True``) or close the door without a password (POST ``.../password-free/door-operate``).
@@ -173,7 +160,7 @@ class RemoteUnlock:
         device = check.device_id(device_id)
         body = {"ticket_id": check.non_empty_text(ticket_id, "ticket_id"), "open": check.flag(open, "open")}
         path = f"/v1.0/smart-lock/devices/{device}/password-free/door-operate"
-        return _bool_result(await self._cloud.request("POST", path, json=body, idempotent=False))
+        return bool_result(await self._cloud.request("POST", path, json=body, idempotent=False))
 
     async def revoke(self, device_id: str, reason: RevokeReason | int) -> bool:
         """Revoke a pending password-free unlock: 1 reject, 2 cancel (PUT ``.../open-door/cancel``).
@@ -183,7 +170,7 @@ class RemoteUnlock:
         device = check.device_id(device_id)
         body = {"type": check.revoke_reason(reason).value}
         path = f"/v1.0/devices/{device}/door-lock/password-free/open-door/cancel"
-        return _bool_result(await self._cloud.request("PUT", path, json=body, idempotent=False))
+        return bool_result(await self._cloud.request("PUT", path, json=body, idempotent=False))
 
     # -- flows -----------------------------------------------------------------------------------------------------
 
@@ -297,7 +284,7 @@ class RemoteUnlock:
         async def collect(chunk: bytes) -> None:
             parts.append(decryptor.feed(chunk))
 
-        await self._download(url, limit, collect)
+        await download(self._cloud.http_client, url, limit, collect)
         parts.append(decryptor.finish())
         return b"".join(parts)
 
@@ -325,7 +312,7 @@ class RemoteUnlock:
                     await asyncio.to_thread(handle.write, plain)
                     written += len(plain)
 
-            await self._download(url, limit, write)
+            await download(self._cloud.http_client, url, limit, write)
             tail = decryptor.finish()
             await asyncio.to_thread(handle.write, tail)
             written += len(tail)
@@ -337,41 +324,6 @@ class RemoteUnlock:
                 await asyncio.to_thread(partial.unlink)
             raise
         return written
-
-    async def _download(self, url: str, limit: int, sink: Callable[[bytes], Awaitable[None]]) -> None:
-        # Only scheme, host and path go into errors: storage URLs may carry signed credentials in the query.
-        parts = urlsplit(url)
-        shown = f"{parts.scheme}://{parts.netloc}{parts.path}"
-        try:
-            async with self._cloud.http_client.stream("GET", url) as response:
-                if response.status_code != 200:
-                    body = await response.aread()
-                    raise UnexpectedResponseError(
-                        f"media download answered HTTP {response.status_code}",
-                        method="GET",
-                        path=shown,
-                        status_code=response.status_code,
-                        body=body[:2048],
-                    )
-                declared = response.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > limit:
-                    raise MediaTooLargeError(path=shown, limit=limit)
-                received = 0
-                async for chunk in response.aiter_bytes():
-                    received += len(chunk)
-                    if received > limit:
-                        raise MediaTooLargeError(path=shown, limit=limit)
-                    await sink(chunk)
-        except _NEVER_SENT as exc:
-            raise ConnectError(f"could not connect ({type(exc).__name__})", method="GET", path=shown) from exc
-        except httpx.TimeoutException as exc:
-            raise RequestTimeoutError(
-                f"media download timed out ({type(exc).__name__})", method="GET", path=shown
-            ) from exc
-        except httpx.TransportError as exc:
-            raise TransportError(
-                f"media download failed ({type(exc).__name__})", method="GET", path=shown
-            ) from exc
 
 
 def _media_source(media: MediaSource) -> tuple[str, str]:

@@ -13,18 +13,12 @@ from lockcloud import _validation as check
 from lockcloud._errors import ValidationError
 from lockcloud.crypto import decrypt_ticket_key, encrypt_password
 from lockcloud.enums import PasswordType, SpecialAttribute, UnlockType, UserType
-from lockcloud.models import UnlockKey, decode_result
+from lockcloud.models import UnlockKey, bool_result, decode_result
 
 if TYPE_CHECKING:
     from lockcloud._client import LockCloud
 
 __all__ = ["UnlockMethods"]
-
-
-def _bool_result(result: Any) -> bool:
-    # The envelope already said success; documents call the result "Object" or Boolean. Only an explicit false
-    # is reported as False.
-    return result is not False
 
 
 class UnlockMethods:
@@ -90,7 +84,7 @@ class UnlockMethods:
                 raise ValidationError("codes must name at least one unlock type, or be None for all")
             params = {"codes": ",".join(dict.fromkeys(spelled))}
         path = f"/v1.0/smart-lock/devices/{device}/opmodes/actions/sync"
-        return _bool_result(await self._cloud.request("POST", path, params=params, idempotent=True))
+        return bool_result(await self._cloud.request("POST", path, params=params, idempotent=True))
 
     async def enroll(
         self,
@@ -127,7 +121,7 @@ class UnlockMethods:
                 ticket_id=ticket.ticket_id,
             )
         path = f"/v1.0/devices/{device}/door-lock/actions/entry"
-        return _bool_result(await self._cloud.request("PUT", path, json=body, idempotent=False))
+        return bool_result(await self._cloud.request("PUT", path, json=body, idempotent=False))
 
     async def delete(
         self,
@@ -151,7 +145,7 @@ class UnlockMethods:
             f"/v1.0/devices/{device}/door-lock/user-types/{kind.value}/users/{user}"
             f"/unlock-types/{method.plain}/keys/{number}"
         )
-        return _bool_result(await self._cloud.request("DELETE", path, idempotent=True))
+        return bool_result(await self._cloud.request("DELETE", path, idempotent=True))
 
     async def cancel_enrollment(self, device_id: str, unlock_type: UnlockType | str) -> bool:
         """Cancel an enrollment in progress (PUT ``.../unlock-types/{unlock_type}/actions/cancel``).
@@ -163,7 +157,7 @@ class UnlockMethods:
         device = check.device_id(device_id)
         method = check.unlock_type(unlock_type)
         path = f"/v1.0/devices/{device}/door-lock/unlock-types/{method.plain}/actions/cancel"
-        return _bool_result(await self._cloud.request("PUT", path, idempotent=True))
+        return bool_result(await self._cloud.request("PUT", path, idempotent=True))
 
     async def rename(self, device_id: str, unlock_sn: int, unlock_type: UnlockType | str, name: str) -> bool:
         """Set the name of an unlocking method (PUT ``.../door-lock/opmodes/{unlock_sn}``). Idempotent."""
@@ -174,7 +168,7 @@ class UnlockMethods:
             "unlock_name": check.non_empty_text(name, "name"),
         }
         path = f"/v1.0/devices/{device}/door-lock/opmodes/{number}"
-        return _bool_result(await self._cloud.request("PUT", path, json=body, idempotent=True))
+        return bool_result(await self._cloud.request("PUT", path, json=body, idempotent=True))
 
     async def set_duress_alarm(self, device_id: str, unlock_type: UnlockType | str, unlock_no: int) -> bool:
         """Make a key trigger the duress alarm (PUT ``.../keys/{unlock_no}/hijack``). Idempotent."""
@@ -182,7 +176,7 @@ class UnlockMethods:
         method = check.unlock_type(unlock_type)
         number = check.serial_number(unlock_no, "unlock_no")
         path = f"/v1.0/devices/{device}/door-lock/unlock-types/{method.plain}/keys/{number}/hijack"
-        return _bool_result(await self._cloud.request("PUT", path, idempotent=True))
+        return bool_result(await self._cloud.request("PUT", path, idempotent=True))
 
     async def remove_duress_alarm(
         self, device_id: str, unlock_type: UnlockType | str, unlock_sn: int
@@ -195,7 +189,7 @@ class UnlockMethods:
         method = check.unlock_type(unlock_type)
         number = check.serial_number(unlock_sn, "unlock_sn")
         path = f"/v1.0/smart-lock/devices/{device}/unlock-types/{method.dp_code}/keys/{number}/hijack"
-        return _bool_result(await self._cloud.request("DELETE", path, idempotent=True))
+        return bool_result(await self._cloud.request("DELETE", path, idempotent=True))
 
     async def set_special_attribute(
         self, device_id: str, opmode_id: int, attribute: SpecialAttribute | int, enabled: bool
@@ -211,4 +205,4 @@ class UnlockMethods:
         kind = check.attribute(attribute)
         body = {"enabled": check.flag(enabled, "enabled")}
         path = f"/v1.0/smart-lock/devices/{device}/opmodes/{number}/attribute/{kind.value}/opmode-attr"
-        return _bool_result(await self._cloud.request("POST", path, json=body, idempotent=True))
+        return bool_result(await self._cloud.request("POST", path, json=body, idempotent=True))
