@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from lockcloud import LockCloud, UnlockType, UserType, ValidationError
+from lockcloud import LockCloud, OutcomeUnknownError, UnlockType, UserType, ValidationError
 from lockcloud.enrollment import EnrollmentStatus
 from lockcloud.events import EventStream, webhook_app
 from lockcloud.sim import Simulator
@@ -256,3 +256,41 @@ async def test_enrollment_where_keys_cannot_be_listed(session_broker: LocalBroke
     assert enrollment.result.status is EnrollmentStatus.COMPLETED
     assert enrollment.result.key is None
     assert periods[-1] == 0
+
+
+async def test_cancelled_while_the_enroll_call_is_in_flight(session_broker: LocalBroker) -> None:
+    """The PUT reached the lock but its answer never came: cancelling the task still cancels at the lock."""
+    async with served(session_broker) as (server, cloud, stream):
+        sim = server.simulator
+        front = server.devices["front_door"]
+        sim.faults.hang_seconds = 5
+        sim.lose_next_response(action="enroll", mode="timeout")
+
+        async def enroll() -> None:
+            async with cloud.enroll(front, user_id=USER, user_type=1, unlock_type="card", events=stream):
+                pass
+
+        task = asyncio.create_task(enroll())
+        for _ in range(1000):  # until the lock has the enroll call (its answer is being held back)
+            if sim.executed("enroll", device_id=front):
+                break
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert cancels(sim, front) == 1
+        assert sim.lock(front).enrollment is None
+
+
+async def test_an_unknown_enroll_outcome_is_cancelled_and_raised(session_broker: LocalBroker) -> None:
+    async with served(session_broker) as (server, cloud, stream):
+        sim = server.simulator
+        front = server.devices["front_door"]
+        sim.lose_next_response(action="enroll", mode="disconnect")
+        enrollment = cloud.enroll(front, user_id=USER, user_type=1, unlock_type="card", events=stream)
+        with pytest.raises(OutcomeUnknownError):
+            await enrollment.__aenter__()
+        assert enrollment.result.status is EnrollmentStatus.FAILED
+        assert len(sim.executed("enroll", device_id=front)) == 1  # never replayed
+        assert cancels(sim, front) == 1
+        assert sim.lock(front).enrollment is None
