@@ -40,6 +40,19 @@ class _EnrollmentData:
     total_period: int | None = None
 
 
+# bizData key -> _EnrollmentData field. Handing the converter field names directly skips its generic camelCase
+# remapping, which is a third of the decoding time.
+_ENROLLMENT_FIELDS = {
+    "event": "event",
+    "operate": "operate",
+    "raised": "raised",
+    "finish": "finish",
+    "period": "period",
+    "totalPeriod": "total_period",
+    "total_period": "total_period",
+}
+
+
 def decode_message(payload: bytes, access_secret: str, properties: Mapping[str, str] | None = None) -> Event:
     """Decode one push message into its typed event.
 
@@ -120,7 +133,8 @@ def _enrollment(
     protocol: int, published_at: _dt.datetime | None, body: dict[str, Any], message_id: str | None
 ) -> EnrollmentProgress:
     biz_data = _biz_data(body)
-    data = structure(biz_data, _EnrollmentData)
+    fields = {name: biz_data[key] for key, name in _ENROLLMENT_FIELDS.items() if key in biz_data}
+    data = structure(fields, _EnrollmentData)
     timestamp = _optional_time(body.get("ts")) or published_at
     if timestamp is None:
         raise ValueError("neither 'ts' nor the envelope's 't' gives its time")

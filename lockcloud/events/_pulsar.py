@@ -16,6 +16,9 @@ import atexit
 import contextlib
 import json
 import logging
+import os
+import threading
+import time
 import weakref
 from collections.abc import Callable
 from typing import Any, Literal
@@ -111,16 +114,54 @@ def _ack_done(result: Any) -> None:
         logger.debug("acknowledgement not confirmed: %s", result)
 
 
+# Interpreter exit versus pulsar-client's threads
+# ------------------------------------------------
+# pulsar-client (3.13) aborts or segfaults the interpreter at exit ("terminate called without an active
+# exception") when one of its native threads is still running while the interpreter finalizes. That happens
+# (1) when a client was never closed, and (2) even after a clean close: the client's destructor lets a detached
+# thread finish on its own, for a millisecond or two, and under CPU load the interpreter can get to finalization
+# first. Measured here: ~25% of short-lived processes under load, whatever logger is configured. So a source
+# remembers the native threads its client started (Linux: /proc/self/task), drops every reference to the client
+# when closing so that its destructor runs, and waits for those threads (and the one closing starts) to be gone. At exit, clients that were
+# never closed are shut down the same way.
+
+_TASKS = "/proc/self/task"
+_THREAD_EXIT_WAIT = 1.0
+
+
+def native_threads() -> set[int]:
+    """Ids of this process's native threads that Python does not know about (empty where /proc is missing)."""
+    try:
+        native = {int(name) for name in os.listdir(_TASKS)}
+    except OSError:
+        return set()
+    return native - {thread.native_id for thread in threading.enumerate() if thread.native_id is not None}
+
+
+def threads_alive(threads: set[int]) -> bool:
+    if not threads:
+        return False
+    try:
+        return any(os.path.exists(f"{_TASKS}/{tid}") for tid in threads)
+    except OSError:
+        return False
+
+
 _open_sources: weakref.WeakSet[PulsarSource] = weakref.WeakSet()
+_exiting_threads: set[int] = set()
 
 
 @atexit.register
-def _shut_down_abandoned_clients() -> None:
-    # A client never closed (its stream was not left through ``async with``, and its event loop is gone) would
-    # make the C++ library abort the interpreter at exit ("terminate called ..."); shutting it down first avoids
-    # that. Completions it triggers find the loop closed and are dropped by _settle_later.
+def _shut_down_at_exit() -> None:
+    # Completions triggered here find the event loop closed and are dropped by _settle_later.
+    before = native_threads()
     for source in list(_open_sources):
         source.shutdown()
+        _exiting_threads.update(source._threads)
+    _exiting_threads.update(native_threads() - before)
+    deadline = time.monotonic() + _THREAD_EXIT_WAIT
+    while threads_alive(_exiting_threads) and time.monotonic() < deadline:
+        time.sleep(0.001)
 
 
 class PulsarSource:
@@ -165,6 +206,7 @@ class PulsarSource:
         self._client: pulsar.asyncio.Client | None = None
         self._consumer: Any = None
         self._pending: asyncio.Future[Any] | None = None
+        self._threads: set[int] = set()
 
     def __repr__(self) -> str:
         return f"PulsarSource(url={self.url!r}, topic={self.topic!r}, subscription={self.subscription!r})"
@@ -195,12 +237,17 @@ class PulsarSource:
 
     async def open(self) -> None:
         """Create the client and subscribe; raises :class:`EventStreamError` if the broker cannot be reached."""
+        before = native_threads()
         try:
             self._client = pulsar.asyncio.Client(self.url, **self._client_options())
         except Exception as exc:
             raise EventStreamError(f"cannot create a Pulsar client for {self.url}: {exc}") from exc
         _open_sources.add(self)
-        await self.subscribe()
+        try:
+            await self.subscribe()
+        finally:
+            # The client starts its threads lazily, on the first subscription.
+            self._threads = native_threads() - before
 
     async def subscribe(self) -> None:
         assert self._client is not None
@@ -250,17 +297,27 @@ class PulsarSource:
         """Close consumer and client; past ``grace`` seconds the client is shut down without waiting for the broker."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
+        # Closing starts a thread of its own (the client finishes its shutdown on a detached thread).
+        before_close = native_threads()
         await self._close_consumer(grace)
-        client = self._client
-        if client is None:
-            return
-        closed = self._start(client._client.close_async)
-        try:
-            await asyncio.wait_for(closed, max(0.0, deadline - loop.time()))
-        except (TimeoutError, EventStreamError) as exc:
-            logger.debug("pulsar client did not close cleanly (%s); shutting it down", type(exc).__name__)
-        finally:
-            self.shutdown()
+        if self._client is not None:
+            closed = self._start(self._client._client.close_async)
+            try:
+                await asyncio.wait_for(closed, max(0.0, deadline - loop.time()))
+            except (TimeoutError, EventStreamError) as exc:
+                logger.debug("pulsar client did not close cleanly (%s); shutting it down", type(exc).__name__)
+            finally:
+                self.shutdown()
+        # shutdown() dropped the last reference to the client, whose destructor has stopped its threads; the
+        # last of them may still be finishing (see the top of this module).
+        self._threads |= native_threads() - before_close
+        wait_until = loop.time() + min(_THREAD_EXIT_WAIT, max(grace, 0.1))
+        while threads_alive(self._threads) and loop.time() < wait_until:  # noqa: ASYNC110 - no event to wait on
+            await asyncio.sleep(0.001)
+        leftover = {tid for tid in self._threads | _exiting_threads if threads_alive({tid})}
+        _exiting_threads.clear()
+        _exiting_threads.update(leftover)
+        self._threads = set()
 
     def shutdown(self) -> None:
         """Stop the client at once, without waiting for the broker (synchronous; safe to repeat)."""

@@ -457,6 +457,7 @@ class EventStream:
         self._pump: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
         self._state = "new"
+        self._closed = asyncio.Event()
         # Acknowledgements flow until the stream starts closing its source; after that a release is a no-op.
         self._acks_enabled = False
 
@@ -499,6 +500,8 @@ class EventStream:
             await source.open()
         except BaseException:
             self._state = "closed"
+            self._source = None
+            self._closed.set()
             await source.close(self._close_timeout)
             raise
         self._state = "open"
@@ -511,8 +514,19 @@ class EventStream:
         Nothing else still buffered is acknowledged: it is redelivered to the next subscriber.
         """
         if self._state in ("closing", "closed"):
+            await self._closed.wait()
+            return
+        if self._state == "new":
+            self._state = "closed"
+            self._closed.set()
             return
         self._state = "closing"
+        try:
+            await self._shut_down(done)
+        finally:
+            self._closed.set()
+
+    async def _shut_down(self, done: bool) -> None:
         pump, self._pump = self._pump, None
         if pump is not None:
             pump.cancel()
@@ -696,7 +710,13 @@ class EventStream:
         given = 0
         try:
             for cursor in recipients:
-                claimed = attrs.evolve(event, claim=_Claim(delivery))
+                if given == 0:
+                    # The event is brand new and not shared yet: the first recipient gets it as is (evolve
+                    # costs as much as decoding the body); every further recipient gets a copy with its own claim.
+                    object.__setattr__(event, "_claim", _Claim(delivery))
+                    claimed = event
+                else:
+                    claimed = attrs.evolve(event, claim=_Claim(delivery))
                 if not await cursor.channel.put(claimed):
                     delivery.release_one()  # that subscription closed meanwhile
                 given += 1

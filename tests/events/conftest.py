@@ -6,6 +6,7 @@ tests through fixtures: ``push`` (the :class:`Push` namespace), ``producer`` and
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -17,6 +18,7 @@ import pytest
 
 from lockcloud.crypto import encrypt_message
 from lockcloud.events import EventStream
+from lockcloud.events._pulsar import native_threads, threads_alive
 from lockcloud.sim.broker import LocalBroker
 
 
@@ -83,22 +85,44 @@ class Producer:
     """Publishes like Tuya does: one envelope per message, ``em`` as a message property."""
 
     def __init__(self, producer: pulsar.asyncio.Producer) -> None:
-        self._producer = producer
+        self._producer: pulsar.asyncio.Producer | None = producer
 
     async def send(self, payload: bytes, props: Mapping[str, str] | None = None) -> None:
+        assert self._producer is not None, "the producer fixture has been torn down"
         await self._producer.send(payload, properties=dict(props or {}))
 
     async def enrollment(self, index: int, device_id: str = "lock-1", em: str | None = "aes_gcm") -> None:
         await self.send(Push.enrollment(index, device_id, em), Push.properties(em))
 
 
+async def wait_for_native_threads_to_end(before: set[int]) -> None:
+    """Wait until the native threads started since ``before`` are gone (bounded).
+
+    pulsar-client can abort the interpreter at exit if one of its threads is still finishing; waiting for them
+    after closing a client keeps the test process's exit clean (see lockcloud/events/_pulsar.py).
+    """
+    for _ in range(1000):
+        if not threads_alive(native_threads() - before):
+            return
+        await asyncio.sleep(0.001)
+
+
 @pytest.fixture
 async def producer(broker: LocalBroker) -> AsyncIterator[Producer]:
-    client = pulsar.asyncio.Client(broker.url, logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Error))
+    before = native_threads()
+    client: pulsar.asyncio.Client | None = pulsar.asyncio.Client(
+        broker.url, logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Error)
+    )
+    assert client is not None
+    wrapper = Producer(await client.create_producer(Push.TOPIC, batching_enabled=False))
     try:
-        yield Producer(await client.create_producer(Push.TOPIC, batching_enabled=False))
+        yield wrapper
     finally:
         await client.close()
+        # Drop every reference to the client's objects: its destructor stops the client's threads.
+        wrapper._producer = None
+        client = None
+        await wait_for_native_threads_to_end(before)
 
 
 @pytest.fixture

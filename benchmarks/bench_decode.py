@@ -1,0 +1,218 @@
+"""Push-message decoding and broker-to-typed-event throughput.
+
+1. ``decode_message`` on ``doorUnlockMethodStatus`` envelopes (GCM and ECB): envelope JSON, base64, AES, body JSON
+   and structuring into an ``EnrollmentProgress``; against the bare work with no structuring (``json.loads`` +
+   pycryptodome + ``json.loads``), timed in alternating rounds in the same run.
+2. An ``EventStream`` draining a backlog from a local pulsar-lite broker into typed events (with dedupe, claims and
+   acknowledgements); against a bare ``pulsar.asyncio`` consumer that receives and acknowledges the same backlog,
+   with and without doing the bare decryption + JSON work itself. Each round drains the whole backlog through a
+   fresh subscription; sides alternate.
+
+    python benchmarks/bench_decode.py [--messages 3000] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pulsar
+import pulsar.asyncio
+from _harness import interleaved, print_table, row, save
+from Crypto.Cipher import AES
+
+from lockcloud.crypto import encrypt_message
+from lockcloud.events import EnrollmentProgress, EventStream, decode_message
+from lockcloud.events._pulsar import native_threads, threads_alive
+from lockcloud.sim.broker import LocalBroker
+
+ACCESS_ID = "benchprojectid000"
+SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
+TOPIC = f"{ACCESS_ID}/out/event"
+KEY = SECRET[8:24].encode()
+
+
+def _envelope(index: int, em: str) -> bytes:
+    body = {
+        "bizCode": "doorUnlockMethodStatus",
+        "bizData": {
+            "event": "unlockMethodEntry",
+            "operate": 1,
+            "raised": True,
+            "finish": False,
+            "period": index % 5,
+            "totalPeriod": 5,
+        },
+        "devId": "6c8e1f2a9b3d4e5f60a1",
+        "productKey": "keyj3w8gdrsrxzya",
+        "ts": 1_700_000_000_000 + index,
+        "uuid": "a1b2c3d4e5f60718",
+    }
+    data = encrypt_message(json.dumps(body).encode(), SECRET, em)
+    return json.dumps(
+        {"data": data, "protocol": 20, "pv": "2.0", "sign": "x" * 32, "t": 1_700_000_000_000}
+    ).encode()
+
+
+def _bare_decode(payload: bytes, em: str) -> Any:
+    """What any consumer must do at the least: parse, decrypt, parse. No validation, no model."""
+    raw = base64.b64decode(json.loads(payload)["data"])
+    if em == "aes_gcm":
+        plaintext = AES.new(KEY, AES.MODE_GCM, nonce=raw[:12]).decrypt_and_verify(raw[12:-16], raw[-16:])
+    else:
+        padded = AES.new(KEY, AES.MODE_ECB).decrypt(raw)
+        plaintext = padded[: -padded[-1]]
+    return json.loads(plaintext)
+
+
+async def measure_decode() -> list[dict[str, Any]]:
+    rows = []
+    for em, label in (("aes_gcm", "GCM"), ("aes_ecb", "ECB")):
+        payload = _envelope(3, em)
+        properties = {"em": em}
+        assert isinstance(decode_message(payload, SECRET, properties), EnrollmentProgress)
+
+        async def subject(payload: bytes = payload, properties: dict[str, str] = properties) -> object:
+            return decode_message(payload, SECRET, properties)
+
+        async def baseline(payload: bytes = payload, em: str = em) -> object:
+            return _bare_decode(payload, em)
+
+        subject_s, baseline_s = await interleaved(subject, baseline, rounds=15, per_round=2000, warmup=500)
+        rows.append(
+            row(
+                f"decode doorUnlockMethodStatus {label} (per message)",
+                subject_s,
+                baseline_s,
+                "s",
+                "pycryptodome + json.loads, no structuring",
+            )
+        )
+    return rows
+
+
+async def _drain_with_stream(url: str, subscription: str, count: int) -> None:
+    stream = EventStream(
+        ACCESS_ID,
+        SECRET,
+        url=url,
+        subscription=subscription,
+        initial_position="earliest",
+        buffer_size=500,
+        pulsar_log_level="error",
+    )
+    async with stream:
+        taken = 0
+        async for event in stream:
+            assert isinstance(event, EnrollmentProgress)
+            taken += 1
+            if taken == count:
+                break
+
+
+async def _drain_bare(url: str, subscription: str, count: int, *, decode: bool) -> None:
+    client = pulsar.asyncio.Client(url, logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Error))
+    try:
+        consumer = await client.subscribe(
+            TOPIC,
+            subscription,
+            consumer_type=pulsar.ConsumerType.Failover,
+            initial_position=pulsar.InitialPosition.Earliest,
+            receiver_queue_size=500,
+        )
+        seen: set[str] = set()
+        while len(seen) < count:
+            message = await consumer.receive()
+            seen.add(str(message.message_id()))  # the same dedupe a correct consumer needs
+            if decode:
+                _bare_decode(message.data(), message.properties().get("em", "aes_ecb"))
+            await consumer.acknowledge(message)
+        await consumer.close()
+    finally:
+        await client.close()
+
+
+def _publish_backlog(url: str, messages: int) -> None:
+    client = pulsar.Client(url, logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Error))
+    producer = client.create_producer(TOPIC, batching_enabled=False)
+    for index in range(messages):
+        producer.send(_envelope(index, "aes_gcm"), properties={"em": "aes_gcm"})
+        if index % 100 == 99:
+            time.sleep(0.05)  # pulsar-lite misbehaves on backlogs published too fast (PROTOCOL.md §7)
+    client.close()
+
+
+async def measure_broker(messages: int, rounds: int) -> list[dict[str, Any]]:
+    with tempfile.TemporaryDirectory() as data_dir, LocalBroker(data_dir, log_level="error") as broker:
+        await asyncio.to_thread(_publish_backlog, broker.url, messages)
+
+        counter = iter(range(10**9))
+
+        async def timed(drain: Callable[[str], Awaitable[None]]) -> float:
+            started = time.perf_counter()
+            async with asyncio.timeout(120):
+                await drain(f"bench-{next(counter)}")
+            return (time.perf_counter() - started) / messages
+
+        sides: dict[str, Callable[[str], Awaitable[None]]] = {
+            "stream": lambda sub: _drain_with_stream(broker.url, sub, messages),
+            "bare": lambda sub: _drain_bare(broker.url, sub, messages, decode=False),
+            "bare+decode": lambda sub: _drain_bare(broker.url, sub, messages, decode=True),
+        }
+        for drain in sides.values():  # warm-up
+            await timed(drain)
+        times: dict[str, list[float]] = {name: [] for name in sides}
+        for index in range(rounds):
+            order = list(sides.items())
+            if index % 2:
+                order.reverse()
+            for name, drain in order:
+                times[name].append(await timed(drain))
+        median = {name: statistics.median(values) for name, values in times.items()}
+    figure = f"broker -> typed event, {messages:,} msg backlog (per message)"
+    return [
+        row(figure, median["stream"], median["bare"], "s", "bare pulsar.asyncio consumer: receive + ack"),
+        row(
+            f"{figure}, vs bare + decode",
+            median["stream"],
+            median["bare+decode"],
+            "s",
+            "bare consumer: receive + decrypt + json.loads + ack",
+        ),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+
+    async def run() -> list[dict[str, Any]]:
+        return [*await measure_decode(), *await measure_broker(args.messages, args.rounds)]
+
+    before = native_threads()
+    rows = asyncio.run(run())
+    # pulsar-client may abort the interpreter at exit while a closed client's thread is still finishing.
+    deadline = time.monotonic() + 2
+    while threads_alive(native_threads() - before) and time.monotonic() < deadline:
+        time.sleep(0.001)
+    print_table(rows)
+    print()
+    for r in rows:
+        print(
+            f"{r['figure']}: lockcloud {1 / r['lockcloud']:,.0f} msg/s, "
+            f"{r['baseline_name']} {1 / r['baseline']:,.0f} msg/s (lockcloud takes {r['ratio']:.2f}x the time)"
+        )
+    save(rows)
+
+
+if __name__ == "__main__":
+    main()
