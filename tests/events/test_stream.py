@@ -404,3 +404,64 @@ async def test_an_unreachable_broker_fails_on_open(unused_tcp_port: int, push: A
         async with stream:
             pytest.fail("must not get here")
     assert not stream.is_open
+
+
+async def test_closing_while_the_broker_is_down_does_not_hang(
+    make_stream: Any, producer: Any, broker: LocalBroker
+) -> None:
+    await producer.enrollment(1)
+    stream = make_stream(close_timeout=2.0)
+    async with asyncio.timeout(GUARD):
+        async with stream:
+            await take(stream, 1)
+            broker.kill()
+    assert not stream.is_open
+
+
+class _FlakySource:
+    """Stands in for PulsarSource: fails once, then serves messages; counts resubscriptions and acks."""
+
+    def __init__(self, payloads: list[bytes]) -> None:
+        self.payloads = payloads
+        self.failed = False
+        self.resubscribed = 0
+        self.served = 0
+        self.acknowledged: list[object] = []
+
+    async def receive(self) -> Any:
+        from lockcloud.events._stream import Received
+
+        if not self.failed:
+            self.failed = True
+            raise EventStreamError("connection reset")
+        if not self.payloads:
+            await asyncio.Event().wait()
+        self.served += 1
+        return Received(
+            self.payloads.pop(0), {"em": "aes_gcm"}, ("t", self.served), str(self.served), self.served
+        )
+
+    async def resubscribe(self) -> None:
+        self.resubscribed += 1
+
+    def acknowledge(self, handle: object) -> None:
+        self.acknowledged.append(handle)
+
+    async def close(self, grace: float) -> None:
+        pass
+
+
+async def test_a_failed_consumer_is_subscribed_again_and_iteration_goes_on(push: Any) -> None:
+    stream = EventStream(push.ACCESS_ID, push.SECRET, url="pulsar://unused", resubscribe_delay=0.01)
+    source = _FlakySource([push.enrollment(1), push.enrollment(2)])
+    # What open() does, with the stand-in source.
+    stream._source = source  # type: ignore[assignment]
+    stream._state = "open"
+    stream._acks_enabled = True
+    stream._pump = asyncio.create_task(stream._run_pump(source))  # type: ignore[arg-type]
+    events = await take(stream, 2)
+    await stream.aclose()
+    assert [e.period for e in events] == [1, 2]
+    assert source.resubscribed == 1
+    assert stream.stats.resubscriptions == 1
+    assert len(source.acknowledged) == 2
