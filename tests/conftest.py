@@ -8,6 +8,8 @@ them.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +18,18 @@ import pytest
 from lockcloud.sim.broker import LocalBroker
 
 _BROKER_FIXTURES = frozenset({"broker", "session_broker"})
+_SECRET_GUARD = Path(__file__).parent / "reliability" / "secret_guard.py"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The suite-wide guard against secrets in log records, loaded by path (tests are not a package).
+    spec = importlib.util.spec_from_file_location("lockcloud_secret_guard", _SECRET_GUARD)
+    assert spec is not None
+    assert spec.loader is not None
+    guard = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = guard
+    spec.loader.exec_module(guard)
+    config.pluginmanager.register(guard, "lockcloud-secret-guard")
 
 
 @pytest.fixture
