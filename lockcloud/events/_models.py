@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import attrs
 
 from lockcloud._errors import DecodeError
 from lockcloud.enums import EnrollmentOperation, UnlockMethodEvent
-
-if TYPE_CHECKING:
-    from lockcloud.events._stream import _Claim
 
 __all__ = [
     "DeadLetter",
@@ -27,6 +24,15 @@ __all__ = [
 
 #: ``bizCode`` of the enrollment progress push message.
 ENROLLMENT_BIZ_CODE = "doorUnlockMethodStatus"
+
+
+class _Releasable(Protocol):
+    """What an event holds of its stream: one recipient's claim on the message (see ``_stream._Claim``)."""
+
+    def release(self) -> None: ...
+
+    @property
+    def acknowledged(self) -> bool: ...
 
 
 @attrs.frozen(kw_only=True)
@@ -46,7 +52,9 @@ class Event:
     published_at: _dt.datetime | None = None
     message_id: str | None = None
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
-    _claim: _Claim | None = attrs.field(default=None, repr=False, eq=False, alias="claim")
+    # Not part of the data: outside __init__, equality and repr, and skipped by the converter (init=False), so
+    # events structure, unstructure and compare as plain values. The stream sets it on the events it hands out.
+    _claim: _Releasable | None = attrs.field(default=None, init=False, repr=False, eq=False)
 
     def ack(self) -> None:
         """Done with this event: the stream may acknowledge its message to the broker.
@@ -63,7 +71,7 @@ class Event:
 
         Always true for an event decoded by hand.
         """
-        return self._claim is None or self._claim.delivery.acknowledged
+        return self._claim is None or self._claim.acknowledged
 
 
 @attrs.frozen(kw_only=True)

@@ -187,6 +187,10 @@ class _Claim:
             self.released = True
             self.delivery.release_one()
 
+    @property
+    def acknowledged(self) -> bool:
+        return self.delivery.acknowledged
+
 
 _ACKNOWLEDGED = object()
 
@@ -710,13 +714,11 @@ class EventStream:
         given = 0
         try:
             for cursor in recipients:
-                if given == 0:
-                    # The event is brand new and not shared yet: the first recipient gets it as is (evolve
-                    # costs as much as decoding the body); every further recipient gets a copy with its own claim.
-                    object.__setattr__(event, "_claim", _Claim(delivery))
-                    claimed = event
-                else:
-                    claimed = attrs.evolve(event, claim=_Claim(delivery))
+                # The event is brand new and not shared yet: the first recipient gets it as is (a copy costs as
+                # much as decoding the body); every further recipient gets a copy. Each gets a claim of its own,
+                # set past the frozen class because the claim is not part of the event's data.
+                claimed = event if given == 0 else attrs.evolve(event)
+                object.__setattr__(claimed, "_claim", _Claim(delivery))
                 if not await cursor.channel.put(claimed):
                     delivery.release_one()  # that subscription closed meanwhile
                 given += 1

@@ -273,3 +273,14 @@ def test_fuzz_well_encrypted_bodies(push: Any, body: Any, protocol: Any, t: Any,
     data = encrypt_message(json.dumps(body).encode(), push.SECRET, em)
     payload = json.dumps({"data": data, "protocol": protocol, "t": t}).encode()
     _decodes_or_raises_decode_error(payload, push.SECRET, {"em": em})
+
+
+def test_events_unstructure_to_plain_data_without_their_claim(push: Any) -> None:
+    from lockcloud._converter import structure, unstructure
+
+    event = decode_message(push.enrollment(2), push.SECRET, {"em": "aes_gcm"})
+    plain = unstructure(event)
+    json.dumps(plain)
+    assert "claim" not in plain
+    assert "_claim" not in plain
+    assert structure(plain, EnrollmentProgress) == event
