@@ -83,6 +83,10 @@ def _install_httpx_redaction() -> None:
         httpx_logger.addFilter(_RedactURLs())
 
 
+# At import, not per client: requests signed with TuyaAuth on a plain httpx client are logged by httpx too.
+_install_httpx_redaction()
+
+
 @attrs.frozen
 class RetryPolicy:
     """How often and how long to retry a call that failed transiently.
@@ -176,7 +180,6 @@ class Transport:
         self._clock = clock
         self._retry = retry
         self._limiter = limiter
-        _install_httpx_redaction()
 
     async def request(
         self,

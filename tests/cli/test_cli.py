@@ -111,8 +111,13 @@ def served() -> Iterator[dict[str, Any]]:
         yield info
     finally:
         if process.poll() is None:
-            process.kill()
-            process.wait(10)
+            # SIGTERM lets `sim serve` stop its broker; SIGKILL would leave the broker process orphaned.
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
         assert process.stdout is not None
         assert process.stderr is not None
         process.stdout.close()
