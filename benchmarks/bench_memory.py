@@ -1,8 +1,9 @@
 """Memory of an ``EventStream`` whose consumer is slower than the broker, over a large backlog.
 
-A local pulsar-lite broker is given a backlog of encrypted ``doorUnlockMethodStatus`` messages (GCM, as Tuya sends
-them). Each consumer then runs in a fresh process that samples its own resident set size (RSS) every 10 ms; the
-figure is the peak RSS growth over the process's RSS before it connected (imports done, decoder warmed up).
+For each consumer a fresh local pulsar-lite broker is given a backlog of encrypted ``doorUnlockMethodStatus``
+messages (GCM, as Tuya sends them). The consumer then runs in a fresh process that samples its own resident set
+size (RSS) every 10 ms; the figure is the peak RSS growth over the process's RSS before it connected (imports done,
+decoder warmed up).
 
 * lockcloud: ``EventStream`` (default ``buffer_size=100``) iterated by a slow consumer (it sleeps 1 ms every 2
   events, so at least 0.5 ms per event, several times slower than a backlog is received and decoded).
@@ -235,17 +236,26 @@ async def measure(quick: bool = False, backlog: int | None = None) -> list[dict[
 
     count = backlog or (10_000 if quick else 50_000)
     small = count // 5  # past the dedupe window (10,000 ids), the one part of the stream that grows
+    timeout = 60 + count / 500
     with tempfile.TemporaryDirectory(prefix="lockcloud-bench-") as data_dir:
-        broker = LocalBroker(Path(data_dir) / "broker", log_level="error")
-        with broker:
-            produce_seconds = await asyncio.to_thread(produce, broker.url, count)
-            timeout = 60 + count / 500
-            stream = _run_worker("stream", broker.url, "bench-stream", count, timeout)
-            naive = _run_worker("naive", broker.url, "bench-naive", count, timeout)
-            stream_small = _run_worker("stream", broker.url, "bench-stream-small", small, timeout)
+
+        async def on_fresh_broker(kind: str, backlog: int) -> dict[str, Any]:
+            # A broker of its own for each consumer: pulsar-lite has stalled (stopped dispatching, then refused new
+            # subscriptions) when a third subscription drained the same large backlog.
+            with LocalBroker(Path(data_dir) / f"{kind}-{backlog}", log_level="error") as broker:
+                produced = await asyncio.to_thread(produce, broker.url, backlog)
+                result = await asyncio.to_thread(
+                    _run_worker, kind, broker.url, f"bench-{kind}", backlog, timeout
+                )
+            result["produce_seconds"] = produced
+            return result
+
+        stream = await on_fresh_broker("stream", count)
+        naive = await on_fresh_broker("naive", count)
+        stream_small = await on_fresh_broker("stream", small)
     note = "; ".join(
         [
-            f"backlog produced in {produce_seconds:.1f} s",
+            f"each backlog produced in {stream['produce_seconds']:.1f} s / {naive['produce_seconds']:.1f} s",
             _describe("lockcloud", stream, count),
             _describe("baseline", naive, count),
         ]
