@@ -55,7 +55,8 @@ class EnrollmentListener:
             progress.state, progress.remaining = "completed", 0
         elif event.raised:
             progress.state = "in progress"
-            progress.remaining = event.period
+            if event.period is not None:
+                progress.remaining = event.period
             progress.total = event.total_period or progress.total
         line = f"  [{event.device_id}] {progress.state}"
         if progress.total:

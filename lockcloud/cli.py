@@ -51,7 +51,7 @@ from lockcloud._errors import (
     TransportError,
     ValidationError,
 )
-from lockcloud.enums import MediaFileType, UnlockType, UserType
+from lockcloud.enums import EnrollmentOperation, MediaFileType, UnlockType, UserType
 from lockcloud.regions import Region
 
 if TYPE_CHECKING:
@@ -268,7 +268,7 @@ def _describe_event(event: Event) -> str:
     if isinstance(event, EnrollmentProgress):
         total = f" total={event.total_period}" if event.total_period is not None else ""
         return (
-            f"enrollment {event.event.value} operate={int(event.operate)} raised={event.raised} "
+            f"enrollment {event.event.value} operate={_int_or_none(event.operate)} raised={event.raised} "
             f"finish={event.finish} period={event.period}{total}"
         )
     if isinstance(event, StatusReport):
@@ -316,12 +316,15 @@ async def enroll_with_progress(
             events=stream,
             idle_timeout=idle_timeout,
         ) as enrollment:
+            remaining: int | None = None
             async for progress in enrollment:
                 total = progress.total_period or bar.total
-                done = total - progress.period if total else 0
+                # A message may carry totalPeriod alone: keep the last count of presses still needed.
+                remaining = progress.period if progress.period is not None else remaining
+                done = total - remaining if total and remaining is not None else 0
                 if progress.finish:
                     note = "done"
-                elif int(progress.operate) == 2:
+                elif progress.operate is EnrollmentOperation.CANCEL:
                     note = "cancelled"
                 elif not total:
                     note = "the lock is ready for the first press"
@@ -462,6 +465,10 @@ async def cmd_sim_serve(args: argparse.Namespace, out: Output) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
     return 0
+
+
+def _int_or_none(value: int | None) -> int | None:
+    return None if value is None else int(value)
 
 
 def _describe_server(out: Output, server: SimServer) -> None:

@@ -33,10 +33,10 @@ STATUS_REPORT_PROTOCOL = 4
 @attrs.frozen(kw_only=True)
 class _EnrollmentData:
     event: UnlockMethodEvent
-    operate: EnrollmentOperation
-    raised: bool
-    finish: bool
-    period: int
+    operate: EnrollmentOperation | None = None
+    raised: bool | None = None
+    finish: bool | None = None
+    period: int | None = None
     total_period: int | None = None
 
 

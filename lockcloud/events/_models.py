@@ -92,15 +92,16 @@ class EnrollmentProgress(DeviceEvent):
 
     ``period`` is the number of presses still needed; ``total_period`` the number needed in all, which Tuya pushes
     only once (``None`` in every other message). ``raised`` says the enrollment was initiated, ``finish`` that it is
-    complete.
+    complete. The document says ``totalPeriod`` "will be pushed separately", so a message may carry it alone: every
+    field but ``event`` is ``None`` when the message lacks it.
     """
 
     biz_code: str = ENROLLMENT_BIZ_CODE
     event: UnlockMethodEvent
-    operate: EnrollmentOperation
-    raised: bool
-    finish: bool
-    period: int
+    operate: EnrollmentOperation | None = None
+    raised: bool | None = None
+    finish: bool | None = None
+    period: int | None = None
     total_period: int | None = None
     timestamp: _dt.datetime
 

@@ -156,7 +156,7 @@ def _poison(push: Any) -> dict[str, tuple[bytes, dict[str, str]]]:
         "plaintext a list": (push.envelope([1, 2, 3]), {"em": "aes_gcm"}),
         "enrollment missing fields": (
             push.envelope(
-                {"bizCode": "doorUnlockMethodStatus", "bizData": {"event": "x"}, "devId": "d", "ts": 1}
+                {"bizCode": "doorUnlockMethodStatus", "bizData": {"period": 3}, "devId": "d", "ts": 1}
             ),
             {"em": "aes_gcm"},
         ),
@@ -201,8 +201,22 @@ def test_undecodable_payloads_raise_decode_error_with_the_payload(push: Any, cas
 
 def test_enrollment_shape_errors_name_the_fields(push: Any) -> None:
     payload, props = _poison(push)["enrollment missing fields"]
-    with pytest.raises(DecodeError, match=r"required field missing @ bizData\.period"):
+    with pytest.raises(DecodeError, match=r"required field missing @ bizData\.event"):
         decode_message(payload, push.SECRET, props)
+
+
+def test_a_total_period_pushed_alone_decodes(push: Any) -> None:
+    """The document: totalPeriod "will be pushed separately and only once"."""
+    body = {
+        "bizCode": "doorUnlockMethodStatus",
+        "bizData": {"event": "unlockMethodEntry", "totalPeriod": 4},
+        "devId": "d",
+        "ts": 1_700_000_000_000,
+    }
+    event = decode_message(push.envelope(body), push.SECRET, {"em": "aes_gcm"})
+    assert isinstance(event, EnrollmentProgress)
+    assert event.total_period == 4
+    assert (event.operate, event.raised, event.finish, event.period) == (None, None, None, None)
 
 
 # -- fuzzing: only DecodeError may escape --------------------------------------------------------------------
