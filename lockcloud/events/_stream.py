@@ -725,8 +725,9 @@ class EventStream:
         except BaseException:
             # Cancelled while waiting for buffer space (the stream is closing, or a webhook request gave up). The
             # claims of recipients that did not get the event are never released, so the message is not
-            # acknowledged; if nobody got it, it is forgotten, so that a redelivery or a retry is taken afresh.
-            if given == 0 and self._window.get(key) is delivery:
+            # acknowledged; and it is forgotten, so that a redelivery or a webhook retry reaches every recipient
+            # (those that already got it see it twice: at least once, never lost).
+            if self._window.get(key) is delivery:
                 del self._window[key]
             raise
         self.stats.buffered += 1

@@ -196,3 +196,25 @@ async def test_lifespan_and_validation(push: Any) -> None:
     assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     with pytest.raises(ValidationError):
         webhook_app(EventStream.webhook(push.SECRET), max_body_size=0)
+
+
+async def test_a_refused_post_reaches_every_subscriber_when_retried(push: Any) -> None:
+    """503 after some recipients already had the event: the retry is not taken for a duplicate and reaches all."""
+    # The firehose is always served first, so it gets the event before the request gives up on `slow`.
+    async with EventStream.webhook(push.SECRET, buffer_size=5) as stream:
+        slow = stream.subscribe(EnrollmentProgress, buffer_size=1)
+        transport = httpx.ASGITransport(app=webhook_app(stream, accept_timeout=0.2))
+        async with httpx.AsyncClient(transport=transport, base_url="http://hook") as http:
+            assert (
+                await http.post("/", content=push.enrollment(0), headers={"em": "aes_gcm"})
+            ).status_code == 200
+            second = push.enrollment(1)  # the very same bytes are sent again below
+            refused = await http.post("/", content=second, headers={"em": "aes_gcm"})  # `slow` is full
+            assert refused.status_code == 503
+            async with asyncio.timeout(GUARD):
+                assert (await anext(slow)).period == 0
+                retried = await http.post("/", content=second, headers={"em": "aes_gcm"})
+                assert retried.json() == {"status": "buffered"}
+                assert (await anext(slow)).period == 1
+                firehose = [(await anext(stream)).period for _ in range(3)]
+    assert firehose == [0, 1, 1]  # at least once: the recipient that had it sees it again
