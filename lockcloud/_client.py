@@ -182,8 +182,9 @@ class LockCloud:
         ``async with cloud.enroll(...) as enrollment: async for progress in enrollment: ...`` then
         ``enrollment.result``. Pass the open ``events`` stream your application already consumes (opened with
         ``firehose=False`` if nothing iterates it directly); several enrollments can share it. Without one, a
-        stream is opened for this enrollment alone — on the project's one subscription, so do not do that while
-        another consumer of the project's events is running.
+        stream is opened for this enrollment alone — on the project's one subscription, so avoid that while
+        another consumer of the project's events is running (the events it does not want are left unacknowledged
+        for that consumer, but they wait until this enrollment ends).
         """
         from lockcloud.enrollment import Enrollment
 

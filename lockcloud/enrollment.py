@@ -179,7 +179,8 @@ class Enrollment:
 
     async def _start(self) -> None:
         if self._events is None:
-            self._events = self._cloud.events(firehose=False)
+            # A borrowed share of the project's subscription: what is not ours stays for the next consumer.
+            self._events = self._cloud.events(firehose=False, ack_unmatched=False)
         if not self._events.is_open:
             await self._events.open()
         self._keys_before = await self._snapshot_keys()

@@ -326,6 +326,9 @@ class EventStream:
       only :meth:`subscribe` iterators, and an event no subscription matches is acknowledged and counted in
       ``stats.unmatched``; use that for a stream shared by components that each watch some devices. With the
       firehose on, somebody must iterate the stream, or its buffer fills and the stream waits.
+    * ``ack_unmatched``: with False, an event no subscription wants is left unacknowledged, so the broker hands it
+      to the next consumer of the subscription once this stream closes: for a short-lived stream that borrows the
+      project's one subscription (an enrollment without a stream of its own) next to the application's consumer.
     * ``buffer_size``: events buffered per iterator (and messages prefetched from the broker); memory is bounded.
     * ``dedupe_window``: how many recent message ids are remembered to suppress redeliveries.
     * ``dead_letters``: where undecodable messages go: ``None`` keeps the last 1,000 in memory
@@ -358,6 +361,7 @@ class EventStream:
         initial_position: InitialPosition = "latest",
         consumer_name: str | None = None,
         firehose: bool = True,
+        ack_unmatched: bool = True,
         buffer_size: int = 100,
         dedupe_window: int = 10_000,
         dead_letters: DeadLetterSink | str | os.PathLike[str] | None = None,
@@ -402,6 +406,7 @@ class EventStream:
         }
         self._resubscribe_delay = resubscribe_delay
         self._max_resubscribe_delay = max_resubscribe_delay
+        self._ack_unmatched = ack_unmatched
 
     @classmethod
     def webhook(
@@ -429,6 +434,7 @@ class EventStream:
         stream.subscription = None
         stream._source_options = {}
         stream._resubscribe_delay = stream._max_resubscribe_delay = 0.0
+        stream._ack_unmatched = True
         return stream
 
     def _init_core(
@@ -706,8 +712,9 @@ class EventStream:
         recipients = self._recipients(event)
         if not recipients:
             self.stats.unmatched += 1
-            self._remember(key, _ACKNOWLEDGED)
-            self._acknowledge(received)
+            if self._ack_unmatched:
+                self._remember(key, _ACKNOWLEDGED)
+                self._acknowledge(received)
             return Outcome.UNMATCHED
         delivery = _Delivery(self, received, len(recipients))
         self._remember(key, delivery)

@@ -13,7 +13,7 @@ import pytest
 
 from lockcloud import LockCloud, OutcomeUnknownError, UnlockType, UserType, ValidationError
 from lockcloud.enrollment import EnrollmentStatus
-from lockcloud.events import EventStream, webhook_app
+from lockcloud.events import EventStream, StatusReport, webhook_app
 from lockcloud.sim import Simulator
 from lockcloud.sim._push import encode_push
 from lockcloud.sim._serve import SimServer, running
@@ -294,3 +294,26 @@ async def test_an_unknown_enroll_outcome_is_cancelled_and_raised(session_broker:
         assert len(sim.executed("enroll", device_id=front)) == 1  # never replayed
         assert cancels(sim, front) == 1
         assert sim.lock(front).enrollment is None
+
+
+async def test_without_a_stream_other_devices_events_are_left_for_the_next_consumer(
+    session_broker: LocalBroker,
+) -> None:
+    """An enrollment that opens its own stream borrows the project's subscription: it must not swallow the
+    events of other locks; they reach the application's consumer afterwards."""
+    async with (
+        running(broker_url=session_broker.url, press_interval=0.05) as server,
+        server.client() as cloud,
+    ):
+        front, back = server.devices["front_door"], server.devices["back_door"]
+        async with cloud.enroll(
+            front, user_id=USER, user_type=1, unlock_type=UnlockType.FINGERPRINT
+        ) as enrollment:
+            async for progress in enrollment:
+                if progress.raised and progress.total_period is None and progress.period:
+                    await cloud.remote_unlock.lock(back)  # the back door reports its state meanwhile
+        assert enrollment.result.status is EnrollmentStatus.COMPLETED
+        async with cloud.events() as stream, asyncio.timeout(20):
+            async for event in stream:
+                if isinstance(event, StatusReport) and event.device_id == back:
+                    break
