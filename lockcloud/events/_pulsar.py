@@ -21,7 +21,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 import certifi
 import pulsar
@@ -29,14 +29,12 @@ import pulsar.asyncio
 
 from lockcloud._errors import EventStreamError
 from lockcloud.crypto import pulsar_password
-from lockcloud.events._stream import Received
+from lockcloud.events._stream import InitialPosition, Received, SubscriptionType
 
-__all__ = ["PulsarSource", "auth_params", "topic_for"]
+__all__ = ["PulsarSource", "auth_params"]
 
 logger = logging.getLogger("lockcloud.events")
 
-SubscriptionType = Literal["failover", "exclusive", "shared", "key_shared"]
-InitialPosition = Literal["latest", "earliest"]
 
 _CONSUMER_TYPES = {
     "failover": pulsar.ConsumerType.Failover,
@@ -55,11 +53,6 @@ _LOG_LEVELS = {
     "warning": pulsar.LoggerLevel.Warn,
     "error": pulsar.LoggerLevel.Error,
 }
-
-
-def topic_for(access_id: str, env: str) -> str:
-    """``{access_id}/out/{env}``: ``event`` in production, ``event-test`` for Tuya's test channel."""
-    return f"{access_id}/out/{env}"
 
 
 def auth_params(access_id: str, access_secret: str) -> str:

@@ -55,6 +55,11 @@ SubscriptionType = Literal["failover", "exclusive", "shared", "key_shared"]
 InitialPosition = Literal["latest", "earliest"]
 
 
+def topic_for(access_id: str, env: str = "event") -> str:
+    """``{access_id}/out/{env}``: ``event`` in production, ``event-test`` for Tuya's test channel."""
+    return f"{access_id}/out/{env}"
+
+
 class Outcome(enum.Enum):
     """What the stream did with one incoming message."""
 
@@ -388,7 +393,7 @@ class EventStream:
         )
         self.access_id = access_id
         self.url = url
-        self.topic = f"{access_id}/out/{env}"
+        self.topic = topic_for(access_id, env)
         self.subscription = subscription or f"{access_id}-sub"
         self._source_options: dict[str, Any] = {
             "url": url,

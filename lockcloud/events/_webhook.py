@@ -5,18 +5,14 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, TypeAlias
+from typing import Any
 
+from lockcloud._asgi import Receive, Scope, Send, serve_lifespan
 from lockcloud._errors import EventStreamError, ValidationError
 from lockcloud.events._stream import EventStream, Outcome, Received, webhook_key
 
 __all__ = ["WebhookApp", "webhook_app"]
 
-Scope: TypeAlias = MutableMapping[str, Any]
-Message: TypeAlias = MutableMapping[str, Any]
-Receive: TypeAlias = Callable[[], Awaitable[Message]]
-Send: TypeAlias = Callable[[Message], Awaitable[None]]
 
 _STATUS_OF = {
     Outcome.BUFFERED: (200, "buffered"),
@@ -52,7 +48,7 @@ class WebhookApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await serve_lifespan(receive, send)
             return
         if scope["type"] != "http":
             raise EventStreamError(f"the webhook app serves HTTP only, not {scope['type']!r}")
@@ -164,13 +160,3 @@ async def _respond(send: Send, status: int, body: dict[str, Any], headers: list[
         }
     )
     await send({"type": "http.response.body", "body": content})
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import attrs
 
 from lockcloud.crypto import encrypt_message
+from lockcloud.events._stream import topic_for
 
 __all__ = ["MessageEncryption", "PulsarPublisher", "PushMessage", "encode_push"]
 
@@ -89,7 +90,7 @@ class PulsarPublisher:
         operation_timeout: float = 10.0,
     ) -> None:
         self.url = url
-        self.topic = f"{access_id}/out/{env}"
+        self.topic = topic_for(access_id, env)
         self.em: MessageEncryption = em
         self._access_secret = access_secret
         self._log_file = log_file

@@ -22,13 +22,14 @@ import logging
 import secrets
 import string
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import attrs
 import httpx
 
+from lockcloud._asgi import Receive, Scope, Send, serve_lifespan
 from lockcloud._auth import canonical_url, compute_sign, is_token_path, signed_headers_string, string_to_sign
 from lockcloud._errors import APIError, ValidationError
 from lockcloud._transport import redact_path
@@ -47,10 +48,6 @@ __all__ = ["ActionRecord", "RequestRecord", "SimulatedDisconnect", "Simulator"]
 
 logger = logging.getLogger("lockcloud.sim")
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 #: The in-process base URL of :meth:`Simulator.client` (nothing listens there; requests go through ASGI).
 IN_PROCESS_URL = "http://lockcloud-sim.local"
@@ -367,7 +364,7 @@ class Simulator:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await serve_lifespan(receive, send)
             return
         if scope["type"] != "http":
             raise ValidationError(f"the simulator serves HTTP only, not {scope['type']!r}")
@@ -606,13 +603,3 @@ async def _read_body(receive: Receive) -> bytes:
 async def _until_disconnect(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
