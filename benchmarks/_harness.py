@@ -113,11 +113,18 @@ def machine() -> dict[str, Any]:
             for name in (
                 "lockcloud",
                 "httpx",
+                "httpcore",
+                "anyio",
+                "sniffio",
                 "attrs",
                 "cattrs",
+                "pycryptodome",
                 "pulsar-client",
+                "pulsar-lite",
                 "uvicorn",
+                "h11",
                 "tuya-connector-python",
+                "requests",
             )
         },
     }
