@@ -276,8 +276,8 @@ async def test_broker_killed_and_restarted_three_times_under_load_loses_nothing(
     for index, count in copies.items():
         if count > 1:
             assert len({message_id for i, message_id in seen if i == index}) == count
-    # Crashes while messages were delivered but not yet acknowledged make the broker deliver them again.
-    assert stream.stats.duplicates >= 1
+    # Crashes while messages were delivered but not yet acknowledged usually make the broker deliver some again
+    # (suppressed above); how many depends on timing, so none is also a pass. tests/events covers dedupe directly.
     assert stream.stats.received == stream.stats.buffered + stream.stats.duplicates
     assert stream.stats.dead_letters == 0
     assert all(acked[index] for index in range(total))
