@@ -98,9 +98,11 @@ def main() -> None:
     if args.markdown:
         document = json.loads(RESULTS.read_text())
         print(markdown_table(document["rows"]))
-        for r in document["rows"]:
-            if r.get("note"):
-                print(f"\n* {r['figure']}: {r['note']}")
+        notes = [r for r in document["rows"] if r.get("note")]
+        if notes:
+            print("\nNotes of that run:\n")
+            for r in notes:
+                print(f"* {r['figure']}: {r['note']}")
         return
     selected = [name for name in BENCHMARKS if not args.only or name in args.only]
 
