@@ -19,6 +19,7 @@ import importlib
 import inspect
 import json
 import os
+import subprocess
 import sys
 import time
 import traceback
@@ -74,6 +75,25 @@ BENCHMARKS: dict[str, tuple[str, Callable[[bool], list[dict[str, Any]]]]] = {
     "decode": ("push decode and broker-to-typed-event throughput", _decode),
     "memory": ("EventStream memory over a large backlog", _module("bench_memory")),
 }
+
+
+def _source_state() -> dict[str, Any]:
+    """The commit measured, and whether the library or the benchmarks had uncommitted changes."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changes = subprocess.run(
+            ["git", "status", "--porcelain", "--", "lockcloud", "benchmarks"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "uncommitted_changes": None}
+    return {"commit": commit, "uncommitted_changes": bool(changes.strip())}
 
 
 def _load_average() -> list[float] | None:
@@ -133,6 +153,7 @@ def main() -> None:
     print(f"\ntotal {elapsed:.0f} s ({', '.join(f'{n} {d:.0f} s' for n, d in durations.items())})")
     run_info: dict[str, Any] = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        **_source_state(),
         "quick": args.quick,
         "only": args.only,
         "seconds": round(elapsed, 1),
