@@ -79,8 +79,7 @@ class SimProcess:
 
 def _listening_socket() -> socket.socket:
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and a plain
-    # socket.socket() says 0. Without it every response written in two parts waits ~40 ms for a delayed ACK
-    # (lockcloud.sim.running() had exactly that when this was written).
+    # socket.socket() says 0. Without it every response written in two parts waits ~40 ms for a delayed ACK.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     sock.listen(2048)
