@@ -302,7 +302,8 @@ class RemoteUnlock:
         partial = target.with_name(target.name + ".part")
         decryptor = MediaDecryptor(file_key)
         written = 0
-        handle: IO[bytes] = await asyncio.to_thread(partial.open, "wb")
+        # Opened here, not in a worker thread: with no await before the try, a cancellation cannot leak the handle.
+        handle: IO[bytes] = partial.open("wb")
         try:
 
             async def write(chunk: bytes) -> None:
