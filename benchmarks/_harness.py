@@ -210,3 +210,18 @@ def save(
         document["run"] = run if run is not None else existing["run"]
     document["rows"] = list(by_figure.values())
     path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+def run_standalone(measure: Callable[[bool], Any], description: str) -> None:
+    """``main()`` of a benchmark module run on its own: ``--quick``, print the table, save what was measured."""
+    import argparse
+    import asyncio
+    import inspect
+
+    parser = argparse.ArgumentParser(description=description.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    result = measure(args.quick)
+    rows: list[dict[str, Any]] = asyncio.run(result) if inspect.isawaitable(result) else result
+    print_table(rows)
+    save([r for r in rows if "skipped" not in r])

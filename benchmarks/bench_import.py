@@ -11,14 +11,13 @@ it, and neither should ``import lockcloud.events`` (it is imported when a stream
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import subprocess
 import sys
 from typing import Any
 
-from _harness import print_table, row, save
+from _harness import row, run_standalone
 
 STATEMENTS = {
     "httpx": "import httpx",
@@ -79,12 +78,7 @@ def measure(quick: bool = False) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    rows = measure(args.quick)
-    print_table(rows)
-    save(rows)
+    run_standalone(measure, __doc__ or "")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ skipped with a message.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import importlib.util
 import json
@@ -30,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-from _harness import print_table, row, save, skipped
+from _harness import row, run_standalone, skipped
 from _sim_server import SimProcess
 from bench_request import _presigned_headers
 
@@ -263,12 +262,7 @@ async def measure(quick: bool = False) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    rows = asyncio.run(measure(args.quick))
-    print_table(rows)
-    save([r for r in rows if "skipped" not in r])
+    run_standalone(measure, __doc__ or "")
 
 
 if __name__ == "__main__":

@@ -14,8 +14,6 @@
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import hashlib
 import hmac
 import json
@@ -23,7 +21,7 @@ import time
 from typing import Any
 
 import httpx
-from _harness import interleaved, print_table, row, save
+from _harness import interleaved, row, run_standalone
 from _sim_server import SimProcess
 
 from lockcloud import LockCloud
@@ -175,12 +173,7 @@ async def measure(quick: bool = False) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    rows = asyncio.run(measure(args.quick))
-    print_table(rows)
-    save(rows)
+    run_standalone(measure, __doc__ or "")
 
 
 if __name__ == "__main__":

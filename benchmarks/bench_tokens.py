@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import collections
 import json
@@ -24,7 +23,7 @@ import time
 from typing import Any
 
 import httpx
-from _harness import print_table, row, save, skipped
+from _harness import row, run_standalone, skipped
 from _sim_server import SimProcess
 from bench_official import NOT_INSTALLED, official_available
 
@@ -274,12 +273,7 @@ async def measure(quick: bool = False) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    rows = asyncio.run(measure(args.quick))
-    print_table(rows)
-    save([r for r in rows if "skipped" not in r])
+    run_standalone(measure, __doc__ or "")
 
 
 if __name__ == "__main__":
