@@ -151,8 +151,8 @@ class UnlockMethods:
         """Cancel an enrollment in progress (PUT ``.../unlock-types/{unlock_type}/actions/cancel``).
 
         Idempotent: a second cancel leaves the lock in the same state (no enrollment running) and cannot create or
-        remove a key. A replay only happens within this call's retry window, before the caller can start another
-        enrollment, so it cannot cancel a newer one.
+        remove a key. A replay only happens within this call's retry window, so it cannot cancel an enrollment this
+        caller starts later; one started meanwhile by someone else (another client, the Tuya app) could be hit.
         """
         device = check.device_id(device_id)
         method = check.unlock_type(unlock_type)
