@@ -266,10 +266,6 @@ class TokenManager:
             return current
         return await self._shared_renewal(current)
 
-    async def invalidate(self) -> None:
-        self._token = None
-        await self._store.save(None)
-
     def _expiring(self, token: Token) -> bool:
         return token.expires_within(self._refresh_margin, self._clock.now())
 
