@@ -3,7 +3,7 @@
 Start with :class:`LockCloud`. Errors are described in one place: :mod:`lockcloud._errors` (all importable from here).
 """
 
-from lockcloud._auth import FileTokenStore, MemoryTokenStore, Token, TokenStore, TuyaAuth
+from lockcloud._auth import TuyaAuth
 from lockcloud._client import LockCloud
 from lockcloud._errors import (
     APIError,
@@ -37,6 +37,7 @@ from lockcloud._errors import (
     UnsupportedError,
     ValidationError,
 )
+from lockcloud._tokens import FileTokenStore, MemoryTokenStore, Token, TokenStore
 from lockcloud._transport import RetryPolicy
 from lockcloud.enrollment import Enrollment, EnrollmentResult, EnrollmentStatus
 from lockcloud.enums import (

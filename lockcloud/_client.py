@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 
-from lockcloud._auth import ServerClock, TokenManager, TokenStore, TuyaAuth
+from lockcloud._auth import ServerClock, TuyaAuth
 from lockcloud._errors import ValidationError
+from lockcloud._tokens import TokenManager, TokenStore
 from lockcloud._transport import RateLimiter, RetryPolicy, Transport
 from lockcloud.regions import Region
 

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import attrs
 import httpx
 
-from lockcloud._auth import TOKEN_EXTENSION, ServerClock, Token, TokenManager, TuyaAuth
+from lockcloud._auth import TOKEN_EXTENSION, ServerClock, TuyaAuth
 from lockcloud._errors import (
     ConnectError,
     MediaTooLargeError,
@@ -35,6 +35,7 @@ from lockcloud._errors import (
     ValidationError,
     error_for_code,
 )
+from lockcloud._tokens import Token, TokenManager
 
 __all__ = ["RateLimiter", "RetryPolicy", "Transport", "download", "redact_path"]
 

@@ -12,16 +12,8 @@ import pytest
 import respx
 
 from lockcloud import LockCloud
-from lockcloud._auth import (
-    MemoryTokenStore,
-    ServerClock,
-    Token,
-    TokenManager,
-    TuyaAuth,
-    canonical_url,
-    compute_sign,
-    string_to_sign,
-)
+from lockcloud._auth import ServerClock, TuyaAuth, canonical_url, compute_sign, string_to_sign
+from lockcloud._tokens import MemoryTokenStore, Token, TokenManager
 
 # PROTOCOL.md §2, Tuya's "Sign Requests" page.
 DOC_ID = "1KAD46OrT9HafiKdsXeg"
