@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lockcloud._errors import LockCloudError
-from lockcloud.sim._simulator import SimulatedDisconnect, Simulator
+from lockcloud.sim._app import SimulatedDisconnect
+from lockcloud.sim._simulator import Simulator
 
 if TYPE_CHECKING:
     from lockcloud._client import LockCloud
