@@ -32,7 +32,7 @@ from lockcloud.sim._log import ActionRecord, RequestRecord
 from lockcloud.sim._model import LockKind, SimKey, SimLock, SimMedia, SimUser
 from lockcloud.sim._push import PushMessage
 from lockcloud.sim._seed import DEMO_PIN
-from lockcloud.sim._serve import SimServer, running
+from lockcloud.sim._serve import PortUnavailableError, SimServer, running
 from lockcloud.sim._simulator import Simulator
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "Faults",
     "LockKind",
     "LostResponseMode",
+    "PortUnavailableError",
     "PushMessage",
     "RequestRecord",
     "ScriptedFault",
