@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.table import Column
 
 from lockcloud.cli._output import Output
 
@@ -30,11 +32,12 @@ class ProgressBar:
 
     def __enter__(self) -> ProgressBar:
         if self.out.interactive:
-            self._live = Progress(
+            self._live = _MarginProgress(
                 TextColumn("  {task.description}"),
                 BarColumn(bar_width=None),
                 MofNCompleteColumn(),
-                TextColumn("{task.fields[note]}"),
+                # The note gives way (ellipsis) before the line would wrap: one line, whatever the width.
+                TextColumn("{task.fields[note]}", table_column=Column(no_wrap=True, overflow="ellipsis")),
                 console=self.out.console,
                 expand=True,
                 refresh_per_second=8,
@@ -63,3 +66,29 @@ class ProgressBar:
         else:
             bar = f"[{'.' * self.PLAIN_WIDTH}]"
         self.out.say(f"  {self.label} {bar} {note}".rstrip())
+
+
+#: Columns left free at the right of the live line: the ``^C`` a terminal echoes when Ctrl-C is typed.
+ECHO_ROOM = 2
+
+
+class _InsideMargin:
+    """Renders :data:`ECHO_ROOM` columns short of the terminal's width.
+
+    The cursor waits at the end of the live line. Were the line as wide as the terminal, what the terminal echoes
+    there (``^C``) would wrap to the next line, the final redraw would start on that line, and a stale copy of
+    the bar would stay above it.
+    """
+
+    def __init__(self, renderable: RenderableType) -> None:
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield from console.render(
+            self.renderable, options.update_width(max(1, options.max_width - ECHO_ROOM))
+        )
+
+
+class _MarginProgress(Progress):
+    def get_renderable(self) -> RenderableType:
+        return _InsideMargin(super().get_renderable())

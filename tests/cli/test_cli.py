@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -98,31 +98,8 @@ def test_demo_json_report(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def served() -> Iterator[dict[str, Any]]:
-    process = subprocess.Popen(
-        [*COMMAND, "sim", "serve", "--json", "--press-interval", "0.02"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=clean_env(),
-    )
-    try:
-        info = json.loads(read_line_within(process.stdout, 30))
-        info["process"] = process
-        yield info
-    finally:
-        if process.poll() is None:
-            # SIGTERM lets `sim serve` stop its broker; SIGKILL would leave the broker process orphaned.
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
-        assert process.stdout is not None
-        assert process.stderr is not None
-        process.stdout.close()
-        process.stderr.close()
+def served(serve_simulator: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    return serve_simulator("--press-interval", "0.02")
 
 
 @pytest.fixture
