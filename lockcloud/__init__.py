@@ -32,12 +32,13 @@ from lockcloud._errors import (
     ServiceNotSubscribedError,
     SignatureError,
     TokenError,
+    TokenStoreError,
     TransportError,
     UnexpectedResponseError,
     UnsupportedError,
     ValidationError,
 )
-from lockcloud._tokens import FileTokenStore, MemoryTokenStore, Token, TokenStore
+from lockcloud._tokens import FileTokenStore, MemoryTokenStore, StoredRenewal, Token, TokenRenewal, TokenStore
 from lockcloud._transport import RetryPolicy
 from lockcloud.enrollment import Enrollment, EnrollmentResult, EnrollmentStatus
 from lockcloud.enums import (
@@ -105,9 +106,12 @@ __all__ = [
     "SignatureError",
     "SpecialAttribute",
     "StoragePlan",
+    "StoredRenewal",
     "Token",
     "TokenError",
+    "TokenRenewal",
     "TokenStore",
+    "TokenStoreError",
     "TransportError",
     "TuyaAuth",
     "UnexpectedResponseError",
