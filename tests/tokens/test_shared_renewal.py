@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import stat
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,29 @@ from lockcloud._tokens import TokenManager
 StoreFactory = Callable[[], TokenStore]
 
 
-@pytest.fixture(params=["memory", "file"])
-def shared(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
-    """A factory of stores that all see the same token: one MemoryTokenStore, or FileTokenStores on one path."""
+@pytest.fixture(params=["memory", "file", "redis"])
+async def shared(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreFactory]:
+    """A factory of stores that all see the same token: one MemoryTokenStore, FileTokenStores on one path, or
+    RedisTokenStores (each with its own client) on one key."""
     if request.param == "memory":
         store = MemoryTokenStore()
-        return lambda: store
-    return lambda: FileTokenStore(tmp_path / "token.json")
+        yield lambda: store
+    elif request.param == "file":
+        yield lambda: FileTokenStore(tmp_path / "token.json")
+    else:
+        from lockcloud import RedisTokenStore
+
+        server = request.getfixturevalue("session_redis")
+        key = f"test:{secrets.token_hex(6)}"
+        made: list[RedisTokenStore] = []
+
+        def factory() -> TokenStore:
+            made.append(RedisTokenStore(server.url, key=key))
+            return made[-1]
+
+        yield factory
+        for redis_store in made:
+            await redis_store.aclose()
 
 
 def _managers(endpoint: Any, shared: StoreFactory, count: int) -> list[TokenManager]:
