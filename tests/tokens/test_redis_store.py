@@ -299,3 +299,11 @@ async def test_a_redis_restart_mid_run_keeps_calls_working(
     assert len(sim.executed("token")) == 1
     assert len(sim.executed("refresh_token")) == 3  # one renewal per restart, for both clients
     assert first.tokens.adopted + second.tokens.adopted >= 4
+
+
+def test_import_lockcloud_does_not_import_redis() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, lockcloud; assert 'redis' not in sys.modules; lockcloud.RedisTokenStore; assert 'redis' in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
