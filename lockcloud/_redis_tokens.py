@@ -198,7 +198,7 @@ class RedisTokenStore:
                 await keeper
             try:
                 await self._call(lambda: self._redis.eval(_RELEASE, 1, self.lock_key, holder))
-            except _Unreachable:
+            except TokenStoreError:
                 # The lease runs out by itself; the next holder only waits for that.
                 logger.warning("could not release the token renewal lock on Redis at %s", self.address)
 
@@ -229,8 +229,8 @@ class RedisTokenStore:
             await asyncio.sleep(self.lease / 3)
             try:
                 kept = await self._call(lambda: self._redis.eval(_EXTEND, 1, self.lock_key, holder, lease_ms))
-            except _Unreachable:
-                continue
+            except TokenStoreError:
+                continue  # the next extension may get through; the lease has two more periods to go
             if not kept:
                 logger.warning("the token renewal lease on Redis at %s ran out while renewing", self.address)
                 return
