@@ -174,7 +174,6 @@ async def test_one_token_call_for_the_whole_fleet(
         results = await fleet.run()
         assert _failed(results) == {}
         assert first_use.token_calls == 1
-        assert sum(r["adopted"] for r in results) == PROCESSES - 1
 
         server.simulator.expire_tokens()
         expiry = Phase(server.simulator)
@@ -228,7 +227,7 @@ async def test_the_renewal_holder_killed_mid_renewal(
     sim.faults.hang_seconds = 120  # the holder's refresh never gets an answer
     if store_kind == "redis":
         redis_url = request.getfixturevalue("redis_server").url
-        store: dict[str, Any] = {"kind": "redis", "url": redis_url, "lease": 1.0}
+        store: dict[str, Any] = {"kind": "redis", "url": redis_url, "lease": 2.0}
         client = aioredis.Redis.from_url(redis_url)
 
         async def lock_owner() -> str | None:
