@@ -189,8 +189,14 @@ class RedisTokenStore:
             return
         keeper = asyncio.create_task(self._keep_lease(holder), name="lockcloud-token-lease")
         try:
-            raw = await self._read()
-            stored = self._parse(raw)
+            try:
+                raw = await self._read()
+            except _Unreachable:
+                if self.fallback == "error":
+                    raise
+                raw, stored = None, await self._local.load()  # lost between the lock and the read
+            else:
+                stored = self._parse(raw)
             yield StoredRenewal(stored, lambda token: self._commit(raw, token))
         finally:
             keeper.cancel()
