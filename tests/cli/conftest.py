@@ -53,8 +53,8 @@ class Terminal:
         return "\n".join(line.rstrip() for line in self.screen.display).rstrip()
 
     def flat(self) -> str:
-        """The screen as one line of words: a message wrapped at the right margin reads whole again."""
-        return " ".join("".join(self.screen.display).split())
+        """The screen as one line of words: a message the CLI wrapped between words reads whole again."""
+        return " ".join(" ".join(self.screen.display).split())
 
     def lines(self) -> list[str]:
         return [line.rstrip() for line in self.screen.display if line.strip()]
