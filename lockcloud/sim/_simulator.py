@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http
 import logging
 import string
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -118,19 +119,60 @@ class Simulator:
 
     # -- scenario API ---------------------------------------------------------------------------------------------
 
-    def add_lock(self, kind: LockKind | str, device_id: str | None = None, **options: Any) -> SimLock:
-        """Add a lock (see :meth:`World.add_lock` for ``name``, ``online``, ``gateway``, ``channels``,
-        ``remote_unlock``)."""
-        return self.world.add_lock(kind, device_id, **options)
+    def add_lock(
+        self,
+        kind: LockKind | str,
+        device_id: str | None = None,
+        *,
+        name: str | None = None,
+        online: bool = True,
+        gateway: bool = True,
+        channels: Sequence[int] = (1,),
+        remote_unlock: Mapping[RemoteUnlockType | str, bool] | None = None,
+    ) -> SimLock:
+        """Add a lock of ``kind`` (a random device id unless given). ``gateway=False`` leaves a Bluetooth lock
+        without its gateway; ``channels`` are an access control device's doors. Remote-unlock switches default to:
+        with password on; without password off, except on kinds whose switches the API cannot change (keepalive
+        Wi-Fi, video, access control), where both are on; ``remote_unlock`` overrides them."""
+        return self.world.add_lock(
+            kind,
+            device_id,
+            name=name,
+            online=online,
+            gateway=gateway,
+            channels=channels,
+            remote_unlock=remote_unlock,
+        )
 
     def add_user(
         self, user_id: str | None = None, user_type: UserType | int = UserType.HOME_USER, *, name: str = ""
     ) -> SimUser:
         return self.world.add_user(user_id, user_type, name=name)
 
-    def add_key(self, device_id: str, unlock_type: UnlockType | str, **options: Any) -> SimKey:
-        """Put a key on a lock (``user_id``, ``pin``, ``name``, ``hijack``, ``synced``, ``unlock_no``)."""
-        return self.world.add_key(device_id, unlock_type, **options)
+    def add_key(
+        self,
+        device_id: str,
+        unlock_type: UnlockType | str,
+        *,
+        user_id: str | None = None,
+        pin: str | None = None,
+        name: str = "",
+        hijack: bool = False,
+        synced: bool = True,
+        unlock_no: int | None = None,
+    ) -> SimKey:
+        """Put a key on a lock, assigned to ``user_id`` or unassigned; a password key opens with its ``pin``.
+        ``synced=False``: the lock has it but has not reported it yet (the sync call does)."""
+        return self.world.add_key(
+            device_id,
+            unlock_type,
+            user_id=user_id,
+            pin=pin,
+            name=name,
+            hijack=hijack,
+            synced=synced,
+            unlock_no=unlock_no,
+        )
 
     def lock(self, device_id: str) -> SimLock:
         """The live state of a lock (door, keys, switches, enrollment ...); changes to it take effect."""
@@ -143,9 +185,20 @@ class Simulator:
     def set_remote_unlock(self, device_id: str, switch: RemoteUnlockType | str, enabled: bool) -> None:
         self.world.lock(device_id).remote_unlock[RemoteUnlockType(switch)] = enabled
 
-    def capture(self, device_id: str, event_type: int, **options: Any) -> SimMedia:
-        """The lock's camera uploads a photo for an album event type (``content``, ``video``, ``upload_time``)."""
-        return self.world.capture(device_id, event_type, **options)
+    def capture(
+        self,
+        device_id: str,
+        event_type: int,
+        *,
+        content: bytes | None = None,
+        video: bytes | None = None,
+        upload_time: int | None = None,
+    ) -> SimMedia:
+        """The lock's camera uploads a photo (``content``, a drawn PNG by default) for an album event type, and
+        a ``video`` if given (stored in the same encrypted container)."""
+        return self.world.capture(
+            device_id, event_type, content=content, video=video, upload_time=upload_time
+        )
 
     def ring_doorbell(self, device_id: str) -> SimMedia:
         """A visitor asks to be let in: a pending remote-unlock request and the visitor's photo (event type 1)."""
@@ -192,6 +245,31 @@ class Simulator:
         """Execute the next ``times`` matching calls, then lose their responses: ``"disconnect"`` drops the
         connection mid-response, ``"timeout"`` keeps it silent (for ``faults.hang_seconds`` at most)."""
         fault = ScriptedFault(lose=mode, action=action, path=path, method=method, times=times)
+        self.faults.scripted.append(fault)
+        return fault
+
+    def fail_at_gateway(
+        self,
+        status: int = 502,
+        *,
+        action: str | None = None,
+        path: str | None = None,
+        method: str | None = None,
+        times: int = 1,
+        executed: bool = False,
+    ) -> ScriptedFault:
+        """Answer the next ``times`` matching calls with a bare HTTP ``status`` error page (no Tuya envelope), as a
+        load balancer in front of the cloud does; with ``executed`` the cloud runs the call first and the gateway
+        replaces its answer (the action log then says the response was lost)."""
+        try:
+            known = http.HTTPStatus(status)
+        except ValueError:
+            known = None
+        if known is None or not 400 <= status <= 599:
+            raise ValidationError(f"a gateway error is an HTTP status from 400 to 599, not {status!r}")
+        fault = ScriptedFault(
+            gateway=status, executed=executed, action=action, path=path, method=method, times=times
+        )
         self.faults.scripted.append(fault)
         return fault
 
@@ -343,12 +421,18 @@ class Simulator:
                     fault = ScriptedFault(lose="disconnect")
             if fault is not None and fault.code is not None and not fault.executed:
                 raise fail(fault.code, fault.msg)
+            if fault is not None and fault.gateway is not None and not fault.executed:
+                self._record_request(seq, method, shown, action, None, False, False, fault.gateway)
+                return Reply({}, gateway_status=fault.gateway)
             outcome = self._execute(call)
             executed = True
-            lost = fault is not None and fault.lose is not None
+            lost = fault is not None and (fault.lose is not None or fault.gateway is not None)
             self._record_action(seq, call, outcome, lost, fault.code if fault is not None else None)
             if fault is not None and fault.code is not None:
                 raise fail(fault.code, fault.msg)
+            if fault is not None and fault.gateway is not None:
+                self._record_request(seq, method, shown, action, None, True, True, fault.gateway)
+                return Reply({}, gateway_status=fault.gateway)
             envelope = {"success": True, "t": self.world.now_ms(), "result": outcome.result, "tid": _tid()}
             self._record_request(seq, method, shown, action, None, executed, lost)
             return Reply(envelope, fault.lose if lost and fault is not None else None)
@@ -394,6 +478,7 @@ class Simulator:
         code: int | None,
         executed: bool,
         lost: bool,
+        http_status: int = 200,
     ) -> None:
         record = RequestRecord(
             seq=seq,
@@ -404,9 +489,11 @@ class Simulator:
             code=code,
             executed=executed,
             response_lost=lost,
+            http_status=http_status,
         )
         self.requests.append(record)
-        logger.debug("%s %s -> %s", method, path, "ok" if code is None else code)
+        answer = code if code is not None else ("ok" if http_status == 200 else f"HTTP {http_status}")
+        logger.debug("%s %s -> %s", method, path, answer)
 
 
 def _tid() -> str:
