@@ -4,7 +4,7 @@
                              "callers": 50, "store": {"kind": "redis", "url": ..., "key": ..., "lease": 10}}'
 
 ``store.kind`` is ``memory``, ``file`` (``path``) or ``redis`` (``url``, optional ``key``, ``lease``,
-``lock_timeout``). Prints ``{"ready": true, "pid": ...}``, then answers each ``run`` line on stdin with one JSON
+``lock_timeout``); an optional ``timeout`` (seconds) replaces the client's HTTP timeout. Prints ``{"ready": true, "pid": ...}``, then answers each ``run`` line on stdin with one JSON
 line: ``callers`` concurrent ``GET path`` calls, as ``{"ok": n, "failed": {"ErrorType": n}, "token_calls": n,
 "adopted": n, "seconds": s}`` (token calls and adoptions since the last ``run``). ``quit`` or end of input stops
 it. Used by tests/tokens/test_fleet.py and benchmarks/bench_fleet.py.
