@@ -17,17 +17,20 @@ import griffe
 
 log = logging.getLogger("mkdocs.hooks.reference_coverage")
 
-_ANCHOR = re.compile(r'\bid="(lockcloud(?:\.\w+)*)"')
+_ANCHOR = re.compile(r'\bid="([A-Za-z_]\w*(?:\.\w+)+)"')
 
 
 def on_post_build(config: Any, **kwargs: Any) -> None:
     anchors: set[str] = set()
     for page in Path(config.site_dir).rglob("*.html"):
         anchors.update(_ANCHOR.findall(page.read_text(encoding="utf-8")))
-    root = Path(config.config_file_path).parent
-    package = griffe.load("lockcloud", search_paths=[str(root)], resolve_aliases=True)
+    root = str(Path(config.config_file_path).parent)
+    packages: dict[str, griffe.Module] = {}
     for module_path in config.extra.get("api_modules", []):
-        module = package if module_path == package.path else package[module_path.removeprefix("lockcloud.")]
+        top, _, rest = module_path.partition(".")
+        if top not in packages:
+            packages[top] = griffe.load(top, search_paths=[root], resolve_aliases=True)
+        module = packages[top][rest] if rest else packages[top]
         for name in (str(export) for export in module.exports or ()):
             if not _rendered(module, module_path, name, anchors):
                 log.warning(

@@ -171,7 +171,7 @@ def _literal_blocks(text: str) -> str:
                 out.append(f"{fence}```{_language(code)}")
                 out.extend(f"{fence}{code_line}".rstrip() for code_line in code.split("\n"))
                 out.append(f"{fence}```")
-                if end < len(lines):
+                if end < len(lines) and lines[end].strip():
                     out.append("")
                 index = end
                 continue
