@@ -173,3 +173,32 @@ def test_coverage_hook_warns_for_each_public_name_without_an_entry(
         coverage.on_post_build(config)
     missing = sorted(record.getMessage().split(" ")[0] for record in caplog.records)
     assert missing == ["demo_pkg.DemoError", "demo_pkg.helpers.ping", "demo_pkg.helpers.pong"]
+
+
+def _docs(tmp_path: Path, package_root: Path, page: str) -> types.SimpleNamespace:
+    reference = tmp_path / "docs" / "reference"
+    reference.mkdir(parents=True)
+    (reference / "api.md").write_text(page)
+    coverage.on_pre_build(None)
+    return types.SimpleNamespace(
+        docs_dir=str(tmp_path / "docs"), config_file_path=str(package_root / "mkdocs.yml")
+    )
+
+
+def test_the_rest_marker_renders_what_no_directive_places(tmp_path: Path, package_root: Path) -> None:
+    page = "# API\n\n::: demo_pkg.Client\n\n<!-- reference: the rest of demo_pkg -->\n"
+    config = _docs(tmp_path, package_root, page)
+    markdown = coverage.on_page_markdown(page, page=None, config=config)
+    assert "<!--" not in markdown
+    assert "## More from `demo_pkg`\n\n::: demo_pkg.DemoError\n" in markdown
+    assert markdown.count("::: demo_pkg.Client") == 1
+
+
+def test_the_rest_marker_vanishes_when_everything_is_placed(tmp_path: Path, package_root: Path) -> None:
+    # The whole module where DemoError is defined counts as placing it.
+    page = "::: demo_pkg.Client\n\n::: demo_pkg._errors\n\n<!-- reference: the rest of demo_pkg -->\n"
+    config = _docs(tmp_path, package_root, page)
+    assert (
+        coverage.on_page_markdown(page, page=None, config=config)
+        == "::: demo_pkg.Client\n\n::: demo_pkg._errors\n\n\n"
+    )
