@@ -71,7 +71,9 @@ def _exports(module: griffe.Object) -> list[str]:
     exports = getattr(module, "exports", None)
     if exports is not None:
         return [str(export) for export in exports]
-    return [name for name, member in module.members.items() if not name.startswith("_") and not member.is_alias]
+    return [
+        name for name, member in module.members.items() if not name.startswith("_") and not member.is_alias
+    ]
 
 
 def _paths_of(module: griffe.Object, name: str) -> set[str]:
@@ -111,5 +113,7 @@ def _rest_of(module_path: str, placed: set[str], root: str) -> str:
     rest = [name for name in _exports(module) if _paths_of(module, name).isdisjoint(placed)]
     if not rest:
         return ""
-    directives = "\n\n".join(f"::: {module_path}.{name}\n    options:\n      heading_level: 3" for name in rest)
+    directives = "\n\n".join(
+        f"::: {module_path}.{name}\n    options:\n      heading_level: 3" for name in rest
+    )
     return f"## More from `{module_path}`\n\n{directives}\n"
