@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -23,17 +23,29 @@ from lockcloud.crypto import encrypt_message
 from lockcloud.enums import UnlockMethodEvent
 from lockcloud.sim._model import random_id
 
-if TYPE_CHECKING:
-    from lockcloud.sim._model import SimLock
-
 __all__ = [
+    "Device",
     "MessageEncryption",
     "PushMessage",
     "device_event",
     "encode_push",
     "enrollment_push",
+    "seal",
     "status_report",
 ]
+
+
+class Device(Protocol):
+    """What a push message says about the device it comes from (a :class:`~lockcloud.sim.SimLock` is one)."""
+
+    @property
+    def device_id(self) -> str: ...
+
+    @property
+    def product_key(self) -> str: ...
+
+    @property
+    def uuid(self) -> str: ...
 
 
 @attrs.frozen
@@ -67,26 +79,28 @@ def encode_push(
     message: PushMessage, access_secret: str, em: MessageEncryption = "aes_gcm"
 ) -> tuple[bytes, dict[str, str]]:
     """The message payload and properties Tuya would publish: envelope ``{data, protocol, pv, sign, t}`` with
-    ``data`` encrypted by ``em`` (also set as the ``em`` property).
+    ``data`` encrypted by ``em`` (also set as the ``em`` property)."""
+    plaintext = json.dumps(message.body, separators=(",", ":")).encode()
+    payload = seal(plaintext, access_secret, em, protocol=message.protocol, t=message.t)
+    return payload, {ENCRYPTION_PROPERTY: em}
+
+
+def seal(
+    plaintext: bytes, access_secret: str, em: MessageEncryption | None, *, protocol: int, t: int
+) -> bytes:
+    """The envelope around ``plaintext`` encrypted by ``em`` (``None``: ECB, as for a message without ``em``).
 
     Tuya does not document how ``sign`` is made and no client checks it; the simulator fills it with an
     HMAC-SHA256 of ``data`` and ``t`` under the access secret, which is not Tuya's algorithm.
     """
-    plaintext = json.dumps(message.body, separators=(",", ":")).encode()
     data = encrypt_message(plaintext, access_secret, em)
-    sign = hmac.new(access_secret.encode(), f"{data}{message.t}".encode(), hashlib.sha256).hexdigest()
-    envelope = {
-        "data": data,
-        "protocol": message.protocol,
-        "pv": ENVELOPE_VERSION,
-        "sign": sign,
-        "t": message.t,
-    }
-    return json.dumps(envelope, separators=(",", ":")).encode(), {ENCRYPTION_PROPERTY: em}
+    sign = hmac.new(access_secret.encode(), f"{data}{t}".encode(), hashlib.sha256).hexdigest()
+    envelope = {"data": data, "protocol": protocol, "pv": ENVELOPE_VERSION, "sign": sign, "t": t}
+    return json.dumps(envelope, separators=(",", ":")).encode()
 
 
-def device_event(lock: SimLock, biz_code: str, biz_data: Mapping[str, Any], now_ms: int) -> PushMessage:
-    """A protocol 20 device event of ``lock``."""
+def device_event(lock: Device, biz_code: str, biz_data: Mapping[str, Any], now_ms: int) -> PushMessage:
+    """A protocol 20 device event of ``lock`` (``now_ms`` is both its ``ts`` and the envelope's ``t``)."""
     body = {
         "bizCode": biz_code,
         "bizData": dict(biz_data),
@@ -99,7 +113,7 @@ def device_event(lock: SimLock, biz_code: str, biz_data: Mapping[str, Any], now_
 
 
 def enrollment_push(
-    lock: SimLock,
+    lock: Device,
     now_ms: int,
     *,
     event: UnlockMethodEvent = UnlockMethodEvent.ENTRY,
@@ -122,7 +136,7 @@ def enrollment_push(
     return device_event(lock, ENROLLMENT_BIZ_CODE, data, now_ms)
 
 
-def status_report(lock: SimLock, status: Mapping[str, Any], now_ms: int) -> PushMessage:
+def status_report(lock: Device, status: Mapping[str, Any], now_ms: int) -> PushMessage:
     """A protocol 4 status report of ``lock``: each ``code -> value`` as one status item."""
     body = {
         "dataId": random_id(24),

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import string
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -118,19 +118,60 @@ class Simulator:
 
     # -- scenario API ---------------------------------------------------------------------------------------------
 
-    def add_lock(self, kind: LockKind | str, device_id: str | None = None, **options: Any) -> SimLock:
-        """Add a lock (see :meth:`World.add_lock` for ``name``, ``online``, ``gateway``, ``channels``,
-        ``remote_unlock``)."""
-        return self.world.add_lock(kind, device_id, **options)
+    def add_lock(
+        self,
+        kind: LockKind | str,
+        device_id: str | None = None,
+        *,
+        name: str | None = None,
+        online: bool = True,
+        gateway: bool = True,
+        channels: Sequence[int] = (1,),
+        remote_unlock: Mapping[RemoteUnlockType | str, bool] | None = None,
+    ) -> SimLock:
+        """Add a lock of ``kind`` (a random device id unless given). ``gateway=False`` leaves a Bluetooth lock
+        without its gateway; ``channels`` are an access control device's doors. Remote-unlock switches default to:
+        with password on; without password off, except on kinds whose switches the API cannot change (keepalive
+        Wi-Fi, video, access control), where both are on; ``remote_unlock`` overrides them."""
+        return self.world.add_lock(
+            kind,
+            device_id,
+            name=name,
+            online=online,
+            gateway=gateway,
+            channels=channels,
+            remote_unlock=remote_unlock,
+        )
 
     def add_user(
         self, user_id: str | None = None, user_type: UserType | int = UserType.HOME_USER, *, name: str = ""
     ) -> SimUser:
         return self.world.add_user(user_id, user_type, name=name)
 
-    def add_key(self, device_id: str, unlock_type: UnlockType | str, **options: Any) -> SimKey:
-        """Put a key on a lock (``user_id``, ``pin``, ``name``, ``hijack``, ``synced``, ``unlock_no``)."""
-        return self.world.add_key(device_id, unlock_type, **options)
+    def add_key(
+        self,
+        device_id: str,
+        unlock_type: UnlockType | str,
+        *,
+        user_id: str | None = None,
+        pin: str | None = None,
+        name: str = "",
+        hijack: bool = False,
+        synced: bool = True,
+        unlock_no: int | None = None,
+    ) -> SimKey:
+        """Put a key on a lock, assigned to ``user_id`` or unassigned; a password key opens with its ``pin``.
+        ``synced=False``: the lock has it but has not reported it yet (the sync call does)."""
+        return self.world.add_key(
+            device_id,
+            unlock_type,
+            user_id=user_id,
+            pin=pin,
+            name=name,
+            hijack=hijack,
+            synced=synced,
+            unlock_no=unlock_no,
+        )
 
     def lock(self, device_id: str) -> SimLock:
         """The live state of a lock (door, keys, switches, enrollment ...); changes to it take effect."""
@@ -143,9 +184,20 @@ class Simulator:
     def set_remote_unlock(self, device_id: str, switch: RemoteUnlockType | str, enabled: bool) -> None:
         self.world.lock(device_id).remote_unlock[RemoteUnlockType(switch)] = enabled
 
-    def capture(self, device_id: str, event_type: int, **options: Any) -> SimMedia:
-        """The lock's camera uploads a photo for an album event type (``content``, ``video``, ``upload_time``)."""
-        return self.world.capture(device_id, event_type, **options)
+    def capture(
+        self,
+        device_id: str,
+        event_type: int,
+        *,
+        content: bytes | None = None,
+        video: bytes | None = None,
+        upload_time: int | None = None,
+    ) -> SimMedia:
+        """The lock's camera uploads a photo (``content``, a drawn PNG by default) for an album event type, and
+        a ``video`` if given (stored in the same encrypted container)."""
+        return self.world.capture(
+            device_id, event_type, content=content, video=video, upload_time=upload_time
+        )
 
     def ring_doorbell(self, device_id: str) -> SimMedia:
         """A visitor asks to be let in: a pending remote-unlock request and the visitor's photo (event type 1)."""
