@@ -6,7 +6,9 @@ lockcloud's docstrings use two pieces of reST that Markdown does not know:
   to the rendered object when the name resolves to something the API reference shows, and inline code otherwise (a
   private helper, a module without a page), so that ``mkdocs build --strict`` never meets a dangling link;
 * literal blocks introduced by a paragraph ending in ``::``. Each becomes a fenced code block, marked as Python when
-  it parses as Python (top-level ``await`` allowed) and as plain text otherwise.
+  it parses as Python (top-level ``await`` allowed) and as plain text otherwise;
+* definition lists (a term on its own line, its definition indented below it), which Markdown would run together
+  into one paragraph. Each becomes a Markdown definition list (the ``def_list`` extension).
 
 Only the docstrings in memory are changed, never the source files. Loaded from ``mkdocs.yml``::
 
@@ -41,7 +43,7 @@ class RstDocstrings(griffe.Extension):
         shown = _shown_paths(pkg, self.public_modules)
         for obj in _walk(pkg):
             if obj.docstring is not None:
-                text = _literal_blocks(obj.docstring.value)
+                text = _definition_lists(_literal_blocks(obj.docstring.value))
                 obj.docstring.value = _ROLE.sub(functools.partial(_role, obj=obj, pkg=pkg, shown=shown), text)
 
 
@@ -177,4 +179,59 @@ def _literal_blocks(text: str) -> str:
                 continue
         out.append(line)
         index += 1
+    return "\n".join(out)
+
+
+_LIST_ITEM = re.compile(r"^\s*(?:[*+-]|\d+[.)])\s")
+
+
+def _is_term(lines: list[str], index: int, *, after_definition: bool = False) -> bool:
+    line = lines[index]
+    if not line.strip() or index == 0 or index + 1 >= len(lines):
+        return False
+    if lines[index - 1].strip() and not after_definition:
+        return False
+    following = lines[index + 1]
+    return (
+        bool(following.strip())
+        and _indent(following) > _indent(line)
+        and not _LIST_ITEM.match(line)
+        and not line.rstrip().endswith(":")
+    )
+
+
+def _definition_lists(text: str) -> str:
+    """``term`` + indented definition -> ``term`` + ``:   definition``, outside fenced code."""
+    lines = text.split("\n")
+    out: list[str] = []
+    index = 0
+    in_fence = False
+    after_definition = False
+    while index < len(lines):
+        line = lines[index]
+        if line.lstrip().startswith("```"):
+            in_fence = not in_fence
+        if in_fence or not _is_term(lines, index, after_definition=after_definition):
+            out.append(line)
+            index += 1
+            after_definition = False
+            continue
+        if after_definition:
+            out.append("")  # Markdown wants the items of a definition list apart
+        margin = _indent(line)
+        end = index + 1
+        while end < len(lines) and (not lines[end].strip() or _indent(lines[end]) > margin):
+            end += 1
+        while not lines[end - 1].strip():
+            end -= 1
+        body = textwrap.dedent("\n".join(lines[index + 1 : end])).split("\n")
+        fence = " " * margin
+        out.append(line)
+        out.append(f"{fence}:   {body[0]}")
+        out.extend(f"{fence}    {body_line}".rstrip() for body_line in body[1:])
+        index = end
+        # The next term of the same list may follow at once, as reST allows.
+        after_definition = (
+            index < len(lines) and bool(lines[index].strip()) and _indent(lines[index]) == margin
+        )
     return "\n".join(out)

@@ -202,3 +202,19 @@ def test_the_rest_marker_vanishes_when_everything_is_placed(tmp_path: Path, pack
         coverage.on_page_markdown(page, page=None, config=config)
         == "::: demo_pkg.Client\n\n::: demo_pkg._errors\n\n\n"
     )
+
+
+def test_definition_lists_become_markdown_ones() -> None:
+    text = (
+        "Fixtures:\n\n``sim``\n    A simulator\n    with the demo world.\n``server`` (async)\n    Served.\n\n"
+        "After.\n\n```python\nx = 1\n\nif x:\n    y = 2\n```"
+    )
+    assert rst._definition_lists(text) == (
+        "Fixtures:\n\n``sim``\n:   A simulator\n    with the demo world.\n\n``server`` (async)\n:   Served.\n\n"
+        "After.\n\n```python\nx = 1\n\nif x:\n    y = 2\n```"
+    )
+
+
+def test_list_items_and_section_titles_are_not_terms() -> None:
+    text = "Intro.\n\n* item\n    continued\n\nOptions:\n    kept as written\n"
+    assert rst._definition_lists(text) == text
