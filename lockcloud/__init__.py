@@ -18,6 +18,7 @@ from lockcloud._errors import (
     DeviceNotFoundError,
     DeviceOfflineError,
     EventStreamError,
+    InsecureTransportWarning,
     InvalidParameterError,
     LockCloudError,
     MediaTooLargeError,
@@ -28,9 +29,11 @@ from lockcloud._errors import (
     RateLimitedError,
     RemoteUnlockDisabledError,
     RequestTimeoutError,
+    ResponseTooLargeError,
     ServerError,
     ServiceNotSubscribedError,
     SignatureError,
+    TLSVerificationError,
     TokenError,
     TransportError,
     UnexpectedResponseError,
@@ -53,7 +56,15 @@ from lockcloud.enums import (
     UnlockType,
     UserType,
 )
-from lockcloud.models import Album, AlbumEntry, MediaFile, PasswordTicket, RemoteUnlockMethod, UnlockKey
+from lockcloud.models import (
+    Album,
+    AlbumEntry,
+    MediaFile,
+    PasswordTicket,
+    RemoteUnlockMethod,
+    SealedPin,
+    UnlockKey,
+)
 from lockcloud.regions import Region
 
 __version__ = "0.1.0.dev0"
@@ -79,6 +90,7 @@ __all__ = [
     "EnrollmentStatus",
     "EventStreamError",
     "FileTokenStore",
+    "InsecureTransportWarning",
     "InvalidParameterError",
     "LockCloud",
     "LockCloudError",
@@ -98,13 +110,16 @@ __all__ = [
     "RemoteUnlockMethod",
     "RemoteUnlockType",
     "RequestTimeoutError",
+    "ResponseTooLargeError",
     "RetryPolicy",
     "RevokeReason",
+    "SealedPin",
     "ServerError",
     "ServiceNotSubscribedError",
     "SignatureError",
     "SpecialAttribute",
     "StoragePlan",
+    "TLSVerificationError",
     "Token",
     "TokenError",
     "TokenStore",

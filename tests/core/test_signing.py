@@ -120,7 +120,6 @@ async def test_business_vector_through_tuya_auth(monkeypatch: pytest.MonkeyPatch
     assert signed.headers["sign"] == BUSINESS_SIGN
     assert signed.headers["access_token"] == DOC_TOKEN
     assert signed.headers["t"] == DOC_T
-    assert signed.extensions["lockcloud.token"] == token
     assert tokens.token_calls == 0
 
 

@@ -517,7 +517,8 @@ async def test_soak_with_injected_faults_never_repeats_an_unsafe_call() -> None:
         final_runs = executed[outcome.final.action]
         if isinstance(outcome.error, OutcomeUnknownError):
             unknown += 1
-            assert lost, where
+            # Either the answer was lost, or Tuya answered 500/1111, which may come after the lock acted.
+            assert lost or isinstance(outcome.error.__cause__, ServerError), where
             verdicts["unknown, executed" if final_runs else "unknown, not executed"] += 1
         elif outcome.error is None:
             assert not lost, where
