@@ -227,8 +227,6 @@ class TuyaAuth(httpx.Auth):
     at most ``max_response_bytes`` of them (:class:`~lockcloud.ResponseTooLargeError` beyond).
     """
 
-    requires_request_body = True
-
     def __init__(
         self,
         access_id: str,
@@ -276,6 +274,8 @@ class TuyaAuth(httpx.Auth):
         )
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        # The signature covers the body's bytes: a streamed body is read first (a no-op when it already was).
+        await request.aread()
         tokens = None if is_token_path(request.url.path) else self._tokens
         token = await tokens.get() if tokens is not None else None
         self._sign_with(request, token)
