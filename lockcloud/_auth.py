@@ -13,8 +13,16 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterable,
+    Mapping,
+    MutableMapping,
+)
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -35,6 +43,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("lockcloud.auth")
+
+R = TypeVar("R")
 
 TOKEN_PATH = "/v1.0/token"
 EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -194,13 +204,18 @@ async def read_envelope(response: httpx.Response, limit: int) -> Any:
         raise ResponseTooLargeError(
             method=response.request.method, path=response.request.url.path, limit=limit
         )
-    try:
-        envelope: Any = json.loads(content) if content else NOT_JSON
-    except (ValueError, RecursionError):
-        # RecursionError: JSON nested deeper than the parser's stack; as unreadable as any other garbage.
-        envelope = NOT_JSON
+    envelope = decode_json(content)
     response.extensions[ENVELOPE_EXTENSION] = envelope
     return envelope
+
+
+def decode_json(content: bytes) -> Any:
+    """The decoded body, or ``NOT_JSON``."""
+    try:
+        return json.loads(content) if content else NOT_JSON
+    except (ValueError, RecursionError):
+        # RecursionError: JSON nested deeper than the parser's stack; as unreadable as any other garbage.
+        return NOT_JSON
 
 
 def envelope_code(envelope: Any) -> int | None:
@@ -249,16 +264,26 @@ class TuyaAuth(httpx.Auth):
 
     def sign(self, request: httpx.Request, access_token: str = "") -> None:
         """Add ``client_id``, ``t``, ``sign`` (and ``nonce``) headers for the request as it will be sent."""
-        headers = request.headers
+        url = request.extensions.get(SIGN_URL_EXTENSION)
+        if not isinstance(url, str):
+            url = canonical_url(request.url.path, request.url.params.multi_items())
+        self.sign_headers(request.headers, request.method, url, request.content, access_token)
+
+    def sign_headers(
+        self,
+        headers: MutableMapping[str, str],
+        method: str,
+        sign_url: str,
+        body: bytes,
+        access_token: str = "",
+    ) -> None:
+        """Sign from the parts already at hand: ``sign_url`` is :func:`canonical_url` of the path and query."""
         t = self._clock.now_ms()
         nonce = headers.get("nonce", "")
         if self._use_nonce and not nonce:
             nonce = secrets.token_hex(16)
             headers["nonce"] = nonce
-        url = request.extensions.get(SIGN_URL_EXTENSION)
-        if not isinstance(url, str):
-            url = canonical_url(request.url.path, request.url.params.multi_items())
-        to_sign = string_to_sign(request.method, request.content, url, signed_headers_string(headers))
+        to_sign = string_to_sign(method, body, sign_url, signed_headers_string(headers))
         message = f"{self._access_id}{access_token}{t}{nonce}{to_sign}"
         headers["client_id"] = self._access_id
         headers["t"] = t
@@ -266,6 +291,24 @@ class TuyaAuth(httpx.Auth):
         headers["sign"] = hmac.new(self._access_secret, message.encode(), hashlib.sha256).hexdigest().upper()
         if access_token:
             headers["access_token"] = access_token
+
+    async def conversation(self, method: str, path: str, sign: Callable[[str], R]) -> AsyncGenerator[R, Any]:
+        """The auth flow without its transport: yields what ``sign(access_token)`` builds, and is sent back each
+        answer's decoded JSON. A token rejected with 1010/1011/1012 is healed once and the call signed again.
+
+        :meth:`async_auth_flow` drives it with httpx requests; ``LockCloud``'s own fast path with plain headers.
+        """
+        tokens = None if is_token_path(path) else self._tokens
+        token = await tokens.get() if tokens is not None else None
+        envelope = yield sign(self._access_token(token, method, path))
+        if tokens is None or envelope_code(envelope) not in TOKEN_REJECTED:
+            return
+        logger.debug("%s %s: token rejected; healing it and sending again", method, path)
+        # The answer's clock is fresher than any: the new token's expiry and the next ``t`` header use it.
+        if isinstance(envelope, dict):
+            self._clock.observe(envelope.get("t"))
+        token = await tokens.heal(token)
+        yield sign(self._access_token(token, method, path))
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         raise ValidationError(
@@ -276,43 +319,50 @@ class TuyaAuth(httpx.Auth):
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         # The signature covers the body's bytes: a streamed body is read first (a no-op when it already was).
         await request.aread()
-        tokens = None if is_token_path(request.url.path) else self._tokens
-        token = await tokens.get() if tokens is not None else None
-        self._sign_with(request, token)
-        request.extensions[SENT_EXTENSION] = True
-        response = yield request
-        if tokens is None:
-            return
-        envelope = await read_envelope(response, self._max_response_bytes)
-        if envelope_code(envelope) not in TOKEN_REJECTED:
-            return
-        logger.debug("%s %s: token rejected; healing it and sending again", request.method, request.url.path)
-        # The answer's clock is fresher than any: the new token's expiry and the next ``t`` header use it.
-        if isinstance(envelope, dict):
-            self._clock.observe(envelope.get("t"))
-        await response.aclose()
-        token = await tokens.heal(token)
-        # A new request object, so that whoever kept the first one (event hooks, a log) still sees what it carried.
-        replay = httpx.Request(
-            request.method,
-            request.url,
-            headers=request.headers.copy(),
-            content=request.content,
-            extensions=dict(request.extensions),
-        )
-        self._sign_with(replay, token)
-        response = yield replay
-        await read_envelope(response, self._max_response_bytes)
+        first = True
 
-    def _sign_with(self, request: httpx.Request, token: Token | None) -> None:
-        access_token = ""
-        if token is not None:
-            access_token = token.access_token
-            if not isinstance(access_token, str) or not _header_safe(access_token):
-                raise TokenError(
-                    -1,
-                    "the access token from the token call is not printable ASCII and cannot be sent",
-                    method=request.method,
-                    path=request.url.path,
-                )
-        self.sign(request, access_token)
+        def signed(access_token: str) -> httpx.Request:
+            nonlocal first
+            # The replay is a new request object, so that whoever kept the first one (event hooks, a log) still
+            # sees what it carried.
+            target = request if first else _copy(request)
+            first = False
+            self.sign(target, access_token)
+            target.extensions[SENT_EXTENSION] = True
+            return target
+
+        flow = self.conversation(request.method, request.url.path, signed)
+        outgoing = await flow.__anext__()
+        while True:
+            response = yield outgoing
+            if self._tokens is None or is_token_path(request.url.path):
+                return
+            envelope = await read_envelope(response, self._max_response_bytes)
+            try:
+                outgoing = await flow.asend(envelope)
+            except StopAsyncIteration:
+                return
+            await response.aclose()
+
+    def _access_token(self, token: Token | None, method: str, path: str) -> str:
+        if token is None:
+            return ""
+        access_token = token.access_token
+        if not isinstance(access_token, str) or not _header_safe(access_token):
+            raise TokenError(
+                -1,
+                "the access token from the token call is not printable ASCII and cannot be sent",
+                method=method,
+                path=path,
+            )
+        return access_token
+
+
+def _copy(request: httpx.Request) -> httpx.Request:
+    return httpx.Request(
+        request.method,
+        request.url,
+        headers=request.headers.copy(),
+        content=request.content,
+        extensions=dict(request.extensions),
+    )

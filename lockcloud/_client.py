@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from lockcloud._aiohttp import AiohttpTransport
 from lockcloud._auth import DEFAULT_MAX_RESPONSE_BYTES, TOKEN_PATH, ServerClock, TuyaAuth
 from lockcloud._errors import InsecureTransportWarning, ValidationError
 from lockcloud._tokens import TokenManager, TokenStore
@@ -194,7 +195,8 @@ class LockCloud:
         self._active_enrollments: set[str] = set()
         self._owns_http_client = http_client is None
         self._closed = False
-        self._http = http_client or httpx.AsyncClient(timeout=phases, verify=tls)
+        fast = None if http_client is not None else AiohttpTransport(verify=tls)
+        self._http = http_client or httpx.AsyncClient(timeout=phases, transport=fast)
         self._clock = ServerClock()
         self._call_retry: RetryPolicy | None = None
         self._call_timeout: float | None = None
@@ -216,6 +218,8 @@ class LockCloud:
             timeout=attempt_total,
             max_response_bytes=max_response_bytes,
             limiter=limiter,
+            fast=fast,
+            phases=phases,
         )
 
     @classmethod

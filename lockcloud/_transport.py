@@ -43,11 +43,13 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
+import aiohttp
 import attrs
 import httpx
 
+from lockcloud._aiohttp import AiohttpTransport
 from lockcloud._auth import (
     DEFAULT_MAX_RESPONSE_BYTES,
     NOT_JSON,
@@ -56,6 +58,7 @@ from lockcloud._auth import (
     ServerClock,
     TuyaAuth,
     canonical_url,
+    decode_json,
     envelope_code,
     is_token_path,
     plausible_server_time,
@@ -248,6 +251,19 @@ def _certificate_problem(failure: BaseException) -> str | None:
     return None
 
 
+class _Attempt:
+    """What one attempt got to: whether the request was handed to the network."""
+
+    __slots__ = ("sent",)
+
+    def __init__(self) -> None:
+        self.sent = False
+
+
+# Paths that need no percent-encoding: the fast path puts them into the URL as they are.
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@/-]*")
+
+
 class _AttemptTimedOut(Exception):
     """The attempt's total time ran out (a slow drip, a hung server): not an httpx error, so named here."""
 
@@ -266,9 +282,20 @@ class Transport:
         timeout: float,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         limiter: RateLimiter | None = None,
+        fast: AiohttpTransport | None = None,
+        phases: httpx.Timeout | None = None,
     ) -> None:
         self._client = client
+        # The client's own aiohttp pool, driven without httpx objects: the same signing, healing and envelope
+        # rules at a fraction of the CPU per call. Only when the client was not borrowed (its hooks, headers and
+        # transport are then lockcloud's own) and for paths that need no encoding.
+        self._fast = fast
+        phases = phases or httpx.Timeout(timeout)
+        self._fast_timeout = aiohttp.ClientTimeout(
+            total=None, connect=phases.pool, sock_connect=phases.connect, sock_read=phases.read
+        )
         self._base_url = base_url.rstrip("/")
+        self._host = urlsplit(self._base_url).hostname or ""
         self._auth = auth
         self._clock = clock
         self._retry = retry
@@ -306,6 +333,8 @@ class Transport:
         )
         sign_url = canonical_url(path, query)
         url = self._base_url + path
+        fast = self._fast is not None and _PLAIN_PATH.fullmatch(path) is not None
+        fast_url = url + "?" + urlencode(query) if query else url
         deadline = None if policy.deadline is None else time.monotonic() + policy.deadline
 
         attempt = 0
@@ -315,20 +344,28 @@ class Transport:
             budget = (
                 attempt_timeout if deadline is None else min(attempt_timeout, deadline - time.monotonic())
             )
-            try:
-                request = self._client.build_request(
-                    method, url, params=tuple(query) or None, content=body, headers=_REQUEST_HEADERS
-                )
-            except httpx.InvalidURL as exc:
-                raise ValidationError(f"{method} {shown}: path or query cannot be put in a URL") from exc
-            request.extensions[SIGN_URL_EXTENSION] = sign_url
+            progress = _Attempt()
+            request: httpx.Request | None = None
+            if not fast:
+                try:
+                    request = self._client.build_request(
+                        method, url, params=tuple(query) or None, content=body, headers=_REQUEST_HEADERS
+                    )
+                except httpx.InvalidURL as exc:
+                    raise ValidationError(f"{method} {shown}: path or query cannot be put in a URL") from exc
+                request.extensions[SIGN_URL_EXTENSION] = sign_url
             started = time.perf_counter()
             failure: BaseException | None = None
             envelope: Any = NOT_JSON
             status = 0
             try:
                 async with asyncio.timeout(max(budget, 0.0)):
-                    envelope, status, raw = await self._exchange(request)
+                    if request is None:
+                        envelope, status, raw = await self._exchange_fast(
+                            method, path, fast_url, sign_url, body, shown, progress
+                        )
+                    else:
+                        envelope, status, raw = await self._exchange(request, progress)
             except (httpx.TransportError, ResponseTooLargeError) as exc:
                 failure = exc
             except TimeoutError as exc:
@@ -338,9 +375,8 @@ class Transport:
             # Errors are raised outside the except block on purpose: a chained httpx exception would carry the
             # request, with its access_token header (and, for a refresh, the refresh token in its URL).
             if failure is not None:
-                sent = request.extensions.get(SENT_EXTENSION) is True
                 await self._handle_failure(
-                    failure, request, sent, idempotent, policy, attempt, deadline, shown
+                    failure, method, progress.sent, idempotent, policy, attempt, deadline, shown
                 )
                 continue
 
@@ -405,24 +441,73 @@ class Transport:
                 ) from error
             raise error
 
-    async def _exchange(self, request: httpx.Request) -> tuple[Any, int, bytes]:
+    async def _exchange(self, request: httpx.Request, progress: _Attempt) -> tuple[Any, int, bytes]:
         """Send, read the answer under the size cap, and decode it once: ``(json or NOT_JSON, status, raw)``."""
-        # Token calls skip the limiter: a business call holding the last slot waits for its token inside the slot.
-        if self._limiter is None or is_token_path(request.url.path):
-            response = await self._client.send(request, auth=self._auth, stream=True)
-        else:
-            async with self._limiter:
+        try:
+            # Token calls skip the limiter: a business call holding the last slot waits for its token inside it.
+            if self._limiter is None or is_token_path(request.url.path):
                 response = await self._client.send(request, auth=self._auth, stream=True)
+            else:
+                async with self._limiter:
+                    response = await self._client.send(request, auth=self._auth, stream=True)
+        finally:
+            progress.sent = request.extensions.get(SENT_EXTENSION) is True
         try:
             envelope = await read_envelope(response, self._max_response_bytes)
         finally:
             await response.aclose()
         return envelope, response.status_code, response.content
 
+    async def _exchange_fast(
+        self, method: str, path: str, url: str, sign_url: str, body: bytes, shown: str, progress: _Attempt
+    ) -> tuple[Any, int, bytes]:
+        """:meth:`_exchange` on the client's own aiohttp pool, driving the same auth conversation."""
+        assert self._fast is not None
+
+        def signed(access_token: str) -> dict[str, str]:
+            headers = dict(_REQUEST_HEADERS)
+            self._auth.sign_headers(headers, method, sign_url, body, access_token)
+            return headers
+
+        if self._limiter is None or is_token_path(path):
+            return await self._converse(method, path, url, body, shown, progress, signed)
+        async with self._limiter:
+            return await self._converse(method, path, url, body, shown, progress, signed)
+
+    async def _converse(
+        self,
+        method: str,
+        path: str,
+        url: str,
+        body: bytes,
+        shown: str,
+        progress: _Attempt,
+        signed: Callable[[str], dict[str, str]],
+    ) -> tuple[Any, int, bytes]:
+        assert self._fast is not None
+        flow = self._auth.conversation(method, path, signed)
+        headers = await flow.__anext__()
+        while True:
+            progress.sent = True
+            status, raw = await self._fast.exchange(
+                method,
+                url,
+                headers,
+                body,
+                limit=self._max_response_bytes,
+                shown=shown,
+                phases=self._fast_timeout,
+            )
+            envelope = decode_json(raw)
+            try:
+                headers = await flow.asend(envelope)
+            except StopAsyncIteration:
+                return envelope, status, raw
+
     async def _handle_failure(
         self,
         failure: BaseException,
-        request: httpx.Request,
+        method: str,
         sent: bool,
         idempotent: bool,
         policy: RetryPolicy,
@@ -431,11 +516,10 @@ class Transport:
         shown: str,
     ) -> None:
         """Return to retry; otherwise raise the error that says what may have happened."""
-        method = request.method
         reason = str(failure) if isinstance(failure, _AttemptTimedOut) else type(failure).__name__
         problem = _certificate_problem(failure)
         if problem is not None:
-            raise TLSVerificationError(method=method, path=shown, host=request.url.host, reason=problem)
+            raise TLSVerificationError(method=method, path=shown, host=self._host, reason=problem)
         if isinstance(failure, _NEVER_SENDABLE):
             raise TransportError(f"request could not be sent ({reason})", method=method, path=shown)
         if isinstance(failure, ResponseTooLargeError):

@@ -75,7 +75,11 @@ async def mocked() -> AsyncIterator[SimpleNamespace]:
                 "result": {"access_token": "a", "refresh_token": "r", "expire_time": 7200},
             }
         )
-        async with LockCloud("id", "secret", base_url=BASE, retry=FAST) as cloud:
+        # respx intercepts httpx's own transport, not the aiohttp one lockcloud uses by default.
+        async with (
+            httpx.AsyncClient() as http,
+            LockCloud("id", "secret", base_url=BASE, retry=FAST, http_client=http) as cloud,
+        ):
             yield SimpleNamespace(router=router, cloud=cloud)
 
 
@@ -171,7 +175,10 @@ async def test_client_default_policy(respx_mock: respx.MockRouter) -> None:
         }
     )
     calls = respx_mock.get(f"{BASE}{PATH}").mock(side_effect=[httpx.ConnectError("x")] * 10)
-    async with LockCloud("id", "secret", base_url=BASE, retry=RetryPolicy.never()) as cloud:
+    async with (
+        httpx.AsyncClient() as http,
+        LockCloud("id", "secret", base_url=BASE, retry=RetryPolicy.never(), http_client=http) as cloud,
+    ):
         with pytest.raises(ConnectError):
             await cloud.request("GET", PATH)
     assert calls.call_count == 1

@@ -69,7 +69,11 @@ def api() -> Iterator[respx.MockRouter]:
 
 @pytest.fixture
 async def cloud(api: respx.MockRouter) -> AsyncIterator[LockCloud]:
-    async with LockCloud(ACCESS_ID, ACCESS_SECRET, base_url=BASE_URL, retry=FAST_RETRY) as client:
+    # respx intercepts httpx's own transport, not the aiohttp one lockcloud uses by default.
+    async with (
+        httpx.AsyncClient() as http,
+        LockCloud(ACCESS_ID, ACCESS_SECRET, base_url=BASE_URL, retry=FAST_RETRY, http_client=http) as client,
+    ):
         yield client
 
 
