@@ -1,4 +1,4 @@
-"""Every Tuya error code of PROTOCOL.md §2 maps to its class, with code, msg, tid, method, path and body kept."""
+"""Every documented Tuya error code maps to its class, with code, msg, tid, method, path and body kept."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from lockcloud import LockCloud
 from lockcloud._auth import ServerClock, TuyaAuth, canonical_url, compute_sign, string_to_sign
 from lockcloud._tokens import MemoryTokenStore, Token, TokenManager
 
-# PROTOCOL.md §2, Tuya's "Sign Requests" page.
+# Tuya's "Sign Requests" page.
 DOC_ID = "1KAD46OrT9HafiKdsXeg"
 DOC_SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
 DOC_T = "1588925778000"

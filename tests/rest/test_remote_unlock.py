@@ -33,7 +33,7 @@ FREE_V11_PATH = f"/v1.1/devices/{DEVICE}/door-lock/password-free/open-door"
 OPERATE_PATH = f"/v1.0/smart-lock/devices/{DEVICE}/password-free/door-operate"
 SWITCHES_PATH = f"/v1.0/devices/{DEVICE}/door-lock/remote-unlocks"
 
-# PROTOCOL.md §3: with the documentation's secret this ticket key hides "0123456789abcdef",
+# Tuya's password-ticket document: with its secret this ticket key hides "0123456789abcdef",
 # and PIN 123456 encrypts to DOC_PIN_CIPHERTEXT.
 DOC_TICKET_KEY = "E8EACE19C6075C139FE8452771A6CF7F9173247C8D56147E406EBA159F6E577A"
 DOC_PIN_CIPHERTEXT = "0FCF43FCEBC5AC8B66C48F5CB7C25B02"
