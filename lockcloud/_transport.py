@@ -347,13 +347,20 @@ class Transport:
             progress = _Attempt()
             request: httpx.Request | None = None
             if not fast:
+                # Built directly rather than through build_request, which parses the URL twice: the borrowed
+                # client's headers and timeout still apply (lockcloud sends absolute URLs and uses no cookies).
+                headers = self._client.headers.copy()
+                headers.update(_REQUEST_HEADERS)
                 try:
-                    request = self._client.build_request(
-                        method, url, params=tuple(query) or None, content=body, headers=_REQUEST_HEADERS
+                    request = httpx.Request(
+                        method,
+                        fast_url,
+                        headers=headers,
+                        content=body,
+                        extensions={"timeout": self._client.timeout.as_dict(), SIGN_URL_EXTENSION: sign_url},
                     )
                 except httpx.InvalidURL as exc:
                     raise ValidationError(f"{method} {shown}: path or query cannot be put in a URL") from exc
-                request.extensions[SIGN_URL_EXTENSION] = sign_url
             started = time.perf_counter()
             failure: BaseException | None = None
             envelope: Any = NOT_JSON
