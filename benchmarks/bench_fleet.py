@@ -6,8 +6,9 @@ is the fleet sharing ``RedisTokenStore`` (a ``redis-server`` started here, on lo
 ``FileTokenStore`` (one file, an OS lock beside it); the baseline is the same fleet with the default
 ``MemoryTokenStore``, a token per process. Both under the simulator's default rules and with
 ``grant_replaces_token`` (a new grant retires every other token of the project). Failed calls and 1010 answers are
-in the notes. The clients get a 120 s HTTP timeout: thousands of calls at once queue at the one simulator process,
-and on a loaded machine the default 10 s times some of them out, which has nothing to do with tokens.
+in the notes. Each client gets an HTTP client with a 120 s timeout and a connection per caller: thousands of calls
+at once queue at the one simulator process, and with the defaults (10 s, 100 connections) a loaded machine failed
+many of them with ``PoolTimeout``, on both sides, which has nothing to do with tokens.
 
     python benchmarks/bench_fleet.py [--quick]      # --quick: 4 processes x 50 callers
 """

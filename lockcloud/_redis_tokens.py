@@ -83,7 +83,7 @@ class RedisTokenStore:
         *,
         key: str | None = None,
         fallback: Literal["error", "local"] = "error",
-        lease: float = 10.0,
+        lease: float = 15.0,
         lock_timeout: float = 30.0,
         timeout: float = 5.0,
     ) -> None:
@@ -231,12 +231,16 @@ class RedisTokenStore:
 
     async def _keep_lease(self, holder: str) -> None:
         lease_ms = max(1, int(self.lease * 1000))
+        pause = self.lease / 4
         while True:
-            await asyncio.sleep(self.lease / 3)
+            await asyncio.sleep(pause)
             try:
                 kept = await self._call(lambda: self._redis.eval(_EXTEND, 1, self.lock_key, holder, lease_ms))
             except TokenStoreError:
-                continue  # the next extension may get through; the lease has two more periods to go
+                # A busy event loop or a Redis hiccup: try again soon, while the lease still has time to run.
+                pause = min(self.lease / 4, 0.2)
+                continue
+            pause = self.lease / 4
             if not kept:
                 logger.warning("the token renewal lease on Redis at %s ran out while renewing", self.address)
                 return

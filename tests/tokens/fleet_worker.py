@@ -4,9 +4,10 @@
                              "callers": 50, "store": {"kind": "redis", "url": ..., "key": ..., "lease": 10}}'
 
 ``store.kind`` is ``memory``, ``file`` (``path``) or ``redis`` (``url``, optional ``key``, ``lease``,
-``lock_timeout``); an optional ``timeout`` (seconds) replaces the client's HTTP timeout. Prints ``{"ready": true, "pid": ...}``, then answers each ``run`` line on stdin with one JSON
-line: ``callers`` concurrent ``GET path`` calls, as ``{"ok": n, "failed": {"ErrorType": n}, "token_calls": n,
-"adopted": n, "seconds": s}`` (token calls and adoptions since the last ``run``). ``quit`` or end of input stops
+``lock_timeout``); an optional ``timeout`` (seconds) gives the client an HTTP client of its own with that timeout
+and a connection for every caller. Prints ``{"ready": true, "pid": ...}``, then answers each ``run`` line on stdin with one JSON
+line: ``callers`` concurrent ``GET path`` calls, as ``{"ok": n, "failed": {"ErrorType": n}, "examples":
+{"ErrorType": message}, "token_calls": n, "adopted": n, "seconds": s}`` (token calls and adoptions since the last ``run``). ``quit`` or end of input stops
 it. Used by tests/tokens/test_fleet.py and benchmarks/bench_fleet.py.
 """
 
@@ -19,6 +20,8 @@ import os
 import sys
 import time
 from typing import Any
+
+import httpx
 
 from lockcloud import FileTokenStore, LockCloud, MemoryTokenStore, RedisTokenStore, TokenStore
 
@@ -45,10 +48,12 @@ async def _run(cloud: LockCloud, path: str, callers: int) -> dict[str, Any]:
     outcomes = await asyncio.gather(
         *(cloud.request("GET", path) for _ in range(callers)), return_exceptions=True
     )
-    failed = collections.Counter(type(o).__name__ for o in outcomes if isinstance(o, BaseException))
+    errors = [o for o in outcomes if isinstance(o, BaseException)]
+    failed = collections.Counter(type(error).__name__ for error in errors)
     return {
         "ok": callers - sum(failed.values()),
         "failed": dict(failed),
+        "examples": {type(error).__name__: str(error) for error in errors},
         "token_calls": cloud.tokens.token_calls - calls_before,
         "adopted": cloud.tokens.adopted - adopted_before,
         "seconds": time.perf_counter() - started,
@@ -57,8 +62,16 @@ async def _run(cloud: LockCloud, path: str, callers: int) -> dict[str, Any]:
 
 async def main(config: dict[str, Any]) -> None:
     store = _store(config["store"])
+    http: httpx.AsyncClient | None = None
+    if "timeout" in config:
+        limits = httpx.Limits(max_connections=config["callers"], max_keepalive_connections=config["callers"])
+        http = httpx.AsyncClient(timeout=config["timeout"], limits=limits)
     cloud = LockCloud(
-        config["access_id"], config["access_secret"], base_url=config["base_url"], token_store=store
+        config["access_id"],
+        config["access_secret"],
+        base_url=config["base_url"],
+        token_store=store,
+        http_client=http,
     )
     async with cloud:
         print(json.dumps({"ready": True, "pid": os.getpid()}), flush=True)
@@ -71,6 +84,8 @@ async def main(config: dict[str, Any]) -> None:
             else:
                 result = {"error": f"unknown command {command!r}"}
             print(json.dumps(result), flush=True)
+    if http is not None:
+        await http.aclose()
     if isinstance(store, RedisTokenStore):
         await store.aclose()
 
