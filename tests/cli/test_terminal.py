@@ -124,3 +124,32 @@ def test_the_live_bar_follows_a_resized_window(
     assert len(bars) == 1, terminal.text()
     assert "5/5" in bars[0]
     assert len(bars[0]) <= 60
+
+
+@pytest.mark.parametrize("columns", [60, 120])
+def test_ctrl_c_during_an_unlock_says_the_door_may_be_open(
+    open_terminal: Open,
+    simulator_holding_open_door: dict[str, Any],
+    simulator_environment: Callable[[dict[str, Any]], dict[str, str]],
+    columns: int,
+) -> None:
+    served = simulator_holding_open_door
+    terminal = open_terminal(
+        "unlock", "sim-front-door", "--pin", "123456", columns=columns, env=simulator_environment(served)
+    )
+    # The simulator has run the open-door call and holds its answer back: Ctrl-C now cannot undo the opening.
+    assert served["next_line"](STARTUP).strip() == "executed open_door"
+    pressed = terminal.press_ctrl_c()
+    assert terminal.wait_exit(30) == 130
+    assert terminal.exited_at is not None
+    print(f"{columns} columns: exited {terminal.exited_at - pressed:.2f} s after Ctrl-C")
+    text = terminal.flat()
+    note = (
+        "interrupted during the unlock of sim-front-door: if the request had reached the cloud the door may "
+        "be open; it is not retried: check the lock"
+    )
+    # Wrapped at the window's width, where rich may also break before a colon: compared without the spaces.
+    assert "".join(note.split()) in "".join(text.split()), text
+    assert "lockcloud: interrupted" in text
+    assert not any(noise in text for noise in NOISE), text
+    assert all(len(line) <= columns for line in terminal.lines())
