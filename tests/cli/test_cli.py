@@ -184,6 +184,8 @@ def test_keys(served_env: dict[str, Any], capsys: pytest.CaptureFixture[str]) ->
     assert ["#1", "password"] in rows
     assert ["#2", "fingerprint"] in rows
     assert "#3" not in text
+    # As wide as its columns: a pipe gets no rows padded with spaces to the console's 80 columns.
+    assert max(len(line) for line in text.splitlines()) < 60, text
 
 
 def test_unlock_with_a_pin_from_stdin(
