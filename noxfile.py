@@ -6,6 +6,9 @@ import nox
 
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
+# A Python the package claims and this machine lacks fails the run instead of skipping its session quietly
+# (pyenv's shims offer only the selected versions: name all three in `pyenv global` or PYENV_VERSION).
+nox.options.error_on_missing_interpreters = True
 
 #: Every Python the package supports (the classifiers in pyproject.toml say the same); tests run on each.
 PYTHONS = ["3.11", "3.12", "3.13"]

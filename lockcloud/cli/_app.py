@@ -12,12 +12,10 @@ from lockcloud.cli._doctor import doctor
 from lockcloud.cli._listen import listen
 from lockcloud.cli._locks import enroll, keys, remote_unlock, unlock
 from lockcloud.cli._output import PROG
+from lockcloud.cli._run import EXIT_INTERRUPTED
 from lockcloud.cli._sim import sim
 
 __all__ = ["cli", "main"]
-
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})

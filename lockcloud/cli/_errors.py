@@ -6,6 +6,8 @@ from lockcloud._errors import (
     ClockSkewError,
     ConnectError,
     CredentialsError,
+    DeviceNotFoundError,
+    EventStreamError,
     LockCloudError,
     OutcomeUnknownError,
     PlanExpiredError,
@@ -69,6 +71,18 @@ def describe_error(error: LockCloudError) -> str:
         return (
             f"Tuya says this machine's clock is off ({error.code}): synchronise it with NTP "
             "(e.g. `timedatectl set-ntp true`)"
+        )
+    if isinstance(error, EventStreamError):
+        from lockcloud.cli._options import ENV_PULSAR_URL
+
+        return (
+            f"{one_line(error)}: check --pulsar-url or {ENV_PULSAR_URL} (or --region), and that the project's "
+            "message service is enabled; `lockcloud doctor` checks the push channel"
+        )
+    if isinstance(error, DeviceNotFoundError):
+        return (
+            f"{type(error).__name__}: {one_line(error)}; check the device id, and that the lock is linked to "
+            "this cloud project (`lockcloud doctor --device ID` checks access)"
         )
     if isinstance(error, ServiceNotSubscribedError | PlanExpiredError):
         return f"{type(error).__name__}: {one_line(error)}; `lockcloud doctor` says what to subscribe to"

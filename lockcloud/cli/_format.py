@@ -37,7 +37,8 @@ def keys_table(keys: Sequence[UnlockKey], *, indent: int = 4) -> Padding:
         table.add_row(f"#{key.unlock_no}", str(key.unlock_type.value), "on" if key.hijack else "")
     if not keys:
         table.add_row("-", "(none)", "")
-    return Padding(table, (0, 0, 0, indent))
+    # Not expanded: the padding would fill every row with spaces to the full width of the console (80 in a pipe).
+    return Padding(table, (0, 0, 0, indent), expand=False)
 
 
 def switches_table(methods: Sequence[RemoteUnlockMethod], *, indent: int = 2) -> Padding:
@@ -52,7 +53,7 @@ def switches_table(methods: Sequence[RemoteUnlockMethod], *, indent: int = 2) ->
         table.add_row(switch_name(name), name, "on" if method.open else "off")
     if not methods:
         table.add_row("-", "(this lock lists no switches)", "")
-    return Padding(table, (0, 0, 0, indent))
+    return Padding(table, (0, 0, 0, indent), expand=False)
 
 
 def describe_event(event: Event) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import sys
 from typing import Any
@@ -181,17 +182,28 @@ def _read_pin(pin: str | None) -> str | None:
     return sys.stdin.readline().strip()
 
 
+def unlock_interruption_note(device_id: str) -> str:
+    """What an unlock interrupted by Ctrl-C may have left: the request cannot be called back once sent."""
+    return (
+        f"interrupted during the unlock of {device_id}: if the request had reached the cloud the door may be "
+        "open; it is not retried: check the lock (`lockcloud listen`, or its app)"
+    )
+
+
 async def _unlock(
     connection: Connection, out: Output, device: str, pin: str | None, channel: int | None
 ) -> None:
     async with open_target(connection, out) as target, connect(target) as cloud:
         device_id = resolve_device(target, device)
-        if pin is not None:
-            opened = await cloud.remote_unlock.open_door(device_id, pin=pin)
-            how = "with the PIN"
-        else:
-            opened = await cloud.remote_unlock.open_door_without_password(device_id, channel_id=channel)
-            how = "without a PIN"
+        how = "with the PIN" if pin is not None else "without a PIN"
+        try:
+            if pin is not None:
+                opened = await cloud.remote_unlock.open_door(device_id, pin=pin)
+            else:
+                opened = await cloud.remote_unlock.open_door_without_password(device_id, channel_id=channel)
+        except asyncio.CancelledError:
+            out.note(unlock_interruption_note(device_id))
+            raise
     out.emit({"device_id": device_id, "opened": opened})
     if not opened:
         raise CommandError(f"the lock refused to open {how}")

@@ -28,7 +28,8 @@ Fixtures
 ``lockcloud_session_broker``, ``lockcloud_broker``
     pulsar-lite brokers on loopback: one for the session, or one per test to ``kill()`` and ``restart()``.
 
-The async fixtures need pytest-asyncio; in its strict mode mark the tests with ``@pytest.mark.asyncio``.
+The async fixtures need pytest-asyncio. In its default strict mode an async test runs only when marked
+``@pytest.mark.asyncio`` (otherwise pytest fails it); the examples below assume ``asyncio_mode = "auto"``.
 
 Examples
 --------

@@ -213,3 +213,47 @@ def environment_for(info: dict[str, Any]) -> dict[str, str]:
 @pytest.fixture
 def simulator_environment() -> Callable[[dict[str, Any]], dict[str, str]]:
     return environment_for
+
+
+#: A served simulator that runs ``open_door`` and then keeps the answer back (it says so on stdout): the moment
+#: when an interrupted unlock may already have opened the door.
+_SIMULATOR_HOLDING_OPEN_DOOR = """
+import asyncio, json, signal
+from lockcloud.sim import Simulator, running
+
+async def main():
+    sim = Simulator()
+    sim.faults.hang_seconds = 600
+    sim.lose_next_response(action="open_door", mode="timeout")
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    async with running(sim, broker=False) as server:
+        print(json.dumps({"access_id": server.access_id, "access_secret": server.access_secret,
+                          "base_url": server.base_url, "pulsar_url": ""}), flush=True)
+        while not sim.executed("open_door"):
+            await asyncio.sleep(0.02)
+        print("executed open_door", flush=True)
+        await stop.wait()
+
+asyncio.run(main())
+"""
+
+
+@pytest.fixture
+def simulator_holding_open_door() -> Iterator[dict[str, Any]]:
+    """A served simulator (no broker) whose first ``open_door`` runs and never answers; ``next_line(seconds)``
+    then reads ``executed open_door`` from it."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", _SIMULATOR_HOLDING_OPEN_DOOR],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+    )
+    try:
+        info: dict[str, Any] = json.loads(read_line_within(process.stdout, 60))
+        info["process"] = process
+        info["next_line"] = lambda seconds: read_line_within(process.stdout, seconds)
+        yield info
+    finally:
+        stop_politely(process)

@@ -9,7 +9,13 @@ import pytest
 from click.testing import CliRunner
 
 import lockcloud
-from lockcloud import EnrollmentResult, EnrollmentStatus, RemoteUnlockDisabledError, UnlockType
+from lockcloud import (
+    EnrollmentResult,
+    EnrollmentStatus,
+    EventStreamError,
+    RemoteUnlockDisabledError,
+    UnlockType,
+)
 from lockcloud.cli import cli
 from lockcloud.cli._enrolling import interruption_note
 from lockcloud.cli._errors import describe_error
@@ -121,6 +127,22 @@ def test_remote_unlock_disabled_names_the_command_that_fixes_it() -> None:
     with_pin = describe_error(RemoteUnlockDisabledError("dev-1", RemoteUnlockType.WITH_PASSWORD.value))
     assert "remote unlock with a PIN is switched off on dev-1" in with_pin
     assert "--enable with-pin" in with_pin
+
+
+def test_push_channel_and_unknown_device_errors_name_their_fix(runner: CliRunner) -> None:
+    refused = EventStreamError(
+        "cannot subscribe to 'a/out/event' as 'a-sub' at pulsar://127.0.0.1:9: Timeout"
+    )
+    message = describe_error(refused)
+    assert message.startswith("cannot subscribe to 'a/out/event'")
+    assert "check --pulsar-url or LOCKCLOUD_PULSAR_URL" in message
+    assert "`lockcloud doctor` checks the push channel" in message
+    unknown = runner.invoke(cli, ["keys", "no-such-lock", "--sim"])
+    assert unknown.exit_code == 1
+    assert unknown.stdout == ""
+    assert "DeviceNotFoundError" in unknown.stderr
+    assert "check the device id" in unknown.stderr
+    assert "`lockcloud doctor --device ID`" in unknown.stderr
 
 
 def result(status: EnrollmentStatus, cancel_confirmed: bool | None = None) -> EnrollmentResult:

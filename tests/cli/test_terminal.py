@@ -6,6 +6,7 @@ times printed are informative; the bounds asserted are generous (the machine may
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -124,3 +125,62 @@ def test_the_live_bar_follows_a_resized_window(
     assert len(bars) == 1, terminal.text()
     assert "5/5" in bars[0]
     assert len(bars[0]) <= 60
+
+
+@pytest.mark.parametrize("columns", [60, 120])
+def test_ctrl_c_during_an_unlock_says_the_door_may_be_open(
+    open_terminal: Open,
+    simulator_holding_open_door: dict[str, Any],
+    simulator_environment: Callable[[dict[str, Any]], dict[str, str]],
+    columns: int,
+) -> None:
+    served = simulator_holding_open_door
+    terminal = open_terminal(
+        "unlock", "sim-front-door", "--pin", "123456", columns=columns, env=simulator_environment(served)
+    )
+    # The simulator has run the open-door call and holds its answer back: Ctrl-C now cannot undo the opening.
+    assert served["next_line"](STARTUP).strip() == "executed open_door"
+    pressed = terminal.press_ctrl_c()
+    assert terminal.wait_exit(30) == 130
+    assert terminal.exited_at is not None
+    print(f"{columns} columns: exited {terminal.exited_at - pressed:.2f} s after Ctrl-C")
+    text = terminal.flat()
+    note = (
+        "interrupted during the unlock of sim-front-door: if the request had reached the cloud the door may "
+        "be open; it is not retried: check the lock"
+    )
+    # Wrapped at the window's width, where rich may also break before a colon: compared without the spaces.
+    assert "".join(note.split()) in "".join(text.split()), text
+    assert "lockcloud: interrupted" in text
+    assert not any(noise in text for noise in NOISE), text
+    assert all(len(line) <= columns for line in terminal.lines())
+
+
+@pytest.mark.parametrize("columns", [60, 120])
+def test_data_commands_and_errors_fit_the_window(
+    open_terminal: Open,
+    serve_simulator: Callable[..., dict[str, Any]],
+    simulator_environment: Callable[[dict[str, Any]], dict[str, str]],
+    columns: int,
+) -> None:
+    env = simulator_environment(serve_simulator())
+
+    def finished(*args: str, status: int = 0) -> Terminal:
+        terminal = open_terminal(*args, columns=columns, env=env)
+        assert terminal.wait_exit(STARTUP) == status, terminal.text()
+        assert all(len(line) <= columns for line in terminal.lines()), terminal.text()
+        assert not any(noise in terminal.flat() for noise in NOISE), terminal.text()
+        return terminal
+
+    assert finished("--version").text().startswith("lockcloud ")
+    table = finished("keys", "sim-front-door", "--user", "sim-alice", "--unassigned")
+    rows = [line.split() for line in table.lines()]
+    assert ["#1", "password"] in rows
+    assert ["#3", "card"] in rows
+    # --json on a terminal is still one plain document: no colours, no wrapping of its own.
+    document = finished("keys", "sim-front-door", "--user", "sim-alice", "--json").raw
+    assert b"\x1b" not in document
+    assert [key["unlock_no"] for key in json.loads(document)["assigned"]] == [1, 2]
+    # An error is one message that names the command that fixes it, wrapped between words to the width.
+    refused = finished("unlock", "sim-front-door", status=1).flat()
+    assert "turn it on with `lockcloud remote-unlock sim-front-door --enable without-pin`" in refused

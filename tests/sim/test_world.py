@@ -430,6 +430,20 @@ async def test_revoke_clears_a_pending_request(cloud: LockCloud, sim: Simulator)
     assert sim.executed("revoke_remote_unlock")[-1].detail == {"type": 1, "revoked": True}
 
 
+async def test_a_doorbell_ring_is_a_pending_request_with_the_visitors_photo(
+    cloud: LockCloud, sim: Simulator
+) -> None:
+    back = sim.devices["back_door"]
+    assert await cloud.remote_unlock.revoke(back, 2) is True  # the request the seed left pending
+    assert sim.lock(back).pending_remote_request is False
+    photo = sim.ring_doorbell(back)
+    assert sim.lock(back).pending_remote_request is True
+    assert photo.event_type == 1
+    assert sim.lock(back).media[-1] is photo
+    assert await cloud.remote_unlock.revoke(back, 1) is True
+    assert sim.executed("revoke_remote_unlock")[-1].detail == {"type": 1, "revoked": True}
+
+
 # -- media ------------------------------------------------------------------------------------------------------
 
 
