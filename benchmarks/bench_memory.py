@@ -133,16 +133,17 @@ class _Tally:
 
 
 async def _consume_stream(url: str, subscription: str, count: int) -> dict[str, Any]:
-    from lockcloud.events import EventStream
+    from lockcloud.events import EventStream, PulsarOptions, PulsarSource
 
-    stream = EventStream(
-        ACCESS_ID,
-        SECRET,
+    options = PulsarOptions(
         url=url,
+        access_id=ACCESS_ID,
+        access_secret=SECRET,
         subscription=subscription,
         initial_position="earliest",
-        pulsar_log_level="error",
+        log_level="error",
     )
+    stream = EventStream(PulsarSource(options), SECRET)
     tally = _Tally(count)
     async with stream:
         iterator = aiter(stream)

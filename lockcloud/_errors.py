@@ -9,6 +9,7 @@
     ├── RemoteUnlockDisabledError              the lock's remote-unlock switch needed by a flow is off (names it)
     ├── BrokerError                            the local pulsar-lite broker did not start (simulator)
     ├── EventStreamError                       the push stream could not subscribe, or failed for good
+    │   └── SubscribeError                     the broker refused or never answered: .reason .url .topic .fix
     ├── TransportError                         the HTTP exchange itself failed (wraps the httpx exception)
     │   ├── ConnectError                       the request never left: safe to try again
     │   ├── RequestTimeoutError                a call that may be retried timed out on every attempt (or a download timed out)
@@ -69,6 +70,7 @@ __all__ = [
     "ServerError",
     "ServiceNotSubscribedError",
     "SignatureError",
+    "SubscribeError",
     "TokenError",
     "TransportError",
     "UnexpectedResponseError",
@@ -126,6 +128,19 @@ class BrokerError(LockCloudError):
 
 class EventStreamError(LockCloudError):
     """The push-event stream could not subscribe to the broker, or stopped for a reason it cannot recover from."""
+
+
+class SubscribeError(EventStreamError):
+    """The push stream could not subscribe. ``reason`` is one of ``refused``, ``unreachable``, ``tls``, ``auth``,
+    ``busy``, ``timeout`` or ``failed``; ``url``, ``topic`` and ``subscription`` say where, ``fix`` what to do."""
+
+    def __init__(self, what: str, *, reason: str, url: str, topic: str, subscription: str, fix: str) -> None:
+        super().__init__(f"cannot subscribe to {topic!r} as {subscription!r} at {url}: {what}. {fix}")
+        self.reason = reason
+        self.url = url
+        self.topic = topic
+        self.subscription = subscription
+        self.fix = fix
 
 
 class TransportError(LockCloudError):

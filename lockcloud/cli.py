@@ -424,7 +424,7 @@ async def cmd_demo(args: argparse.Namespace, out: Output) -> int:
 async def _door_report(reports: Any) -> str:
     async with asyncio.timeout(5):
         event = await anext(reports)
-    event.ack()
+    reports.ack(event)
     for item in getattr(event, "status", ()):
         if item.code == "closed_opened":
             return f"door {item.value}"
@@ -571,7 +571,7 @@ async def cmd_listen(args: argparse.Namespace, out: Output) -> int:
         devices = [resolve_device(target, device) for device in args.device or ()]
         async with event_stream(cloud, target, args) as stream:
             subscription = stream.subscribe(device_id=devices or None)
-            out.say(f"Listening on {stream.topic} as {stream.subscription}; Ctrl-C to stop.")
+            out.say(f"Listening on {stream.source.description}; Ctrl-C to stop.")
             seen = 0
             deadline = time.monotonic() + args.duration if args.duration else None
             while args.count is None or seen < args.count:
@@ -587,7 +587,7 @@ async def cmd_listen(args: argparse.Namespace, out: Output) -> int:
                 out.emit(_event_document(event))
                 stamp = event.published_at.isoformat(timespec="seconds") if event.published_at else "-"
                 out.say(f"{stamp} {event.device_id or '-':<20} {_describe_event(event)}")
-                event.ack()
+                subscription.ack(event)
     return 0
 
 
@@ -705,15 +705,12 @@ async def _subscription_check(cloud: LockCloud, args: argparse.Namespace, target
 
 
 async def _events_check(target: Target) -> Check:
-    from lockcloud.events import EventStream
+    from lockcloud.events._options import pulsar_stream
 
-    stream = EventStream(
+    stream = pulsar_stream(
         target.access_id,
         target.access_secret,
-        url=target.pulsar_url,
-        firehose=False,
-        connect_timeout=5.0,
-        pulsar_log_level="error",
+        {"url": target.pulsar_url, "firehose": False, "connect_timeout": 5.0, "pulsar_log_level": "error"},
     )
     try:
         async with asyncio.timeout(15):

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import attrs
 
 from lockcloud.crypto import encrypt_message
-from lockcloud.events._stream import topic_for
+from lockcloud.events._pulsar import topic_for
 
 __all__ = ["MessageEncryption", "PulsarPublisher", "PushMessage", "encode_push"]
 

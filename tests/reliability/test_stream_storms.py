@@ -21,6 +21,7 @@ import pulsar.asyncio
 
 from lockcloud.crypto import encrypt_message
 from lockcloud.events import EnrollmentProgress, EventStream, MemoryDeadLetters
+from lockcloud.events._options import pulsar_stream
 from lockcloud.sim.broker import LocalBroker
 
 ACCESS_ID = "stormprojectid01"
@@ -125,7 +126,7 @@ def make_stream(broker: LocalBroker, tmp_path: Path, **options: Any) -> EventStr
     options.setdefault("pulsar_log_level", "error")
     options.setdefault("pulsar_log_file", str(tmp_path / "stream-pulsar.log"))
     options.setdefault("resubscribe_delay", 0.05)
-    return EventStream(ACCESS_ID, SECRET, url=broker.url, **options)
+    return pulsar_stream(ACCESS_ID, SECRET, {"url": broker.url, **options})  # type: ignore[typeddict-item]
 
 
 def pulsar_client(broker: LocalBroker, tmp_path: Path) -> pulsar.asyncio.Client:
