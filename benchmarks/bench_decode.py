@@ -148,7 +148,7 @@ def _publish_backlog(url: str, messages: int) -> None:
     for index in range(messages):
         producer.send(_envelope(index, "aes_gcm"), properties={"em": "aes_gcm"})
         if index % 100 == 99:
-            time.sleep(0.05)  # pulsar-lite misbehaves on backlogs published too fast (PROTOCOL.md §7)
+            time.sleep(0.05)  # pulsar-lite misbehaves on backlogs published too fast
     client.close()
 
 

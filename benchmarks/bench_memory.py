@@ -12,7 +12,7 @@ decoder warmed up).
   every message; the baseline does not dedupe (a set of message ids would add its own growth).
 * boundedness: lockcloud's growth with the full backlog against its growth with a fifth of it.
 
-pulsar-lite may redeliver messages of a fast-produced backlog (PROTOCOL.md §7); the stream dedupes them by message
+pulsar-lite may redeliver messages of a fast-produced backlog; the stream dedupes them by message
 id. Redeliveries seen (the stream's count; for the baseline, messages seen twice) and any stall (no message for
 20 s) are reported with the figure.
 

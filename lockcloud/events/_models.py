@@ -121,11 +121,12 @@ class DeadLetter:
 class StreamStats:
     """Counters of an :class:`~lockcloud.events.EventStream`, since it was created.
 
-    ``received`` counts every message taken from the broker or the webhook, duplicates included; ``buffered`` the
-    events handed to the stream's iterators; ``duplicates`` the redeliveries suppressed; ``dead_letters`` the
-    messages sent to the dead-letter sink (``dead_letter_failures`` those the sink failed to take, which stay
-    unacknowledged, and ``dead_letters_refused`` those left unacknowledged past the dead-letter quota); ``unmatched`` events no subscriber wanted (only with ``firehose=False``); ``acknowledged`` the
-    acknowledgements sent; ``resubscriptions`` the times the consumer was created again after a failure.
+    ``received`` counts every message taken from the source, duplicates included; ``buffered`` the events handed
+    to the stream's iterators; ``duplicates`` the redeliveries suppressed; ``dead_letters`` the messages sent to the
+    dead-letter sink (``dead_letter_failures`` those the sink failed to take, and ``dead_letters_refused`` those
+    past the dead-letter quota: both stay unacknowledged); ``unmatched`` events no subscriber wanted (only with
+    ``firehose=False``); ``acknowledged`` the acknowledgements sent; ``resubscriptions`` the times the source was
+    subscribed again after a failure.
     """
 
     received: int = 0

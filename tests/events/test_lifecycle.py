@@ -163,7 +163,7 @@ async def test_tuya_auth1_credentials_go_on_the_wire() -> None:
     port, captured = await _capture_first_bytes()
     await _open_against(f"pulsar://127.0.0.1:{port}")
     connect = await asyncio.wait_for(captured, 10)
-    # PROTOCOL.md §6: method auth1, data {"username":"<id>","password":"<md5 derived>"}; doc vector 7e3ee9916b8f32b8.
+    # Tuya auth1: data {"username":"<id>","password":"<md5 derived>"}; the documents' vector is 7e3ee9916b8f32b8.
     assert b"auth1" in connect
     assert b'{"username":"1KAD46OrT9HafiKdsXeg","password":"7e3ee9916b8f32b8"}' in connect
 

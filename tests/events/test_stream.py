@@ -265,7 +265,7 @@ async def test_explicit_ack_survives_a_raising_body(make_stream: Any, producer: 
 
 
 async def test_timeouts_around_anext_never_lose_a_message(make_stream: Any, producer: Any) -> None:
-    # PROTOCOL.md §7: cancelling a pending Pulsar receive swallows the next message. The stream keeps one pending.
+    # pulsar-client: cancelling a pending receive swallows the next message. The source keeps its receives pending.
     async with make_stream() as stream:
         for _ in range(3):
             with pytest.raises(TimeoutError):

@@ -204,7 +204,7 @@ async def webhook_deliveries(access_secret: str) -> None:
         event = await anext(stream)
     assert answers == [200, 200, 422]
     assert event.device_id == "sim-front-door"
-    assert stream.stats.duplicates == 1
+    assert stream.stats.received == 2  # the replayed POST was answered "duplicate" before reaching the stream
 
 
 def secret_guard_text(record: logging.LogRecord) -> str:

@@ -3,7 +3,7 @@
 The heavier versions of the poison and crash tests in ``tests/events``: a few hundred messages of which a third
 are poison of ten different kinds, and a broker SIGKILLed and restarted three times while a producer keeps
 producing and the stream is being iterated. Rates stay moderate (~200-1,000 msg/s, produced while consumed):
-pulsar-lite stalls on large backlogs produced fast (PROTOCOL.md §7), which would test the broker, not the stream.
+pulsar-lite stalls on large backlogs produced fast, which would test the broker, not the stream.
 """
 
 from __future__ import annotations
