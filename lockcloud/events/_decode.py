@@ -179,11 +179,11 @@ def _enrollment(
         uuid=_optional_str(body.get("uuid")),
         timestamp=timestamp,
         event=_field(biz_data, "event", _unlock_method_event),
-        operate=_optional_field(biz_data, "operate", EnrollmentOperation),
-        raised=_optional_field(biz_data, "raised", strict_bool),
-        finish=_optional_field(biz_data, "finish", strict_bool),
-        period=_optional_field(biz_data, "period", _count),
-        total_period=None if total_period is None else _checked("totalPeriod", total_period, _count),
+        operate=_optional_field(biz_data, "operate", _operation),
+        raised=_flag(biz_data, "raised"),
+        finish=_flag(biz_data, "finish"),
+        period=_number(biz_data, "period"),
+        total_period=_number_value("totalPeriod", total_period),
     )
 
 
@@ -296,10 +296,42 @@ def _checked(name: str, value: Any, convert: Any) -> Any:
         ) from exc
 
 
+# The fast paths below take the values Tuya sends (JSON booleans, ints, known enum values) without a call into
+# the generic checks; anything else goes through them, with the same result.
+_EVENTS: dict[Any, UnlockMethodEvent] = dict(UnlockMethodEvent._value2member_map_)
+_OPERATIONS: dict[Any, EnrollmentOperation] = dict(EnrollmentOperation._value2member_map_)
+
+
 def _unlock_method_event(value: Any) -> UnlockMethodEvent:
+    if type(value) is str:
+        known = _EVENTS.get(value)
+        if known is not None:
+            return known
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {type(value).__name__}")
     return UnlockMethodEvent(value)
+
+
+def _operation(value: Any) -> EnrollmentOperation:
+    known = _OPERATIONS.get(value) if type(value) is int else None
+    return known if known is not None else EnrollmentOperation(value)
+
+
+def _flag(biz_data: Mapping[str, Any], name: str) -> bool | None:
+    value = biz_data.get(name)
+    if value is None or value is True or value is False:
+        return value
+    return _checked(name, value, strict_bool)  # type: ignore[no-any-return]
+
+
+def _number(biz_data: Mapping[str, Any], name: str) -> int | None:
+    return _number_value(name, biz_data.get(name))
+
+
+def _number_value(name: str, value: Any) -> int | None:
+    if value is None or type(value) is int:
+        return value
+    return _checked(name, value, _count)  # type: ignore[no-any-return]
 
 
 def _count(value: Any) -> int:
