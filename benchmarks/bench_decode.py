@@ -1,14 +1,14 @@
 """Push-message decoding and broker-to-typed-event throughput.
 
-1. ``decode_message`` on ``doorUnlockMethodStatus`` envelopes (GCM and ECB): envelope JSON, base64, AES, body JSON
-   and structuring into an ``EnrollmentProgress``; against the bare work with no structuring (``json.loads`` +
-   pycryptodome + ``json.loads``), timed in alternating rounds in the same run.
-2. An ``EventStream`` draining a backlog from a local pulsar-lite broker into typed events (with dedupe, claims and
-   acknowledgements); against a bare ``pulsar.asyncio`` consumer that receives and acknowledges the same backlog,
-   with and without doing the bare decryption + JSON work itself. Each round drains the whole backlog through a
-   fresh subscription; sides alternate.
+1. A ``Decoder`` (what a stream uses: one per access secret, reused) on ``doorUnlockMethodStatus`` envelopes (GCM
+   and ECB): envelope JSON, base64, AES, body JSON and the checked ``EnrollmentProgress``; against the bare work
+   with no checks or model (``json.loads`` + pycryptodome + ``json.loads``), timed in alternating rounds.
+2. An ``EventStream`` over a ``PulsarSource`` draining a backlog from a local pulsar-lite broker into typed events
+   (with dedupe, cursors and acknowledgements); against a bare ``pulsar.asyncio`` consumer that receives and
+   acknowledges the same backlog, with and without doing the bare decryption + JSON work itself. Each round
+   drains the whole backlog through a fresh subscription; sides alternate.
 
-    python benchmarks/bench_decode.py [--messages 3000] [--rounds 5]
+    python benchmarks/bench_decode.py [--messages 20000] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from _harness import interleaved, print_table, row, save
 from Crypto.Cipher import AES
 
 from lockcloud.crypto import encrypt_message
-from lockcloud.events import EnrollmentProgress, EventStream, decode_message
+from lockcloud.events import Decoder, EnrollmentProgress, EventStream, PulsarOptions, PulsarSource
 from lockcloud.events._pulsar import native_threads, threads_alive
 from lockcloud.sim.broker import LocalBroker
 
@@ -77,10 +77,13 @@ async def measure_decode() -> list[dict[str, Any]]:
     for em, label in (("aes_gcm", "GCM"), ("aes_ecb", "ECB")):
         payload = _envelope(3, em)
         properties = {"em": em}
-        assert isinstance(decode_message(payload, SECRET, properties), EnrollmentProgress)
+        decoder = Decoder(SECRET)
+        assert isinstance(decoder.decode(payload, properties, None), EnrollmentProgress)
 
-        async def subject(payload: bytes = payload, properties: dict[str, str] = properties) -> object:
-            return decode_message(payload, SECRET, properties)
+        async def subject(
+            payload: bytes = payload, properties: dict[str, str] = properties, decoder: Decoder = decoder
+        ) -> object:
+            return decoder.decode(payload, properties, "1:2:0")
 
         async def baseline(payload: bytes = payload, em: str = em) -> object:
             return _bare_decode(payload, em)
@@ -99,15 +102,15 @@ async def measure_decode() -> list[dict[str, Any]]:
 
 
 async def _drain_with_stream(url: str, subscription: str, count: int) -> None:
-    stream = EventStream(
-        ACCESS_ID,
-        SECRET,
+    options = PulsarOptions(
         url=url,
+        access_id=ACCESS_ID,
+        access_secret=SECRET,
         subscription=subscription,
         initial_position="earliest",
-        buffer_size=500,
-        pulsar_log_level="error",
+        log_level="error",
     )
+    stream = EventStream(PulsarSource(options), SECRET, buffer_size=500)
     async with stream:
         taken = 0
         async for event in stream:
@@ -145,7 +148,7 @@ def _publish_backlog(url: str, messages: int) -> None:
     for index in range(messages):
         producer.send(_envelope(index, "aes_gcm"), properties={"em": "aes_gcm"})
         if index % 100 == 99:
-            time.sleep(0.05)  # pulsar-lite misbehaves on backlogs published too fast (PROTOCOL.md §7)
+            time.sleep(0.05)  # pulsar-lite misbehaves on backlogs published too fast
     client.close()
 
 
@@ -177,6 +180,7 @@ async def measure_broker(messages: int, rounds: int) -> list[dict[str, Any]]:
                 times[name].append(await timed(drain))
         median = {name: statistics.median(values) for name, values in times.items()}
     figure = f"broker -> typed event, {messages:,} msg backlog (per message)"
+    rates = ", ".join(f"{name} {1 / value:,.0f} events/s" for name, value in median.items())
     return [
         row(figure, median["stream"], median["bare"], "s", "bare pulsar.asyncio consumer: receive + ack"),
         row(
@@ -185,13 +189,19 @@ async def measure_broker(messages: int, rounds: int) -> list[dict[str, Any]]:
             median["bare+decode"],
             "s",
             "bare consumer: receive + decrypt + json.loads + ack",
+            note=f"medians of {rounds} rounds: {rates}",
         ),
     ]
 
 
+async def measure(quick: bool = False) -> list[dict[str, Any]]:
+    messages, rounds = (5000, 3) if quick else (20000, 5)
+    return [*await measure_decode(), *await measure_broker(messages, rounds)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 

@@ -12,7 +12,7 @@ decoder warmed up).
   every message; the baseline does not dedupe (a set of message ids would add its own growth).
 * boundedness: lockcloud's growth with the full backlog against its growth with a fifth of it.
 
-pulsar-lite may redeliver messages of a fast-produced backlog (PROTOCOL.md §7); the stream dedupes them by message
+pulsar-lite may redeliver messages of a fast-produced backlog; the stream dedupes them by message
 id. Redeliveries seen (the stream's count; for the baseline, messages seen twice) and any stall (no message for
 20 s) are reported with the figure.
 
@@ -133,16 +133,17 @@ class _Tally:
 
 
 async def _consume_stream(url: str, subscription: str, count: int) -> dict[str, Any]:
-    from lockcloud.events import EventStream
+    from lockcloud.events import EventStream, PulsarOptions, PulsarSource
 
-    stream = EventStream(
-        ACCESS_ID,
-        SECRET,
+    options = PulsarOptions(
         url=url,
+        access_id=ACCESS_ID,
+        access_secret=SECRET,
         subscription=subscription,
         initial_position="earliest",
-        pulsar_log_level="error",
+        log_level="error",
     )
+    stream = EventStream(PulsarSource(options), SECRET)
     tally = _Tally(count)
     async with stream:
         iterator = aiter(stream)

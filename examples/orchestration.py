@@ -56,7 +56,7 @@ async def let_in(cloud: LockCloud, stream: EventStream, device_id: str) -> str:
                     report = await anext(reports)
             except TimeoutError:
                 return "unknown: no answer and no report; check the door before trying again"
-            report.ack()
+            reports.ack(report)
             values = {item.code: item.value for item in report.status}
             return f"answer lost, but the door reported {values.get('closed_opened')!r}: not retried"
     finally:

@@ -11,7 +11,7 @@ import ssl
 import warnings
 from collections.abc import Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, Unpack
 from urllib.parse import urlsplit
 
 import httpx
@@ -25,9 +25,8 @@ from lockcloud._wire import TOKEN_PATH
 from lockcloud.regions import Region
 
 if TYPE_CHECKING:
-    from lockcloud.enrollment import Enrollment
-    from lockcloud.enums import UnlockType, UserType
-    from lockcloud.events import EventStream
+    from lockcloud.enrollment import Enrollment, EnrollOptions
+    from lockcloud.events import EventsOptions, EventStream
     from lockcloud.models import SealedPin
     from lockcloud.remote_unlock import RemoteUnlock
     from lockcloud.unlock_methods import UnlockMethods
@@ -355,56 +354,31 @@ class LockCloud:
 
         return RemoteUnlock(self)
 
-    def events(self, *, url: str | None = None, env: str = "event", **options: Any) -> EventStream:
-        """A push-event stream for this project (``pulsar`` is imported only now).
+    def events(self, **options: Unpack[EventsOptions]) -> EventStream:
+        """A push-event stream for this project (``pulsar`` is imported only when it opens).
 
-        ``url`` defaults to the client's ``pulsar_url`` (the region's unless given). Further options go to
-        :class:`lockcloud.events.EventStream`.
+        ``url`` defaults to the client's ``pulsar_url`` (the region's unless given); every keyword is one of
+        :class:`lockcloud.events.EventsOptions` (the Pulsar source's and the stream's options).
         """
-        from lockcloud.events import EventStream
+        from lockcloud.events._options import pulsar_stream
 
-        return EventStream(
-            self.access_id, self._access_secret, url=url or self.pulsar_url, env=env, **options
-        )
+        options.setdefault("url", self.pulsar_url)
+        return pulsar_stream(self.access_id, self._access_secret, options)
 
-    def enroll(
-        self,
-        device_id: str,
-        *,
-        user_id: str,
-        user_type: UserType | int,
-        unlock_type: UnlockType | str,
-        events: EventStream | None = None,
-        idle_timeout: float = 60.0,
-        cancel_timeout: float = 10.0,
-        key_lookup_timeout: float = 5.0,
-        clock_tolerance: float = 5.0,
-        pin: str | None = None,
-    ) -> Enrollment:
+    def enroll(self, device_id: str, **options: Unpack[EnrollOptions]) -> Enrollment:
         """Enroll a fingerprint, card, face ... as one conversation (see :mod:`lockcloud.enrollment`).
 
-        ``async with cloud.enroll(...) as enrollment: async for progress in enrollment: ...`` then
-        ``enrollment.result``. Pass the open ``events`` stream your application already consumes (opened with
-        ``firehose=False`` if nothing iterates it directly); several enrollments can share it. Without one, a
-        stream is opened for this enrollment alone — on the project's one subscription, so avoid that while
-        another consumer of the project's events is running (the events it does not want are left unacknowledged
-        for that consumer, but they wait until this enrollment ends).
+        ``async with cloud.enroll(device_id, user_id=..., user_type=..., unlock_type=...) as enrollment: async for
+        progress in enrollment: ...`` then ``enrollment.result``; the keywords are those of
+        :class:`lockcloud.enrollment.EnrollOptions`. Pass the open ``events`` stream your application already
+        consumes (opened with ``firehose=False`` if nothing iterates it directly); several enrollments can share
+        it. Without one, a stream is opened for this enrollment alone — on the project's one subscription, so
+        avoid that while another consumer of the project's events is running (the events it does not want are
+        left unacknowledged for that consumer, but they wait until this enrollment ends).
         """
         from lockcloud.enrollment import Enrollment
 
-        return Enrollment(
-            self,
-            device_id,
-            user_id=user_id,
-            user_type=user_type,
-            unlock_type=unlock_type,
-            events=events,
-            idle_timeout=idle_timeout,
-            cancel_timeout=cancel_timeout,
-            key_lookup_timeout=key_lookup_timeout,
-            clock_tolerance=clock_tolerance,
-            pin=pin,
-        )
+        return Enrollment(self, device_id, **options)
 
     async def aclose(self) -> None:
         self._closed = True

@@ -9,6 +9,7 @@
     ├── RemoteUnlockDisabledError              the lock's remote-unlock switch needed by a flow is off (names it)
     ├── BrokerError                            the local pulsar-lite broker did not start (simulator)
     ├── EventStreamError                       the push stream could not subscribe, or failed for good
+    │   └── SubscribeError                     the broker refused or never answered: .reason .url .topic .fix
     ├── TokenStoreError                        a shared token store (Redis, a lock file) could not be used
     ├── TransportError                         the HTTP exchange itself failed (names the httpx error)
     │   ├── ConnectError                       the request never left: safe to try again
@@ -75,6 +76,7 @@ __all__ = [
     "ServerError",
     "ServiceNotSubscribedError",
     "SignatureError",
+    "SubscribeError",
     "TLSVerificationError",
     "TokenError",
     "TokenStoreError",
@@ -134,6 +136,19 @@ class BrokerError(LockCloudError):
 
 class EventStreamError(LockCloudError):
     """The push-event stream could not subscribe to the broker, or stopped for a reason it cannot recover from."""
+
+
+class SubscribeError(EventStreamError):
+    """The push stream could not subscribe. ``reason`` is one of ``refused``, ``unreachable``, ``tls``, ``auth``,
+    ``busy``, ``timeout`` or ``failed``; ``url``, ``topic`` and ``subscription`` say where, ``fix`` what to do."""
+
+    def __init__(self, what: str, *, reason: str, url: str, topic: str, subscription: str, fix: str) -> None:
+        super().__init__(f"cannot subscribe to {topic!r} as {subscription!r} at {url}: {what}. {fix}")
+        self.reason = reason
+        self.url = url
+        self.topic = topic
+        self.subscription = subscription
+        self.fix = fix
 
 
 class TokenStoreError(LockCloudError):

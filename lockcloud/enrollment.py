@@ -25,12 +25,11 @@ aborting the enrollment (``FAILED``); the documents define no other failure sign
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as _dt
 import enum
 import logging
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Required, Self, TypedDict, Unpack
 
 import attrs
 
@@ -42,7 +41,7 @@ if TYPE_CHECKING:
     from lockcloud._client import LockCloud
     from lockcloud.events import EnrollmentProgress, EventStream, Subscription
 
-__all__ = ["Enrollment", "EnrollmentResult", "EnrollmentStatus"]
+__all__ = ["EnrollOptions", "Enrollment", "EnrollmentResult", "EnrollmentStatus"]
 
 logger = logging.getLogger("lockcloud.enrollment")
 
@@ -83,34 +82,54 @@ _TERMINAL = frozenset(
 )
 
 
+class EnrollOptions(TypedDict, total=False):
+    """The keywords of :meth:`LockCloud.enroll` and :class:`Enrollment` (a misspelt one is a type error).
+
+    ``user_id``, ``user_type`` and ``unlock_type`` say whose key of which kind is enrolled (required). ``events``
+    is an open stream to share (else one is opened for this enrollment). ``idle_timeout`` (60 s) ends the
+    enrollment without a push for that long, ``cancel_timeout`` (10 s) bounds the wait for the lock's cancel
+    confirmation, ``key_lookup_timeout`` (5 s) the wait for the new key to be listed, ``clock_tolerance`` (5 s)
+    how much older than the request a push may be. ``pin`` is the password to enroll for a password key.
+    """
+
+    user_id: Required[str]
+    user_type: Required[UserType | int]
+    unlock_type: Required[UnlockType | str]
+    events: EventStream | None
+    idle_timeout: float
+    cancel_timeout: float
+    key_lookup_timeout: float
+    clock_tolerance: float
+    pin: str | None
+
+
 class Enrollment:
     """One enrollment: an async context manager that starts it and an async iterator over its progress.
 
-    Made by :meth:`LockCloud.enroll`. See the module docstring for correlation and cancellation rules.
+    Made by :meth:`LockCloud.enroll`, with the keywords of :class:`EnrollOptions`. See the module docstring for
+    correlation and cancellation rules.
     """
 
-    def __init__(
-        self,
-        cloud: LockCloud,
-        device_id: str,
-        *,
-        user_id: str,
-        user_type: UserType | int,
-        unlock_type: UnlockType | str,
-        events: EventStream | None = None,
-        idle_timeout: float = 60.0,
-        cancel_timeout: float = 10.0,
-        key_lookup_timeout: float = 5.0,
-        clock_tolerance: float = 5.0,
-        pin: str | None = None,
-    ) -> None:
+    def __init__(self, cloud: LockCloud, device_id: str, **options: Unpack[EnrollOptions]) -> None:
         from lockcloud import _validation as check
 
+        unknown = set(options) - set(EnrollOptions.__annotations__)
+        if unknown:
+            raise ValidationError(f"unknown enrollment option(s): {', '.join(sorted(unknown))}")
+        for required in ("user_id", "user_type", "unlock_type"):
+            if required not in options:
+                raise ValidationError(f"{required} is required")
+        events = options.get("events")
+        idle_timeout = options.get("idle_timeout", 60.0)
+        cancel_timeout = options.get("cancel_timeout", 10.0)
+        key_lookup_timeout = options.get("key_lookup_timeout", 5.0)
+        clock_tolerance = options.get("clock_tolerance", 5.0)
+        pin = options.get("pin")
         self._cloud = cloud
         self.device_id = check.device_id(device_id)
-        self.user_id = check.path_part(user_id, "user_id")
-        self.user_type = check.user_type(user_type)
-        self.unlock_type = check.unlock_type(unlock_type)
+        self.user_id = check.path_part(options["user_id"], "user_id")
+        self.user_type = check.user_type(options["user_type"])
+        self.unlock_type = check.unlock_type(options["unlock_type"])
         for name, value in (
             ("idle_timeout", idle_timeout),
             ("cancel_timeout", cancel_timeout),
@@ -228,7 +247,7 @@ class Enrollment:
                 self._status, self._reason = EnrollmentStatus.FAILED, "the event stream ended"
                 raise
             if not self._belongs_here(progress):
-                progress.ack()
+                self._subscription.ack(progress)
                 continue
             await self._apply(progress)
             return progress
@@ -294,12 +313,18 @@ class Enrollment:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._status is EnrollmentStatus.IN_PROGRESS:
-            self._status = EnrollmentStatus.CANCELLED
-            self._reason = "left early" if exc_type is None else f"left by {exc_type.__name__}"
-            # Shielded: a cancelled task must still tell the lock to stop waiting for a finger.
-            await _shielded(self._cancel_quietly(wait_for_confirmation=True))
-        await _shielded(self._teardown(done=exc_type is None))
+        done = exc_type is None
+        try:
+            if self._status is EnrollmentStatus.IN_PROGRESS:
+                self._status = EnrollmentStatus.CANCELLED
+                self._reason = "left early" if done else f"left by {exc_type.__name__}"  # type: ignore[union-attr]
+                # Shielded: a cancelled task must still tell the lock to stop waiting for a finger, and take the
+                # lock's confirmation (bounded by cancel_timeout) so that it is not read as the next enrollment's.
+                await _shielded(self._cancel_quietly(wait_for_confirmation=True))
+        finally:
+            # Whatever happened above (anyio cancels every await again until the scope is left), the lock is free
+            # for the next enrollment before anything else is awaited.
+            await self._teardown(done=done)
 
     async def cancel(self) -> None:
         """Cancel now (the lock confirms with ``operate=2``); iteration then ends with ``CANCELLED``."""
@@ -331,19 +356,30 @@ class Enrollment:
 
     async def _teardown(self, *, done: bool) -> None:
         self._cloud._active_enrollments.discard(self.device_id)
-        if self._subscription is not None:
-            self._subscription.close(done=done)
+        subscription, self._subscription = self._subscription, None
+        if subscription is not None:
+            subscription.close(done=done)
         if self._owns_events and self._events is not None:
-            await self._events.aclose(done=done)
+            events, self._events = self._events, None
+            await _shielded(events.aclose(done=done))
 
 
 async def _shielded(awaitable: Any) -> None:
-    """Run ``awaitable`` to the end even if the surrounding task is being cancelled."""
+    """Run ``awaitable`` to the end even if the surrounding task is cancelled meanwhile, then re-raise that.
+
+    Cancellation may be asyncio's (once) or anyio's (every await of a cancelled scope, again and again): an anyio
+    shield keeps the latter from spinning, and the loop outlasts the former.
+    """
+    import anyio
+
     task = asyncio.ensure_future(awaitable)
-    try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        # Let it finish; a second cancellation of this task gives up waiting (the work itself still completes).
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait([task])
-        raise
+    cancelled = False
+    with anyio.CancelScope(shield=True):
+        while not task.done():
+            try:
+                await asyncio.wait([task])
+            except asyncio.CancelledError:
+                cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    task.result()

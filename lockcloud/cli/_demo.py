@@ -112,7 +112,7 @@ async def _demo(out: Output, photo_path: Path, press_interval: float, verbose: b
 async def _door_report(reports: Any) -> str:
     async with asyncio.timeout(5):
         event = await anext(reports)
-    event.ack()
+    reports.ack(event)
     for item in getattr(event, "status", ()):
         if item.code == "closed_opened":
             return f"door {item.value}"

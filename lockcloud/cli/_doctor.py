@@ -163,5 +163,5 @@ async def _events_check(cloud: LockCloud, connection: Connection, subscription: 
                 pass
     except (EventStreamError, TimeoutError) as exc:
         fix = "subscribe to the message service in the project and check that port 7285 is reachable"
-        return Check("push messages", False, f"cannot subscribe at {stream.url}: {exc}", fix)
-    return Check("push messages", True, f"subscribed to {stream.topic} at {stream.url}")
+        return Check("push messages", False, f"cannot subscribe ({stream.source.description}): {exc}", fix)
+    return Check("push messages", True, f"subscribed: {stream.source.description}")

@@ -48,7 +48,7 @@ async def _listen(
         device_ids = [resolve_device(target, device) for device in devices]
         async with open_events(cloud, verbose=connection.verbose, subscription=subscription) as stream:
             events = stream.subscribe(device_id=device_ids or None)
-            out.say(f"Listening on {stream.topic} as {stream.subscription}; Ctrl-C to stop.")
+            out.say(f"Listening on {stream.source.description}; Ctrl-C to stop.")
             seen = 0
             deadline = time.monotonic() + duration if duration else None
             while count is None or seen < count:
@@ -64,4 +64,4 @@ async def _listen(
                 out.emit(event_document(event))
                 stamp = event.published_at.isoformat(timespec="seconds") if event.published_at else "-"
                 out.say(f"{stamp} {event.device_id or '-':<20} {describe_event(event)}")
-                event.ack()
+                events.ack(event)

@@ -1,16 +1,24 @@
 """Tuya push messages as typed events, delivered at least once through async iterators.
 
+* A :class:`Source` is where messages come from: :class:`PulsarSource` (Tuya's message service, what
+  ``LockCloud.events()`` opens) or :class:`WebhookSource` (signed HTTP POSTs; senders sign with
+  :func:`sign_webhook`).
+* :class:`EventStream` delivers them: dedupe, decoding, dead letters, and fan-out to its own iterator and to
+  :meth:`~EventStream.subscribe` iterators, each filtered by device or type, acknowledging each message once every
+  recipient is done with it.
 * :func:`decode_message` turns one message into an event (:class:`EnrollmentProgress`, :class:`DeviceEvent`,
   :class:`StatusReport` or :class:`UnknownEvent`), or raises :class:`~lockcloud.DecodeError`.
-* :class:`EventStream` (usually from ``LockCloud.events()``) consumes the project's Pulsar topic; its
-  :meth:`~EventStream.subscribe` iterators let several consumers share it, each filtered by device or type.
-* :func:`webhook_app` is an ASGI app feeding an ``EventStream.webhook(...)`` stream from HTTP POSTs.
 
-``pulsar`` is imported only when a stream opens a broker connection.
+``pulsar`` is imported only when a :class:`PulsarSource` opens.
 """
 
-from lockcloud.events._dead_letters import DeadLetterSink, DirectoryDeadLetters, MemoryDeadLetters
-from lockcloud.events._decode import decode_message
+from lockcloud.events._dead_letters import (
+    DeadLetterQuota,
+    DeadLetterSink,
+    DirectoryDeadLetters,
+    MemoryDeadLetters,
+)
+from lockcloud.events._decode import Decoder, decode_message
 from lockcloud.events._models import (
     DeadLetter,
     DeviceEvent,
@@ -21,24 +29,39 @@ from lockcloud.events._models import (
     StreamStats,
     UnknownEvent,
 )
-from lockcloud.events._stream import EventStream, Subscription
-from lockcloud.events._webhook import WebhookApp, webhook_app
+from lockcloud.events._options import EventsOptions
+from lockcloud.events._pulsar import PlaintextPulsarWarning, PulsarOptions, PulsarSettings, PulsarSource
+from lockcloud.events._source import Outcome, Source, SourceClosed, SourceMessage
+from lockcloud.events._stream import EventStream, StreamOptions, Subscription
+from lockcloud.events._webhook import WebhookSource, sign_webhook
 
 __all__ = [
     "DeadLetter",
+    "DeadLetterQuota",
     "DeadLetterSink",
+    "Decoder",
     "DeviceEvent",
     "DirectoryDeadLetters",
     "EnrollmentProgress",
     "Event",
     "EventStream",
+    "EventsOptions",
     "MemoryDeadLetters",
+    "Outcome",
+    "PlaintextPulsarWarning",
+    "PulsarOptions",
+    "PulsarSettings",
+    "PulsarSource",
+    "Source",
+    "SourceClosed",
+    "SourceMessage",
     "StatusItem",
     "StatusReport",
+    "StreamOptions",
     "StreamStats",
     "Subscription",
     "UnknownEvent",
-    "WebhookApp",
+    "WebhookSource",
     "decode_message",
-    "webhook_app",
+    "sign_webhook",
 ]

@@ -1,4 +1,4 @@
-"""Where undecodable messages go: a bounded in-memory list, a directory, or any callable."""
+"""Where undecodable messages go (a bounded in-memory list, a directory, or any callable), and how many may."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import inspect
 import itertools
 import json
 import os
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeAlias
@@ -15,7 +16,7 @@ from typing import TypeAlias
 from lockcloud._errors import ValidationError
 from lockcloud.events._models import DeadLetter
 
-__all__ = ["DeadLetterSink", "DirectoryDeadLetters", "MemoryDeadLetters", "as_sink"]
+__all__ = ["DeadLetterQuota", "DeadLetterSink", "DirectoryDeadLetters", "MemoryDeadLetters", "as_sink"]
 
 #: A sink takes one dead letter; it may be a coroutine function. If it raises, the message stays unacknowledged.
 DeadLetterSink: TypeAlias = Callable[[DeadLetter], Awaitable[None] | None]
@@ -82,6 +83,45 @@ class DirectoryDeadLetters:
 
     def __repr__(self) -> str:
         return f"DirectoryDeadLetters({str(self.directory)!r}, count={self.count})"
+
+
+class DeadLetterQuota:
+    """At most ``count`` dead letters and ``size`` payload bytes in any ``per`` seconds.
+
+    A stream whose quota is used up does not hand further undecodable messages to its sink: it leaves them
+    unacknowledged, so the transport keeps them (a webhook answers 429 and its sender retries later), and counts
+    them in ``stats.dead_letters_refused``. That bounds what a flood of garbage can write, without dropping any.
+    """
+
+    def __init__(self, count: int = 1000, size: int = 16 * 1024 * 1024, per: float = 60.0) -> None:
+        if count < 1 or size < 1 or per <= 0:
+            raise ValidationError("a dead-letter quota needs a positive count, size and period")
+        self.count = count
+        self.size = size
+        self.per = per
+        self._taken: collections.deque[tuple[float, int]] = collections.deque()
+        self._bytes = 0
+
+    def __repr__(self) -> str:
+        return f"DeadLetterQuota(count={self.count}, size={self.size}, per={self.per:g})"
+
+    def admit(self, size: int, now: float | None = None) -> bool:
+        """Take one letter of ``size`` bytes from the quota; False (nothing taken) if it does not fit now."""
+        now = time.monotonic() if now is None else now
+        while self._taken and self._taken[0][0] <= now - self.per:
+            self._bytes -= self._taken.popleft()[1]
+        if len(self._taken) >= self.count or self._bytes + size > self.size:
+            return False
+        self._taken.append((now, size))
+        self._bytes += size
+        return True
+
+    def retry_after(self, now: float | None = None) -> float:
+        """Seconds until the oldest letter leaves the window (0 when there is room)."""
+        now = time.monotonic() if now is None else now
+        if not self._taken:
+            return 0.0
+        return max(0.0, self._taken[0][0] + self.per - now)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

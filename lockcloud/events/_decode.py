@@ -1,19 +1,24 @@
-"""Push message -> typed event: envelope, cipher chosen by ``em``, JSON body, model (PROTOCOL.md §6)."""
+"""Push message -> typed event: envelope, cipher chosen by ``em``, JSON body, model.
+
+:class:`Decoder` keeps one ECB cipher per access secret (GCM needs one per nonce) and builds the public models
+straight from the JSON body, checking each field itself: no intermediate model, no generic converter.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as _dt
 import json
 from collections.abc import Mapping
 from typing import Any
 
-import attrs
-import cattrs
+from Crypto.Cipher import AES
 
-from lockcloud._converter import from_epoch, structure
+from lockcloud._converter import from_epoch, strict_bool
 from lockcloud._errors import CryptoError, DecodeError
 from lockcloud._wire import DEVICE_EVENT_PROTOCOL, ENROLLMENT_BIZ_CODE, STATUS_REPORT_PROTOCOL
-from lockcloud.crypto import decrypt_message
+from lockcloud.crypto import _message_key, _unpad
 from lockcloud.enums import EnrollmentOperation, UnlockMethodEvent
 from lockcloud.events._models import (
     DeviceEvent,
@@ -24,30 +29,81 @@ from lockcloud.events._models import (
     UnknownEvent,
 )
 
-__all__ = ["decode_message"]
+__all__ = ["Decoder", "decode_message"]
 
 
-@attrs.frozen(kw_only=True)
-class _EnrollmentData:
-    event: UnlockMethodEvent
-    operate: EnrollmentOperation | None = None
-    raised: bool | None = None
-    finish: bool | None = None
-    period: int | None = None
-    total_period: int | None = None
+_GCM_NONCE_SIZE = 12
+_GCM_TAG_SIZE = 16
 
 
-# bizData key -> _EnrollmentData field. Handing the converter field names directly skips its generic camelCase
-# remapping, which is a third of the decoding time.
-_ENROLLMENT_FIELDS = {
-    "event": "event",
-    "operate": "operate",
-    "raised": "raised",
-    "finish": "finish",
-    "period": "period",
-    "totalPeriod": "total_period",
-    "total_period": "total_period",
-}
+class Decoder:
+    """Decodes the messages of one project (one access secret); reuse it, it keeps its cipher."""
+
+    __slots__ = ("_access_secret", "_ecb", "_key")
+
+    def __init__(self, access_secret: str) -> None:
+        self._access_secret = access_secret
+        self._key: bytes | None = None
+        self._ecb: Any = None
+
+    def __repr__(self) -> str:
+        return "Decoder(access_secret=<hidden>)"
+
+    def decode(self, payload: bytes, properties: Mapping[str, str] | None, message_id: str | None) -> Event:
+        """The event of one message; :class:`~lockcloud.DecodeError` (keeping payload and properties) if none."""
+        envelope = _envelope(payload, properties)
+        em = properties.get("em") if properties else None
+        if not em and isinstance(envelope.get("em"), str):
+            em = envelope["em"]
+        try:
+            plaintext = self._decrypt(envelope["data"], em)
+        except CryptoError as exc:
+            raise DecodeError(f"cannot decrypt the message data: {exc}", payload, properties) from exc
+        try:
+            body = json.loads(plaintext)
+        except (ValueError, RecursionError):
+            raise DecodeError("the decrypted data is not JSON", payload, properties) from None
+        if not isinstance(body, dict):
+            raise DecodeError(
+                f"the decrypted data is a JSON {type(body).__name__}, not an object", payload, properties
+            )
+        try:
+            return _build(envelope, body, message_id)
+        except Exception as exc:
+            # Whatever a hostile or future body trips over in structuring (wrong types, absurd timestamps), the
+            # contract is one typed error that keeps the payload for the dead-letter sink.
+            raise DecodeError(f"{_describe(body)}: {_short(exc)}", payload, properties) from exc
+
+    def _decrypt(self, data: str, em: str | None) -> bytes:
+        key = self._key
+        if key is None:
+            key = self._key = _message_key(self._access_secret)
+        mode = (em or "aes_ecb").strip().lower()
+        try:
+            raw = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            raise CryptoError("message data is not valid base64") from None
+        if mode == "aes_gcm":
+            if len(raw) < _GCM_NONCE_SIZE + _GCM_TAG_SIZE:
+                raise CryptoError(f"message data too short for AES-GCM: {len(raw)} bytes")
+            cipher = AES.new(key, AES.MODE_GCM, nonce=raw[:_GCM_NONCE_SIZE])
+            try:
+                return bytes(
+                    cipher.decrypt_and_verify(raw[_GCM_NONCE_SIZE:-_GCM_TAG_SIZE], raw[-_GCM_TAG_SIZE:])
+                )
+            except ValueError:
+                raise CryptoError(
+                    "message authentication failed (tampered data or wrong access secret)"
+                ) from None
+        if mode != "aes_ecb":
+            raise CryptoError(f"unknown message encryption {em!r} (expected 'aes_gcm' or 'aes_ecb')")
+        if not raw or len(raw) % AES.block_size:
+            raise CryptoError(f"message data is not a whole number of AES blocks ({len(raw)} bytes)")
+        ecb = self._ecb
+        if ecb is None:
+            # ECB keeps no state between calls, so one cipher object serves every message.
+            ecb = self._ecb = AES.new(key, AES.MODE_ECB)
+        return _unpad(ecb.decrypt(raw), "message data")
 
 
 def decode_message(payload: bytes, access_secret: str, properties: Mapping[str, str] | None = None) -> Event:
@@ -62,34 +118,7 @@ def decode_message(payload: bytes, access_secret: str, properties: Mapping[str, 
     Raises :class:`~lockcloud.DecodeError`, carrying the payload and properties, for anything that cannot be
     decoded: not an envelope, not decryptable with this secret, not JSON, or a known message of the wrong shape.
     """
-    return _decode(payload, access_secret, properties, None)
-
-
-def _decode(
-    payload: bytes, access_secret: str, properties: Mapping[str, str] | None, message_id: str | None
-) -> Event:
-    envelope = _envelope(payload, properties)
-    em = properties.get("em") if properties else None
-    if not em and isinstance(envelope.get("em"), str):
-        em = envelope["em"]
-    try:
-        plaintext = decrypt_message(envelope["data"], access_secret, em)
-    except CryptoError as exc:
-        raise DecodeError(f"cannot decrypt the message data: {exc}", payload, properties) from exc
-    try:
-        body = json.loads(plaintext)
-    except (ValueError, RecursionError):
-        raise DecodeError("the decrypted data is not JSON", payload, properties) from None
-    if not isinstance(body, dict):
-        raise DecodeError(
-            f"the decrypted data is a JSON {type(body).__name__}, not an object", payload, properties
-        )
-    try:
-        return _build(envelope, body, message_id)
-    except Exception as exc:
-        # Whatever a hostile or future body trips over in structuring (wrong types, absurd timestamps), the
-        # contract is one typed error that keeps the payload for the dead-letter sink.
-        raise DecodeError(f"{_describe(body)}: {_short(exc)}", payload, properties) from exc
+    return Decoder(access_secret).decode(payload, properties, None)
 
 
 def _envelope(payload: bytes, properties: Mapping[str, str] | None) -> dict[str, Any]:
@@ -130,8 +159,9 @@ def _enrollment(
     protocol: int, published_at: _dt.datetime | None, body: dict[str, Any], message_id: str | None
 ) -> EnrollmentProgress:
     biz_data = _biz_data(body)
-    fields = {name: biz_data[key] for key, name in _ENROLLMENT_FIELDS.items() if key in biz_data}
-    data = structure(fields, _EnrollmentData)
+    if "event" not in biz_data:
+        raise _FieldError("required field missing @ bizData.event")
+    total_period = biz_data.get("totalPeriod", biz_data.get("total_period"))
     timestamp = _optional_time(body.get("ts")) or published_at
     if timestamp is None:
         raise ValueError("neither 'ts' nor the envelope's 't' gives its time")
@@ -145,12 +175,12 @@ def _enrollment(
         product_key=_optional_str(body.get("productKey")),
         uuid=_optional_str(body.get("uuid")),
         timestamp=timestamp,
-        event=data.event,
-        operate=data.operate,
-        raised=data.raised,
-        finish=data.finish,
-        period=data.period,
-        total_period=data.total_period,
+        event=_field(biz_data, "event", _unlock_method_event),
+        operate=_optional_field(biz_data, "operate", _operation),
+        raised=_flag(biz_data, "raised"),
+        finish=_flag(biz_data, "finish"),
+        period=_number(biz_data, "period"),
+        total_period=_number_value("totalPeriod", total_period),
     )
 
 
@@ -241,9 +271,76 @@ def _describe(body: Mapping[str, Any]) -> str:
     return "message body of unexpected shape"
 
 
+class _FieldError(ValueError):
+    """A bizData field of the wrong shape; the message names it."""
+
+
+def _field(biz_data: Mapping[str, Any], name: str, convert: Any) -> Any:
+    return _checked(name, biz_data[name], convert)
+
+
+def _optional_field(biz_data: Mapping[str, Any], name: str, convert: Any) -> Any:
+    value = biz_data.get(name)
+    return None if value is None else _checked(name, value, convert)
+
+
+def _checked(name: str, value: Any, convert: Any) -> Any:
+    try:
+        return convert(value)
+    except Exception as exc:
+        raise _FieldError(
+            f"invalid value for {type(value).__name__} @ bizData.{name}: {_short(exc)}"
+        ) from exc
+
+
+# The fast paths below take the values Tuya sends (JSON booleans, ints, known enum values) without a call into
+# the generic checks; anything else goes through them, with the same result.
+_EVENTS: dict[Any, UnlockMethodEvent] = dict(UnlockMethodEvent._value2member_map_)
+_OPERATIONS: dict[Any, EnrollmentOperation] = dict(EnrollmentOperation._value2member_map_)
+
+
+def _unlock_method_event(value: Any) -> UnlockMethodEvent:
+    if type(value) is str:
+        known = _EVENTS.get(value)
+        if known is not None:
+            return known
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return UnlockMethodEvent(value)
+
+
+def _operation(value: Any) -> EnrollmentOperation:
+    known = _OPERATIONS.get(value) if type(value) is int else None
+    return known if known is not None else EnrollmentOperation(value)
+
+
+def _flag(biz_data: Mapping[str, Any], name: str) -> bool | None:
+    value = biz_data.get(name)
+    if value is None or value is True or value is False:
+        return value
+    return _checked(name, value, strict_bool)  # type: ignore[no-any-return]
+
+
+def _number(biz_data: Mapping[str, Any], name: str) -> int | None:
+    return _number_value(name, biz_data.get(name))
+
+
+def _number_value(name: str, value: Any) -> int | None:
+    if value is None or type(value) is int:
+        return value
+    return _checked(name, value, _count)  # type: ignore[no-any-return]
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise TypeError(f"expected an integer, got {type(value).__name__}")
+
+
 def _short(exc: Exception) -> str:
-    if isinstance(exc, cattrs.BaseValidationError):
-        text = "; ".join(cattrs.transform_error(exc, path="bizData"))
-    else:
-        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text[:300]

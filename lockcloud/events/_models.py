@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 
@@ -24,15 +24,6 @@ __all__ = [
 ]
 
 
-class _Releasable(Protocol):
-    """What an event holds of its stream: one recipient's claim on the message (see ``_stream._Claim``)."""
-
-    def release(self) -> None: ...
-
-    @property
-    def acknowledged(self) -> bool: ...
-
-
 @attrs.frozen(kw_only=True)
 class Event:
     """One decoded push message.
@@ -41,8 +32,8 @@ class Event:
     envelope's ``t``, ``message_id`` the broker's id of the message (``None`` when decoded by hand) and ``raw`` the
     decrypted JSON body as received, unknown keys included.
 
-    Events taken from an :class:`~lockcloud.events.EventStream` are acknowledged when the loop asks for the next
-    one; :meth:`ack` does it earlier.
+    Events are plain immutable values, the same object for every recipient: acknowledgement is the iterator's
+    business (it acknowledges an event when asked for the next; ``subscription.ack(event)`` does it earlier).
     """
 
     protocol: int
@@ -50,26 +41,6 @@ class Event:
     published_at: _dt.datetime | None = None
     message_id: str | None = None
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
-    # Not part of the data: outside __init__, equality and repr, and skipped by the converter (init=False), so
-    # events structure, unstructure and compare as plain values. The stream sets it on the events it hands out.
-    _claim: _Releasable | None = attrs.field(default=None, init=False, repr=False, eq=False)
-
-    def ack(self) -> None:
-        """Done with this event: the stream may acknowledge its message to the broker.
-
-        Idempotent. A message given to several subscribers of one stream is acknowledged once all of them are done
-        with it. Acknowledging after the stream has closed does nothing: the message is delivered again next time.
-        """
-        if self._claim is not None:
-            self._claim.release()
-
-    @property
-    def acknowledged(self) -> bool:
-        """Whether the message was acknowledged to its source: every recipient is done with it.
-
-        Always true for an event decoded by hand.
-        """
-        return self._claim is None or self._claim.acknowledged
 
 
 @attrs.frozen(kw_only=True)
@@ -148,11 +119,12 @@ class DeadLetter:
 class StreamStats:
     """Counters of an :class:`~lockcloud.events.EventStream`, since it was created.
 
-    ``received`` counts every message taken from the broker or the webhook, duplicates included; ``buffered`` the
-    events handed to the stream's iterators; ``duplicates`` the redeliveries suppressed; ``dead_letters`` the
-    messages sent to the dead-letter sink (``dead_letter_failures`` those the sink failed to take, which stay
-    unacknowledged); ``unmatched`` events no subscriber wanted (only with ``firehose=False``); ``acknowledged`` the
-    acknowledgements sent; ``resubscriptions`` the times the consumer was created again after a failure.
+    ``received`` counts every message taken from the source, duplicates included; ``buffered`` the events handed
+    to the stream's iterators; ``duplicates`` the redeliveries suppressed; ``dead_letters`` the messages sent to the
+    dead-letter sink (``dead_letter_failures`` those the sink failed to take, and ``dead_letters_refused`` those
+    past the dead-letter quota: both stay unacknowledged); ``unmatched`` events no subscriber wanted (only with
+    ``firehose=False``); ``acknowledged`` the acknowledgements sent; ``resubscriptions`` the times the source was
+    subscribed again after a failure.
     """
 
     received: int = 0
@@ -160,6 +132,7 @@ class StreamStats:
     duplicates: int = 0
     dead_letters: int = 0
     dead_letter_failures: int = 0
+    dead_letters_refused: int = 0
     unmatched: int = 0
     acknowledged: int = 0
     resubscriptions: int = 0

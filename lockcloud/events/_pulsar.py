@@ -1,65 +1,72 @@
-"""The Pulsar side of an event stream: client, Tuya ``auth1`` login, one Failover consumer, receive and ack.
+"""The Pulsar source: Tuya ``auth1`` login, one consumer on the project's topic, batched receives, acks.
 
-Imported only when a stream with a broker URL is opened, so ``import lockcloud`` never loads ``pulsar``.
+``pulsar`` is imported only when a :class:`PulsarSource` opens, so ``import lockcloud.events`` never loads it.
 
-All completions from the C++ client are hopped onto the event loop through :func:`_settle_later`, which ignores a
-loop that has already closed. ``pulsar.asyncio``'s own futures call ``call_soon_threadsafe`` unguarded, and a
-receive or close completing after the loop is gone aborts the whole process; that is why the consumer's
-``receive_async`` / ``acknowledge_async`` / ``close_async`` are called directly here. ``pulsar.asyncio`` is still
-used to build the client and to subscribe.
+Receiving keeps up to ``receive_window`` ``receive_async`` calls pending on the consumer. Their completions (on a
+pulsar-client thread) only append to a queue; the event loop is woken once per batch, not once per message.
+Every completion hops onto the loop through :func:`_call_soon`, which ignores a loop that has already closed:
+``pulsar.asyncio``'s own futures call ``call_soon_threadsafe`` unguarded, and a completion arriving after the loop
+is gone aborts the whole process. That is why the raw consumer and client calls are used here.
+
+pulsar-client's own log goes to a private file that is forwarded to the ``lockcloud.events.pulsar`` logger
+(never to the user's stderr; a Python logger handed to pulsar-client can abort the process at exit), or to
+``log_file`` when one is given.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import collections
 import contextlib
+import functools
+import ipaddress
 import json
 import logging
 import os
+import ssl
+import tempfile
 import threading
 import time
+import urllib.parse
+import warnings
 import weakref
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, TypedDict
 
-import certifi
-import pulsar
-import pulsar.asyncio
+import attrs
 
-from lockcloud._errors import EventStreamError
+from lockcloud._errors import EventStreamError, SubscribeError, ValidationError
+from lockcloud._wire import topic_for
 from lockcloud.crypto import pulsar_password
-from lockcloud.events._stream import InitialPosition, Received, SubscriptionType
+from lockcloud.events._source import Outcome, SourceClosed, SourceMessage
 
-__all__ = ["PulsarSource", "auth_params"]
+__all__ = [
+    "PlaintextPulsarWarning",
+    "PulsarOptions",
+    "PulsarSettings",
+    "PulsarSource",
+    "auth_params",
+    "topic_for",
+]
 
 logger = logging.getLogger("lockcloud.events")
+pulsar_logger = logging.getLogger("lockcloud.events.pulsar")
 
+SubscriptionType = Literal["failover", "exclusive", "shared", "key_shared"]
+InitialPosition = Literal["latest", "earliest"]
+LogLevel = Literal["debug", "info", "warn", "warning", "error"]
 
-_CONSUMER_TYPES = {
-    "failover": pulsar.ConsumerType.Failover,
-    "exclusive": pulsar.ConsumerType.Exclusive,
-    "shared": pulsar.ConsumerType.Shared,
-    "key_shared": pulsar.ConsumerType.KeyShared,
-}
-_INITIAL_POSITIONS = {
-    "latest": pulsar.InitialPosition.Latest,
-    "earliest": pulsar.InitialPosition.Earliest,
-}
-_LOG_LEVELS = {
-    "debug": pulsar.LoggerLevel.Debug,
-    "info": pulsar.LoggerLevel.Info,
-    "warn": pulsar.LoggerLevel.Warn,
-    "warning": pulsar.LoggerLevel.Warn,
-    "error": pulsar.LoggerLevel.Error,
-}
+_SUBSCRIPTION_TYPES = ("failover", "exclusive", "shared", "key_shared")
+_INITIAL_POSITIONS = ("latest", "earliest")
+_LOG_LEVELS = ("debug", "info", "warn", "warning", "error")
 
 
 def auth_params(access_id: str, access_secret: str) -> str:
     """``auth_params_string`` for ``pulsar.AuthenticationBasic`` that makes it send Tuya's ``auth1`` data.
 
     Basic authentication sends ``username + ":" + password``; splitting Tuya's JSON document at its colon gives
-    exactly ``{"username":"<id>","password":"<md5 password>"}`` on the wire (PROTOCOL.md §6).
+    exactly ``{"username":"<id>","password":"<md5 password>"}`` on the wire.
     """
     password = pulsar_password(access_id, access_secret)
     return json.dumps(
@@ -71,40 +78,151 @@ def auth_params(access_id: str, access_secret: str) -> str:
     )
 
 
-class SourceClosed(EventStreamError):
-    """The consumer was closed while an operation on it was pending (internal: the stream handles it)."""
+class PlaintextPulsarWarning(UserWarning):
+    """A ``pulsar://`` (not ``pulsar+ssl://``) URL to a host off this machine: the Pulsar password goes in clear."""
 
 
-def _settle_later(
-    loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], result: Any, value: Any
-) -> None:
-    # Runs on a pulsar-client thread.
-    # RuntimeError: the loop has closed, the process is shutting down. An unacknowledged message comes back later.
-    with contextlib.suppress(RuntimeError):
-        loop.call_soon_threadsafe(_settle, future, result, value)
+_warned_hosts: set[str] = set()
 
 
-def _settle(future: asyncio.Future[Any], result: Any, value: Any) -> None:
-    if future.done():
+def _warn_if_plaintext(url: str) -> None:
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme != "pulsar":
         return
-    if result == pulsar.Result.Ok:
-        future.set_result(value)
-    elif result == pulsar.Result.AlreadyClosed:
-        future.set_exception(SourceClosed())
-    else:
-        future.set_exception(EventStreamError(f"pulsar operation failed: {result}"))
+    host = parsed.hostname or ""
+    if _is_loopback(host) or host in _warned_hosts:
+        return
+    _warned_hosts.add(host)
+    warnings.warn(
+        f"{url} is plaintext pulsar://: the Pulsar password and every message cross the network in clear; "
+        "use pulsar+ssl://",
+        PlaintextPulsarWarning,
+        stacklevel=4,
+    )
 
 
-def _consume_outcome(future: asyncio.Future[Any]) -> None:
-    # Marks an abandoned future's exception as retrieved, so asyncio does not log it at garbage collection.
-    if not future.cancelled():
-        future.exception()
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class PulsarSettings(TypedDict, total=False):
+    """The Pulsar keywords of ``LockCloud.events()`` (see :class:`PulsarOptions` for each)."""
+
+    url: str
+    env: str
+    subscription: str | None
+    subscription_type: SubscriptionType
+    initial_position: InitialPosition
+    consumer_name: str | None
+    receiver_queue_size: int
+    receive_window: int
+    verify: bool | str
+    connect_timeout: float
+    operation_timeout: float
+    pulsar_log_level: LogLevel
+    pulsar_log_file: str | None
+
+
+def _positive(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if value <= 0:
+        raise ValidationError(f"{attribute.name} must be positive")
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[Any, attrs.Attribute[Any], str], None]:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+        if value not in choices:
+            raise ValidationError(f"{attribute.name} must be one of {', '.join(choices)}, not {value!r}")
+
+    return check
+
+
+def _service_url(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    parsed = urllib.parse.urlsplit(value or "")
+    if parsed.scheme not in ("pulsar", "pulsar+ssl") or not parsed.hostname:
+        raise ValidationError(
+            f"url must be pulsar+ssl://host:port (or pulsar:// for a local broker), not {value!r}"
+        )
+
+
+@attrs.frozen(kw_only=True)
+class PulsarOptions:
+    """Where and how a :class:`PulsarSource` subscribes.
+
+    The topic is ``{access_id}/out/{env}`` and the subscription ``{access_id}-sub`` (Failover) unless given.
+    ``verify`` is TLS certificate verification for ``pulsar+ssl://``: True (certifi's CA bundle), a CA bundle
+    path, or False to switch it off explicitly. ``initial_position`` only matters when the subscription is first
+    created. ``receiver_queue_size`` is pulsar-client's prefetch queue and ``receive_window`` how many receives
+    are kept pending (the most a batch can hold). ``connect_timeout`` bounds opening: a refused connection, a TLS
+    or authentication failure, or a subscription nobody answers, each raise :class:`~lockcloud.SubscribeError`
+    within it. ``log_level`` / ``log_file`` set pulsar-client's own log (see the module docstring).
+    """
+
+    url: str = attrs.field(validator=_service_url)
+    access_id: str = attrs.field()
+    access_secret: str = attrs.field(repr=False)
+    env: str = "event"
+    subscription: str | None = None
+    subscription_type: SubscriptionType = attrs.field(
+        default="failover", validator=_one_of(_SUBSCRIPTION_TYPES)
+    )
+    initial_position: InitialPosition = attrs.field(default="latest", validator=_one_of(_INITIAL_POSITIONS))
+    consumer_name: str | None = None
+    receiver_queue_size: int = attrs.field(default=1000, validator=_positive)
+    receive_window: int = attrs.field(default=500, validator=_positive)
+    verify: bool | str = True
+    connect_timeout: float = attrs.field(default=10.0, validator=_positive)
+    operation_timeout: float = attrs.field(default=30.0, validator=_positive)
+    log_level: LogLevel = attrs.field(default="warn", validator=_one_of(_LOG_LEVELS))
+    log_file: str | None = None
+
+    @access_id.validator
+    def _check_access_id(self, attribute: attrs.Attribute[Any], value: str) -> None:
+        if not value:
+            raise ValidationError("access_id is required")
+
+    @access_secret.validator
+    def _check_access_secret(self, attribute: attrs.Attribute[Any], value: str) -> None:
+        if not value:
+            raise ValidationError("access_secret is required")
+
+    @property
+    def topic(self) -> str:
+        return topic_for(self.access_id, self.env)
+
+    @property
+    def subscription_name(self) -> str:
+        return self.subscription or f"{self.access_id}-sub"
+
+
+# -- pulsar-client, loaded on first use ------------------------------------------------------------------------
+
+_native: Any = None
+
+
+def _load() -> Any:
+    global _native
+    if _native is None:
+        import pulsar
+
+        _native = pulsar
+    return _native
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: Any) -> None:
+    # Runs on a pulsar-client thread. RuntimeError: the loop has closed, the process is shutting down; an
+    # unacknowledged message comes back later.
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(callback, *args)
 
 
 def _ack_done(result: Any) -> None:
     # Runs on a pulsar-client thread. A lost acknowledgement only means a redelivery, which the stream dedupes.
-    if result != pulsar.Result.Ok:
-        logger.debug("acknowledgement not confirmed: %s", result)
+    pass
 
 
 # Interpreter exit versus pulsar-client's threads
@@ -113,10 +231,9 @@ def _ack_done(result: Any) -> None:
 # exception") when one of its native threads is still running while the interpreter finalizes. That happens
 # (1) when a client was never closed, and (2) even after a clean close: the client's destructor lets a detached
 # thread finish on its own, for a millisecond or two, and under CPU load the interpreter can get to finalization
-# first. Measured here: ~25% of short-lived processes under load, whatever logger is configured. So a source
-# remembers the native threads its client started (Linux: /proc/self/task), drops every reference to the client
-# when closing so that its destructor runs, and waits for those threads (and the one closing starts) to be gone. At exit, clients that were
-# never closed are shut down the same way.
+# first. So a source remembers the native threads its client started (Linux: /proc/self/task), drops every
+# reference to the client when closing so that its destructor runs, and waits for those threads (and the one
+# closing starts) to be gone. At exit, clients that were never closed are shut down the same way.
 
 _TASKS = "/proc/self/task"
 _THREAD_EXIT_WAIT = 1.0
@@ -146,7 +263,7 @@ _exiting_threads: set[int] = set()
 
 @atexit.register
 def _shut_down_at_exit() -> None:
-    # Completions triggered here find the event loop closed and are dropped by _settle_later.
+    # Completions triggered here find the event loop closed and are dropped by _call_soon.
     before = native_threads()
     for source in list(_open_sources):
         source.shutdown()
@@ -157,152 +274,454 @@ def _shut_down_at_exit() -> None:
         time.sleep(0.001)
 
 
-class PulsarSource:
-    """One client and one consumer on ``topic``; :meth:`receive` keeps a single receive pending at all times."""
+class _LogForwarder:
+    """Tails the file pulsar-client logs to and passes each new line to :mod:`logging`."""
 
-    def __init__(
-        self,
-        *,
-        url: str,
-        topic: str,
-        subscription: str,
-        authentication_params: str,
-        subscription_type: SubscriptionType = "failover",
-        initial_position: InitialPosition = "latest",
-        consumer_name: str | None = None,
-        prefetch: int = 100,
-        verify: bool | str = True,
-        connect_timeout: float = 10.0,
-        operation_timeout: float = 30.0,
-        log_level: str = "warn",
-        log_file: str | None = None,
-    ) -> None:
-        if subscription_type not in _CONSUMER_TYPES:
-            raise EventStreamError(f"unknown subscription type {subscription_type!r}")
-        if initial_position not in _INITIAL_POSITIONS:
-            raise EventStreamError(f"unknown initial position {initial_position!r}")
-        if log_level.lower() not in _LOG_LEVELS:
-            raise EventStreamError(f"unknown pulsar log level {log_level!r}")
-        self.url = url
-        self.topic = topic
-        self.subscription = subscription
-        self._authentication_params = authentication_params
-        self._consumer_type = _CONSUMER_TYPES[subscription_type]
-        self._initial_position = _INITIAL_POSITIONS[initial_position]
-        self._consumer_name = consumer_name
-        self._prefetch = max(1, prefetch)
-        self._verify = verify
-        self._connect_timeout = connect_timeout
-        self._operation_timeout = operation_timeout
-        self._log_level = _LOG_LEVELS[log_level.lower()]
-        self._log_file = log_file
-        self._client: pulsar.asyncio.Client | None = None
+    def __init__(self) -> None:
+        handle, self.path = tempfile.mkstemp(prefix="lockcloud-pulsar-", suffix=".log")
+        os.close(handle)
+        self._offset = 0
+        self._partial = b""
+        self.last = time.monotonic()
+
+    def forward(self) -> None:
+        self.last = time.monotonic()
+        try:
+            with open(self.path, "rb") as log:
+                log.seek(self._offset)
+                chunk = log.read()
+        except OSError:
+            return
+        if not chunk:
+            return
+        self._offset += len(chunk)
+        *lines, self._partial = (self._partial + chunk).split(b"\n")
+        for raw in lines:
+            line = raw.decode("utf-8", "replace").strip()
+            if line:
+                pulsar_logger.log(_level_of(line), "%s", line)
+
+    def remove(self) -> None:
+        self.forward()
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+
+
+def _level_of(line: str) -> int:
+    head = line[:80].upper()
+    for token, level in ((" ERROR ", logging.ERROR), (" WARN ", logging.WARNING), (" INFO ", logging.INFO)):
+        if token in head:
+            return level
+    return logging.DEBUG
+
+
+_FAILED = object()
+
+
+class _Receiver:
+    """The pending receives of one consumer and the messages they brought; filled from pulsar-client threads.
+
+    Each ``receive_async`` gets a ticket. The consumer hands messages to receives in the order they were made,
+    but a receive that finds a message queued completes at once, on the calling thread, while an earlier one
+    completes on a pulsar-client thread: tickets put the messages back in order.
+    """
+
+    __slots__ = (
+        "arrived",
+        "consumer",
+        "failure",
+        "lock",
+        "loop",
+        "next_release",
+        "next_ticket",
+        "pending",
+        "ready",
+        "waiter",
+        "window",
+    )
+
+    def __init__(self, consumer: Any, loop: asyncio.AbstractEventLoop, window: int) -> None:
+        self.consumer = consumer
+        self.loop = loop
+        self.window = window
+        self.lock = threading.Lock()
+        self.ready: collections.deque[Any] = collections.deque()
+        self.arrived: dict[int, Any] = {}
+        self.next_ticket = 0
+        self.next_release = 0
+        self.pending = 0
+        self.failure: Any = None
+        self.waiter: asyncio.Future[None] | None = None
+
+    def refill(self) -> None:
+        """Keep ``window`` messages pending or ready. Completions may run inside ``receive_async`` itself."""
+        with self.lock:
+            wanted = self.window - self.pending - len(self.ready) - len(self.arrived)
+            if wanted <= 0 or self.failure is not None:
+                return
+            self.pending += wanted
+            first = self.next_ticket
+            self.next_ticket += wanted
+        receive_async = self.consumer.receive_async
+        done = self.done
+        for ticket in range(first, first + wanted):
+            receive_async(functools.partial(done, ticket))
+
+    def done(self, ticket: int, result: Any, message: Any) -> None:
+        # Runs on a pulsar-client thread, or inside receive_async when a message is already queued.
+        ok = result == _native.Result.Ok
+        with self.lock:
+            self.pending -= 1
+            self.arrived[ticket] = message if ok else _FAILED
+            if not ok and self.failure is None:
+                self.failure = result
+            arrived = self.arrived
+            while self.next_release in arrived:
+                item = arrived.pop(self.next_release)
+                self.next_release += 1
+                if item is not _FAILED:
+                    self.ready.append(item)
+            waiter = self.waiter
+            if self.ready or self.failure is not None:
+                self.waiter = None
+            else:
+                waiter = None
+        if waiter is not None:
+            _call_soon(self.loop, _wake, waiter)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+class PulsarSource:
+    """A :class:`~lockcloud.events.Source` reading the project's Pulsar topic through one consumer.
+
+    Keys are ``(topic, message id)``; acknowledgements are individual and fire-and-forget; :meth:`redeliver` is a
+    negative acknowledgement. A plaintext ``pulsar://`` URL to another host warns (:class:`PlaintextPulsarWarning`)
+    once per host.
+    """
+
+    def __init__(self, options: PulsarOptions) -> None:
+        if not isinstance(options, PulsarOptions):
+            raise ValidationError("PulsarSource takes a PulsarOptions")
+        _warn_if_plaintext(options.url)
+        self.options = options
+        self.url = options.url
+        self.topic = options.topic
+        self.subscription = options.subscription_name
+        self._client: Any = None
         self._consumer: Any = None
-        self._pending: asyncio.Future[Any] | None = None
+        self._receiver: _Receiver | None = None
+        self._closed = False
         self._threads: set[int] = set()
+        self._log: _LogForwarder | None = None
+
+    @property
+    def description(self) -> str:
+        return f"{self.url} topic {self.topic!r} subscription {self.subscription!r}"
 
     def __repr__(self) -> str:
         return f"PulsarSource(url={self.url!r}, topic={self.topic!r}, subscription={self.subscription!r})"
 
-    def _client_options(self) -> dict[str, Any]:
-        logger_ = (
-            pulsar.FileLogger(self._log_level, self._log_file)
-            if self._log_file
-            else pulsar.ConsoleLogger(self._log_level)
+    # -- opening ------------------------------------------------------------------------------------------------
+
+    def _failure(self, what: str, reason: str, fix: str) -> SubscribeError:
+        return SubscribeError(
+            what, reason=reason, url=self.url, topic=self.topic, subscription=self.subscription, fix=fix
         )
-        options: dict[str, Any] = {
-            "authentication": pulsar.AuthenticationBasic(auth_params_string=self._authentication_params),
-            "operation_timeout_seconds": max(1, round(self._operation_timeout)),
-            "connection_timeout_ms": max(1, round(self._connect_timeout * 1000)),
-            "logger": logger_,
+
+    def _client_options(self, pulsar: Any, log_path: str) -> dict[str, Any]:
+        options = self.options
+        level = {
+            "debug": pulsar.LoggerLevel.Debug,
+            "info": pulsar.LoggerLevel.Info,
+            "warn": pulsar.LoggerLevel.Warn,
+            "warning": pulsar.LoggerLevel.Warn,
+            "error": pulsar.LoggerLevel.Error,
+        }[options.log_level]
+        client_options: dict[str, Any] = {
+            "authentication": pulsar.AuthenticationBasic(
+                auth_params_string=auth_params(options.access_id, options.access_secret)
+            ),
+            "operation_timeout_seconds": max(1, round(options.operation_timeout)),
+            "connection_timeout_ms": max(1, round(options.connect_timeout * 1000)),
+            "logger": pulsar.FileLogger(level, log_path),
         }
-        if self._verify is False:
+        if options.verify is False:
             # Explicit opt-out only: Tuya's official SDKs always skip verification, lockcloud never does by default.
-            options.update(tls_allow_insecure_connection=True, tls_validate_hostname=False)
+            client_options.update(tls_allow_insecure_connection=True, tls_validate_hostname=False)
         else:
-            ca_file = self._verify if isinstance(self._verify, str) else certifi.where()
-            options.update(
-                tls_trust_certs_file_path=ca_file,
+            client_options.update(
+                tls_trust_certs_file_path=self._ca_file(),
                 tls_allow_insecure_connection=False,
                 tls_validate_hostname=True,
             )
-        return options
+        return client_options
+
+    def _ca_file(self) -> str:
+        if isinstance(self.options.verify, str):
+            return self.options.verify
+        import certifi
+
+        return certifi.where()
 
     async def open(self) -> None:
-        """Create the client and subscribe; raises :class:`EventStreamError` if the broker cannot be reached."""
+        """Check the broker is reachable (and its certificate trusted), then create the client and subscribe.
+
+        Raises :class:`~lockcloud.SubscribeError` within ``connect_timeout`` (plus the time to subscribe) naming
+        the cause and the fix.
+        """
+        if self._closed:
+            raise SourceClosed("this source was closed")
+        await self._probe()
+        pulsar = _load()
         before = native_threads()
+        if self.options.log_file:
+            log_path = self.options.log_file
+        else:
+            self._log = _LogForwarder()
+            log_path = self._log.path
         try:
-            self._client = pulsar.asyncio.Client(self.url, **self._client_options())
+            self._client = pulsar.Client(self.url, **self._client_options(pulsar, log_path))._client
         except Exception as exc:
-            raise EventStreamError(f"cannot create a Pulsar client for {self.url}: {exc}") from exc
+            raise self._failure(
+                f"pulsar-client refused the settings ({exc})", "failed", "check the URL"
+            ) from None
         _open_sources.add(self)
         try:
-            await self.subscribe()
+            await self._subscribe()
         finally:
             # The client starts its threads lazily, on the first subscription.
             self._threads = native_threads() - before
+            self._forward_log()
 
-    async def subscribe(self) -> None:
-        assert self._client is not None
-        try:
-            consumer = await self._client.subscribe(
-                self.topic,
-                self.subscription,
-                consumer_type=self._consumer_type,
-                initial_position=self._initial_position,
-                consumer_name=self._consumer_name,
-                receiver_queue_size=self._prefetch,
-                max_total_receiver_queue_size_across_partitions=self._prefetch,
+    async def _probe(self) -> None:
+        """A TCP (and for pulsar+ssl, a TLS) handshake of our own, so that these failures are fast and named."""
+        parsed = urllib.parse.urlsplit(self.url)
+        host = parsed.hostname or ""
+        tls = parsed.scheme == "pulsar+ssl"
+        port = parsed.port or (6651 if tls else 6650)
+        context: ssl.SSLContext | None = None
+        if tls:
+            context = ssl.create_default_context(
+                cafile=self._ca_file() if self.options.verify is not False else None
             )
-        except pulsar.asyncio.PulsarException as exc:
-            raise EventStreamError(
-                f"cannot subscribe to {self.topic!r} as {self.subscription!r} at {self.url}: {exc}"
-            ) from None
-        self._consumer = consumer._consumer
-        self._pending = None
-
-    async def receive(self) -> Received:
-        """The next message. Cancelling the caller leaves the broker receive pending for the next call."""
-        if self._pending is None:
-            self._pending = self._start(self._consumer.receive_async)
-        pending = self._pending
+            if self.options.verify is False:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+        timeout = self.options.connect_timeout
         try:
-            message = await asyncio.shield(pending)
-        finally:
-            if pending.done():
-                self._pending = None
-        topic = message.topic_name()
-        message_id = message.message_id()
-        text_id = str(message_id)
-        return Received(message.data(), message.properties(), (topic, text_id), text_id, message_id)
+            async with asyncio.timeout(timeout):
+                _, writer = await asyncio.open_connection(
+                    host, port, ssl=context, server_hostname=host if tls else None
+                )
+        except ssl.SSLCertVerificationError as exc:
+            raise self._failure(
+                f"the broker's TLS certificate is not trusted ({exc.verify_message})",
+                "tls",
+                "check the URL is the region's push endpoint and the system clock; for a private CA pass "
+                "verify='/path/to/ca.pem' (verify=False switches checking off)",
+            ) from None
+        except ssl.SSLError as exc:
+            raise self._failure(
+                f"the TLS handshake failed ({exc.reason or exc})",
+                "tls",
+                "pulsar+ssl:// needs a TLS endpoint (the plaintext port takes pulsar://)",
+            ) from None
+        except ConnectionRefusedError:
+            raise self._failure(
+                "the connection was refused",
+                "refused",
+                "check that the broker runs and the host and port are right (Tuya: port 7285 open outbound)",
+            ) from None
+        except TimeoutError:
+            raise self._failure(
+                f"no connection within connect_timeout={timeout:g} s",
+                "unreachable",
+                "check the host, the network and the firewall (Tuya: port 7285 open outbound)",
+            ) from None
+        except OSError as exc:
+            raise self._failure(
+                f"cannot connect ({exc.strerror or exc})",
+                "unreachable",
+                "check the host name and the network",
+            ) from None
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
 
-    def acknowledge(self, handle: Any) -> None:
+    async def _subscribe(self) -> None:
+        pulsar = _load()
+        _pulsar = pulsar._pulsar
+
+        options = self.options
+        conf = _pulsar.ConsumerConfiguration()
+        conf.consumer_type(
+            {
+                "failover": pulsar.ConsumerType.Failover,
+                "exclusive": pulsar.ConsumerType.Exclusive,
+                "shared": pulsar.ConsumerType.Shared,
+                "key_shared": pulsar.ConsumerType.KeyShared,
+            }[options.subscription_type]
+        )
+        conf.receiver_queue_size(options.receiver_queue_size)
+        conf.max_total_receiver_queue_size_across_partitions(options.receiver_queue_size)
+        if options.consumer_name:
+            conf.consumer_name(options.consumer_name)
+        conf.subscription_initial_position(
+            pulsar.InitialPosition.Earliest
+            if options.initial_position == "earliest"
+            else pulsar.InitialPosition.Latest
+        )
+        conf.schema(pulsar.schema.BytesSchema().schema_info())
+        loop = asyncio.get_running_loop()
+        subscribed: asyncio.Future[Any] = loop.create_future()
+
+        def done(value: Any) -> None:
+            _call_soon(loop, _settle_value, subscribed, value)
+
+        self._client.subscribe_async_v2(self.topic, self.subscription, conf, done)
+        timeout = options.connect_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                value = await asyncio.shield(subscribed)
+        except TimeoutError:
+            subscribed.add_done_callback(_close_late_consumer)
+            raise self._failure(
+                f"the broker did not confirm the subscription within connect_timeout={timeout:g} s",
+                "timeout",
+                "another consumer may be holding the subscription (a running 'lockcloud listen', or another "
+                "process): stop it or pass a subscription of your own",
+            ) from None
+        if isinstance(value, _pulsar.Error):
+            raise self._subscribe_error(value.error, value.message) from None
+        self._consumer = value
+        self._receiver = _Receiver(value, loop, options.receive_window)
+
+    def _subscribe_error(self, result: Any, message: str) -> SubscribeError:
+        pulsar = _load()
+        if result in (pulsar.Result.AuthenticationError, pulsar.Result.AuthorizationError):
+            return self._failure(
+                f"the broker refused the credentials ({result})",
+                "auth",
+                "check the access id and secret, and that the project subscribes to the message service",
+            )
+        if result == pulsar.Result.ConsumerBusy:
+            return self._failure(
+                "another consumer holds the subscription",
+                "busy",
+                "stop the other consumer (a running 'lockcloud listen'?) or pass a subscription of your own",
+            )
+        if result in (pulsar.Result.ConnectError, pulsar.Result.Timeout):
+            return self._failure(
+                f"no usable connection to the broker ({result})",
+                "unreachable" if result == pulsar.Result.ConnectError else "timeout",
+                "check the URL, the network, and (pulsar+ssl) the certificate; see the lockcloud.events.pulsar log",
+            )
+        detail = f"{result}: {message}" if message else str(result)
+        return self._failure(f"the broker answered {detail}", "failed", "see the lockcloud.events.pulsar log")
+
+    # -- receiving ----------------------------------------------------------------------------------------------
+
+    async def receive(self) -> Sequence[SourceMessage]:
+        """Every message ready (at least one). Cancelling the caller loses nothing: the receives stay pending."""
+        while True:
+            receiver = self._receiver
+            if receiver is None:
+                if self._closed:
+                    raise SourceClosed("the source is closed")
+                raise EventStreamError("no consumer (subscribing again failed)")
+            receiver.refill()
+            with receiver.lock:
+                if receiver.ready:
+                    taken = list(receiver.ready)
+                    receiver.ready.clear()
+                    failure = None
+                else:
+                    taken = []
+                    failure = receiver.failure
+                    if failure is None:
+                        waiter: asyncio.Future[None] = receiver.loop.create_future()
+                        receiver.waiter = waiter
+            if taken:
+                if self._log is not None and time.monotonic() - self._log.last > 1.0:
+                    self._log.forward()
+                return [self._message(raw) for raw in taken]
+            if failure is not None:
+                self._forward_log()
+                if self._closed or failure == _native.Result.AlreadyClosed:
+                    raise SourceClosed("the consumer was closed")
+                raise EventStreamError(f"the consumer failed: {failure}")
+            try:
+                await waiter
+            finally:
+                with receiver.lock:
+                    if receiver.waiter is waiter:
+                        receiver.waiter = None
+
+    def _message(self, raw: Any) -> SourceMessage:
+        topic = raw.topic_name()
+        message_id = raw.message_id()
+        text_id = str(message_id)
+        partition: int | None = None
+        marker = topic.rfind("-partition-")
+        if marker != -1 and topic[marker + 11 :].isdigit():
+            partition = int(topic[marker + 11 :])
+        return SourceMessage(
+            raw.data(),
+            raw.properties(),
+            (topic, text_id),
+            message_id=text_id,
+            handle=message_id,
+            topic=topic,
+            partition=partition,
+            published_at=raw.publish_timestamp() / 1000.0,
+        )
+
+    def acknowledge(self, message: SourceMessage) -> None:
         """Fire-and-forget acknowledgement by message id, on whichever consumer is current."""
         if self._consumer is not None:
-            self._consumer.acknowledge_async(handle, _ack_done)
+            self._consumer.acknowledge_async(message.handle, _ack_done)
+
+    def redeliver(self, message: SourceMessage) -> None:
+        """Negative acknowledgement: the broker offers the message again after its redelivery delay."""
+        if self._consumer is not None:
+            with contextlib.suppress(Exception):
+                self._consumer.negative_acknowledge(message.handle)
+
+    def report(self, message: SourceMessage, outcome: Outcome) -> None:
+        """Nothing to do: the broker learns what matters from acknowledgements."""
 
     async def resubscribe(self) -> None:
         """Drop a broken consumer and subscribe again (the client itself reconnects on its own)."""
-        await self._close_consumer(self._operation_timeout)
-        await self.subscribe()
+        if self._closed:
+            raise SourceClosed("the source is closed")
+        await self._close_consumer(self.options.operation_timeout)
+        await self._subscribe()
+
+    # -- closing ------------------------------------------------------------------------------------------------
 
     async def close(self, grace: float) -> None:
         """Close consumer and client; past ``grace`` seconds the client is shut down without waiting for the broker."""
+        self._closed = True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         # Closing starts a thread of its own (the client finishes its shutdown on a detached thread).
         before_close = native_threads()
         await self._close_consumer(grace)
         if self._client is not None:
-            closed = self._start(self._client._client.close_async)
+            closed = self._start(self._client.close_async)
             try:
-                await asyncio.wait_for(closed, max(0.0, deadline - loop.time()))
+                async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                    await closed
             except (TimeoutError, EventStreamError) as exc:
                 logger.debug("pulsar client did not close cleanly (%s); shutting it down", type(exc).__name__)
             finally:
                 self.shutdown()
         # shutdown() dropped the last reference to the client, whose destructor has stopped its threads; the
-        # last of them may still be finishing (see the top of this module).
+        # last of them may still be finishing (see above).
         self._threads |= native_threads() - before_close
         wait_until = loop.time() + min(_THREAD_EXIT_WAIT, max(grace, 0.1))
         while threads_alive(self._threads) and loop.time() < wait_until:  # noqa: ASYNC110 - no event to wait on
@@ -311,11 +730,16 @@ class PulsarSource:
         _exiting_threads.clear()
         _exiting_threads.update(leftover)
         self._threads = set()
+        if self._log is not None:
+            self._log.remove()
+            self._log = None
 
     def shutdown(self) -> None:
         """Stop the client at once, without waiting for the broker (synchronous; safe to repeat)."""
+        self._closed = True
         client, self._client = self._client, None
         consumer, self._consumer = self._consumer, None
+        self._receiver = None
         _open_sources.discard(self)
         if consumer is not None:
             with contextlib.suppress(Exception):
@@ -325,24 +749,55 @@ class PulsarSource:
 
     async def _close_consumer(self, grace: float) -> None:
         consumer, self._consumer = self._consumer, None
-        pending, self._pending = self._pending, None
+        receiver, self._receiver = self._receiver, None
+        if receiver is not None:
+            with receiver.lock:
+                waiter, receiver.waiter = receiver.waiter, None
+            if waiter is not None:
+                _wake(waiter)
         if consumer is None:
             return
         closed = self._start(consumer.close_async)
         try:
-            await asyncio.wait_for(closed, grace)
+            async with asyncio.timeout(grace):
+                await closed
         except (TimeoutError, EventStreamError) as exc:
             logger.debug("pulsar consumer did not close cleanly: %s", type(exc).__name__)
-        if pending is not None:
-            # A pending receive is completed with AlreadyClosed by the close; nothing waits on it any more.
-            pending.add_done_callback(_consume_outcome)
 
-    def _start(self, operation: Callable[[Callable[[Any, Any], None]], None]) -> asyncio.Future[Any]:
+    def _forward_log(self) -> None:
+        if self._log is not None:
+            self._log.forward()
+
+    def _start(self, operation: Callable[[Callable[[Any], None]], None]) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
 
-        def done(result: Any, value: Any = None) -> None:
-            _settle_later(loop, future, result, value)
+        def done(result: Any) -> None:
+            _call_soon(loop, _settle_result, future, result)
 
         operation(done)
         return future
+
+
+def _settle_result(future: asyncio.Future[Any], result: Any) -> None:
+    if future.done():
+        return
+    if result == _native.Result.Ok:
+        future.set_result(None)
+    else:
+        future.set_exception(EventStreamError(f"pulsar operation failed: {result}"))
+
+
+def _settle_value(future: asyncio.Future[Any], value: Any) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _close_late_consumer(future: asyncio.Future[Any]) -> None:
+    # A subscription confirmed after we gave up on it: close that consumer rather than leave it holding messages.
+    if future.cancelled():
+        return
+    value = future.result()
+    if not isinstance(value, _native._pulsar.Error):
+        with contextlib.suppress(Exception):
+            value.close_async(_ack_done)

@@ -1,22 +1,26 @@
-"""``EventStream``: at-least-once delivery of typed push events through async iterators.
+"""``EventStream``: at-least-once delivery of typed push events from a :class:`~lockcloud.events.Source`.
+
+The stream knows nothing of transports: a source (Pulsar, a webhook, ...) hands it messages, the stream delivers.
 
 How a message travels
 ---------------------
-One pump task takes messages from the source (the Pulsar consumer; for a webhook stream, the HTTP handler calls
-:meth:`EventStream._accept` itself), one at a time and in order:
+One pump task takes batches of messages from the source and handles each in order:
 
-1. **Dedupe.** The broker's message id is looked up in a window of the last ``dedupe_window`` ids. A redelivery of a
+1. **Dedupe.** The message's key is looked up in a window of the last ``dedupe_window`` keys. A redelivery of a
    message already acknowledged is acknowledged again and dropped; a redelivery of one still being worked on is
    dropped and acknowledged together with the original.
 2. **Decode.** A message that cannot be decoded goes to the dead-letter sink and is then acknowledged, so that it
-   can never block its partition. If the sink itself fails, the message stays unacknowledged (and is logged).
-3. **Fan out.** The event goes to the stream's own iterator (the *firehose*, unless ``firehose=False``) and to every
-   open :class:`Subscription` whose filter matches, each through a bounded buffer. A full buffer makes the pump
-   wait: memory stays bounded whatever the backlog, and a slow reader slows the stream instead of losing events.
-4. **Acknowledge.** Every recipient holds a claim on the message. A claim is released when its iterator is asked
-   for the next item, by ``event.ack()``, or when the ``async with`` of a subscription or of the stream is left
-   without an exception. The broker acknowledgement is sent once every claim is released. A loop body that raises
-   leaves its message unacknowledged: the broker delivers it again after the next subscription.
+   can never block its partition. If the sink fails, or the dead-letter quota is used up, the message stays
+   unacknowledged: the transport keeps it.
+3. **Fan out.** The event, one immutable value, goes to the stream's own iterator (the *firehose*, unless
+   ``firehose=False``) and to every open :class:`Subscription` whose filter matches, each through a bounded
+   buffer. A full buffer makes the pump wait: memory stays bounded whatever the backlog, and a slow reader slows
+   the stream instead of losing events.
+4. **Acknowledge.** Each recipient's cursor holds a claim on the message. A claim is released when the iterator
+   is asked for the next item, by ``subscription.ack(event)`` (``stream.ack(event)`` for the firehose), or when
+   the ``async with`` of a subscription or of the stream is left without an exception. The source acknowledges
+   the message once every claim is released. A subscription left with an exception gives its message up: the
+   source is asked to redeliver it.
 
 Closing the stream acknowledges nothing that is still buffered: those messages come back next time.
 """
@@ -25,64 +29,50 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import enum
-import hashlib
+import contextlib
 import logging
 import os
 import random
-from collections.abc import Callable, Iterable
+import warnings
+import weakref
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeVar, overload
-
-import attrs
+from typing import Any, Generic, Self, TypedDict, TypeVar, overload
 
 from lockcloud._errors import DecodeError, EventStreamError, ValidationError
-from lockcloud._wire import topic_for
-from lockcloud.events._dead_letters import DeadLetterSink, as_sink, deliver
-from lockcloud.events._decode import _decode
+from lockcloud.events._dead_letters import DeadLetterQuota, DeadLetterSink, as_sink, deliver
+from lockcloud.events._decode import Decoder
 from lockcloud.events._models import DeadLetter, EnrollmentProgress, Event, StreamStats
+from lockcloud.events._source import Outcome, Source, SourceClosed, SourceMessage
 
-if TYPE_CHECKING:
-    from lockcloud.events._pulsar import PulsarSource
-
-__all__ = ["EventStream", "Subscription"]
+__all__ = ["EventStream", "StreamOptions", "Subscription"]
 
 logger = logging.getLogger("lockcloud.events")
 
 E = TypeVar("E", bound=Event)
 T = TypeVar("T")
 
-SubscriptionType = Literal["failover", "exclusive", "shared", "key_shared"]
-InitialPosition = Literal["latest", "earliest"]
+
+class StreamOptions(TypedDict, total=False):
+    """The delivery options of :class:`EventStream`, as keywords (see its docstring for each)."""
+
+    firehose: bool
+    ack_unmatched: bool
+    buffer_size: int
+    dedupe_window: int
+    dead_letters: DeadLetterSink | str | os.PathLike[str] | None
+    dead_letter_quota: DeadLetterQuota | None
+    close_timeout: float
+    resubscribe_delay: float
+    max_resubscribe_delay: float
 
 
-class Outcome(enum.Enum):
-    """What the stream did with one incoming message."""
+#: Every running pump, held here rather than by its stream: a stream collected while open is collected alone,
+#: and its pump is cancelled instead of destroyed while pending.
+_running_pumps: set[asyncio.Task[None]] = set()
 
-    BUFFERED = "buffered"
-    DUPLICATE = "duplicate"
-    DEAD_LETTER = "dead_letter"
-    DEAD_LETTER_FAILED = "dead_letter_failed"
-    UNMATCHED = "unmatched"
-    CLOSED = "closed"
-
-
-class Received:
-    """One incoming message as the stream sees it, wherever it came from.
-
-    ``key`` identifies the message for deduplication; ``handle`` is what the source needs to acknowledge it.
-    """
-
-    __slots__ = ("handle", "key", "message_id", "payload", "properties")
-
-    def __init__(
-        self, payload: bytes, properties: dict[str, str], key: object, message_id: str | None, handle: Any
-    ) -> None:
-        self.payload = payload
-        self.properties = properties
-        self.key = key
-        self.message_id = message_id
-        self.handle = handle
+#: Marks "the default quota" in the signature, so that ``dead_letter_quota=None`` can mean no quota.
+_DEFAULT_QUOTA: Any = object()
 
 
 class _Closed(Exception):
@@ -159,65 +149,57 @@ class _Channel(Generic[T]):
 class _Delivery:
     """One incoming message while recipients work on it; acknowledged when the last claim is released."""
 
-    __slots__ = ("acknowledged", "duplicates", "outstanding", "received", "stream")
+    __slots__ = ("duplicates", "message", "outstanding", "settled")
 
-    def __init__(self, stream: EventStream, received: Received, outstanding: int) -> None:
-        self.stream = stream
-        self.received = received
+    def __init__(self, message: SourceMessage, outstanding: int) -> None:
+        self.message = message
         self.outstanding = outstanding
-        self.duplicates: list[Received] = []
-        self.acknowledged = False
-
-    def release_one(self) -> None:
-        self.outstanding -= 1
-        if self.outstanding == 0:
-            self.stream._completed(self)
+        self.duplicates: list[SourceMessage] = []
+        # True once acknowledged or given up: later releases change nothing.
+        self.settled = False
 
 
-class _Claim:
-    """One recipient's share of a delivery (what ``event.ack()`` releases)."""
-
-    __slots__ = ("delivery", "released")
-
-    def __init__(self, delivery: _Delivery) -> None:
-        self.delivery = delivery
-        self.released = False
-
-    def release(self) -> None:
-        if not self.released:
-            self.released = True
-            self.delivery.release_one()
-
-    @property
-    def acknowledged(self) -> bool:
-        return self.delivery.acknowledged
-
-
+#: The dedupe window's mark for a message that needs nothing more (acknowledged, or dead-lettered).
 _ACKNOWLEDGED = object()
 
 
 class _Cursor(Generic[E]):
-    """Iteration over one channel: the previous event is released when the next one is asked for."""
+    """One recipient: its buffer, and its claim on the event it took last (released when it asks for the next)."""
+
+    __slots__ = ("channel", "current", "stream")
 
     def __init__(self, stream: EventStream, capacity: int) -> None:
         self.stream = stream
-        self.channel: _Channel[E] = _Channel(capacity)
-        self.current: E | None = None
+        self.channel: _Channel[tuple[E, _Delivery]] = _Channel(capacity)
+        self.current: tuple[E, _Delivery] | None = None
 
     async def next(self) -> E:
         self.release_current()
         try:
-            event = await self.channel.get()
+            event, delivery = await self.channel.get()
         except _Closed:
             self.stream._raise_if_failed()
             raise StopAsyncIteration from None
-        self.current = event
+        self.current = (event, delivery)
         return event
 
     def release_current(self) -> None:
         current, self.current = self.current, None
         if current is not None:
-            current.ack()
+            self.stream._release(current[1])
+
+    def give_up_current(self) -> None:
+        current, self.current = self.current, None
+        if current is not None:
+            self.stream._give_up(current[1])
+
+    def ack(self, event: Event) -> None:
+        if self.current is not None and self.current[0] is event:
+            self.release_current()
+
+    def release_buffered(self) -> None:
+        for _, delivery in self.channel.close():
+            self.stream._release(delivery)
 
 
 class Subscription(Generic[E]):
@@ -230,8 +212,9 @@ class Subscription(Generic[E]):
                 if event.finish:
                     break
 
-    Leaving the ``async with`` normally counts as done with the last event; leaving it with an exception leaves
-    that event unacknowledged. Events buffered but never taken are released (this subscriber does not want them;
+    Asking for the next event acknowledges the previous one; :meth:`ack` does it earlier. Leaving the
+    ``async with`` normally counts as done with the last event; leaving it with an exception gives that event up
+    (the source redelivers it). Events buffered but never taken are released (this subscriber does not want them;
     other recipients still hold their own claims). An open subscription nobody reads from eventually stalls the
     stream (its buffer fills up), so always close it. ``asyncio.timeout`` around ``anext(subscription)`` is safe:
     a cancelled wait loses nothing.
@@ -281,6 +264,14 @@ class Subscription(Generic[E]):
     async def __anext__(self) -> E:
         return await self._cursor.next()
 
+    def ack(self, event: Event) -> None:
+        """Done with ``event`` (the last one taken) before asking for the next. Idempotent.
+
+        A message given to several recipients is acknowledged once all of them are done with it; after the
+        stream has closed this does nothing (the message is delivered again next time).
+        """
+        self._cursor.ack(event)
+
     async def __aenter__(self) -> Self:
         return self
 
@@ -290,15 +281,19 @@ class Subscription(Generic[E]):
         self.close(done=exc_type is None)
 
     def close(self, *, done: bool = True) -> None:
-        """Stop receiving. ``done`` releases the last event taken; buffered, untaken events are released always."""
+        """Stop receiving. ``done`` releases the last event taken, else it is given up for redelivery.
+
+        Buffered, untaken events are released always.
+        """
         if self.closed:
             return
         self.closed = True
         self._stream._unregister(self)
         if done:
             self._cursor.release_current()
-        for event in self._cursor.channel.close():
-            event.ack()
+        else:
+            self._cursor.give_up_current()
+        self._cursor.release_buffered()
 
     async def aclose(self) -> None:
         self.close()
@@ -310,12 +305,12 @@ class Subscription(Generic[E]):
 
 
 class EventStream:
-    """Typed push events of one Tuya cloud project, at least once, through async iterators.
+    """Typed push events from one :class:`~lockcloud.events.Source`, at least once, through async iterators.
 
-    Usually made by ``LockCloud.events()``. ``url`` is the Pulsar service URL (the region's, or a local broker's),
-    the topic is ``{access_id}/out/{env}`` and the subscription ``{access_id}-sub`` (Failover) unless given.
-    ``async with`` subscribes (raising :class:`~lockcloud.EventStreamError` if that fails) and closes consumer and
-    client on the way out, also when the task is cancelled::
+    Usually made by ``LockCloud.events()`` (a :class:`~lockcloud.events.PulsarSource` on the project's topic);
+    ``EventStream(WebhookSource(...), access_secret)`` reads HTTP POSTs instead. ``access_secret`` decrypts the
+    messages. ``async with`` opens the source (raising :class:`~lockcloud.EventStreamError` if that fails) and
+    closes it on the way out, also when the task is cancelled::
 
         async with cloud.events() as stream:
             async for event in stream:
@@ -330,141 +325,62 @@ class EventStream:
     * ``ack_unmatched``: with False, an event no subscription wants is left unacknowledged, so the broker hands it
       to the next consumer of the subscription once this stream closes: for a short-lived stream that borrows the
       project's one subscription (an enrollment without a stream of its own) next to the application's consumer.
-    * ``buffer_size``: events buffered per iterator (and messages prefetched from the broker); memory is bounded.
-    * ``dedupe_window``: how many recent message ids are remembered to suppress redeliveries.
+    * ``buffer_size``: events buffered per iterator; memory is bounded.
+    * ``dedupe_window``: how many recent message keys are remembered to suppress redeliveries.
     * ``dead_letters``: where undecodable messages go: ``None`` keeps the last 1,000 in memory
       (:class:`MemoryDeadLetters`, at ``stream.dead_letters``), a path writes each payload into that directory,
       a callable (sync or async) is called with each :class:`DeadLetter`. Each is also logged with its reason.
-    * ``verify``: TLS certificate verification for ``pulsar+ssl://``: True (certifi's CA bundle), a CA bundle
-      path, or False to switch verification off explicitly.
-    * ``subscription_type`` (``failover``), ``initial_position`` (``latest``; only matters when the subscription
-      is first created), ``consumer_name``, ``connect_timeout``, ``operation_timeout``, ``close_timeout``,
-      ``resubscribe_delay`` / ``max_resubscribe_delay`` (backoff after a consumer failure; broker restarts and
-      dropped connections are handled by the client's own reconnection), ``pulsar_log_level`` and
-      ``pulsar_log_file`` (the C++ client's log; it is never bridged to :mod:`logging`).
-    """
+    * ``dead_letter_quota``: at most so many dead letters (and bytes) per period (:class:`DeadLetterQuota`; by
+      default 1,000 letters or 16 MiB a minute); past it undecodable messages stay unacknowledged instead.
+      ``None`` lifts the limit.
+    * ``close_timeout`` (how long closing waits for the source), ``resubscribe_delay`` / ``max_resubscribe_delay``
+      (backoff after a transport failure).
 
-    #: None for a webhook stream.
-    access_id: str | None
-    url: str | None
-    topic: str | None
-    subscription: str | None
+    A stream garbage-collected while still open emits a :class:`ResourceWarning`: close it.
+    """
 
     def __init__(
         self,
-        access_id: str,
+        source: Source,
         access_secret: str,
         *,
-        url: str,
-        env: str = "event",
-        subscription: str | None = None,
-        subscription_type: SubscriptionType = "failover",
-        initial_position: InitialPosition = "latest",
-        consumer_name: str | None = None,
         firehose: bool = True,
         ack_unmatched: bool = True,
         buffer_size: int = 100,
         dedupe_window: int = 10_000,
         dead_letters: DeadLetterSink | str | os.PathLike[str] | None = None,
-        verify: bool | str = True,
-        connect_timeout: float = 10.0,
-        operation_timeout: float = 30.0,
+        dead_letter_quota: DeadLetterQuota | None = _DEFAULT_QUOTA,
         close_timeout: float = 5.0,
         resubscribe_delay: float = 1.0,
         max_resubscribe_delay: float = 30.0,
-        pulsar_log_level: str = "warn",
-        pulsar_log_file: str | None = None,
     ) -> None:
-        if not access_id:
-            raise ValidationError("access_id is required")
-        if not url:
-            raise ValidationError("url is required")
-        self._init_core(
-            access_secret,
-            firehose=firehose,
-            buffer_size=buffer_size,
-            dedupe_window=dedupe_window,
-            dead_letters=dead_letters,
-            close_timeout=close_timeout,
-        )
-        self.access_id = access_id
-        self.url = url
-        self.topic = topic_for(access_id, env)
-        self.subscription = subscription or f"{access_id}-sub"
-        self._source_options: dict[str, Any] = {
-            "url": url,
-            "topic": self.topic,
-            "subscription": self.subscription,
-            "subscription_type": subscription_type,
-            "initial_position": initial_position,
-            "consumer_name": consumer_name,
-            "prefetch": buffer_size,
-            "verify": verify,
-            "connect_timeout": connect_timeout,
-            "operation_timeout": operation_timeout,
-            "log_level": pulsar_log_level,
-            "log_file": pulsar_log_file,
-        }
-        self._resubscribe_delay = resubscribe_delay
-        self._max_resubscribe_delay = max_resubscribe_delay
-        self._ack_unmatched = ack_unmatched
-
-    @classmethod
-    def webhook(
-        cls,
-        access_secret: str,
-        *,
-        firehose: bool = True,
-        buffer_size: int = 100,
-        dedupe_window: int = 10_000,
-        dead_letters: DeadLetterSink | str | os.PathLike[str] | None = None,
-    ) -> EventStream:
-        """A stream fed by :func:`~lockcloud.events.webhook_app` instead of a broker. Same iteration, same rules."""
-        stream = cls.__new__(cls)
-        stream._init_core(
-            access_secret,
-            firehose=firehose,
-            buffer_size=buffer_size,
-            dedupe_window=dedupe_window,
-            dead_letters=dead_letters,
-            close_timeout=0.0,
-        )
-        stream.access_id = None
-        stream.url = None
-        stream.topic = None
-        stream.subscription = None
-        stream._source_options = {}
-        stream._resubscribe_delay = stream._max_resubscribe_delay = 0.0
-        stream._ack_unmatched = True
-        return stream
-
-    def _init_core(
-        self,
-        access_secret: str,
-        *,
-        firehose: bool,
-        buffer_size: int,
-        dedupe_window: int,
-        dead_letters: DeadLetterSink | str | os.PathLike[str] | None,
-        close_timeout: float,
-    ) -> None:
+        if not isinstance(source, Source):
+            raise ValidationError(f"source must implement the Source protocol, not {type(source).__name__}")
         if not access_secret:
             raise ValidationError("access_secret is required")
         if buffer_size < 1:
             raise ValidationError("buffer_size must be at least 1")
         if dedupe_window < 0:
             raise ValidationError("dedupe_window must not be negative")
+        if close_timeout < 0 or resubscribe_delay < 0 or max_resubscribe_delay < 0:
+            raise ValidationError("close_timeout and the resubscribe delays must not be negative")
+        self.source = source
         self._access_secret = access_secret
+        self._decoder = Decoder(access_secret)
         self._buffer_size = buffer_size
         self._dedupe_window = dedupe_window
-        self._window: collections.OrderedDict[object, object] = collections.OrderedDict()
+        self._window: collections.OrderedDict[Hashable, object] = collections.OrderedDict()
         self.dead_letters: DeadLetterSink = as_sink(dead_letters)
+        self._quota = DeadLetterQuota() if dead_letter_quota is _DEFAULT_QUOTA else dead_letter_quota
+        self._refusing_dead_letters = False
         self.stats = StreamStats()
         self._firehose: _Cursor[Event] | None = _Cursor(self, buffer_size) if firehose else None
         self._by_device: dict[str, set[Subscription[Any]]] = {}
         self._unindexed: set[Subscription[Any]] = set()
+        self._ack_unmatched = ack_unmatched
         self._close_timeout = close_timeout
-        self._source: PulsarSource | None = None
+        self._resubscribe_delay = resubscribe_delay
+        self._max_resubscribe_delay = max_resubscribe_delay
         self._pump: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
         self._state = "new"
@@ -473,12 +389,32 @@ class EventStream:
         self._acks_enabled = False
 
     def __repr__(self) -> str:
-        where = f"topic={self.topic!r} url={self.url!r}" if self.url else "webhook"
-        return f"<EventStream {where} {self._state}>"
+        source = getattr(self, "source", None)
+        where = source.description if source is not None else "(no source)"
+        return f"<EventStream {where} {getattr(self, '_state', 'new')}>"
+
+    def __del__(self) -> None:
+        if getattr(self, "_state", "new") in ("opening", "open"):
+            warnings.warn(
+                f"unclosed event stream {self!r}: use 'async with' or await aclose()",
+                ResourceWarning,
+                stacklevel=1,
+                source=self,
+            )
+            pump = self._pump
+            if pump is not None and not pump.done():
+                with contextlib.suppress(RuntimeError):  # the event loop is closed already
+                    pump.cancel()
 
     @property
     def is_open(self) -> bool:
         return self._state == "open"
+
+    @property
+    def topic(self) -> str | None:
+        """The source's topic, where it has one (Pulsar)."""
+        topic = getattr(self.source, "topic", None)
+        return topic if isinstance(topic, str) else None
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
 
@@ -492,37 +428,33 @@ class EventStream:
         await self.aclose(done=exc_type is None)
 
     async def open(self) -> None:
-        """Subscribe and start delivering (``async with`` does this)."""
+        """Open the source and start delivering (``async with`` does this)."""
         if self._state != "new":
             raise EventStreamError(f"an event stream can be opened once; this one is {self._state}")
         self._state = "opening"
-        if self.url is None:
-            self._state = "open"
-            self._acks_enabled = True
-            return
-        from lockcloud.events._pulsar import PulsarSource, auth_params
-
-        assert self.access_id is not None
-        source = PulsarSource(
-            authentication_params=auth_params(self.access_id, self._access_secret), **self._source_options
-        )
-        self._source = source
         try:
-            await source.open()
+            await self.source.open()
         except BaseException:
             self._state = "closed"
-            self._source = None
             self._closed.set()
-            await source.close(self._close_timeout)
+            await asyncio.shield(self.source.close(self._close_timeout))
             raise
         self._state = "open"
         self._acks_enabled = True
-        self._pump = asyncio.create_task(self._run_pump(source), name=f"lockcloud-events-pump {self.topic}")
+        # The pump holds the stream only while it handles a batch, so that a stream its owner forgot is collected
+        # (and warned about) rather than kept alive by its own task.
+        pump = asyncio.create_task(
+            _pump(weakref.ref(self), self.source), name=f"lockcloud-events-pump {self.source.description}"
+        )
+        _running_pumps.add(pump)
+        pump.add_done_callback(_running_pumps.discard)
+        self._pump = pump
 
     async def aclose(self, *, done: bool = True) -> None:
-        """Stop, then close consumer and client. ``done`` releases the last event the stream's loop took.
+        """Stop, then close the source. ``done`` releases the last event the stream's loop took.
 
-        Nothing else still buffered is acknowledged: it is redelivered to the next subscriber.
+        Nothing else still buffered is acknowledged: it is redelivered to the next subscriber. Runs to the end
+        even if the calling task is cancelled meanwhile (the cancellation is raised afterwards).
         """
         if self._state in ("closing", "closed"):
             await self._closed.wait()
@@ -532,29 +464,40 @@ class EventStream:
             self._closed.set()
             return
         self._state = "closing"
+        shut_down = asyncio.ensure_future(self._shut_down(done))
         try:
-            await self._shut_down(done)
+            await asyncio.shield(shut_down)
+        except asyncio.CancelledError:
+            # Cancelled (asyncio or anyio style) while closing: finish closing first, then let it through.
+            await asyncio.wait([shut_down])
+            raise
         finally:
-            self._closed.set()
+            if shut_down.done():
+                self._closed.set()
 
     async def _shut_down(self, done: bool) -> None:
-        pump, self._pump = self._pump, None
-        if pump is not None:
-            pump.cancel()
-            await asyncio.wait([pump])
-        if done and self._firehose is not None:
-            self._firehose.release_current()
-        self._acks_enabled = False
-        self._state = "closed"
+        try:
+            pump, self._pump = self._pump, None
+            if pump is not None:
+                pump.cancel()
+                await asyncio.wait([pump])
+            if done and self._firehose is not None:
+                self._firehose.release_current()
+            self._acks_enabled = False
+            self._state = "closed"
+            self._abandon_all()
+            await self.source.close(self._close_timeout)
+        finally:
+            self._state = "closed"
+            self._closed.set()
+
+    def _abandon_all(self) -> None:
         if self._firehose is not None:
             self._firehose.channel.close()
         for subscription in [*self._unindexed, *(s for group in self._by_device.values() for s in group)]:
             subscription._abandon()
         self._unindexed.clear()
         self._by_device.clear()
-        source, self._source = self._source, None
-        if source is not None:
-            await source.close(self._close_timeout)
 
     # -- iteration ----------------------------------------------------------------------------------------------
 
@@ -567,6 +510,11 @@ class EventStream:
         if self._state in ("new", "opening"):
             raise EventStreamError("open the stream first: async with cloud.events() as stream")
         return await self._firehose.next()
+
+    def ack(self, event: Event) -> None:
+        """Done with ``event``, the last one the stream's own loop took, before asking for the next. Idempotent."""
+        if self._firehose is not None:
+            self._firehose.ack(event)
 
     @overload
     def subscribe(
@@ -645,98 +593,61 @@ class EventStream:
         if self._failure is not None:
             raise EventStreamError(f"the event stream stopped: {self._failure}") from self._failure
 
-    # -- the pump -----------------------------------------------------------------------------------------------
+    # -- what the pump does -------------------------------------------------------------------------------------
 
-    async def _run_pump(self, source: PulsarSource) -> None:
-        from lockcloud.events._pulsar import SourceClosed
+    def _stop(self, failure: BaseException) -> None:
+        logger.error("event stream %s stopped: %s", self.source.description, failure, exc_info=failure)
+        self._failure = failure
+        self._abandon_all()
 
-        try:
-            while True:
-                try:
-                    received = await source.receive()
-                except EventStreamError as exc:
-                    if isinstance(exc, SourceClosed) and self._state != "open":
-                        return
-                    logger.warning(
-                        "event stream %s: consumer failed (%s); subscribing again", self.topic, exc
-                    )
-                    await self._resubscribe(source)
-                    continue
-                await self._accept(received)
-        except Exception as exc:
-            # Not a broker failure (those are retried above) but a bug or a broken sink: stop visibly.
-            logger.exception("event stream %s stopped", self.topic)
-            self._failure = exc
-            if self._firehose is not None:
-                self._firehose.channel.close()
-            for subscription in [*self._unindexed, *(s for group in self._by_device.values() for s in group)]:
-                subscription._abandon()
+    async def _take(self, batch: Sequence[SourceMessage]) -> None:
+        report = self.source.report
+        for message in batch:
+            report(message, await self._accept(message))
 
-    async def _resubscribe(self, source: PulsarSource) -> None:
-        delay = self._resubscribe_delay
-        while True:
-            await asyncio.sleep(delay * (0.5 + random.random() / 2))
-            try:
-                await source.resubscribe()
-            except EventStreamError as exc:
-                delay = min(delay * 2, self._max_resubscribe_delay)
-                logger.warning(
-                    "event stream %s: subscribing failed (%s); next try in ~%.0f s", self.topic, exc, delay
-                )
-                continue
-            self.stats.resubscriptions += 1
-            logger.info("event stream %s: subscribed again", self.topic)
-            return
-
-    async def _accept(self, received: Received) -> Outcome:
+    async def _accept(self, message: SourceMessage) -> Outcome:
         """Dedupe, decode, dead-letter or fan out one message; waits while a recipient's buffer is full."""
         if self._state != "open":
             return Outcome.CLOSED
         self.stats.received += 1
-        key = received.key
-        seen = self._window.get(key)
+        key = message.key
+        window = self._window
+        seen = window.get(key)
         if seen is not None:
             self.stats.duplicates += 1
             if seen is _ACKNOWLEDGED:
-                self._acknowledge(received)
+                self._acknowledge(message)
             else:
                 assert isinstance(seen, _Delivery)
-                seen.duplicates.append(received)
-            logger.debug(
-                "event stream %s: duplicate of message %s suppressed", self.topic, received.message_id
-            )
+                seen.duplicates.append(message)
+            logger.debug("event stream: duplicate of message %s suppressed", message.message_id)
             return Outcome.DUPLICATE
+        if message.defect is not None:
+            return await self._bury(message, DecodeError(message.defect, message.payload, message.properties))
         try:
-            event = _decode(received.payload, self._access_secret, received.properties, received.message_id)
+            event = self._decoder.decode(message.payload, message.properties, message.message_id)
         except DecodeError as exc:
-            return await self._bury(received, exc)
+            return await self._bury(message, exc)
         recipients = self._recipients(event)
         if not recipients:
             self.stats.unmatched += 1
             if self._ack_unmatched:
                 self._remember(key, _ACKNOWLEDGED)
-                self._acknowledge(received)
+                self._acknowledge(message)
             return Outcome.UNMATCHED
-        delivery = _Delivery(self, received, len(recipients))
+        delivery = _Delivery(message, len(recipients))
         self._remember(key, delivery)
-        given = 0
+        item = (event, delivery)
         try:
             for cursor in recipients:
-                # The event is brand new and not shared yet: the first recipient gets it as is (a copy costs as
-                # much as decoding the body); every further recipient gets a copy. Each gets a claim of its own,
-                # set past the frozen class because the claim is not part of the event's data.
-                claimed = event if given == 0 else attrs.evolve(event)
-                object.__setattr__(claimed, "_claim", _Claim(delivery))
-                if not await cursor.channel.put(claimed):
-                    delivery.release_one()  # that subscription closed meanwhile
-                given += 1
+                if not await cursor.channel.put(item):
+                    self._release(delivery)  # that subscription closed meanwhile
         except BaseException:
-            # Cancelled while waiting for buffer space (the stream is closing, or a webhook request gave up). The
-            # claims of recipients that did not get the event are never released, so the message is not
-            # acknowledged; and it is forgotten, so that a redelivery or a webhook retry reaches every recipient
-            # (those that already got it see it twice: at least once, never lost).
-            if self._window.get(key) is delivery:
-                del self._window[key]
+            # Cancelled while waiting for buffer space (the stream is closing). The claims of recipients that did
+            # not get the event are never released, so the message is not acknowledged; and it is forgotten, so
+            # that a redelivery reaches every recipient (those that already got it see it twice: at least once).
+            if window.get(key) is delivery:
+                del window[key]
             raise
         self.stats.buffered += 1
         return Outcome.BUFFERED
@@ -745,7 +656,7 @@ class EventStream:
         recipients: list[_Cursor[Any]] = []
         if self._firehose is not None:
             recipients.append(self._firehose)
-        if event.device_id is not None:
+        if self._by_device and event.device_id is not None:
             for subscription in self._by_device.get(event.device_id, ()):
                 if subscription.matches(event):
                     recipients.append(subscription._cursor)
@@ -754,19 +665,31 @@ class EventStream:
                 recipients.append(subscription._cursor)
         return recipients
 
-    async def _bury(self, received: Received, error: DecodeError) -> Outcome:
+    async def _bury(self, message: SourceMessage, error: DecodeError) -> Outcome:
+        if self._quota is not None and not self._quota.admit(len(message.payload)):
+            self.stats.dead_letters_refused += 1
+            if not self._refusing_dead_letters:
+                self._refusing_dead_letters = True
+                logger.warning(
+                    "event stream %s: dead-letter quota used up (%r); undecodable messages stay "
+                    "unacknowledged until it frees up",
+                    self.source.description,
+                    self._quota,
+                )
+            return Outcome.DEAD_LETTER_REFUSED
+        self._refusing_dead_letters = False
         letter = DeadLetter(
             reason=error.reason,
-            payload=received.payload,
-            properties=dict(received.properties),
-            message_id=received.message_id,
+            payload=message.payload,
+            properties=dict(message.properties),
+            message_id=message.message_id,
             error=error,
         )
         logger.warning(
             "event stream %s: dead letter (message %s, %d bytes): %s",
-            self.topic,
-            received.message_id,
-            len(received.payload),
+            self.source.description,
+            message.message_id,
+            len(message.payload),
             error.reason,
         )
         try:
@@ -775,37 +698,116 @@ class EventStream:
             self.stats.dead_letter_failures += 1
             logger.exception(
                 "event stream %s: the dead-letter sink failed; message %s stays unacknowledged",
-                self.topic,
-                received.message_id,
+                self.source.description,
+                message.message_id,
             )
             return Outcome.DEAD_LETTER_FAILED
         self.stats.dead_letters += 1
-        self._remember(received.key, _ACKNOWLEDGED)
-        self._acknowledge(received)
+        self._remember(message.key, _ACKNOWLEDGED)
+        self._acknowledge(message)
         return Outcome.DEAD_LETTER
 
-    def _remember(self, key: object, state: object) -> None:
+    def _remember(self, key: Hashable, state: object) -> None:
         if not self._dedupe_window:
             return
-        self._window[key] = state
-        if len(self._window) > self._dedupe_window:
-            self._window.popitem(last=False)
+        window = self._window
+        window[key] = state
+        if len(window) > self._dedupe_window:
+            window.popitem(last=False)
 
-    def _completed(self, delivery: _Delivery) -> None:
-        if not self._acks_enabled:
-            return  # closed: the message is redelivered next time
-        key = delivery.received.key
+    def _release(self, delivery: _Delivery) -> None:
+        delivery.outstanding -= 1
+        if delivery.outstanding > 0 or delivery.settled or not self._acks_enabled:
+            return  # others still hold it; or given up; or closed (then it is redelivered next time)
+        delivery.settled = True
+        key = delivery.message.key
         if self._window.get(key) is delivery:
             self._window[key] = _ACKNOWLEDGED
-        delivery.acknowledged = True
-        self._acknowledge(delivery.received)
+        self._acknowledge(delivery.message)
         for duplicate in delivery.duplicates:
             self._acknowledge(duplicate)
 
-    def _acknowledge(self, received: Received) -> None:
+    def _give_up(self, delivery: _Delivery) -> None:
+        delivery.outstanding -= 1
+        if delivery.settled or not self._acks_enabled:
+            return
+        delivery.settled = True
+        key = delivery.message.key
+        if self._window.get(key) is delivery:
+            del self._window[key]  # so that the redelivery is delivered, not suppressed
+        self.source.redeliver(delivery.message)
+
+    def _acknowledge(self, message: SourceMessage) -> None:
         self.stats.acknowledged += 1
-        if self._source is not None:
-            self._source.acknowledge(received.handle)
+        self.source.acknowledge(message)
+
+
+async def _pump(ref: weakref.ref[EventStream], source: Source) -> None:
+    """Receive batches from ``source`` and hand them to the stream, until the source closes or the stream is gone."""
+    delay: float | None = None
+    while True:
+        try:
+            batch = await source.receive()
+        except SourceClosed:
+            return
+        except EventStreamError as exc:
+            stream = ref()
+            if stream is None or not stream.is_open:
+                return
+            delay = stream._resubscribe_delay if delay is None else delay
+            ceiling = stream._max_resubscribe_delay
+            logger.warning(
+                "event stream %s: receiving failed (%s); subscribing again", source.description, exc
+            )
+            del stream
+            resumed = await _resubscribe(ref, source, delay, ceiling)
+            if resumed is None:
+                return
+            delay = resumed
+            continue
+        except Exception as exc:
+            stream = ref()
+            if stream is not None:
+                stream._stop(exc)
+            return
+        delay = None
+        stream = ref()
+        if stream is None:
+            return
+        try:
+            await stream._take(batch)
+        except Exception as exc:
+            # A bug or a broken sink, not a transport failure (those are retried above): stop visibly.
+            stream._stop(exc)
+            return
+        del stream
+
+
+async def _resubscribe(
+    ref: weakref.ref[EventStream], source: Source, delay: float, ceiling: float
+) -> float | None:
+    """Resubscribe with jittered exponential backoff: the delay to start from after the next failure, or None
+    once the stream is gone."""
+    while True:
+        await asyncio.sleep(delay * (0.5 + random.random() / 2))
+        try:
+            await source.resubscribe()
+        except EventStreamError as exc:
+            delay = min(max(delay, 0.01) * 2, ceiling)
+            logger.warning(
+                "event stream %s: subscribing failed (%s); next try in ~%.1f s",
+                source.description,
+                exc,
+                delay,
+            )
+            if ref() is None:
+                return None
+            continue
+        stream = ref()
+        if stream is not None:
+            stream.stats.resubscriptions += 1
+        logger.info("event stream %s: subscribed again", source.description)
+        return delay
 
 
 def _names(value: str | Iterable[str] | None) -> frozenset[str] | None:
@@ -814,10 +816,3 @@ def _names(value: str | Iterable[str] | None) -> frozenset[str] | None:
     if isinstance(value, str):
         return frozenset({value})
     return frozenset(value)
-
-
-def webhook_key(body: bytes, message_id: str | None) -> object:
-    """Dedupe key of a webhook delivery: the sender's message id if it gives one, else the body's digest."""
-    if message_id:
-        return ("webhook", message_id)
-    return ("sha256", hashlib.sha256(body).digest())

@@ -1,17 +1,57 @@
-"""A plain ASGI app that takes POSTed push envelopes and feeds them to an :class:`EventStream`."""
+"""The webhook source: push envelopes POSTed over HTTP, signed, fed to an :class:`EventStream`.
+
+:class:`WebhookSource` is both a :class:`~lockcloud.events.Source` and a plain ASGI app (no framework needed)::
+
+    source = WebhookSource(secret=webhook_secret)
+    async with EventStream(source, access_secret) as stream:
+        ...  # serve `source` with any ASGI server; iterate `stream`
+
+A sender (a relay in front of Tuya's push service) signs each POST with :func:`sign_webhook`: an HMAC-SHA256 over
+``timestamp + "." + body`` with the shared secret, in the ``x-lockcloud-signature`` header, the timestamp in
+``x-lockcloud-timestamp``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import hashlib
 import hmac
 import json
+import math
+import time
+from collections.abc import Sequence
 from typing import Any
 
 from lockcloud._asgi import Receive, Scope, Send, serve_lifespan
 from lockcloud._errors import EventStreamError, ValidationError
-from lockcloud.events._stream import EventStream, Outcome, Received, webhook_key
+from lockcloud.events._source import Outcome, SourceClosed, SourceMessage
 
-__all__ = ["WebhookApp", "webhook_app"]
+__all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "WebhookSource", "sign_webhook"]
+
+SIGNATURE_HEADER = "x-lockcloud-signature"
+TIMESTAMP_HEADER = "x-lockcloud-timestamp"
+_SCHEME = "v1="
+
+
+def _mac(secret: str, timestamp: str, body: bytes) -> str:
+    return hmac.new(
+        secret.encode("utf-8"), timestamp.encode("ascii") + b"." + body, hashlib.sha256
+    ).hexdigest()
+
+
+def sign_webhook(body: bytes, secret: str, *, timestamp: float | None = None) -> dict[str, str]:
+    """The headers that make a :class:`WebhookSource` accept a POST of ``body``.
+
+    ``{"x-lockcloud-timestamp": "<unix seconds>", "x-lockcloud-signature": "v1=<hex HMAC-SHA256>"}``, signed over
+    ``timestamp + "." + body`` with ``secret``. Sign the exact bytes you send; ``timestamp`` defaults to now.
+    """
+    if not secret:
+        raise ValidationError("a webhook signing secret is required")
+    if not isinstance(body, bytes | bytearray):
+        raise ValidationError("sign the body as the bytes that are sent")
+    stamp = str(int(time.time() if timestamp is None else timestamp))
+    return {TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: _SCHEME + _mac(secret, stamp, bytes(body))}
 
 
 _STATUS_OF = {
@@ -20,8 +60,11 @@ _STATUS_OF = {
     Outcome.UNMATCHED: (200, "ignored"),
     Outcome.DEAD_LETTER: (422, "dead_letter"),
     Outcome.DEAD_LETTER_FAILED: (503, "dead_letter_failed"),
+    Outcome.DEAD_LETTER_REFUSED: (429, "dead_letter_quota"),
     Outcome.CLOSED: (503, "closed"),
 }
+#: Outcomes after which the same delivery is answered "duplicate" for the rest of the replay window.
+_SETTLED = frozenset({Outcome.BUFFERED, Outcome.DUPLICATE, Outcome.UNMATCHED, Outcome.DEAD_LETTER})
 
 
 class _Reject(Exception):
@@ -32,26 +75,152 @@ class _Reject(Exception):
         self.headers = headers or []
 
 
-class WebhookApp:
-    """The ASGI app made by :func:`webhook_app`; ``stream`` is the stream it feeds."""
+class WebhookSource:
+    """Push envelopes POSTed over HTTP, as a :class:`~lockcloud.events.Source` and an ASGI app.
+
+    Secured by default: ``secret`` is required (unless ``insecure=True`` is passed explicitly) and every POST must
+    carry a valid :func:`sign_webhook` signature whose timestamp is within ``tolerance`` seconds of this clock. A
+    delivery already taken (same body and ``em``, or same ``x-message-id``) is answered ``duplicate`` and not
+    delivered again for ``replay_window`` seconds (default: twice ``tolerance``, after which its signature is
+    stale anyway); the stream's own dedupe window covers what comes later. The dedupe key is the body's digest
+    together with the cipher (``em``), so a body first posted with a wrong ``em`` does not shadow the right one.
+
+    The body is the JSON envelope ``{data, protocol, pv, sign, t}``; the cipher comes from an ``em`` header (or
+    ``x-tuya-em``), else an ``em`` field in the envelope, else ECB.
+
+    Answers: 200 once the event is buffered (also for a duplicate, or an event no subscription wanted), 422 when
+    the envelope decrypts or parses to nothing usable (it is kept as a dead letter), 429 while the stream's
+    dead-letter quota is used up (retry later), 400 for a body that is not a JSON envelope, 401 for a missing,
+    stale or wrong signature, 413 past ``max_body_size``, 415 for another content type, 405 for another method,
+    503 when the stream is not open or its buffer stayed full for ``accept_timeout`` seconds (retry: a delivery
+    that got through meanwhile is then answered ``duplicate``). A 200 hands the message over: the webhook cannot
+    ask its sender to redeliver later.
+    """
 
     def __init__(
-        self, stream: EventStream, *, max_body_size: int, accept_timeout: float, token: str | None
+        self,
+        *,
+        secret: str | None = None,
+        insecure: bool = False,
+        tolerance: float = 300.0,
+        replay_window: float | None = None,
+        max_body_size: int = 64 * 1024,
+        accept_timeout: float = 10.0,
+        max_remembered: int = 100_000,
     ) -> None:
-        self.stream = stream
+        if secret is None and not insecure:
+            raise ValidationError(
+                "a webhook needs a signing secret (WebhookSource(secret=...), senders use sign_webhook); "
+                "pass insecure=True to accept unsigned POSTs"
+            )
+        if secret is not None and (insecure or not secret):
+            raise ValidationError("give either a non-empty secret or insecure=True, not both")
+        if max_body_size < 1:
+            raise ValidationError("max_body_size must be positive")
+        if tolerance <= 0 or accept_timeout <= 0 or max_remembered < 1:
+            raise ValidationError("tolerance, accept_timeout and max_remembered must be positive")
+        self._secret = secret
+        self.insecure = insecure
+        self.tolerance = tolerance
+        self.replay_window = 2 * tolerance if replay_window is None else replay_window
         self.max_body_size = max_body_size
         self.accept_timeout = accept_timeout
-        self._token = token
+        self._max_remembered = max_remembered
+        # key -> monotonic time it was settled; oldest first.
+        self._settled: collections.OrderedDict[object, float] = collections.OrderedDict()
+        self._queue: collections.deque[SourceMessage] = collections.deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._state = "new"
 
     def __repr__(self) -> str:
-        return f"<WebhookApp max_body_size={self.max_body_size} stream={self.stream!r}>"
+        mode = "insecure" if self.insecure else "signed"
+        return f"<WebhookSource {mode} max_body_size={self.max_body_size} {self._state}>"
+
+    @property
+    def description(self) -> str:
+        return "webhook"
+
+    # -- the Source side ----------------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._state != "new":
+            raise EventStreamError(f"a webhook source serves one stream; this one is {self._state}")
+        self._state = "open"
+
+    async def receive(self) -> Sequence[SourceMessage]:
+        while not self._queue:
+            if self._state == "closed":
+                raise SourceClosed("the webhook source is closed")
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiter = waiter
+            try:
+                await waiter
+            finally:
+                if self._waiter is waiter:
+                    self._waiter = None
+        batch = list(self._queue)
+        self._queue.clear()
+        return batch
+
+    def acknowledge(self, message: SourceMessage) -> None:
+        """Nothing to do: the POST was answered when the message was buffered."""
+
+    def redeliver(self, message: SourceMessage) -> None:
+        """Nothing to do: a webhook cannot ask its sender for a message again once it answered 200."""
+
+    def report(self, message: SourceMessage, outcome: Outcome) -> None:
+        answer = message.handle
+        assert isinstance(answer, asyncio.Future)
+        if not answer.done():
+            answer.set_result(outcome)
+        if outcome in _SETTLED:
+            self._remember(message.key, message.message_id)
+
+    async def resubscribe(self) -> None:
+        """Nothing to do: ``receive`` never fails."""
+
+    async def close(self, grace: float) -> None:
+        self._state = "closed"
+        while self._queue:
+            answer = self._queue.popleft().handle
+            if isinstance(answer, asyncio.Future) and not answer.done():
+                answer.set_result(Outcome.CLOSED)
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # -- replay memory ------------------------------------------------------------------------------------------
+
+    def _remember(self, key: object, message_id: str | None) -> None:
+        now = time.monotonic()
+        for name in (key, ("id", message_id) if message_id else None):
+            if name is not None:
+                self._settled[name] = now
+                self._settled.move_to_end(name)
+        while len(self._settled) > self._max_remembered:
+            self._settled.popitem(last=False)
+
+    def _seen(self, key: object, message_id: str | None) -> bool:
+        horizon = time.monotonic() - self.replay_window
+        settled = self._settled
+        while settled:
+            oldest = next(iter(settled.values()))
+            if oldest > horizon:
+                break
+            settled.popitem(last=False)
+        return key in settled or (message_id is not None and ("id", message_id) in settled)
+
+    # -- the HTTP side ------------------------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await serve_lifespan(receive, send)
             return
         if scope["type"] != "http":
-            raise EventStreamError(f"the webhook app serves HTTP only, not {scope['type']!r}")
+            raise EventStreamError(f"the webhook serves HTTP only, not {scope['type']!r}")
         try:
             status, body = await self._handle(scope, receive)
             headers: list[tuple[bytes, bytes]] = []
@@ -63,10 +232,6 @@ class WebhookApp:
         if scope.get("method") != "POST":
             raise _Reject(405, "only POST is accepted", [(b"allow", b"POST")])
         headers = _headers(scope)
-        if self._token is not None:
-            presented = headers.get("authorization", "")
-            if not hmac.compare_digest(presented.encode(), f"Bearer {self._token}".encode()):
-                raise _Reject(401, "missing or wrong bearer token", [(b"www-authenticate", b"Bearer")])
         content_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
         if content_type != "application/json":
             raise _Reject(415, "the body must be application/json")
@@ -74,21 +239,55 @@ class WebhookApp:
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_size):
             raise _Reject(413, f"the body must be at most {self.max_body_size} bytes")
         payload = await self._read_body(receive)
-        em = headers.get("em") or headers.get("x-tuya-em")
+        if self._secret is not None:
+            self._verify(headers, payload)
         _check_envelope(payload)
+        em = headers.get("em") or headers.get("x-tuya-em") or None
         message_id = headers.get("x-message-id") or None
-        received = Received(
-            payload, {"em": em} if em else {}, webhook_key(payload, message_id), message_id, handle=None
+        key = ("webhook", hashlib.sha256(payload).digest(), (em or "").strip().lower())
+        if self._seen(key, message_id):
+            return 200, {"status": "duplicate"}
+        if self._state != "open":
+            raise _Reject(503, "the event stream is not open", [(b"retry-after", b"1")])
+        answer: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        message = SourceMessage(
+            payload, {"em": em} if em else {}, key, message_id=message_id, handle=answer, topic=None
         )
+        self._queue.append(message)
+        self._wake()
         try:
-            outcome = await asyncio.wait_for(self.stream._accept(received), self.accept_timeout)
+            # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as the answer does.
+            async with asyncio.timeout(self.accept_timeout):
+                outcome = await answer
         except TimeoutError:
+            if message in self._queue:
+                self._queue.remove(message)
             raise _Reject(503, "the event buffer is full; try again", [(b"retry-after", b"1")]) from None
         status, text = _STATUS_OF[outcome]
-        answer: dict[str, Any] = {"status": text}
+        result: dict[str, Any] = {"status": text}
         if outcome is Outcome.DEAD_LETTER:
-            answer["error"] = "the message could not be decoded; it was kept as a dead letter"
-        return status, answer
+            result["error"] = "the message could not be decoded; it was kept as a dead letter"
+        if outcome is Outcome.DEAD_LETTER_REFUSED:
+            raise _Reject(429, "too many undecodable messages; try again later", [(b"retry-after", b"60")])
+        return status, result
+
+    def _verify(self, headers: dict[str, str], payload: bytes) -> None:
+        assert self._secret is not None
+        stamp = headers.get(TIMESTAMP_HEADER, "")
+        signature = headers.get(SIGNATURE_HEADER, "")
+        unauthorized = [(b"www-authenticate", SIGNATURE_HEADER.encode())]
+        if not stamp.isdigit() or not signature.startswith(_SCHEME):
+            raise _Reject(
+                401, "missing signature: sign the POST with lockcloud.events.sign_webhook", unauthorized
+            )
+        skew = abs(time.time() - int(stamp))
+        if not math.isfinite(skew) or skew > self.tolerance:
+            raise _Reject(
+                401, f"stale signature: the timestamp is more than {self.tolerance:g} s off", unauthorized
+            )
+        expected = _SCHEME + _mac(self._secret, stamp, payload)
+        if not hmac.compare_digest(signature.encode("latin-1"), expected.encode("ascii")):
+            raise _Reject(401, "wrong signature", unauthorized)
 
     async def _read_body(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []
@@ -104,31 +303,6 @@ class WebhookApp:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
-
-
-def webhook_app(
-    stream: EventStream,
-    *,
-    max_body_size: int = 64 * 1024,
-    accept_timeout: float = 10.0,
-    token: str | None = None,
-) -> WebhookApp:
-    """An ASGI app (no framework needed) that accepts POSTed Tuya envelopes into ``stream``.
-
-    ``stream`` is usually ``EventStream.webhook(access_secret)`` and must be open (``async with``) while the app
-    serves. The body is the JSON envelope ``{data, protocol, pv, sign, t}``; the cipher comes from an ``em``
-    header (or ``x-tuya-em``), else an ``em`` field in the envelope, else ECB. An ``x-message-id`` header, if sent,
-    is the id used to suppress duplicates (else a digest of the body is).
-
-    Answers: 200 once the event is buffered (also for a duplicate, or an event no subscription wanted), 422 when
-    the envelope decrypts or parses to nothing usable (it is kept as a dead letter), 400 for a body that is not a
-    JSON envelope, 413 past ``max_body_size``, 415 for another content type, 405 for another method, 401 without
-    the bearer ``token`` when one is configured, 503 when the stream is not open or its buffer stayed full for
-    ``accept_timeout`` seconds.
-    """
-    if max_body_size < 1:
-        raise ValidationError("max_body_size must be positive")
-    return WebhookApp(stream, max_body_size=max_body_size, accept_timeout=accept_timeout, token=token)
 
 
 def _headers(scope: Scope) -> dict[str, str]:

@@ -13,7 +13,7 @@ import pytest
 
 from lockcloud import LockCloud, OutcomeUnknownError, UnlockType, UserType, ValidationError
 from lockcloud.enrollment import EnrollmentStatus
-from lockcloud.events import EventStream, StatusReport, webhook_app
+from lockcloud.events import EventStream, StatusReport, WebhookSource, sign_webhook
 from lockcloud.sim import Simulator
 from lockcloud.sim._push import encode_push
 from lockcloud.sim._serve import SimServer, running
@@ -195,23 +195,25 @@ async def test_twenty_enrollments_share_one_stream(session_broker: LocalBroker) 
     assert switches > 20
 
 
+HOOK_SECRET = "whsec-enrollment-relay-4f9a"
+
+
 async def test_enrollment_over_the_webhook_stream() -> None:
     """The same conversation when pushes arrive as HTTP POSTs instead of from Pulsar."""
     sim = Simulator(press_interval=0.01)
     forwarded = 0
-    async with EventStream.webhook(sim.access_secret, firehose=False) as stream, sim.client() as cloud:
-        hook = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=webhook_app(stream)), base_url="http://hook"
-        )
+    source = WebhookSource(secret=HOOK_SECRET)
+    async with EventStream(source, sim.access_secret, firehose=False) as stream, sim.client() as cloud:
+        hook = httpx.AsyncClient(transport=httpx.ASGITransport(app=source), base_url="http://hook")
 
         async def forward_pushes() -> None:
             nonlocal forwarded
             while True:
                 while forwarded < len(sim.pushes):
                     payload, properties = encode_push(sim.pushes[forwarded], sim.access_secret, "aes_gcm")
-                    response = await hook.post(
-                        "/", content=payload, headers={"content-type": "application/json", **properties}
-                    )
+                    headers = {"content-type": "application/json", **properties}
+                    headers.update(sign_webhook(payload, HOOK_SECRET))
+                    response = await hook.post("/", content=payload, headers=headers)
                     assert response.status_code == 200
                     forwarded += 1
                 await asyncio.sleep(0.005)
@@ -232,7 +234,7 @@ async def test_enrollment_over_the_webhook_stream() -> None:
     assert enrollment.result.status is EnrollmentStatus.COMPLETED
     assert enrollment.result.key is not None
     assert periods[-1] == 0
-    assert forwarded >= len(periods)
+    assert stream.stats.received >= len(periods)  # every one of them came in over HTTP
 
 
 async def test_bad_arguments_fail_before_anything_is_sent() -> None:
@@ -317,3 +319,71 @@ async def test_without_a_stream_other_devices_events_are_left_for_the_next_consu
             async for event in stream:
                 if isinstance(event, StatusReport) and event.device_id == back:
                     break
+
+
+async def test_an_sse_client_that_disconnects_cancels_the_enrollment_and_frees_the_lock(
+    session_broker: LocalBroker,
+) -> None:
+    """Starlette cancels a StreamingResponse the anyio way when its client goes: the lock must be free again."""
+    import socket
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import StreamingResponse
+    from starlette.routing import Route
+
+    async with served(session_broker) as (server, cloud, stream):
+        front = server.devices["front_door"]
+        left: list[BaseException] = []
+
+        async def progress_lines() -> AsyncIterator[str]:
+            try:
+                async with cloud.enroll(
+                    front, user_id=USER, user_type=1, unlock_type=UnlockType.FINGERPRINT, events=stream
+                ) as enrollment:
+                    async for progress in enrollment:  # nobody presses a finger: it waits for the lock
+                        yield f"data: {progress.period}\n\n"
+            except BaseException as exc:
+                left.append(exc)
+                raise
+
+        async def endpoint(request: Request) -> StreamingResponse:
+            return StreamingResponse(progress_lines(), media_type="text/event-stream")
+
+        app = Starlette(routes=[Route("/enroll", endpoint)])
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+        web = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        serving = asyncio.create_task(web.serve(sockets=[listener]))
+        try:
+            async with asyncio.timeout(30):
+                while not web.started:  # noqa: ASYNC110 - uvicorn offers no event for it
+                    await asyncio.sleep(0.01)
+                async with (
+                    httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http,
+                    http.stream("GET", "/enroll") as response,
+                ):
+                    lines = response.aiter_lines()
+                    assert (await anext(lines)).startswith("data: ")
+                # The client is gone; Starlette cancels the generator and the enrollment's cleanup runs.
+                while front in cloud._active_enrollments or cancels(server.simulator, front) == 0:  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+        finally:
+            web.should_exit = True
+            await serving
+            listener.close()
+        assert left
+        assert isinstance(left[0], asyncio.CancelledError | GeneratorExit)
+        assert server.simulator.lock(front).enrollment is None
+
+        # The same lock enrolls again in the same process.
+        async with cloud.enroll(
+            front, user_id=USER, user_type=1, unlock_type=UnlockType.FINGERPRINT, events=stream
+        ) as enrollment:
+            async for progress in enrollment:
+                if not progress.finish and server.simulator.lock(front).enrollment is not None:
+                    await server.simulator.press_finger(front)
+        assert enrollment.result.status is EnrollmentStatus.COMPLETED, enrollment.result
+        assert enrollment.result.progress_count > 0

@@ -18,6 +18,7 @@ import pytest
 
 from lockcloud.crypto import encrypt_message
 from lockcloud.events import EventStream
+from lockcloud.events._options import pulsar_stream
 from lockcloud.events._pulsar import native_threads, threads_alive
 from lockcloud.sim.broker import LocalBroker
 
@@ -133,6 +134,6 @@ def make_stream(broker: LocalBroker) -> Callable[..., EventStream]:
         options.setdefault("initial_position", "earliest")
         options.setdefault("pulsar_log_level", "error")
         options.setdefault("resubscribe_delay", 0.05)
-        return EventStream(Push.ACCESS_ID, Push.SECRET, url=broker.url, **options)
+        return pulsar_stream(Push.ACCESS_ID, Push.SECRET, {"url": broker.url, **options})  # type: ignore[typeddict-item]
 
     return make

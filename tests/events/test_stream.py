@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from lockcloud import LockCloud
-from lockcloud._errors import EventStreamError
+from lockcloud._errors import EventStreamError, SubscribeError
 from lockcloud.events import (
     DeadLetter,
     DeviceEvent,
@@ -19,6 +19,10 @@ from lockcloud.events import (
     Event,
     EventStream,
     MemoryDeadLetters,
+    Outcome,
+    PulsarSource,
+    Source,
+    SourceMessage,
     StatusReport,
     Subscription,
 )
@@ -243,25 +247,25 @@ async def test_clean_exit_after_break_acknowledges_the_last_event(make_stream: A
 async def test_explicit_ack_survives_a_raising_body(make_stream: Any, producer: Any) -> None:
     for index in range(2):
         await producer.enrollment(index)
-    acknowledged: list[bool] = []
+    acknowledged: list[int] = []
 
     async def ack_then_fail(stream: EventStream) -> None:
         async with stream:
             async for event in stream:
-                event.ack()
-                acknowledged.append(event.acknowledged)
+                stream.ack(event)
+                acknowledged.append(stream.stats.acknowledged)
                 raise Boom
 
     with pytest.raises(Boom):
         await ack_then_fail(make_stream())
-    assert acknowledged == [True]
+    assert acknowledged == [1]
     async with make_stream() as stream:
         (event,) = await take(stream, 1)
     assert event.period == 1
 
 
 async def test_timeouts_around_anext_never_lose_a_message(make_stream: Any, producer: Any) -> None:
-    # PROTOCOL.md §7: cancelling a pending Pulsar receive swallows the next message. The stream keeps one pending.
+    # pulsar-client: cancelling a pending receive swallows the next message. The source keeps its receives pending.
     async with make_stream() as stream:
         for _ in range(3):
             with pytest.raises(TimeoutError):
@@ -289,7 +293,7 @@ async def test_cancelling_the_iterating_task_closes_the_stream(make_stream: Any,
         with pytest.raises(asyncio.CancelledError):
             await task
     assert not stream.is_open
-    assert stream._source is None
+    assert stream.source._client is None  # type: ignore[attr-defined]
 
     await producer.enrollment(5)
     async with make_stream() as again:
@@ -362,8 +366,9 @@ async def test_lock_cloud_events_opens_a_stream_on_the_given_url(
     await producer.enrollment(4)
     async with LockCloud(push.ACCESS_ID, push.SECRET) as cloud:
         stream = cloud.events(url=broker.url, initial_position="earliest", pulsar_log_level="error")
+        assert isinstance(stream.source, PulsarSource)
         assert stream.topic == f"{push.ACCESS_ID}/out/event"
-        assert stream.subscription == f"{push.ACCESS_ID}-sub"
+        assert stream.source.subscription == f"{push.ACCESS_ID}-sub"
         async with stream:
             (event,) = await take(stream, 1)
     assert isinstance(event, EnrollmentProgress)
@@ -373,9 +378,10 @@ async def test_lock_cloud_events_opens_a_stream_on_the_given_url(
 async def test_env_selects_the_test_topic(make_stream: Any, push: Any) -> None:
     stream = make_stream(env="event-test", subscription="custom-sub")
     assert stream.topic.endswith("/out/event-test")
-    assert stream.subscription == "custom-sub"
+    assert stream.source.subscription == "custom-sub"
     assert push.SECRET not in repr(stream)
-    assert push.SECRET not in repr(stream._source_options)
+    assert push.SECRET not in repr(stream.source)
+    assert push.SECRET not in repr(stream.source.options)
 
 
 async def test_misuse_is_reported(make_stream: Any) -> None:
@@ -391,19 +397,19 @@ async def test_misuse_is_reported(make_stream: Any) -> None:
         pytest.fail("a closed stream yields nothing")
 
 
-async def test_an_unreachable_broker_fails_on_open(unused_tcp_port: int, push: Any) -> None:
-    stream = EventStream(
-        push.ACCESS_ID,
-        push.SECRET,
-        url=f"pulsar://127.0.0.1:{unused_tcp_port}",
-        operation_timeout=1,
-        connect_timeout=0.5,
-        pulsar_log_level="error",
-    )
-    with pytest.raises(EventStreamError, match="cannot subscribe"):
+async def test_a_refused_connection_fails_on_open_with_the_fix(unused_tcp_port: int, push: Any) -> None:
+    url = f"pulsar://127.0.0.1:{unused_tcp_port}"
+    async with LockCloud(push.ACCESS_ID, push.SECRET) as cloud:
+        stream = cloud.events(url=url, connect_timeout=5, pulsar_log_level="error")
+    with pytest.raises(SubscribeError) as caught:
         async with stream:
             pytest.fail("must not get here")
     assert not stream.is_open
+    error = caught.value
+    assert (error.reason, error.url, error.topic) == ("refused", url, push.TOPIC)
+    assert error.subscription == f"{push.ACCESS_ID}-sub"
+    for part in (url, push.TOPIC, "check that the broker runs"):
+        assert part in str(error)
 
 
 async def test_closing_while_the_broker_is_down_does_not_hang(
@@ -419,7 +425,9 @@ async def test_closing_while_the_broker_is_down_does_not_hang(
 
 
 class _FlakySource:
-    """Stands in for PulsarSource: fails once, then serves messages; counts resubscriptions and acks."""
+    """A Source that fails once, then serves messages; counts resubscriptions and acks."""
+
+    description = "flaky"
 
     def __init__(self, payloads: list[bytes]) -> None:
         self.payloads = payloads
@@ -427,41 +435,47 @@ class _FlakySource:
         self.resubscribed = 0
         self.served = 0
         self.acknowledged: list[object] = []
+        self.outcomes: list[Outcome] = []
 
-    async def receive(self) -> Any:
-        from lockcloud.events._stream import Received
+    async def open(self) -> None:
+        pass
 
+    async def receive(self) -> list[SourceMessage]:
         if not self.failed:
             self.failed = True
             raise EventStreamError("connection reset")
         if not self.payloads:
             await asyncio.Event().wait()
         self.served += 1
-        return Received(
-            self.payloads.pop(0), {"em": "aes_gcm"}, ("t", self.served), str(self.served), self.served
-        )
+        return [
+            SourceMessage(
+                self.payloads.pop(0), {"em": "aes_gcm"}, ("t", self.served), message_id=str(self.served)
+            )
+        ]
+
+    def acknowledge(self, message: SourceMessage) -> None:
+        self.acknowledged.append(message.key)
+
+    def redeliver(self, message: SourceMessage) -> None:
+        pass
+
+    def report(self, message: SourceMessage, outcome: Outcome) -> None:
+        self.outcomes.append(outcome)
 
     async def resubscribe(self) -> None:
         self.resubscribed += 1
-
-    def acknowledge(self, handle: object) -> None:
-        self.acknowledged.append(handle)
 
     async def close(self, grace: float) -> None:
         pass
 
 
-async def test_a_failed_consumer_is_subscribed_again_and_iteration_goes_on(push: Any) -> None:
-    stream = EventStream(push.ACCESS_ID, push.SECRET, url="pulsar://unused", resubscribe_delay=0.01)
+async def test_a_failed_source_is_resubscribed_and_iteration_goes_on(push: Any) -> None:
     source = _FlakySource([push.enrollment(1), push.enrollment(2)])
-    # What open() does, with the stand-in source.
-    stream._source = source  # type: ignore[assignment]
-    stream._state = "open"
-    stream._acks_enabled = True
-    stream._pump = asyncio.create_task(stream._run_pump(source))  # type: ignore[arg-type]
-    events = await take(stream, 2)
-    await stream.aclose()
+    assert isinstance(source, Source)
+    async with EventStream(source, push.SECRET, resubscribe_delay=0.01) as stream:
+        events = await take(stream, 2)
     assert [e.period for e in events] == [1, 2]
     assert source.resubscribed == 1
     assert stream.stats.resubscriptions == 1
     assert len(source.acknowledged) == 2
+    assert source.outcomes == [Outcome.BUFFERED, Outcome.BUFFERED]

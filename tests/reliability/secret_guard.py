@@ -168,7 +168,6 @@ def install_tracking() -> None:
     _track_after(Simulator, "__init__", _tracked.simulators)
     _track_after(LockCloud, "__init__", _tracked.clouds)
     _track_after(EventStream, "__init__", _tracked.streams)
-    _track_after(EventStream, "webhook", _tracked.streams)
     _installed = True
 
 
@@ -215,7 +214,8 @@ def harvest(registry: SecretRegistry) -> None:
     for cloud in list(_tracked.clouds):
         _add_access_secret(registry, cloud.access_id, cloud._access_secret)
     for stream in list(_tracked.streams):
-        _add_access_secret(registry, stream.access_id, stream._access_secret)
+        options = getattr(stream.source, "options", None)
+        _add_access_secret(registry, getattr(options, "access_id", None), stream._access_secret)
 
 
 def record_text(record: logging.LogRecord) -> str:

@@ -32,7 +32,7 @@ def server(lockcloud_server: SimServer) -> SimServer:
 async def _next_progress(subscription: Any) -> EnrollmentProgress:
     event = await anext(subscription)
     assert isinstance(event, EnrollmentProgress)
-    event.ack()
+    subscription.ack(event)
     return event
 
 
@@ -148,7 +148,7 @@ async def test_door_state_reports_arrive_as_status_events(server: SimServer) -> 
         reports = stream.subscribe(StatusReport, device_id=front)
         await cloud.remote_unlock.open_door(front, pin=DEMO_PIN)
         report = await anext(reports)
-        report.ack()
+        reports.ack(report)
     assert [(item.code, item.value) for item in report.status] == [("closed_opened", "open")]
 
 
