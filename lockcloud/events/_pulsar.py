@@ -54,6 +54,9 @@ _LOG_LEVELS = {
     "error": pulsar.LoggerLevel.Error,
 }
 
+# One attempt per consumer that may already hold the ids a fresh client hands out (see PulsarSource.subscribe).
+_SUBSCRIBE_ATTEMPTS = 4
+
 
 def auth_params(access_id: str, access_secret: str) -> str:
     """``auth_params_string`` for ``pulsar.AuthenticationBasic`` that makes it send Tuya's ``auth1`` data.
@@ -244,20 +247,28 @@ class PulsarSource:
 
     async def subscribe(self) -> None:
         assert self._client is not None
-        try:
-            consumer = await self._client.subscribe(
-                self.topic,
-                self.subscription,
-                consumer_type=self._consumer_type,
-                initial_position=self._initial_position,
-                consumer_name=self._consumer_name,
-                receiver_queue_size=self._prefetch,
-                max_total_receiver_queue_size_across_partitions=self._prefetch,
-            )
-        except pulsar.asyncio.PulsarException as exc:
-            raise EventStreamError(
-                f"cannot subscribe to {self.topic!r} as {self.subscription!r} at {self.url}: {exc}"
-            ) from None
+        # pulsar-lite keys a subscription's consumers by the id the client gave them, and every client numbers
+        # its consumers from 0: the second process on a subscription collides, the broker drops its connection
+        # and the subscribe times out. The next attempt gets fresh ids. (Pulsar itself scopes ids by connection.)
+        for attempt in range(1, _SUBSCRIBE_ATTEMPTS + 1):
+            try:
+                consumer = await self._client.subscribe(
+                    self.topic,
+                    self.subscription,
+                    consumer_type=self._consumer_type,
+                    initial_position=self._initial_position,
+                    consumer_name=self._consumer_name,
+                    receiver_queue_size=self._prefetch,
+                    max_total_receiver_queue_size_across_partitions=self._prefetch,
+                )
+            except pulsar.asyncio.PulsarException as exc:
+                if exc.error() == pulsar.Result.Timeout and attempt < _SUBSCRIBE_ATTEMPTS:
+                    logger.info("subscribing to %s timed out (attempt %d); trying again", self.topic, attempt)
+                    continue
+                raise EventStreamError(
+                    f"cannot subscribe to {self.topic!r} as {self.subscription!r} at {self.url}: {exc}"
+                ) from None
+            break
         self._consumer = consumer._consumer
         self._pending = None
 
