@@ -3,6 +3,8 @@
 Start with :class:`LockCloud`. Errors are described in one place: :mod:`lockcloud._errors` (all importable from here).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from lockcloud._auth import TuyaAuth
 from lockcloud._client import LockCloud
 from lockcloud._errors import (
@@ -32,12 +34,13 @@ from lockcloud._errors import (
     ServiceNotSubscribedError,
     SignatureError,
     TokenError,
+    TokenStoreError,
     TransportError,
     UnexpectedResponseError,
     UnsupportedError,
     ValidationError,
 )
-from lockcloud._tokens import FileTokenStore, MemoryTokenStore, Token, TokenStore
+from lockcloud._tokens import FileTokenStore, MemoryTokenStore, StoredRenewal, Token, TokenRenewal, TokenStore
 from lockcloud._transport import RetryPolicy
 from lockcloud.enrollment import Enrollment, EnrollmentResult, EnrollmentStatus
 from lockcloud.enums import (
@@ -56,7 +59,21 @@ from lockcloud.enums import (
 from lockcloud.models import Album, AlbumEntry, MediaFile, PasswordTicket, RemoteUnlockMethod, UnlockKey
 from lockcloud.regions import Region
 
+if TYPE_CHECKING:
+    from lockcloud._redis_tokens import RedisTokenStore as RedisTokenStore
+
 __version__ = "0.1.0.dev0"
+
+
+def __getattr__(name: str) -> Any:
+    # RedisTokenStore needs the optional redis package: imported on first use, never by `import lockcloud` (nor by a
+    # star import, so it is left out of __all__).
+    if name == "RedisTokenStore":
+        from lockcloud._redis_tokens import RedisTokenStore
+
+        return RedisTokenStore
+    raise AttributeError(f"module 'lockcloud' has no attribute {name!r}")
+
 
 __all__ = [
     "APIError",
@@ -105,9 +122,12 @@ __all__ = [
     "SignatureError",
     "SpecialAttribute",
     "StoragePlan",
+    "StoredRenewal",
     "Token",
     "TokenError",
+    "TokenRenewal",
     "TokenStore",
+    "TokenStoreError",
     "TransportError",
     "TuyaAuth",
     "UnexpectedResponseError",

@@ -80,6 +80,7 @@ class LockCloud:
             self._clock,
             store=token_store,
             refresh_margin=refresh_margin,
+            access_id=access_id,
         )
         auth = TuyaAuth(access_id, access_secret, self.tokens, self._clock, use_nonce=use_nonce)
         limiter = (

@@ -9,6 +9,7 @@
     ├── RemoteUnlockDisabledError              the lock's remote-unlock switch needed by a flow is off (names it)
     ├── BrokerError                            the local pulsar-lite broker did not start (simulator)
     ├── EventStreamError                       the push stream could not subscribe, or failed for good
+    ├── TokenStoreError                        a shared token store (Redis, a lock file) could not be used
     ├── TransportError                         the HTTP exchange itself failed (wraps the httpx exception)
     │   ├── ConnectError                       the request never left: safe to try again
     │   ├── RequestTimeoutError                a call that may be retried timed out on every attempt (or a download timed out)
@@ -70,6 +71,7 @@ __all__ = [
     "ServiceNotSubscribedError",
     "SignatureError",
     "TokenError",
+    "TokenStoreError",
     "TransportError",
     "UnexpectedResponseError",
     "UnsupportedError",
@@ -126,6 +128,11 @@ class BrokerError(LockCloudError):
 
 class EventStreamError(LockCloudError):
     """The push-event stream could not subscribe to the broker, or stopped for a reason it cannot recover from."""
+
+
+class TokenStoreError(LockCloudError):
+    """A token store shared between processes could not be used: its server is unreachable (the message names
+    it), or another process held its renewal lock for longer than the store waits."""
 
 
 class TransportError(LockCloudError):

@@ -351,6 +351,9 @@ class World:
             raise fail(1100, "grant_type is required")
         if grant_type != "1":
             raise fail(1109, "grant_type must be 1")
+        if self.faults.grant_replaces_token:
+            self.tokens.clear()
+            self._refresh_tokens.clear()
         return self._issue_token()
 
     def refresh_token(self, refresh_token: str) -> dict[str, Any]:
