@@ -5,6 +5,8 @@
 * :class:`EventStream` (usually from ``LockCloud.events()``) consumes the project's Pulsar topic; its
   :meth:`~EventStream.subscribe` iterators let several consumers share it, each filtered by device or type.
 * :func:`webhook_app` is an ASGI app feeding an ``EventStream.webhook(...)`` stream from HTTP POSTs.
+* :class:`RedisRelayForwarder` relays a listener's messages to a Redis stream that every web worker reads with
+  ``EventStream.from_relay(...)`` (``lockcloud[redis]``; ``redis`` is imported on first use).
 
 ``pulsar`` is imported only when a stream opens a broker connection.
 """
@@ -33,6 +35,8 @@ __all__ = [
     "Event",
     "EventStream",
     "MemoryDeadLetters",
+    "RedisRelayForwarder",
+    "RelayStats",
     "StatusItem",
     "StatusReport",
     "StreamStats",
@@ -42,3 +46,12 @@ __all__ = [
     "decode_message",
     "webhook_app",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The relay needs the optional redis package: imported when first asked for.
+    if name in ("RedisRelayForwarder", "RelayStats"):
+        from lockcloud.events import _relay
+
+        return getattr(_relay, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -32,7 +32,7 @@ import os
 import random
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeAlias, TypeVar, overload
 
 import attrs
 
@@ -43,6 +43,9 @@ from lockcloud.events._models import DeadLetter, EnrollmentProgress, Event, Stre
 
 if TYPE_CHECKING:
     from lockcloud.events._pulsar import PulsarSource
+    from lockcloud.events._relay import RedisRelaySource
+
+    _Source: TypeAlias = PulsarSource | RedisRelaySource
 
 __all__ = ["EventStream", "Subscription"]
 
@@ -442,6 +445,68 @@ class EventStream:
         stream._ack_unmatched = True
         return stream
 
+    @classmethod
+    def from_relay(
+        cls,
+        url: str,
+        access_id: str,
+        access_secret: str,
+        *,
+        key: str | None = None,
+        group: str | None = None,
+        start: str = "$",
+        firehose: bool = True,
+        ack_unmatched: bool = True,
+        buffer_size: int = 100,
+        dedupe_window: int = 10_000,
+        dead_letters: DeadLetterSink | str | os.PathLike[str] | None = None,
+        block: float = 1.0,
+        redis_timeout: float = 5.0,
+        close_timeout: float = 5.0,
+        resubscribe_delay: float = 1.0,
+        max_resubscribe_delay: float = 30.0,
+    ) -> EventStream:
+        """A stream reading what ``lockcloud listen --relay`` forwards to Redis at ``url`` (``lockcloud[redis]``).
+
+        Same iteration, dedupe (by Pulsar message id), dead letters and acknowledgement rules as a Pulsar stream;
+        every such stream sees every relayed message. ``group`` names a consumer group kept across restarts
+        (resumed where it stopped); without it the stream reads from ``start`` (``"$"``: from now on) in a group
+        of its own that is dropped on close. See :mod:`lockcloud.events._relay`.
+        """
+        from lockcloud.events._relay import RedisRelaySource
+
+        if not access_id:
+            raise ValidationError("access_id is required")
+        source = RedisRelaySource(
+            url,
+            access_id,
+            key=key,
+            group=group,
+            start=start,
+            batch=buffer_size,
+            block=block,
+            timeout=redis_timeout,
+        )
+        stream = cls.__new__(cls)
+        stream._init_core(
+            access_secret,
+            firehose=firehose,
+            buffer_size=buffer_size,
+            dedupe_window=dedupe_window,
+            dead_letters=dead_letters,
+            close_timeout=close_timeout,
+        )
+        stream.access_id = access_id
+        stream.url = f"redis://{source.address}"
+        stream.topic = source.key
+        stream.subscription = source.group
+        stream._source_options = {}
+        stream._relay_source = source
+        stream._resubscribe_delay = resubscribe_delay
+        stream._max_resubscribe_delay = max_resubscribe_delay
+        stream._ack_unmatched = ack_unmatched
+        return stream
+
     def _init_core(
         self,
         access_secret: str,
@@ -468,7 +533,8 @@ class EventStream:
         self._by_device: dict[str, set[Subscription[Any]]] = {}
         self._unindexed: set[Subscription[Any]] = set()
         self._close_timeout = close_timeout
-        self._source: PulsarSource | None = None
+        self._source: _Source | None = None
+        self._relay_source: RedisRelaySource | None = None
         self._pump: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
         self._state = "new"
@@ -507,9 +573,13 @@ class EventStream:
         from lockcloud.events._pulsar import PulsarSource, auth_params
 
         assert self.access_id is not None
-        source = PulsarSource(
-            authentication_params=auth_params(self.access_id, self._access_secret), **self._source_options
-        )
+        source: _Source
+        if self._relay_source is not None:
+            source = self._relay_source
+        else:
+            source = PulsarSource(
+                authentication_params=auth_params(self.access_id, self._access_secret), **self._source_options
+            )
         self._source = source
         try:
             await source.open()
@@ -651,7 +721,7 @@ class EventStream:
 
     # -- the pump -----------------------------------------------------------------------------------------------
 
-    async def _run_pump(self, source: PulsarSource) -> None:
+    async def _run_pump(self, source: _Source) -> None:
         from lockcloud.events._pulsar import SourceClosed
 
         try:
@@ -676,7 +746,7 @@ class EventStream:
             for subscription in [*self._unindexed, *(s for group in self._by_device.values() for s in group)]:
                 subscription._abandon()
 
-    async def _resubscribe(self, source: PulsarSource) -> None:
+    async def _resubscribe(self, source: _Source) -> None:
         delay = self._resubscribe_delay
         while True:
             await asyncio.sleep(delay * (0.5 + random.random() / 2))

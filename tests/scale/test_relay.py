@@ -1,0 +1,192 @@
+"""The Redis relay: a forwarder on the Pulsar subscription, readers of the Redis stream (real broker, real Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pulsar
+import pytest
+import redis.asyncio as aioredis
+
+from lockcloud import EventStreamError
+from lockcloud.crypto import encrypt_message
+from lockcloud.events import EventStream, StatusReport
+from lockcloud.events._relay import RedisRelayForwarder, relay_key
+from lockcloud.events._stream import topic_for
+from lockcloud.sim.broker import TUYA_PARTITIONS, LocalBroker
+
+ACCESS_ID = "relayproject00000"
+SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
+TOPIC = topic_for(ACCESS_ID)
+
+
+def envelope(device: str, data_id: str) -> bytes:
+    body = {
+        "dataId": data_id,
+        "devId": device,
+        "productKey": "pk",
+        "status": [{"code": "c", "value": 1, "t": 1}],
+    }
+    data = encrypt_message(json.dumps(body).encode(), SECRET, "aes_gcm")
+    return json.dumps({"data": data, "protocol": 4, "pv": "2.0", "sign": "s", "t": 1}).encode()
+
+
+def produce(url: str, messages: list[tuple[str, str]]) -> None:
+    client = pulsar.Client(url, logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Error))
+    try:
+        producer = client.create_producer(TOPIC, batching_enabled=False)
+        for device, data_id in messages:
+            producer.send(envelope(device, data_id), properties={"em": "aes_gcm"}, partition_key=device)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def partitioned_broker(tmp_path: Path) -> Any:
+    with LocalBroker(tmp_path / "broker", partitioned_topics={TOPIC: TUYA_PARTITIONS}) as broker:
+        yield broker
+
+
+@contextlib.asynccontextmanager
+async def forwarding(
+    broker: LocalBroker, relay_url: str, tmp_path: Path, **options: Any
+) -> AsyncIterator[RedisRelayForwarder]:
+    async with RedisRelayForwarder(
+        ACCESS_ID,
+        SECRET,
+        pulsar_url=broker.url,
+        relay_url=relay_url,
+        initial_position="earliest",
+        pulsar_log_file=str(tmp_path / "forwarder-pulsar.log"),
+        **options,
+    ) as forwarder:
+        task = asyncio.create_task(forwarder.run())
+        try:
+            yield forwarder
+        finally:
+            task.cancel()
+            await asyncio.wait([task])
+
+
+async def take(stream: EventStream, count: int) -> list[StatusReport]:
+    taken = []
+    async with asyncio.timeout(60):
+        for _ in range(count):
+            event = await anext(stream)
+            assert isinstance(event, StatusReport)
+            taken.append(event)
+    return taken
+
+
+async def test_every_reader_gets_every_message_in_order_per_lock(
+    partitioned_broker: LocalBroker, redis_server: Any, tmp_path: Path
+) -> None:
+    messages = [(f"lock-{n % 7}", f"lock-{n % 7}:{n // 7}") for n in range(210)]
+    async with (
+        EventStream.from_relay(redis_server.url, ACCESS_ID, SECRET) as first,
+        EventStream.from_relay(redis_server.url, ACCESS_ID, SECRET) as second,
+        forwarding(partitioned_broker, redis_server.url, tmp_path) as forwarder,
+    ):
+        await asyncio.to_thread(produce, partitioned_broker.url, messages)
+        seen = [await take(first, len(messages)), await take(second, len(messages))]
+        assert forwarder.stats.relayed == len(messages)
+        assert sum(forwarder.stats.partitions.values()) == len(messages)
+        assert all(
+            topic.startswith(f"persistent://{TOPIC}-partition-") for topic in forwarder.stats.partitions
+        )
+    for events in seen:
+        assert sorted(e.data_id or "" for e in events) == sorted(data_id for _, data_id in messages)
+        by_lock: dict[str, list[int]] = {}
+        for event in events:
+            by_lock.setdefault(event.device_id, []).append(int((event.data_id or "").split(":")[1]))
+        assert all(seqs == sorted(seqs) for seqs in by_lock.values())
+        # The Pulsar message id travels with the message.
+        assert all(e.message_id and e.message_id.startswith("(") for e in events)
+    client = aioredis.Redis.from_url(redis_server.url)
+    try:
+        assert await client.xlen(relay_key(ACCESS_ID)) == len(messages)
+        # The readers' own groups are gone with them.
+        assert await client.xinfo_groups(relay_key(ACCESS_ID)) == []
+    finally:
+        await client.aclose()
+
+
+async def test_a_relay_that_cannot_connect_fails_before_anything_is_consumed(
+    partitioned_broker: LocalBroker, tmp_path: Path
+) -> None:
+    await asyncio.to_thread(produce, partitioned_broker.url, [("lock-1", "lock-1:0"), ("lock-2", "lock-2:0")])
+    with pytest.raises(EventStreamError, match=r"relay at 127\.0\.0\.1:1 cannot be reached") as caught:
+        async with forwarding(
+            partitioned_broker, "redis://:hunter2@127.0.0.1:1/0", tmp_path, redis_timeout=1
+        ):
+            pass
+    assert "hunter2" not in str(caught.value)
+    # Nothing was taken from the subscription: the project's consumer still gets both messages.
+    async with EventStream(
+        ACCESS_ID, SECRET, url=partitioned_broker.url, initial_position="earliest", operation_timeout=5
+    ) as stream:
+        assert {e.data_id for e in await take(stream, 2)} == {"lock-1:0", "lock-2:0"}
+    with pytest.raises(EventStreamError, match="cannot be reached"):
+        async with EventStream.from_relay("redis://127.0.0.1:1/0", ACCESS_ID, SECRET, redis_timeout=1):
+            pass
+
+
+async def test_malformed_entries_are_dead_lettered_and_duplicates_dropped(redis_server: Any) -> None:
+    key = relay_key(ACCESS_ID)
+    client = aioredis.Redis.from_url(redis_server.url)
+    good = {
+        b"v": b"1",
+        b"topic": b"persistent://t-partition-3",
+        b"id": b"(1,2,3,-1)",
+        b"props": b'{"em":"aes_gcm"}',
+    }
+    try:
+        async with EventStream.from_relay(redis_server.url, ACCESS_ID, SECRET) as stream:
+            await client.xadd(key, {b"junk": b"\xff\x00"})
+            await client.xadd(key, {**good, b"props": b"[1, 2]", b"payload": envelope("lock-1", "x")})
+            await client.xadd(key, {**good, b"v": b"2", b"payload": envelope("lock-1", "x")})
+            await client.xadd(key, {**good, b"payload": b"not an envelope"})
+            await client.xadd(key, {**good, b"id": b"(1,3,3,-1)", b"payload": envelope("lock-1", "lock-1:1")})
+            # The same Pulsar message relayed twice (a listener died before acknowledging it): one event.
+            await client.xadd(key, {**good, b"id": b"(1,3,3,-1)", b"payload": envelope("lock-1", "lock-1:1")})
+            await client.xadd(key, {**good, b"id": b"(1,4,3,-1)", b"payload": envelope("lock-1", "lock-1:2")})
+            events = await take(stream, 2)
+            assert [e.data_id for e in events] == ["lock-1:1", "lock-1:2"]
+            assert [e.message_id for e in events] == ["(1,3,3,-1)", "(1,4,3,-1)"]
+            # The duplicate came before the last event, so it has been counted by now.
+            assert stream.stats.duplicates == 1
+            assert stream.stats.dead_letters == 4
+            letters = stream.dead_letters.letters  # type: ignore[attr-defined]
+            assert [letter.message_id for letter in letters] == [None, None, None, "(1,2,3,-1)"]
+            assert b"relay_entry" in letters[0].payload
+            group = stream.subscription
+        # Everything taken was acknowledged before the group was dropped.
+        assert not [g for g in await client.xinfo_groups(key) if g["name"].decode() == group]
+    finally:
+        await client.aclose()
+
+
+async def test_a_named_group_resumes_where_it_stopped(redis_server: Any) -> None:
+    key = relay_key(ACCESS_ID)
+    client = aioredis.Redis.from_url(redis_server.url)
+    good = {b"v": b"1", b"topic": b"persistent://t-partition-0", b"props": b'{"em":"aes_gcm"}'}
+    try:
+        async with EventStream.from_relay(redis_server.url, ACCESS_ID, SECRET, group="web-1") as stream:
+            for seq in range(3):
+                await client.xadd(
+                    key, {**good, b"id": f"(1,{seq},0,-1)".encode(), b"payload": envelope("l", f"l:{seq}")}
+                )
+            first = await take(stream, 2)
+            # Leaving with the second event unfinished (the body raised): it stays unacknowledged.
+            await stream.aclose(done=False)
+        async with EventStream.from_relay(redis_server.url, ACCESS_ID, SECRET, group="web-1") as stream:
+            again = await take(stream, 2)
+        assert [e.data_id for e in first] == ["l:0", "l:1"]
+        assert [e.data_id for e in again] == ["l:1", "l:2"]
+    finally:
+        await client.aclose()
