@@ -42,6 +42,7 @@ from lockcloud._errors import (
 )
 from lockcloud._tokens import FileTokenStore, MemoryTokenStore, StoredRenewal, Token, TokenRenewal, TokenStore
 from lockcloud._transport import RetryPolicy
+from lockcloud._version import __version__
 from lockcloud.enrollment import Enrollment, EnrollmentResult, EnrollmentStatus
 from lockcloud.enums import (
     AlbumEventType,
@@ -61,8 +62,6 @@ from lockcloud.regions import Region
 
 if TYPE_CHECKING:
     from lockcloud._redis_tokens import RedisTokenStore as RedisTokenStore
-
-__version__ = "0.1.0.dev0"
 
 
 def __getattr__(name: str) -> Any:
@@ -137,4 +136,5 @@ __all__ = [
     "UnsupportedError",
     "UserType",
     "ValidationError",
+    "__version__",
 ]
