@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from lockcloud.enrollment import Enrollment
     from lockcloud.enums import UnlockType, UserType
     from lockcloud.events import EventStream
+    from lockcloud.events._relay import RedisRelayForwarder
     from lockcloud.remote_unlock import RemoteUnlock
     from lockcloud.unlock_methods import UnlockMethods
 
@@ -163,6 +164,25 @@ class LockCloud:
 
         return EventStream(
             self.access_id, self._access_secret, url=url or self.pulsar_url, env=env, **options
+        )
+
+    def relay_forwarder(
+        self, relay_url: str, *, url: str | None = None, env: str = "event", **options: Any
+    ) -> RedisRelayForwarder:
+        """A forwarder of this project's push messages to the Redis stream at ``relay_url`` (``lockcloud[redis]``).
+
+        Web workers read what it relays with ``EventStream.from_relay``. Further options go to
+        :class:`lockcloud.events.RedisRelayForwarder`.
+        """
+        from lockcloud.events._relay import RedisRelayForwarder
+
+        return RedisRelayForwarder(
+            self.access_id,
+            self._access_secret,
+            pulsar_url=url or self.pulsar_url,
+            relay_url=relay_url,
+            env=env,
+            **options,
         )
 
     def enroll(

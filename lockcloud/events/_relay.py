@@ -42,6 +42,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("the Redis relay needs the redis package: pip install 'lockcloud[redis]'") from exc
 
 from lockcloud._errors import EventStreamError, ValidationError
+from lockcloud.events._decode import _decode
+from lockcloud.events._models import Event
 from lockcloud.events._stream import InitialPosition, Received, SubscriptionType, topic_for
 
 __all__ = ["RedisRelayForwarder", "RedisRelaySource", "RelayStats", "relay_key"]
@@ -176,7 +178,7 @@ class RedisRelayForwarder:
         self._retry_delay = retry_delay
         self._max_retry_delay = max_retry_delay
         self._close_timeout = close_timeout
-        self._on_relayed = on_relayed
+        self.on_relayed = on_relayed
         self._source: Any = None
 
     def __repr__(self) -> str:
@@ -225,8 +227,12 @@ class RedisRelayForwarder:
             self.stats.relayed += 1
             topic = str(received.key[0]) if isinstance(received.key, tuple) else self.topic
             self.stats.partitions[topic] = self.stats.partitions.get(topic, 0) + 1
-            if self._on_relayed is not None:
-                self._on_relayed(received)
+            if self.on_relayed is not None:
+                self.on_relayed(received)
+
+    def decode(self, received: Received) -> Event:
+        """The typed event of a relayed message (for display); raises :class:`~lockcloud.DecodeError`."""
+        return _decode(received.payload, self._access_secret, received.properties, received.message_id)
 
     async def _relay(self, received: Received) -> None:
         topic = received.key[0] if isinstance(received.key, tuple) else self.topic
