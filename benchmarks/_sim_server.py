@@ -7,6 +7,7 @@ then answers commands on stdin, one per line, each with one JSON line:
 * ``reset``: forget the request log;
 * ``expire``: expire every access token now (business calls get 1010);
 * ``latency SECONDS``: answer every call that much later (a network's round trip; the server's CPU stays free);
+* ``grant_replaces 1`` / ``grant_replaces 0``: whether a new grant retires every other token (``Faults``);
 * ``quit`` (or end of input): stop.
 
 :class:`SimProcess` starts and drives it from a benchmark.
@@ -18,7 +19,6 @@ import asyncio
 import collections
 import functools
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -77,20 +77,8 @@ class SimProcess:
         self.close()
 
 
-def _listening_socket() -> socket.socket:
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and a plain
-    # socket.socket() says 0. Without it every response written in two parts waits ~40 ms for a delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(2048)
-    sock.setblocking(False)
-    return sock
-
-
 async def _serve() -> None:
-    import uvicorn
-
-    from lockcloud.sim import Simulator
+    from lockcloud.sim import Simulator, running
 
     simulator = Simulator(ACCESS_ID, SECRET)
     loop = asyncio.get_running_loop()
@@ -127,6 +115,10 @@ async def _serve() -> None:
             elif name == "expire":
                 run_on_loop(simulator.expire_tokens)
                 answer = {"ok": True}
+            elif name.startswith("grant_replaces "):
+                replaces = name.split()[1] == "1"
+                run_on_loop(functools.partial(setattr, simulator.faults, "grant_replaces_token", replaces))
+                answer = {"ok": True}
             elif name.startswith("latency "):
                 seconds = float(name.split()[1])
                 run_on_loop(functools.partial(setattr, simulator.faults, "latency", seconds))
@@ -136,35 +128,23 @@ async def _serve() -> None:
             print(json.dumps(answer), flush=True)
         loop.call_soon_threadsafe(done.set)
 
-    sock = _listening_socket()
-    config = uvicorn.Config(
-        simulator, log_config=None, log_level="warning", access_log=False, lifespan="off", ws="none"
-    )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if serving.done():
-            serving.result()
-        await asyncio.sleep(0.005)
-    host, port = sock.getsockname()[:2]
-    print(
-        json.dumps(
-            {
-                "base_url": f"http://{host}:{port}",
-                "access_id": simulator.access_id,
-                "access_secret": simulator.access_secret,
-                "devices": simulator.devices,
-                "home_user": simulator.home_user,
-                "guest_user": simulator.guest_user,
-            }
-        ),
-        flush=True,
-    )
-    threading.Thread(target=commands, name="commands", daemon=True).start()
-    await done.wait()
-    server.should_exit = True
-    await serving
-    await simulator.aclose()
+    # A deep accept queue: the token benchmark opens 1,000 connections at once.
+    async with running(simulator, broker=False, backlog=2048) as server:
+        print(
+            json.dumps(
+                {
+                    "base_url": server.base_url,
+                    "access_id": simulator.access_id,
+                    "access_secret": simulator.access_secret,
+                    "devices": simulator.devices,
+                    "home_user": simulator.home_user,
+                    "guest_user": simulator.guest_user,
+                }
+            ),
+            flush=True,
+        )
+        threading.Thread(target=commands, name="commands", daemon=True).start()
+        await done.wait()
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from lockcloud._errors import (
     DeviceNotFoundError,
     DeviceOfflineError,
     EventStreamError,
+    InsecureTransportWarning,
     InvalidParameterError,
     LockCloudError,
     MediaTooLargeError,
@@ -30,9 +31,11 @@ from lockcloud._errors import (
     RateLimitedError,
     RemoteUnlockDisabledError,
     RequestTimeoutError,
+    ResponseTooLargeError,
     ServerError,
     ServiceNotSubscribedError,
     SignatureError,
+    TLSVerificationError,
     TokenError,
     TokenStoreError,
     TransportError,
@@ -57,7 +60,15 @@ from lockcloud.enums import (
     UnlockType,
     UserType,
 )
-from lockcloud.models import Album, AlbumEntry, MediaFile, PasswordTicket, RemoteUnlockMethod, UnlockKey
+from lockcloud.models import (
+    Album,
+    AlbumEntry,
+    MediaFile,
+    PasswordTicket,
+    RemoteUnlockMethod,
+    SealedPin,
+    UnlockKey,
+)
 from lockcloud.regions import Region
 
 if TYPE_CHECKING:
@@ -95,6 +106,7 @@ __all__ = [
     "EnrollmentStatus",
     "EventStreamError",
     "FileTokenStore",
+    "InsecureTransportWarning",
     "InvalidParameterError",
     "LockCloud",
     "LockCloudError",
@@ -114,14 +126,17 @@ __all__ = [
     "RemoteUnlockMethod",
     "RemoteUnlockType",
     "RequestTimeoutError",
+    "ResponseTooLargeError",
     "RetryPolicy",
     "RevokeReason",
+    "SealedPin",
     "ServerError",
     "ServiceNotSubscribedError",
     "SignatureError",
     "SpecialAttribute",
     "StoragePlan",
     "StoredRenewal",
+    "TLSVerificationError",
     "Token",
     "TokenError",
     "TokenRenewal",

@@ -189,8 +189,14 @@ class RedisTokenStore:
             return
         keeper = asyncio.create_task(self._keep_lease(holder), name="lockcloud-token-lease")
         try:
-            raw = await self._read()
-            stored = self._parse(raw)
+            try:
+                raw = await self._read()
+            except _Unreachable:
+                if self.fallback == "error":
+                    raise
+                raw, stored = None, await self._local.load()  # lost between the lock and the read
+            else:
+                stored = self._parse(raw)
             yield StoredRenewal(stored, lambda token: self._commit(raw, token))
         finally:
             keeper.cancel()
@@ -198,7 +204,7 @@ class RedisTokenStore:
                 await keeper
             try:
                 await self._call(lambda: self._redis.eval(_RELEASE, 1, self.lock_key, holder))
-            except _Unreachable:
+            except TokenStoreError:
                 # The lease runs out by itself; the next holder only waits for that.
                 logger.warning("could not release the token renewal lock on Redis at %s", self.address)
 
@@ -229,8 +235,8 @@ class RedisTokenStore:
             await asyncio.sleep(self.lease / 3)
             try:
                 kept = await self._call(lambda: self._redis.eval(_EXTEND, 1, self.lock_key, holder, lease_ms))
-            except _Unreachable:
-                continue
+            except TokenStoreError:
+                continue  # the next extension may get through; the lease has two more periods to go
             if not kept:
                 logger.warning("the token renewal lease on Redis at %s ran out while renewing", self.address)
                 return

@@ -26,8 +26,9 @@ from typing import Any, Protocol, TypeGuard, runtime_checkable
 
 import attrs
 
-from lockcloud._auth import TOKEN_PATH, ServerClock
+from lockcloud._auth import ServerClock
 from lockcloud._errors import APIError, TokenStoreError, TransportError, ValidationError
+from lockcloud._wire import TOKEN_PATH
 
 __all__ = [
     "FileTokenStore",
@@ -199,15 +200,21 @@ class FileTokenStore:
             stored = await asyncio.to_thread(self._load)
             yield StoredRenewal(stored, self.save)
         finally:
-            os.close(fd)  # closing the descriptor releases the flock
+            if fd is not None:
+                os.close(fd)  # closing the descriptor releases the flock
 
-    async def _lock(self) -> int:
+    async def _lock(self) -> int | None:
         try:
             fd = await asyncio.to_thread(os.open, self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
-            raise TokenStoreError(
-                f"cannot open the token lock file {self.lock_path} ({type(exc).__name__})"
-            ) from None
+            # Where no lock file can be made, no token file can be written either: nothing is shared to protect,
+            # and the token still works from memory, as when the file cannot be written.
+            logger.warning(
+                "cannot open the token lock file %s (%s); renewing without it",
+                self.lock_path,
+                type(exc).__name__,
+            )
+            return None
         try:
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self.lock_timeout

@@ -29,12 +29,17 @@ import pytest
 
 from lockcloud.sim.broker import LocalBroker
 
-_BROKER_FIXTURES = frozenset({"broker", "session_broker"})
+_BROKER_FIXTURES = frozenset({"broker", "session_broker", "lockcloud_broker", "lockcloud_session_broker"})
 _REDIS_FIXTURES = frozenset({"redis_server", "session_redis"})
 _SECRET_GUARD = Path(__file__).parent / "reliability" / "secret_guard.py"
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # lockcloud.testing's fixtures come through its pytest11 entry point; a development install made before that
+    # entry point existed lacks it until reinstalled, so load the plugin here then (unless -p no:lockcloud).
+    plugins = config.pluginmanager
+    if not plugins.has_plugin("lockcloud") and not plugins.is_blocked("lockcloud"):
+        plugins.register(importlib.import_module("lockcloud.testing.plugin"), "lockcloud")
     # The suite-wide guard against secrets in log records, loaded by path (tests are not a package).
     spec = importlib.util.spec_from_file_location("lockcloud_secret_guard", _SECRET_GUARD)
     assert spec is not None
@@ -46,17 +51,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[LocalBroker]:
-    """A running broker owned by this test; ``kill()`` / ``restart()`` it freely."""
-    with LocalBroker(tmp_path / "broker") as local_broker:
-        yield local_broker
+def broker(lockcloud_broker: LocalBroker) -> LocalBroker:
+    """A running broker owned by this test; ``kill()`` / ``restart()`` it freely (lockcloud.testing's)."""
+    return lockcloud_broker
 
 
 @pytest.fixture(scope="session")
-def session_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
-    """One broker for the whole session; do not stop or restart it."""
-    with LocalBroker(tmp_path_factory.mktemp("session-broker")) as local_broker:
-        yield local_broker
+def session_broker(lockcloud_session_broker: LocalBroker) -> LocalBroker:
+    """One broker for the whole session; do not stop or restart it (lockcloud.testing's)."""
+    return lockcloud_session_broker
 
 
 class RedisServer:

@@ -42,9 +42,10 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("the Redis relay needs the redis package: pip install 'lockcloud[redis]'") from exc
 
 from lockcloud._errors import EventStreamError, ValidationError
+from lockcloud._wire import topic_for
 from lockcloud.events._decode import _decode
 from lockcloud.events._models import Event
-from lockcloud.events._stream import InitialPosition, Received, SubscriptionType, topic_for
+from lockcloud.events._stream import InitialPosition, Received, SubscriptionType
 
 __all__ = ["RedisRelayForwarder", "RedisRelaySource", "RelayStats", "relay_key"]
 

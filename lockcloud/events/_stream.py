@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeAlias, TypeVa
 import attrs
 
 from lockcloud._errors import DecodeError, EventStreamError, ValidationError
+from lockcloud._wire import topic_for
 from lockcloud.events._dead_letters import DeadLetterSink, as_sink, deliver
 from lockcloud.events._decode import _decode
 from lockcloud.events._models import DeadLetter, EnrollmentProgress, Event, StreamStats
@@ -56,11 +57,6 @@ T = TypeVar("T")
 
 SubscriptionType = Literal["failover", "exclusive", "shared", "key_shared"]
 InitialPosition = Literal["latest", "earliest"]
-
-
-def topic_for(access_id: str, env: str = "event") -> str:
-    """``{access_id}/out/{env}``: ``event`` in production, ``event-test`` for Tuya's test channel."""
-    return f"{access_id}/out/{env}"
 
 
 class Outcome(enum.Enum):

@@ -19,19 +19,23 @@ or in-process, without sockets (pushes are then only recorded in ``sim.pushes``)
     async with sim.client() as cloud:
         sim.fail_next(2001, action="open_door")                  # scripted faults
         sim.lose_next_response(action="door_operate")            # executed, answer lost
+        sim.fail_at_gateway(502, action="list_unassigned_keys")  # a bare HTTP 502 page, no envelope
         ...
     assert len(sim.executed("door_operate")) == 1                # the action log
 
 A new :class:`Simulator` holds one lock of every kind the documents name (see :attr:`Simulator.devices`), users
 ``sim-alice`` (home user) and ``sim-bob``, keys, photos and an album; ``Simulator(seed=False)`` starts empty.
+For pytest, :mod:`lockcloud.testing` serves one per test as fixtures.
 """
 
+from lockcloud.sim._app import SimulatedDisconnect
 from lockcloud.sim._faults import Faults, LostResponseMode, ScriptedFault
+from lockcloud.sim._log import ActionRecord, RequestRecord
 from lockcloud.sim._model import LockKind, SimKey, SimLock, SimMedia, SimUser
 from lockcloud.sim._push import PushMessage
 from lockcloud.sim._seed import DEMO_PIN
-from lockcloud.sim._serve import SimServer, running
-from lockcloud.sim._simulator import ActionRecord, RequestRecord, SimulatedDisconnect, Simulator
+from lockcloud.sim._serve import PortUnavailableError, SimServer, running
+from lockcloud.sim._simulator import Simulator
 
 __all__ = [
     "DEMO_PIN",
@@ -39,6 +43,7 @@ __all__ = [
     "Faults",
     "LockKind",
     "LostResponseMode",
+    "PortUnavailableError",
     "PushMessage",
     "RequestRecord",
     "ScriptedFault",

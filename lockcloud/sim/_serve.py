@@ -1,9 +1,16 @@
-"""``running()``: the simulator served by uvicorn on loopback, with a pulsar-lite broker for its push messages."""
+"""``running()``: the simulator served by uvicorn on loopback, with a pulsar-lite broker for its push messages.
+
+It embeds cleanly in a host program, including one served by uvicorn itself: it installs no signal handlers, and it
+leaves the global ``uvicorn.*`` loggers as it found them (levels and handlers), hiding only its own server's
+chatter, so the host's "Application startup complete" and access log still appear.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import errno
 import logging
 import socket
 import tempfile
@@ -11,15 +18,24 @@ from collections.abc import AsyncIterator, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lockcloud._errors import LockCloudError
-from lockcloud.sim._simulator import SimulatedDisconnect, Simulator
+from lockcloud._errors import LockCloudError, ValidationError
+from lockcloud._wire import PRODUCTION_ENV, topic_for
+from lockcloud.sim._app import SimulatedDisconnect
+from lockcloud.sim._simulator import Simulator
 
 if TYPE_CHECKING:
     from lockcloud._client import LockCloud
 
-__all__ = ["SimServer", "running"]
+__all__ = ["PortUnavailableError", "SimServer", "running"]
 
 _STARTUP_POLL = 0.005
+
+
+class PortUnavailableError(LockCloudError, OSError):
+    """The simulator could not listen on the address it was given (in use, or not allowed); names ``host:port``.
+
+    Also an :class:`OSError` with the original ``errno``, so ``errno.EADDRINUSE`` can be told apart.
+    """
 
 
 class SimServer:
@@ -30,7 +46,7 @@ class SimServer:
     """
 
     def __init__(
-        self, simulator: Simulator, base_url: str, pulsar_url: str | None, env: str = "event"
+        self, simulator: Simulator, base_url: str, pulsar_url: str | None, env: str = PRODUCTION_ENV
     ) -> None:
         self.simulator = simulator
         self.base_url = base_url
@@ -77,11 +93,13 @@ class _EmbeddedServer:
             def capture_signals(self) -> Generator[None, None, None]:
                 yield
 
+        # No log_config, no log_level and access_log left on: uvicorn would otherwise set the level of the
+        # global uvicorn.* loggers (log_level) or strip uvicorn.access of its handlers (access_log=False),
+        # silencing a host that is itself served by uvicorn. This server's own lines are filtered instead.
         config = uvicorn.Config(
             app,
             log_config=None,
-            log_level="warning",
-            access_log=False,
+            log_level=None,
             lifespan="off",
             ws="none",
             timeout_graceful_shutdown=2,
@@ -91,12 +109,17 @@ class _EmbeddedServer:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._server.serve(sockets=[self._sock]), name="lockcloud-sim-http")
+        self._task = asyncio.create_task(self._serve(), name="lockcloud-sim-http")
         while not self._server.started:
             if self._task.done():
                 self._task.result()
                 raise LockCloudError("the simulator's HTTP server stopped before it started")
             await asyncio.sleep(_STARTUP_POLL)
+
+    async def _serve(self) -> None:
+        # The task runs in a copy of the context: what it logs, and what the connections it accepts log, is marked.
+        _EMBEDDED_SERVER.set(True)
+        await self._server.serve(sockets=[self._sock])
 
     async def stop(self) -> None:
         if self._task is None:
@@ -107,29 +130,62 @@ class _EmbeddedServer:
         self._task = None
 
 
-class _HideSimulatedDisconnects(logging.Filter):
-    """uvicorn logs every app exception with a traceback; a simulated lost response is not an error."""
+#: True in the tasks of an embedded simulator's server (and the connection tasks they start).
+_EMBEDDED_SERVER: contextvars.ContextVar[bool] = contextvars.ContextVar("lockcloud_sim_server", default=False)
+
+
+class _QuietEmbeddedServer(logging.Filter):
+    """Drops what the simulator's own uvicorn logs below WARNING (startup lines, its access log) and the traceback
+    of a simulated lost response, which is not an error; records of any other server pass untouched.
+
+    Logger filters run in the context of the logging call, so the context variable tells whose record it is.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if not _EMBEDDED_SERVER.get():
+            return True
         exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, SimulatedDisconnect)
+        return record.levelno >= logging.WARNING and not isinstance(exc, SimulatedDisconnect)
 
 
-_DISCONNECT_FILTER = _HideSimulatedDisconnects()
+_QUIET_FILTER = _QuietEmbeddedServer()
+_UVICORN_LOGGERS = ("uvicorn.error", "uvicorn.access")
+_servers_filtered = 0
 
 
-def _listening_socket(host: str, port: int) -> socket.socket:
+@contextlib.contextmanager
+def _quiet_embedded_servers() -> Generator[None, None, None]:
+    # Counted: with two simulators running, the first to stop must not unfilter the other.
+    global _servers_filtered
+    if _servers_filtered == 0:
+        for name in _UVICORN_LOGGERS:
+            logging.getLogger(name).addFilter(_QUIET_FILTER)
+    _servers_filtered += 1
+    try:
+        yield
+    finally:
+        _servers_filtered -= 1
+        if _servers_filtered == 0:
+            for name in _UVICORN_LOGGERS:
+                logging.getLogger(name).removeFilter(_QUIET_FILTER)
+
+
+def _listening_socket(host: str, port: int, backlog: int) -> socket.socket:
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and a plain
     # socket.socket() says 0; without it a response written in two parts waits ~40 ms for a delayed ACK.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
-        sock.listen(128)
+        sock.listen(backlog)
         sock.setblocking(False)
-    except OSError:
+    except OSError as exc:
         sock.close()
-        raise
+        code = exc.errno if exc.errno is not None else errno.EINVAL
+        reason = "the address is already in use" if code == errno.EADDRINUSE else (exc.strerror or str(exc))
+        raise PortUnavailableError(
+            code, f"the simulator cannot listen on {host}:{port}: {reason}; pass another port, or port=0"
+        ) from None
     return sock
 
 
@@ -141,15 +197,18 @@ async def running(
     broker_url: str | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
+    backlog: int = 128,
     data_dir: str | Path | None = None,
-    env: str = "event",
+    env: str = PRODUCTION_ENV,
     **options: Any,
 ) -> AsyncIterator[SimServer]:
     """Serve a simulator over loopback HTTP (uvicorn) and produce its push messages to a broker.
 
     ``simulator`` defaults to ``Simulator(**options)``. With ``broker`` (the default) a ``pulsar-lite`` broker is
     started on a free loopback port, its data under ``data_dir`` (a temporary directory by default); pass
-    ``broker_url`` to use a running broker instead, or ``broker=False`` for none. ``port=0`` picks a free port.
+    ``broker_url`` to use a running broker instead, or ``broker=False`` for none. ``port=0`` picks a free port;
+    a port that is taken raises :class:`PortUnavailableError` naming ``host:port``. ``backlog`` is the listening
+    socket's queue of connections not accepted yet (raise it for load tests opening many connections at once).
     Push messages go to ``{access_id}/out/{env}``, keyed by device id: ``event`` (the default) is served with
     Tuya's 11 partitions by the embedded broker, ``event-test`` unpartitioned. Everything is stopped on exit::
 
@@ -157,13 +216,20 @@ async def running(
             async with server.client() as cloud:
                 ...
     """
-    from lockcloud.events._stream import topic_for
     from lockcloud.sim.broker import TUYA_PARTITIONS, LocalBroker
 
     if simulator is not None and options:
         raise LockCloudError("pass either a simulator or options for a new one, not both")
+    if not 0 <= port <= 65535:
+        raise ValidationError(f"port must be from 0 to 65535, not {port}")
+    if backlog < 1:
+        raise ValidationError("backlog must be at least 1")
     sim = simulator if simulator is not None else Simulator(**options)
     async with contextlib.AsyncExitStack() as stack:
+        # Bound first: a taken port fails before a broker is started for nothing.
+        sock = _listening_socket(host, port, backlog)
+        stack.callback(sock.close)
+        bound_host, bound_port = sock.getsockname()[:2]
         workdir: Path
         if data_dir is None:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lockcloud-sim-")))
@@ -172,7 +238,7 @@ async def running(
             workdir.mkdir(parents=True, exist_ok=True)
         pulsar_url = broker_url
         if pulsar_url is None and broker:
-            production = {topic_for(sim.access_id, "event"): TUYA_PARTITIONS}
+            production = {topic_for(sim.access_id, PRODUCTION_ENV): TUYA_PARTITIONS}
             local = LocalBroker(workdir / "broker", partitioned_topics=production)
             await local.astart()
             stack.push_async_callback(local.astop)
@@ -180,12 +246,7 @@ async def running(
         stack.push_async_callback(sim.aclose)
         if pulsar_url is not None:
             await sim.connect_broker(pulsar_url, env=env, log_file=str(workdir / "pulsar-client.log"))
-        sock = _listening_socket(host, port)
-        stack.callback(sock.close)
-        bound_host, bound_port = sock.getsockname()[:2]
-        uvicorn_logger = logging.getLogger("uvicorn.error")
-        uvicorn_logger.addFilter(_DISCONNECT_FILTER)
-        stack.callback(uvicorn_logger.removeFilter, _DISCONNECT_FILTER)
+        stack.enter_context(_quiet_embedded_servers())
         server = _EmbeddedServer(sim, sock)
         await server.start()
         stack.push_async_callback(server.stop)

@@ -19,7 +19,7 @@ from typing import IO, Any
 
 import pytest
 
-from lockcloud.events._stream import topic_for
+from lockcloud._wire import topic_for
 from lockcloud.sim import running
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]

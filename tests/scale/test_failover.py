@@ -23,8 +23,8 @@ from pathlib import Path
 import pulsar
 import pytest
 
+from lockcloud._wire import topic_for
 from lockcloud.crypto import encrypt_message
-from lockcloud.events._stream import topic_for
 from lockcloud.sim.broker import TUYA_PARTITIONS, LocalBroker
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]

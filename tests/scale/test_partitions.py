@@ -10,10 +10,11 @@ from pathlib import Path
 import pulsar
 import pytest
 
+from lockcloud._wire import topic_for
 from lockcloud.crypto import decrypt_message
-from lockcloud.events._stream import topic_for
 from lockcloud.sim import running
-from lockcloud.sim._push import PulsarPublisher, PushMessage
+from lockcloud.sim._publisher import PulsarPublisher
+from lockcloud.sim._push import PushMessage
 from lockcloud.sim.broker import TUYA_PARTITIONS, BrokerError, LocalBroker, full_topic_name
 
 pytestmark = pytest.mark.broker

@@ -14,10 +14,10 @@ import pytest
 import redis.asyncio as aioredis
 
 from lockcloud import EventStreamError
+from lockcloud._wire import topic_for
 from lockcloud.crypto import encrypt_message
 from lockcloud.events import EventStream, StatusReport
 from lockcloud.events._relay import RedisRelayForwarder, relay_key
-from lockcloud.events._stream import topic_for
 from lockcloud.sim.broker import TUYA_PARTITIONS, LocalBroker
 
 ACCESS_ID = "relayproject00000"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from lockcloud._auth import TOKEN_PATH
+from lockcloud._wire import TOKEN_PATH
 
 
 class TokenEndpoint:

@@ -156,7 +156,7 @@ def _endpoint() -> Any:
 
 
 async def test_secrets_stay_out_of_reprs_keys_and_logs(
-    session_redis: Any, raw: aioredis.Redis, caplog: pytest.LogCaptureFixture, secret_guard: Any
+    session_redis: Any, raw: aioredis.Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
     sim = Simulator()
     store = RedisTokenStore(session_redis.url.replace("redis://", "redis://:not-the-password-xyz@"))
@@ -188,11 +188,12 @@ async def test_a_crashed_holder_loses_the_lock_within_its_lease(
     # What a holder that died mid-renewal leaves behind: its lock, with the lease it had.
     await raw.set(store.lock_key, "deadhost:4242:abcd", px=800)
     loop = asyncio.get_running_loop()
+    remaining = await raw.pttl(store.lock_key) / 1000
     started = loop.time()
     async with asyncio.timeout(10), store.renewal() as renewal:
         waited = loop.time() - started
         assert renewal.stored is None
-    assert waited > 0.3  # it did wait for the lease (bounds generous: the machine may be loaded)
+    assert waited >= remaining - 0.05  # it could only start once the dead holder's lease ran out
     assert await raw.get(store.lock_key) is None  # released on exit
 
 
@@ -210,10 +211,10 @@ async def test_a_live_holder_past_the_lock_timeout_is_a_typed_error_naming_it(
 async def test_a_slow_holder_keeps_its_lease(
     raw: aioredis.Redis, session_redis: Any, stores: Callable[..., RedisTokenStore]
 ) -> None:
-    holder = stores(session_redis.url, lease=0.3)
+    holder = stores(session_redis.url, lease=1.0)
     waiter = stores(session_redis.url, key=holder.key, lock_timeout=0.2)
     async with holder.renewal():
-        await asyncio.sleep(1.0)  # more than three leases: only the holder's extensions keep the lock
+        await asyncio.sleep(3.5)  # more than three leases: only the holder's extensions keep the lock
         with pytest.raises(TokenStoreError, match="held by"):
             async with waiter.renewal():
                 pytest.fail("the lease ran out under a live holder")
@@ -298,4 +299,12 @@ async def test_a_redis_restart_mid_run_keeps_calls_working(
                 )
     assert len(sim.executed("token")) == 1
     assert len(sim.executed("refresh_token")) == 3  # one renewal per restart, for both clients
-    assert first.tokens.adopted + second.tokens.adopted >= 4
+    assert first.tokens.adopted + second.tokens.adopted >= 3  # the other client adopted each renewal
+
+
+def test_import_lockcloud_does_not_import_redis() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, lockcloud; assert 'redis' not in sys.modules; lockcloud.RedisTokenStore; assert 'redis' in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

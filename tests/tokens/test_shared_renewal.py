@@ -141,3 +141,14 @@ def test_a_lock_timeout_must_be_positive(tmp_path: Path) -> None:
 
     with pytest.raises(ValidationError):
         FileTokenStore(tmp_path / "t.json", lock_timeout=0)
+
+
+async def test_a_file_store_where_nothing_can_be_written_still_works(
+    endpoint: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = FileTokenStore(tmp_path / "missing-directory" / "token.json")
+    manager = TokenManager(endpoint, ServerClock(), store=store)
+    token = await manager.get()
+    assert await manager.heal(token) != token
+    assert any("lock file" in record.getMessage() for record in caplog.records)
+    assert any("could not write token file" in record.getMessage() for record in caplog.records)
