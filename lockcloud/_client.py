@@ -6,7 +6,7 @@ import functools
 import logging
 from collections.abc import Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 import httpx
 
@@ -35,7 +35,8 @@ class LockCloud:
 
     Use it as an async context manager (or call :meth:`aclose`). It creates its own ``httpx.AsyncClient`` unless one
     is passed as ``http_client``; a borrowed client is left open for its owner. ``base_url`` overrides the region's
-    OpenAPI URL and ``pulsar_url`` the region's push service URL (for the simulator or a proxy).
+    OpenAPI URL, ``pulsar_url`` and ``websocket_url`` the region's push service URLs (native Pulsar and WebSocket;
+    for the simulator or a proxy).
 
     ``retry`` sets the default :class:`RetryPolicy` (each call may override it); ``rate_limit`` (requests per
     second) and ``max_in_flight`` limit the client's own pace, both off by default. ``token_store`` keeps the access
@@ -50,6 +51,7 @@ class LockCloud:
         region: Region = Region.EU,
         base_url: str | None = None,
         pulsar_url: str | None = None,
+        websocket_url: str | None = None,
         http_client: httpx.AsyncClient | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
@@ -67,6 +69,7 @@ class LockCloud:
         self.region = region
         self.base_url = (base_url or region.base_url).rstrip("/")
         self.pulsar_url = pulsar_url or region.pulsar_url
+        self.websocket_url = websocket_url or region.websocket_url
         self._active_enrollments: set[str] = set()
         self._owns_http_client = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=timeout, verify=verify)
@@ -152,16 +155,31 @@ class LockCloud:
 
         return RemoteUnlock(self)
 
-    def events(self, *, url: str | None = None, env: str = "event", **options: Any) -> EventStream:
-        """A push-event stream for this project (``pulsar`` is imported only now).
+    def events(
+        self,
+        *,
+        url: str | None = None,
+        env: str = "event",
+        transport: Literal["pulsar", "websocket"] = "pulsar",
+        **options: Any,
+    ) -> EventStream:
+        """A push-event stream for this project (``pulsar`` is imported only when it opens).
 
-        ``url`` defaults to the client's ``pulsar_url`` (the region's unless given). Further options go to
+        ``transport="websocket"`` reads the same topic over Pulsar's WebSocket API (pure Python, port 8285)
+        instead of Pulsar's own protocol (which needs ``lockcloud[pulsar]``). ``url`` defaults to the client's
+        ``pulsar_url`` or ``websocket_url`` (the region's unless given). Further options go to
         :class:`lockcloud.events.EventStream`.
         """
         from lockcloud.events import EventStream
 
+        default = self.websocket_url if transport == "websocket" else self.pulsar_url
         return EventStream(
-            self.access_id, self._access_secret, url=url or self.pulsar_url, env=env, **options
+            self.access_id,
+            self._access_secret,
+            url=url or default,
+            env=env,
+            transport=transport,
+            **options,
         )
 
     def enroll(

@@ -9,6 +9,8 @@
     ├── RemoteUnlockDisabledError              the lock's remote-unlock switch needed by a flow is off (names it)
     ├── BrokerError                            the local pulsar-lite broker did not start (simulator)
     ├── EventStreamError                       the push stream could not subscribe, or failed for good
+    │   ├── StreamAuthenticationError          the message service refused the credentials (or is not enabled)
+    │   └── StreamSubscriptionError            the message service refused the topic or subscription
     ├── TransportError                         the HTTP exchange itself failed (wraps the httpx exception)
     │   ├── ConnectError                       the request never left: safe to try again
     │   ├── RequestTimeoutError                a call that may be retried timed out on every attempt (or a download timed out)
@@ -69,6 +71,8 @@ __all__ = [
     "ServerError",
     "ServiceNotSubscribedError",
     "SignatureError",
+    "StreamAuthenticationError",
+    "StreamSubscriptionError",
     "TokenError",
     "TransportError",
     "UnexpectedResponseError",
@@ -126,6 +130,14 @@ class BrokerError(LockCloudError):
 
 class EventStreamError(LockCloudError):
     """The push-event stream could not subscribe to the broker, or stopped for a reason it cannot recover from."""
+
+
+class StreamAuthenticationError(EventStreamError):
+    """The message service refused the credentials: wrong access id or secret, or no message service enabled."""
+
+
+class StreamSubscriptionError(EventStreamError):
+    """The message service refused the topic or the subscription (not the project's, unknown, or busy)."""
 
 
 class TransportError(LockCloudError):

@@ -29,7 +29,7 @@ import pulsar.asyncio
 
 from lockcloud._errors import EventStreamError
 from lockcloud.crypto import pulsar_password
-from lockcloud.events._stream import InitialPosition, Received, SubscriptionType
+from lockcloud.events._stream import InitialPosition, Received, SourceClosed, SubscriptionType
 
 __all__ = ["PulsarSource", "auth_params"]
 
@@ -69,10 +69,6 @@ def auth_params(access_id: str, access_secret: str) -> str:
             "method": "auth1",
         }
     )
-
-
-class SourceClosed(EventStreamError):
-    """The consumer was closed while an operation on it was pending (internal: the stream handles it)."""
 
 
 def _settle_later(

@@ -43,6 +43,7 @@ from lockcloud.events._models import DeadLetter, EnrollmentProgress, Event, Stre
 
 if TYPE_CHECKING:
     from lockcloud.events._pulsar import PulsarSource
+    from lockcloud.events._websocket import WebSocketSource
 
 __all__ = ["EventStream", "Subscription"]
 
@@ -53,6 +54,24 @@ T = TypeVar("T")
 
 SubscriptionType = Literal["failover", "exclusive", "shared", "key_shared"]
 InitialPosition = Literal["latest", "earliest"]
+Transport = Literal["pulsar", "websocket"]
+
+PULSAR_EXTRA_MISSING = (
+    "the native Pulsar transport needs pulsar-client: pip install 'lockcloud[pulsar]',"
+    " or use the WebSocket transport (transport='websocket')"
+)
+
+
+def require_pulsar_client() -> None:
+    """Raise :class:`EventStreamError` naming the ``pulsar`` extra unless pulsar-client is installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("pulsar") is None:
+        raise EventStreamError(PULSAR_EXTRA_MISSING)
+
+
+class SourceClosed(EventStreamError):
+    """The source was closed while an operation on it was pending (internal: the stream handles it)."""
 
 
 def topic_for(access_id: str, env: str = "event") -> str:
@@ -75,9 +94,11 @@ class Received:
     """One incoming message as the stream sees it, wherever it came from.
 
     ``key`` identifies the message for deduplication; ``handle`` is what the source needs to acknowledge it.
+    ``rejected`` is set by a source that already knows the message must go to the dead letters (a WebSocket
+    frame that is not JSON, say).
     """
 
-    __slots__ = ("handle", "key", "message_id", "payload", "properties")
+    __slots__ = ("handle", "key", "message_id", "payload", "properties", "rejected")
 
     def __init__(
         self, payload: bytes, properties: dict[str, str], key: object, message_id: str | None, handle: Any
@@ -87,6 +108,7 @@ class Received:
         self.key = key
         self.message_id = message_id
         self.handle = handle
+        self.rejected: DecodeError | None = None
 
 
 class _Closed(Exception):
@@ -339,8 +361,13 @@ class EventStream:
     * ``dead_letters``: where undecodable messages go: ``None`` keeps the last 1,000 in memory
       (:class:`MemoryDeadLetters`, at ``stream.dead_letters``), a path writes each payload into that directory,
       a callable (sync or async) is called with each :class:`DeadLetter`. Each is also logged with its reason.
-    * ``verify``: TLS certificate verification for ``pulsar+ssl://``: True (certifi's CA bundle), a CA bundle
-      path, or False to switch verification off explicitly.
+    * ``transport``: ``"pulsar"`` (Pulsar's own protocol; needs the ``lockcloud[pulsar]`` extra) or
+      ``"websocket"`` (Pulsar's WebSocket API, pure Python; ``url`` is then ``wss://host:8285/``). Same
+      guarantees either way. WebSocket only: ``ack_timeout`` (seconds before the server sends an unacknowledged
+      message again; 0 for never), ``ping_interval`` / ``ping_timeout`` (liveness), and ``resubscribe_delay`` /
+      ``max_resubscribe_delay`` also pace its reconnections.
+    * ``verify``: TLS certificate verification for ``pulsar+ssl://`` and ``wss://``: True (certifi's CA bundle),
+      a CA bundle path, or False to switch verification off explicitly.
     * ``subscription_type`` (``failover``), ``initial_position`` (``latest``; only matters when the subscription
       is first created), ``consumer_name``, ``connect_timeout``, ``operation_timeout``, ``close_timeout``,
       ``resubscribe_delay`` / ``max_resubscribe_delay`` (backoff after a consumer failure; broker restarts and
@@ -378,11 +405,21 @@ class EventStream:
         max_resubscribe_delay: float = 30.0,
         pulsar_log_level: str = "warn",
         pulsar_log_file: str | None = None,
+        transport: Transport = "pulsar",
+        ack_timeout: float = 3.0,
+        ping_interval: float = 20.0,
+        ping_timeout: float = 20.0,
     ) -> None:
         if not access_id:
             raise ValidationError("access_id is required")
         if not url:
             raise ValidationError("url is required")
+        if transport not in ("pulsar", "websocket"):
+            raise ValidationError(f"transport must be 'pulsar' or 'websocket', not {transport!r}")
+        if transport == "pulsar":
+            require_pulsar_client()
+        elif initial_position != "latest":
+            raise ValidationError("the WebSocket transport subscribes at the latest message only")
         self._init_core(
             access_secret,
             firehose=firehose,
@@ -409,6 +446,17 @@ class EventStream:
             "log_level": pulsar_log_level,
             "log_file": pulsar_log_file,
         }
+        self.transport: Transport = transport
+        if transport == "websocket":
+            for name in ("initial_position", "operation_timeout", "log_level", "log_file"):
+                del self._source_options[name]
+            self._source_options.update(
+                ack_timeout=ack_timeout,
+                ping_interval=ping_interval,
+                ping_timeout=ping_timeout,
+                reconnect_delay=resubscribe_delay,
+                max_reconnect_delay=max_resubscribe_delay,
+            )
         self._resubscribe_delay = resubscribe_delay
         self._max_resubscribe_delay = max_resubscribe_delay
         self._ack_unmatched = ack_unmatched
@@ -468,7 +516,7 @@ class EventStream:
         self._by_device: dict[str, set[Subscription[Any]]] = {}
         self._unindexed: set[Subscription[Any]] = set()
         self._close_timeout = close_timeout
-        self._source: PulsarSource | None = None
+        self._source: PulsarSource | WebSocketSource | None = None
         self._pump: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
         self._state = "new"
@@ -504,12 +552,8 @@ class EventStream:
             self._state = "open"
             self._acks_enabled = True
             return
-        from lockcloud.events._pulsar import PulsarSource, auth_params
-
         assert self.access_id is not None
-        source = PulsarSource(
-            authentication_params=auth_params(self.access_id, self._access_secret), **self._source_options
-        )
+        source = self._make_source(self.access_id)
         self._source = source
         try:
             await source.open()
@@ -522,6 +566,22 @@ class EventStream:
         self._state = "open"
         self._acks_enabled = True
         self._pump = asyncio.create_task(self._run_pump(source), name=f"lockcloud-events-pump {self.topic}")
+
+    def _make_source(self, access_id: str) -> PulsarSource | WebSocketSource:
+        if self.transport == "websocket":
+            from lockcloud.crypto import pulsar_password
+            from lockcloud.events._websocket import WebSocketSource
+
+            return WebSocketSource(
+                username=access_id,
+                password=pulsar_password(access_id, self._access_secret),
+                **self._source_options,
+            )
+        from lockcloud.events._pulsar import PulsarSource, auth_params
+
+        return PulsarSource(
+            authentication_params=auth_params(access_id, self._access_secret), **self._source_options
+        )
 
     async def aclose(self, *, done: bool = True) -> None:
         """Stop, then close consumer and client. ``done`` releases the last event the stream's loop took.
@@ -651,9 +711,7 @@ class EventStream:
 
     # -- the pump -----------------------------------------------------------------------------------------------
 
-    async def _run_pump(self, source: PulsarSource) -> None:
-        from lockcloud.events._pulsar import SourceClosed
-
+    async def _run_pump(self, source: PulsarSource | WebSocketSource) -> None:
         try:
             while True:
                 try:
@@ -676,7 +734,7 @@ class EventStream:
             for subscription in [*self._unindexed, *(s for group in self._by_device.values() for s in group)]:
                 subscription._abandon()
 
-    async def _resubscribe(self, source: PulsarSource) -> None:
+    async def _resubscribe(self, source: PulsarSource | WebSocketSource) -> None:
         delay = self._resubscribe_delay
         while True:
             await asyncio.sleep(delay * (0.5 + random.random() / 2))
@@ -710,6 +768,8 @@ class EventStream:
                 "event stream %s: duplicate of message %s suppressed", self.topic, received.message_id
             )
             return Outcome.DUPLICATE
+        if received.rejected is not None:
+            return await self._bury(received, received.rejected)
         try:
             event = _decode(received.payload, self._access_secret, received.properties, received.message_id)
         except DecodeError as exc:
