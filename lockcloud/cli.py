@@ -451,6 +451,7 @@ async def cmd_sim_serve(args: argparse.Namespace, out: Output) -> int:
             document = {
                 "base_url": server.base_url,
                 "pulsar_url": server.pulsar_url,
+                "websocket_url": server.websocket_url,
                 "access_id": server.access_id,
                 "access_secret": server.access_secret,
                 "devices": server.devices,
@@ -476,6 +477,7 @@ def _describe_server(out: Output, server: SimServer) -> None:
     out.say("lockcloud simulator - a simulated Tuya cloud with smart locks (not a real Tuya project)")
     out.say(f"  REST API:      {server.base_url}")
     out.say(f"  push broker:   {server.pulsar_url or '(none)'}  topic {server.access_id}/out/event")
+    out.say(f"  push over WebSocket: {server.websocket_url or '(none)'}")
     out.say(f"  access id:     {server.access_id}")
     out.say(f"  access secret: {server.access_secret}")
     out.say(f"  users:         {sim.home_user} (home user, type 1), {sim.guest_user} (type 2)")
