@@ -41,6 +41,7 @@ from lockcloud._errors import (
 )
 from lockcloud._tokens import FileTokenStore, MemoryTokenStore, Token, TokenStore
 from lockcloud._transport import RetryPolicy
+from lockcloud._version import __version__
 from lockcloud.enrollment import Enrollment, EnrollmentResult, EnrollmentStatus
 from lockcloud.enums import (
     AlbumEventType,
@@ -57,8 +58,6 @@ from lockcloud.enums import (
 )
 from lockcloud.models import Album, AlbumEntry, MediaFile, PasswordTicket, RemoteUnlockMethod, UnlockKey
 from lockcloud.regions import Region
-
-__version__ = "0.1.0.dev0"
 
 __all__ = [
     "APIError",
@@ -121,4 +120,5 @@ __all__ = [
     "UnsupportedError",
     "UserType",
     "ValidationError",
+    "__version__",
 ]

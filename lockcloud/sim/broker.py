@@ -223,6 +223,9 @@ class LocalBroker:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             cwd=self.data_dir,
+            # Its own process group: a Ctrl-C typed at the host program's terminal must not kill the broker
+            # under it while the program is still shutting down (push messages then time out).
+            process_group=0,
         )
         self._finalizer = weakref.finalize(self, _reap, self._process)
 

@@ -10,18 +10,19 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import lockcloud
 from lockcloud import RetryPolicy
 from lockcloud._client import LockCloud
 from lockcloud.cli import main
 from lockcloud.enums import UnlockType
 
-COMMAND = [sys.executable, "-m", "lockcloud.cli"]
+COMMAND = [sys.executable, "-m", "lockcloud"]
 DEMO_TIMEOUT = 60
 ENV_NAMES = (
     "LOCKCLOUD_ACCESS_ID",
@@ -97,31 +98,8 @@ def test_demo_json_report(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def served() -> Iterator[dict[str, Any]]:
-    process = subprocess.Popen(
-        [*COMMAND, "sim", "serve", "--json", "--press-interval", "0.02"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=clean_env(),
-    )
-    try:
-        info = json.loads(read_line_within(process.stdout, 30))
-        info["process"] = process
-        yield info
-    finally:
-        if process.poll() is None:
-            # SIGTERM lets `sim serve` stop its broker; SIGKILL would leave the broker process orphaned.
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
-        assert process.stdout is not None
-        assert process.stderr is not None
-        process.stdout.close()
-        process.stderr.close()
+def served(serve_simulator: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    return serve_simulator("--press-interval", "0.02")
 
 
 @pytest.fixture
@@ -202,7 +180,9 @@ def test_keys(served_env: dict[str, Any], capsys: pytest.CaptureFixture[str]) ->
     assert document["unassigned"] == [{"unlock_no": 3, "unlock_type": "card", "hijack": None}]
     assert main(["keys", "sim-front-door", "--user", "sim-alice"]) == 0
     text = capsys.readouterr().out
-    assert "#1    password" in text
+    rows = [line.split() for line in text.splitlines()]
+    assert ["#1", "password"] in rows
+    assert ["#2", "fingerprint"] in rows
     assert "#3" not in text
 
 
@@ -228,7 +208,18 @@ def test_unlock_refused_is_one_line_and_exit_1(
     assert disabled.value.code == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert "remoteUnlockWithoutPwd" in err
+    # The fix is a command, not a Python method: and it works.
+    fix = "`lockcloud remote-unlock sim-front-door --enable without-pin`"
+    assert fix in err
+    assert "set_method_enabled" not in err
+    assert main(["remote-unlock", "sim-front-door", "--enable", "without-pin", "--json"]) == 0
+    switches = json.loads(capsys.readouterr().out)["switches"]
+    assert switches["remoteUnlockWithoutPwd"] is True
+    assert main(["unlock", "sim-front-door"]) == 0
+    assert "sim-front-door: opened without a PIN." in capsys.readouterr().out
+    assert main(["remote-unlock", "sim-front-door", "--disable", "without-pin"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert ["without-pin", "remoteUnlockWithoutPwd", "off"] in rows
 
 
 def test_enroll_with_progress_and_listen(
@@ -301,8 +292,8 @@ def test_half_credentials_and_bad_region(capsys: pytest.CaptureFixture[str]) -> 
     assert "access secret is missing" in capsys.readouterr().err
     with pytest.raises(SystemExit) as bad_region:
         main(["keys", "d", "--access-id", "a", "--access-secret", "b", "--region", "mars"])
-    assert bad_region.value.code == 1
-    assert "unknown region 'mars'" in capsys.readouterr().err
+    assert bad_region.value.code == 2
+    assert "'mars' is not one of" in capsys.readouterr().err
 
 
 def test_unreachable_cloud_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -327,3 +318,17 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_console_script_is_declared() -> None:
     pyproject = (Path(__file__).parents[2] / "pyproject.toml").read_text()
     assert 'lockcloud = "lockcloud.cli:main"' in pyproject
+
+
+def test_module_entry_points_run_the_same_command() -> None:
+    for module in ("lockcloud", "lockcloud.cli"):
+        done = subprocess.run(
+            [sys.executable, "-m", module, "--version"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env=clean_env(),
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == f"lockcloud {lockcloud.__version__}"

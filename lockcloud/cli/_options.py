@@ -1,0 +1,189 @@
+"""The options commands share (connection, ``--json``, ``--verbose``) and the parameter types of lock values."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from lockcloud.cli._errors import ENV_ACCESS_ID, ENV_ACCESS_SECRET, ENV_REGION
+from lockcloud.cli._output import Output
+from lockcloud.cli._target import Connection
+from lockcloud.enums import UnlockType, UserType
+from lockcloud.regions import Region
+
+__all__ = [
+    "ENV_BASE_URL",
+    "ENV_PULSAR_URL",
+    "ENV_SUBSCRIPTION",
+    "ENV_WEBSOCKET_URL",
+    "connection_options",
+    "output_options",
+    "positive",
+    "subscription_option",
+    "unlock_type_option",
+    "user_type_option",
+]
+
+ENV_BASE_URL = "LOCKCLOUD_BASE_URL"
+ENV_PULSAR_URL = "LOCKCLOUD_PULSAR_URL"
+ENV_WEBSOCKET_URL = "LOCKCLOUD_WEBSOCKET_URL"
+ENV_SUBSCRIPTION = "LOCKCLOUD_SUBSCRIPTION"
+
+Command = Callable[..., Any]
+
+
+def _region(ctx: click.Context, param: click.Parameter, value: str | None) -> Region | None:
+    return None if value is None else Region.from_name(value)
+
+
+#: The CLI's names for :class:`~lockcloud.UserType`; ``tuya`` is what some documents call a non-home user.
+USER_TYPES = {"home": UserType.HOME_USER, "non-home": UserType.NON_HOME_USER, "tuya": UserType.NON_HOME_USER}
+USER_TYPE_HELP = (
+    "home: a member of the home (type 1); non-home or tuya: anyone else (type 2), what Wi-Fi locks take."
+)
+
+
+def user_type_option(func: Command) -> Command:
+    def convert(ctx: click.Context, param: click.Parameter, value: str) -> UserType:
+        return USER_TYPES[value.lower()]
+
+    return click.option(
+        "--user-type",
+        type=click.Choice(list(USER_TYPES), case_sensitive=False),
+        default="home",
+        show_default=True,
+        callback=convert,
+        help=USER_TYPE_HELP,
+    )(func)
+
+
+def unlock_type_option(*, default: str | None, help: str) -> Callable[[Command], Command]:
+    """``--type``: a known unlock type, in the spelling of its value (``fingerprint``, ``remoteControl`` ...)."""
+
+    def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> UnlockType | None:
+        return None if value is None else UnlockType(value)
+
+    return click.option(
+        "--type",
+        "unlock_type",
+        type=click.Choice([str(member.value) for member in UnlockType]),
+        default=default,
+        show_default=default is not None,
+        callback=convert,
+        help=help,
+    )
+
+
+def _apply(func: Command, options: list[Callable[[Command], Command]]) -> Command:
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def output_options(func: Command) -> Command:
+    """``--json`` and ``--verbose``; the command receives ``out: Output`` instead."""
+
+    @functools.wraps(func)
+    def command(*args: Any, json_mode: bool, verbose: bool, **kwargs: Any) -> Any:
+        if verbose:
+            logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+            logging.getLogger("lockcloud").setLevel(logging.DEBUG)
+        return func(*args, out=Output(json_mode=json_mode), verbose=verbose, **kwargs)
+
+    return _apply(
+        command,
+        [
+            click.option("--json", "json_mode", is_flag=True, help="Machine-readable output on stdout."),
+            click.option("-v", "--verbose", is_flag=True, help="Log lockcloud's debug messages to stderr."),
+        ],
+    )
+
+
+def connection_options(func: Command) -> Command:
+    """Credentials, region, URLs and ``--sim``, each also read from its ``LOCKCLOUD_*`` variable; the command
+    receives ``connection: Connection`` (and ``out`` from :func:`output_options`, applied here too)."""
+
+    @functools.wraps(func)
+    def command(
+        *args: Any,
+        access_id: str | None,
+        access_secret: str | None,
+        region: Region | None,
+        base_url: str | None,
+        pulsar_url: str | None,
+        sim: bool,
+        verbose: bool,
+        **kwargs: Any,
+    ) -> Any:
+        connection = Connection(
+            access_id=access_id or None,
+            access_secret=access_secret or None,
+            region=region or Region.EU,
+            base_url=base_url or None,
+            pulsar_url=pulsar_url or None,
+            sim=sim,
+            verbose=verbose,
+        )
+        return func(*args, connection=connection, **kwargs)
+
+    return output_options(
+        _apply(
+            command,
+            [
+                click.option(
+                    "--access-id", envvar=ENV_ACCESS_ID, show_envvar=True, help="Cloud project access id."
+                ),
+                click.option(
+                    "--access-secret",
+                    envvar=ENV_ACCESS_SECRET,
+                    show_envvar=True,
+                    help="Cloud project access secret (prefer the variable: flags show in `ps`).",
+                ),
+                click.option(
+                    "--region",
+                    type=click.Choice([region.name for region in Region], case_sensitive=False),
+                    callback=_region,
+                    envvar=ENV_REGION,
+                    show_envvar=True,
+                    help="Data centre of the cloud project (default: EU).",
+                ),
+                click.option(
+                    "--base-url",
+                    envvar=ENV_BASE_URL,
+                    show_envvar=True,
+                    help="REST API URL overriding the region's.",
+                ),
+                click.option(
+                    "--pulsar-url",
+                    envvar=ENV_PULSAR_URL,
+                    show_envvar=True,
+                    help="Push broker URL overriding the region's.",
+                ),
+                click.option(
+                    "--sim", is_flag=True, help="Run against an embedded simulator started for this command."
+                ),
+            ],
+        )
+    )
+
+
+SUBSCRIPTION_HELP = (
+    "Pulsar subscription (default: ACCESS_ID-sub). Tuya delivers each message to one consumer of a subscription, "
+    "so two commands listening at once need different names where the broker allows it (a simulator does)."
+)
+
+
+def subscription_option(func: Command) -> Command:
+    return click.option("--subscription", envvar=ENV_SUBSCRIPTION, show_envvar=True, help=SUBSCRIPTION_HELP)(
+        func
+    )
+
+
+def positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and value <= 0:
+        raise click.BadParameter("must be positive", ctx, param)
+    return value

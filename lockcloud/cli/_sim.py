@@ -1,0 +1,145 @@
+"""``lockcloud sim serve``: a simulated cloud for your own app, until interrupted."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from typing import TYPE_CHECKING
+
+import click
+
+from lockcloud.cli._errors import ENV_ACCESS_ID, ENV_ACCESS_SECRET
+from lockcloud.cli._options import ENV_BASE_URL, ENV_PULSAR_URL, ENV_WEBSOCKET_URL, output_options, positive
+from lockcloud.cli._output import Output
+from lockcloud.cli._run import run
+from lockcloud.cli._target import SIM_PRESS_INTERVAL
+
+if TYPE_CHECKING:
+    from lockcloud.sim import SimServer
+    from lockcloud.sim._push import MessageEncryption
+
+__all__ = ["sim"]
+
+
+@click.group()
+def sim() -> None:
+    """The lock-cloud simulator."""
+
+
+@sim.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="REST API port (default: a free one).")
+@click.option("--access-id", help="Fixed access id (default: random).")
+@click.option("--access-secret", help="Fixed 32-character access secret (default: random).")
+@click.option("--no-broker", is_flag=True, help="Serve REST only; push messages are only recorded.")
+@click.option("--broker-url", help="Produce push messages to this running broker instead of starting one.")
+@click.option(
+    "--press-interval",
+    type=float,
+    default=SIM_PRESS_INTERVAL,
+    show_default=True,
+    callback=positive,
+    help="Seconds between simulated finger presses during an enrollment.",
+)
+@click.option(
+    "--push-encryption",
+    type=click.Choice(["aes_gcm", "aes_ecb"]),
+    default="aes_gcm",
+    show_default=True,
+    help="How the simulator encrypts push messages, as their `em` property says: aes_gcm, or aes_ecb (what a "
+    "message without `em` also means). lockcloud decrypts both; pick the one your project receives.",
+)
+@output_options
+def serve(
+    port: int,
+    access_id: str | None,
+    access_secret: str | None,
+    no_broker: bool,
+    broker_url: str | None,
+    press_interval: float,
+    push_encryption: MessageEncryption,
+    out: Output,
+    verbose: bool,
+) -> None:
+    """Serve a simulated cloud on 127.0.0.1 until Ctrl-C or SIGTERM; prints its URLs and credentials."""
+    run(
+        out,
+        _serve(
+            out,
+            port=port,
+            access_id=access_id,
+            access_secret=access_secret,
+            broker=not no_broker,
+            broker_url=broker_url,
+            press_interval=press_interval,
+            push_encryption=push_encryption,
+        ),
+    )
+
+
+async def _serve(
+    out: Output,
+    *,
+    port: int,
+    access_id: str | None,
+    access_secret: str | None,
+    broker: bool,
+    broker_url: str | None,
+    press_interval: float,
+    push_encryption: MessageEncryption,
+) -> None:
+    from lockcloud.sim import Simulator, running
+
+    simulator = Simulator(
+        access_id or None,
+        access_secret or None,
+        press_interval=press_interval,
+        push_encryption=push_encryption,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with running(simulator, broker=broker, broker_url=broker_url, port=port) as server:
+            out.emit(
+                {
+                    "base_url": server.base_url,
+                    "pulsar_url": server.pulsar_url,
+                    "websocket_url": server.websocket_url,
+                    "access_id": server.access_id,
+                    "access_secret": server.access_secret,
+                    "devices": server.devices,
+                    "users": {"home": simulator.home_user, "guest": simulator.guest_user},
+                    "pid": os.getpid(),
+                }
+            )
+            _describe_server(out, server)
+            await stop.wait()
+            out.say("stopping...")
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+def _describe_server(out: Output, server: SimServer) -> None:
+    sim = server.simulator
+    out.say("lockcloud simulator - a simulated Tuya cloud with smart locks (not a real Tuya project)")
+    out.say(f"  REST API:      {server.base_url}")
+    out.say(f"  push broker:   {server.pulsar_url or '(none)'}  topic {server.access_id}/out/event")
+    out.say(f"  push over WebSocket: {server.websocket_url or '(none)'}")
+    out.say(f"  access id:     {server.access_id}")
+    out.say(f"  access secret: {server.access_secret}")
+    out.say(f"  users:         {sim.home_user} (home user), {sim.guest_user} (non-home user)")
+    out.say("  devices:")
+    for role, device_id in server.devices.items():
+        out.say(f"    {device_id:<16} {sim.lock(device_id).kind.label} ({role})")
+    out.say("\nPoint the CLI or your app at it:")
+    out.say(f"  export {ENV_ACCESS_ID}={server.access_id}")
+    out.say(f"  export {ENV_ACCESS_SECRET}={server.access_secret}")
+    out.say(f"  export {ENV_BASE_URL}={server.base_url}")
+    if server.pulsar_url:
+        out.say(f"  export {ENV_PULSAR_URL}={server.pulsar_url}")
+    if server.websocket_url:
+        out.say(f"  export {ENV_WEBSOCKET_URL}={server.websocket_url}")
+    out.say("Press Ctrl-C to stop.")

@@ -1,0 +1,143 @@
+"""Where a command sends its calls, and the one place the CLI builds clients and push streams."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from lockcloud.cli._errors import ENV_ACCESS_ID, ENV_ACCESS_SECRET, CommandError
+from lockcloud.cli._output import Output
+from lockcloud.regions import Region
+
+if TYPE_CHECKING:
+    from lockcloud._client import LockCloud
+    from lockcloud.events import EventStream
+    from lockcloud.sim import SimServer
+
+__all__ = ["Connection", "Target", "connect", "open_events", "open_target", "resolve_device"]
+
+#: Seconds between the simulated finger presses of ``demo`` and ``--sim`` enrollments.
+SIM_PRESS_INTERVAL = 0.25
+
+NO_CREDENTIALS = (
+    f"no credentials: pass --access-id and --access-secret, or set {ENV_ACCESS_ID} and {ENV_ACCESS_SECRET} "
+    "(run `lockcloud sim serve` for a local cloud), or add --sim to run against an embedded simulator"
+)
+
+
+@attrs.frozen
+class Connection:
+    """The connection options of a command, as given (flags or ``LOCKCLOUD_*`` variables, resolved by click)."""
+
+    access_id: str | None = None
+    access_secret: str | None = attrs.field(default=None, repr=False)
+    region: Region = Region.EU
+    base_url: str | None = None
+    pulsar_url: str | None = None
+    sim: bool = False
+    verbose: bool = False
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.access_id or self.access_secret)
+
+
+@attrs.frozen
+class Target:
+    """A Tuya project, a served simulator, or an embedded one (``--sim``)."""
+
+    access_id: str
+    access_secret: str = attrs.field(repr=False)
+    region: Region
+    base_url: str
+    pulsar_url: str
+    embedded: bool = False
+    devices: dict[str, str] = attrs.field(factory=dict)
+
+
+def configured_target(connection: Connection) -> Target | None:
+    """The target from the options, or None when no credentials were given at all."""
+    if not connection.has_credentials:
+        return None
+    if not connection.access_id:
+        raise CommandError(f"the access id is missing: pass --access-id or set {ENV_ACCESS_ID}")
+    if not connection.access_secret:
+        raise CommandError(f"the access secret is missing: pass --access-secret or set {ENV_ACCESS_SECRET}")
+    region = connection.region
+    return Target(
+        connection.access_id,
+        connection.access_secret,
+        region,
+        connection.base_url or region.base_url,
+        connection.pulsar_url or region.pulsar_url,
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_target(
+    connection: Connection, out: Output, *, press_interval: float | None = None
+) -> AsyncIterator[Target]:
+    """The configured target, or with ``--sim`` an embedded simulator and broker that live as long as the block."""
+    if not connection.sim:
+        target = configured_target(connection)
+        if target is None:
+            raise CommandError(NO_CREDENTIALS)
+        yield target
+        return
+    from lockcloud.sim import running
+
+    if connection.has_credentials:
+        out.note("--sim given: the credentials from flags or environment are not used")
+    out.note("--sim: starting an embedded simulator and broker for this command (no Tuya account involved)")
+    async with running(press_interval=press_interval) as server:
+        yield sim_target(server)
+
+
+def sim_target(server: SimServer) -> Target:
+    assert server.pulsar_url is not None
+    return Target(
+        server.access_id,
+        server.access_secret,
+        Region.EU,
+        server.base_url,
+        server.pulsar_url,
+        embedded=True,
+        devices=server.devices,
+    )
+
+
+@contextlib.asynccontextmanager
+async def connect(target: Target, **options: Any) -> AsyncIterator[LockCloud]:
+    """The client of every command. Credentials were resolved from flags and environment by click, so this is
+    where a ``LockCloud.from_env()`` would be swapped in if the CLI ever stopped taking flags."""
+    from lockcloud._client import LockCloud
+
+    async with LockCloud(
+        target.access_id,
+        target.access_secret,
+        region=target.region,
+        base_url=target.base_url,
+        pulsar_url=target.pulsar_url,
+        **options,
+    ) as cloud:
+        yield cloud
+
+
+def open_events(
+    cloud: LockCloud, *, verbose: bool, subscription: str | None = None, **options: Any
+) -> EventStream:
+    """The project's push stream, read through subscriptions only; the C++ Pulsar client logs errors only,
+    unless ``--verbose``. The CLI's only call of ``cloud.events``."""
+    options.setdefault("firehose", False)
+    options["pulsar_log_level"] = "info" if verbose else "error"
+    if subscription:
+        options["subscription"] = subscription
+    return cloud.events(**options)
+
+
+def resolve_device(target: Target, device: str) -> str:
+    """With ``--sim``, a seeded role name (``front_door``) stands for its device id."""
+    return target.devices.get(device, device)
