@@ -115,6 +115,7 @@ def connection_options(func: Command) -> Command:
         region: Region | None,
         base_url: str | None,
         pulsar_url: str | None,
+        websocket_url: str | None,
         sim: bool,
         verbose: bool,
         **kwargs: Any,
@@ -125,6 +126,7 @@ def connection_options(func: Command) -> Command:
             region=region or Region.EU,
             base_url=base_url or None,
             pulsar_url=pulsar_url or None,
+            websocket_url=websocket_url or None,
             sim=sim,
             verbose=verbose,
         )
@@ -162,6 +164,12 @@ def connection_options(func: Command) -> Command:
                     envvar=ENV_PULSAR_URL,
                     show_envvar=True,
                     help="Push broker URL overriding the region's.",
+                ),
+                click.option(
+                    "--websocket-url",
+                    envvar=ENV_WEBSOCKET_URL,
+                    show_envvar=True,
+                    help="Push URL over WebSocket (wss://host:8285/) overriding the region's.",
                 ),
                 click.option(
                     "--sim", is_flag=True, help="Run against an embedded simulator started for this command."
