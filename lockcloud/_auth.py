@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from lockcloud._wire import TOKEN_PATH
+
 if TYPE_CHECKING:
     from lockcloud._tokens import Token, TokenManager
 
@@ -31,7 +33,6 @@ __all__ = [
 
 logger = logging.getLogger("lockcloud.auth")
 
-TOKEN_PATH = "/v1.0/token"
 EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 

@@ -18,8 +18,9 @@ from typing import Any, Protocol
 
 import attrs
 
-from lockcloud._auth import TOKEN_PATH, ServerClock
+from lockcloud._auth import ServerClock
 from lockcloud._errors import APIError, TransportError
+from lockcloud._wire import TOKEN_PATH
 
 __all__ = ["FileTokenStore", "MemoryTokenStore", "Token", "TokenCall", "TokenManager", "TokenStore"]
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from lockcloud.sim.broker import LocalBroker
 
-_BROKER_FIXTURES = frozenset({"broker", "session_broker"})
+_BROKER_FIXTURES = frozenset({"broker", "session_broker", "lockcloud_broker", "lockcloud_session_broker"})
 _SECRET_GUARD = Path(__file__).parent / "reliability" / "secret_guard.py"
 
 
@@ -33,17 +32,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[LocalBroker]:
-    """A running broker owned by this test; ``kill()`` / ``restart()`` it freely."""
-    with LocalBroker(tmp_path / "broker") as local_broker:
-        yield local_broker
+def broker(lockcloud_broker: LocalBroker) -> LocalBroker:
+    """A running broker owned by this test; ``kill()`` / ``restart()`` it freely (lockcloud.testing's)."""
+    return lockcloud_broker
 
 
 @pytest.fixture(scope="session")
-def session_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
-    """One broker for the whole session; do not stop or restart it."""
-    with LocalBroker(tmp_path_factory.mktemp("session-broker")) as local_broker:
-        yield local_broker
+def session_broker(lockcloud_session_broker: LocalBroker) -> LocalBroker:
+    """One broker for the whole session; do not stop or restart it (lockcloud.testing's)."""
+    return lockcloud_session_broker
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -12,10 +12,10 @@ import cattrs
 
 from lockcloud._converter import from_epoch, structure
 from lockcloud._errors import CryptoError, DecodeError
+from lockcloud._wire import DEVICE_EVENT_PROTOCOL, ENROLLMENT_BIZ_CODE, STATUS_REPORT_PROTOCOL
 from lockcloud.crypto import decrypt_message
 from lockcloud.enums import EnrollmentOperation, UnlockMethodEvent
 from lockcloud.events._models import (
-    ENROLLMENT_BIZ_CODE,
     DeviceEvent,
     EnrollmentProgress,
     Event,
@@ -25,9 +25,6 @@ from lockcloud.events._models import (
 )
 
 __all__ = ["decode_message"]
-
-DEVICE_EVENT_PROTOCOL = 20
-STATUS_REPORT_PROTOCOL = 4
 
 
 @attrs.frozen(kw_only=True)

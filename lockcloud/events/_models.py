@@ -9,6 +9,7 @@ from typing import Any, Protocol
 import attrs
 
 from lockcloud._errors import DecodeError
+from lockcloud._wire import ENROLLMENT_BIZ_CODE
 from lockcloud.enums import EnrollmentOperation, UnlockMethodEvent
 
 __all__ = [
@@ -21,9 +22,6 @@ __all__ = [
     "StreamStats",
     "UnknownEvent",
 ]
-
-#: ``bizCode`` of the enrollment progress push message.
-ENROLLMENT_BIZ_CODE = "doorUnlockMethodStatus"
 
 
 class _Releasable(Protocol):

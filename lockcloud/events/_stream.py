@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeVar, overload
 import attrs
 
 from lockcloud._errors import DecodeError, EventStreamError, ValidationError
+from lockcloud._wire import topic_for
 from lockcloud.events._dead_letters import DeadLetterSink, as_sink, deliver
 from lockcloud.events._decode import _decode
 from lockcloud.events._models import DeadLetter, EnrollmentProgress, Event, StreamStats
@@ -72,11 +73,6 @@ def require_pulsar_client() -> None:
 
 class SourceClosed(EventStreamError):
     """The source was closed while an operation on it was pending (internal: the stream handles it)."""
-
-
-def topic_for(access_id: str, env: str = "event") -> str:
-    """``{access_id}/out/{env}``: ``event`` in production, ``event-test`` for Tuya's test channel."""
-    return f"{access_id}/out/{env}"
 
 
 class Outcome(enum.Enum):

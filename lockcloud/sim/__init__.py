@@ -26,12 +26,14 @@ A new :class:`Simulator` holds one lock of every kind the documents name (see :a
 ``sim-alice`` (home user) and ``sim-bob``, keys, photos and an album; ``Simulator(seed=False)`` starts empty.
 """
 
+from lockcloud.sim._app import SimulatedDisconnect
 from lockcloud.sim._faults import Faults, LostResponseMode, ScriptedFault
+from lockcloud.sim._log import ActionRecord, RequestRecord
 from lockcloud.sim._model import LockKind, SimKey, SimLock, SimMedia, SimUser
 from lockcloud.sim._push import PushMessage
 from lockcloud.sim._seed import DEMO_PIN
-from lockcloud.sim._serve import SimServer, running
-from lockcloud.sim._simulator import ActionRecord, RequestRecord, SimulatedDisconnect, Simulator
+from lockcloud.sim._serve import PortUnavailableError, SimServer, running
+from lockcloud.sim._simulator import Simulator
 
 __all__ = [
     "DEMO_PIN",
@@ -39,6 +41,7 @@ __all__ = [
     "Faults",
     "LockKind",
     "LostResponseMode",
+    "PortUnavailableError",
     "PushMessage",
     "RequestRecord",
     "ScriptedFault",

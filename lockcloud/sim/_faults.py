@@ -12,46 +12,6 @@ __all__ = ["Faults", "LostResponseMode", "ScriptedFault"]
 
 LostResponseMode = Literal["disconnect", "timeout"]
 
-#: Tuya's message for each code the simulator can answer with (used when a fault gives none).
-ERROR_MESSAGES: dict[int, str] = {
-    500: "system error, please contact the admin",
-    1000: "data not exist",
-    1001: "secret invalid",
-    1002: "access_token is null",
-    1004: "sign invalid",
-    1005: "clientId is invalid",
-    1010: "token invalid",
-    1011: "token invalid",
-    1012: "token status is invalid",
-    1013: "request time is invalid",
-    1100: "param is empty",
-    1101: "param is out of range",
-    1102: "param is null",
-    1105: "header is missing",
-    1106: "permission deny",
-    1108: "uri path invalid",
-    1109: "param is illegal, please check it",
-    1110: "concurrent requests over the limit",
-    1111: "system busy",
-    1199: "requests too frequent",
-    2001: "device is offline",
-    2003: "function not support",
-    2004: "lock type not support",
-    2008: "command or value not support",
-    2009: "device not support",
-    2010: "device not exist",
-    28841002: "cloud plan expired",
-    28841004: "trial quota used up",
-    28841101: "No permissions. This API is not subscribed.",
-    28841102: "No permissions. This API is not authorized.",
-    28841105: "No permissions. This project is not authorized.",
-    28841106: "No permissions. This API is not authorized for the project.",
-}
-
-
-def message_for(code: int) -> str:
-    return ERROR_MESSAGES.get(code, "simulated error")
-
 
 @attrs.define
 class ScriptedFault:

@@ -1,72 +1,129 @@
-"""Snapshots for the simulated cameras: small real PNG images, drawn without any imaging library.
+"""Media: what the locks' cameras capture, the encrypted object store, the latest-media and album calls.
 
-A lock's camera "captures" one of these when something happens at the door. The picture is a door in a wall, its
-colour picked by the album event type, so a user opening a decrypted file sees a genuine image.
+Objects are stored in Tuya's encrypted container under ``media/<device id>/<file>`` and served, unsigned like a
+pre-signed bucket URL, at ``/<object name>`` of the simulator's own URL space.
 """
 
 from __future__ import annotations
 
-import struct
-import zlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
-__all__ = ["PNG_SIGNATURE", "render_snapshot"]
+from lockcloud.crypto import encrypt_media
+from lockcloud.sim import _call
+from lockcloud.sim._call import Call, Handler, Outcome, fail
+from lockcloud.sim._model import SimLock, SimMedia, random_id
+from lockcloud.sim._snapshot import render_snapshot
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+if TYPE_CHECKING:
+    from lockcloud.sim._world import World
 
-# One wall colour per family of events: alerts red, failed attempts orange, unlocks green, remote/doorbell blue.
-_ALERTS = frozenset({0, 19, 21, 22, 24, 25})
-_FAILED_ATTEMPTS = frozenset({2, 3, 4, 5, 6, 7})
-_REMOTE = frozenset({1, 16, 18, 23})
+__all__ = ["ALERT_EVENTS", "HANDLERS", "MEDIA_PREFIX", "REMOTE_UNLOCK_EVENTS", "AlbumKeyStyle", "capture"]
 
-_WALL_COLOURS = {
-    "alert": (190, 60, 50),
-    "failed": (215, 140, 45),
-    "remote": (60, 110, 190),
-    "unlock": (70, 150, 90),
-}
-_DOOR = (110, 75, 45)
-_HANDLE = (235, 200, 80)
-_FLOOR = (90, 90, 90)
+#: Media objects live under this first path segment of the simulator's URL space.
+MEDIA_PREFIX = "media"
 
+#: Album event types whose photo is a remote-unlock cover (file_type 1) or an alert cover (file_type 2).
+REMOTE_UNLOCK_EVENTS = frozenset({1, 16, 18, 23})
+ALERT_EVENTS = frozenset({0, 2, 3, 4, 5, 6, 7, 19, 21, 22, 24, 25})
 
-def _wall_colour(event_type: int) -> tuple[int, int, int]:
-    if event_type in _ALERTS:
-        return _WALL_COLOURS["alert"]
-    if event_type in _FAILED_ATTEMPTS:
-        return _WALL_COLOURS["failed"]
-    if event_type in _REMOTE:
-        return _WALL_COLOURS["remote"]
-    return _WALL_COLOURS["unlock"]
+#: The album's keys as in the document's sample (snake_case) or its field table (camelCase).
+AlbumKeyStyle = Literal["snake", "camel"]
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return (
-        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+def capture(
+    world: World,
+    device_id: str,
+    event_type: int,
+    *,
+    content: bytes | None = None,
+    video: bytes | None = None,
+    upload_time: int | None = None,
+) -> SimMedia:
+    """The lock's camera uploads a photo (``content``, a drawn PNG by default) for an album event type.
+
+    ``video`` bytes are stored in the same container as photos; whether Tuya does so is not documented.
+    """
+    lock = world.lock(device_id)
+    file_id = world.next_file_id
+    world.next_file_id += 1
+    photo = render_snapshot(event_type) if content is None else content
+    media = SimMedia(
+        file_id=file_id,
+        event_type=event_type,
+        bucket=world.bucket,
+        object_name=f"{MEDIA_PREFIX}/{lock.device_id}/{file_id}-{random_id(8).lower()}.png",
+        file_key=random_id(16),
+        upload_time=int(world.now()) if upload_time is None else upload_time,
     )
+    world.storage[media.object_name] = encrypt_media(photo, media.file_key)
+    if video is not None:
+        media.video_object = f"{MEDIA_PREFIX}/{lock.device_id}/{file_id}-video.mp4"
+        media.video_key = random_id(16)
+        world.storage[media.video_object] = encrypt_media(video, media.video_key)
+    lock.media.append(media)
+    return media
 
 
-def render_snapshot(event_type: int, *, width: int = 96, height: int = 64) -> bytes:
-    """A ``width`` x ``height`` RGB PNG of a door; the wall's colour says which kind of event it shows."""
-    wall = _wall_colour(event_type)
-    door_left, door_right = width * 3 // 8, width * 5 // 8
-    door_top, floor_top = height // 6, height * 7 // 8
-    handle_x, handle_y = door_right - max(2, width // 24), (door_top + floor_top) // 2
-    rows = bytearray()
-    for y in range(height):
-        rows.append(0)  # filter type "none" for each scanline
-        for x in range(width):
-            if y >= floor_top:
-                colour = _FLOOR
-            elif door_left <= x < door_right and y >= door_top:
-                near_handle = abs(x - handle_x) <= 1 and abs(y - handle_y) <= 1
-                colour = _HANDLE if near_handle else _DOOR
-            else:
-                colour = wall
-            rows.extend(colour)
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        PNG_SIGNATURE
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", zlib.compress(bytes(rows), 9))
-        + _chunk(b"IEND", b"")
-    )
+def latest_media(world: World, lock: SimLock, call: Call) -> Outcome:
+    _call.require_applicable(lock, call.action)
+    file_type = _call.integer(call.query.get("file_type"), "file_type")
+    if file_type not in (1, 2):
+        raise fail(1101, "file_type must be 1 (remote unlock) or 2 (alert)")
+    events = REMOTE_UNLOCK_EVENTS if file_type == 1 else ALERT_EVENTS
+    candidates = [media for media in lock.media if media.event_type in events]
+    if not candidates:
+        return Outcome(None, detail={"file_type": file_type})
+    media = candidates[-1]
+    result = {
+        "bucket": media.bucket,
+        "file_key": media.file_key,
+        "file_path": "/" + media.object_name,
+        # Like Tuya's sample: the bucket's root (here the server's root) in file_url, the object in file_path.
+        "file_url": call.base_url,
+    }
+    return Outcome(result, detail={"file_type": file_type, "file_id": media.file_id})
+
+
+def albums(world: World, lock: SimLock, call: Call) -> Outcome:
+    _call.require_applicable(lock, call.action)
+    entries = []
+    for media in sorted(lock.media, key=lambda m: (m.upload_time, m.file_id), reverse=True):
+        entry: dict[str, Any] = {
+            "event_type": media.event_type,
+            "file_id": media.file_id,
+            "file_key": media.file_key,
+            "file_url": f"{call.base_url}/{media.object_name}",
+            "upload_time": media.upload_time,
+        }
+        if media.video_object is not None:
+            entry.update(
+                media_path=f"{call.base_url}/{media.video_object}",
+                media_key=media.video_key,
+                media_bucket=media.bucket,
+            )
+        entries.append(entry)
+    result = {
+        "album_list": entries,
+        "event_types": sorted({media.event_type for media in lock.media}),
+        "order_code": "cloud_free_storage_3day",
+    }
+    if world.album_keys == "camel":
+        result = _camel_keys(result)
+    return Outcome(result, detail={"entries": len(entries)})
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _camel_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_camel(key): _camel_keys(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_camel_keys(item) for item in value]
+    return value
+
+
+HANDLERS: Mapping[str, Handler] = {"latest_media": latest_media, "albums": albums}

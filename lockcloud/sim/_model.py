@@ -1,11 +1,14 @@
 """What the simulated cloud knows: lock kinds and what each supports, locks, users, keys, tickets, tokens, media.
 
-Plain mutable records; the rules that change them live in :mod:`lockcloud.sim._world`.
+Plain mutable records; :mod:`lockcloud.sim._world` holds them, the handlers (``_tokens``, ``_unlock_methods``,
+``_enrollment``, ``_remote_unlock``, ``_media``) apply the rules that change them.
 """
 
 from __future__ import annotations
 
 import enum
+import secrets
+import string
 from collections.abc import Mapping
 
 import attrs
@@ -23,7 +26,15 @@ __all__ = [
     "SimTicket",
     "SimToken",
     "SimUser",
+    "random_id",
 ]
+
+_ID_ALPHABET = string.ascii_letters + string.digits
+
+
+def random_id(length: int, alphabet: str = _ID_ALPHABET) -> str:
+    """A random id of ``length`` characters, like the ones Tuya hands out."""
+    return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
 class LockKind(enum.StrEnum):

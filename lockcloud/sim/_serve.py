@@ -1,9 +1,16 @@
-"""``running()``: the simulator served by uvicorn on loopback, with a pulsar-lite broker for its push messages."""
+"""``running()``: the simulator served by uvicorn on loopback, with a pulsar-lite broker for its push messages.
+
+It embeds cleanly in a host program, including one served by uvicorn itself: it installs no signal handlers, and it
+leaves the global ``uvicorn.*`` loggers as it found them (levels and handlers), hiding only its own server's
+chatter, so the host's "Application startup complete" and access log still appear.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import errno
 import logging
 import socket
 import tempfile
@@ -13,15 +20,23 @@ from typing import TYPE_CHECKING, Any
 
 from lockcloud._asgi import Receive, Scope, Send
 from lockcloud._errors import LockCloudError
-from lockcloud.sim._simulator import SimulatedDisconnect, Simulator
+from lockcloud.sim._app import SimulatedDisconnect
+from lockcloud.sim._simulator import Simulator
 from lockcloud.sim._websocket import WebSocketConsumers
 
 if TYPE_CHECKING:
     from lockcloud._client import LockCloud
 
-__all__ = ["SimServer", "running"]
+__all__ = ["PortUnavailableError", "SimServer", "running"]
 
 _STARTUP_POLL = 0.005
+
+
+class PortUnavailableError(LockCloudError, OSError):
+    """The simulator could not listen on the address it was given (in use, or not allowed); names ``host:port``.
+
+    Also an :class:`OSError` with the original ``errno``, so ``errno.EADDRINUSE`` can be told apart.
+    """
 
 
 class SimServer:
@@ -89,11 +104,13 @@ class _EmbeddedServer:
             def capture_signals(self) -> Generator[None, None, None]:
                 yield
 
+        # No log_config, no log_level and access_log left on: uvicorn would otherwise set the level of the
+        # global uvicorn.* loggers (log_level) or strip uvicorn.access of its handlers (access_log=False),
+        # silencing a host that is itself served by uvicorn. This server's own lines are filtered instead.
         config = uvicorn.Config(
             app,
             log_config=None,
-            log_level="warning",
-            access_log=False,
+            log_level=None,
             lifespan="off",
             ws="websockets-sansio",
             timeout_graceful_shutdown=2,
@@ -103,12 +120,17 @@ class _EmbeddedServer:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._server.serve(sockets=[self._sock]), name="lockcloud-sim-http")
+        self._task = asyncio.create_task(self._serve(), name="lockcloud-sim-http")
         while not self._server.started:
             if self._task.done():
                 self._task.result()
                 raise LockCloudError("the simulator's HTTP server stopped before it started")
             await asyncio.sleep(_STARTUP_POLL)
+
+    async def _serve(self) -> None:
+        # The task runs in a copy of the context: what it logs, and what the connections it accepts log, is marked.
+        _EMBEDDED_SERVER.set(True)
+        await self._server.serve(sockets=[self._sock])
 
     async def stop(self) -> None:
         if self._task is None:
@@ -119,15 +141,44 @@ class _EmbeddedServer:
         self._task = None
 
 
-class _HideSimulatedDisconnects(logging.Filter):
-    """uvicorn logs every app exception with a traceback; a simulated lost response is not an error."""
+#: True in the tasks of an embedded simulator's server (and the connection tasks they start).
+_EMBEDDED_SERVER: contextvars.ContextVar[bool] = contextvars.ContextVar("lockcloud_sim_server", default=False)
+
+
+class _QuietEmbeddedServer(logging.Filter):
+    """Drops what the simulator's own uvicorn logs below WARNING (startup lines, its access log) and the traceback
+    of a simulated lost response, which is not an error; records of any other server pass untouched.
+
+    Logger filters run in the context of the logging call, so the context variable tells whose record it is.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if not _EMBEDDED_SERVER.get():
+            return True
         exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, SimulatedDisconnect)
+        return record.levelno >= logging.WARNING and not isinstance(exc, SimulatedDisconnect)
 
 
-_DISCONNECT_FILTER = _HideSimulatedDisconnects()
+_QUIET_FILTER = _QuietEmbeddedServer()
+_UVICORN_LOGGERS = ("uvicorn.error", "uvicorn.access")
+_servers_filtered = 0
+
+
+@contextlib.contextmanager
+def _quiet_embedded_servers() -> Generator[None, None, None]:
+    # Counted: with two simulators running, the first to stop must not unfilter the other.
+    global _servers_filtered
+    if _servers_filtered == 0:
+        for name in _UVICORN_LOGGERS:
+            logging.getLogger(name).addFilter(_QUIET_FILTER)
+    _servers_filtered += 1
+    try:
+        yield
+    finally:
+        _servers_filtered -= 1
+        if _servers_filtered == 0:
+            for name in _UVICORN_LOGGERS:
+                logging.getLogger(name).removeFilter(_QUIET_FILTER)
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
@@ -139,9 +190,13 @@ def _listening_socket(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
         sock.listen(128)
         sock.setblocking(False)
-    except OSError:
+    except OSError as exc:
         sock.close()
-        raise
+        code = exc.errno if exc.errno is not None else errno.EINVAL
+        reason = "the address is already in use" if code == errno.EADDRINUSE else (exc.strerror or str(exc))
+        raise PortUnavailableError(
+            code, f"the simulator cannot listen on {host}:{port}: {reason}; pass another port, or port=0"
+        ) from None
     return sock
 
 
@@ -160,7 +215,8 @@ async def running(
 
     ``simulator`` defaults to ``Simulator(**options)``. With ``broker`` (the default) a ``pulsar-lite`` broker is
     started on a free loopback port, its data under ``data_dir`` (a temporary directory by default); pass
-    ``broker_url`` to use a running broker instead, or ``broker=False`` for none. ``port=0`` picks a free port.
+    ``broker_url`` to use a running broker instead, or ``broker=False`` for none. ``port=0`` picks a free port;
+    a port that is taken raises :class:`PortUnavailableError` naming ``host:port``.
     Everything is stopped on exit::
 
         async with lockcloud.sim.running(press_interval=0.05) as server:
@@ -173,6 +229,10 @@ async def running(
         raise LockCloudError("pass either a simulator or options for a new one, not both")
     sim = simulator if simulator is not None else Simulator(**options)
     async with contextlib.AsyncExitStack() as stack:
+        # Bound first: a taken port fails before a broker is started for nothing.
+        sock = _listening_socket(host, port)
+        stack.callback(sock.close)
+        bound_host, bound_port = sock.getsockname()[:2]
         workdir: Path
         if data_dir is None:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lockcloud-sim-")))
@@ -193,12 +253,7 @@ async def running(
                 pulsar_url, sim.access_id, sim.access_secret, log_file=str(workdir / "pulsar-client-ws.log")
             )
             stack.push_async_callback(consumers.aclose)
-        sock = _listening_socket(host, port)
-        stack.callback(sock.close)
-        bound_host, bound_port = sock.getsockname()[:2]
-        uvicorn_logger = logging.getLogger("uvicorn.error")
-        uvicorn_logger.addFilter(_DISCONNECT_FILTER)
-        stack.callback(uvicorn_logger.removeFilter, _DISCONNECT_FILTER)
+        stack.enter_context(_quiet_embedded_servers())
         server = _EmbeddedServer(_with_websockets(sim, consumers), sock)
         await server.start()
         stack.push_async_callback(server.stop)

@@ -1,50 +1,45 @@
-"""``Simulator``: the simulated Tuya cloud as an ASGI app, with a scenario API for tests.
+"""``Simulator``: the simulated Tuya cloud as one object: an ASGI app, a scenario API, faults and logs.
 
-Every request is checked the way Tuya checks it, in this order (the first failure answers):
-
-1. ``client_id``, ``sign`` and ``t`` headers present, else 1105;
-2. ``client_id`` is this project's access id, else 1005;
-3. ``t`` within ``faults.max_clock_skew`` of the simulated clock, else 1013;
-4. business calls: an ``access_token`` header (1002) naming a live token (1010 unknown or expired);
-5. the signature, computed with :mod:`lockcloud._auth` over the exact bytes received, else 1004;
-6. the path names an endpoint (1108), served for this method (1108 as well: Tuya keys an API by method *and*
-   path, so a known path with another method is just another unknown API; the message names the right method).
-
-Then scripted faults and error rates apply, and the call runs against :class:`~lockcloud.sim._world.World`.
+A request goes through :func:`lockcloud.sim._app.serve` (HTTP), :func:`~lockcloud.sim._authentication.authenticate`
+(Tuya's checks, in Tuya's order), routing (1108 for an unknown API), then scripted faults and error rates, and runs
+against the :class:`~lockcloud.sim._world.World`. Push messages the call caused are recorded and handed to the
+broker's publisher; executed calls and every request are logged for tests.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import secrets
 import string
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
 
-import attrs
 import httpx
 
-from lockcloud._asgi import Receive, Scope, Send, serve_lifespan
-from lockcloud._auth import canonical_url, compute_sign, is_token_path, signed_headers_string, string_to_sign
+from lockcloud._asgi import Receive, Scope, Send
 from lockcloud._errors import APIError, ValidationError
 from lockcloud._transport import redact_path
+from lockcloud._wire import MessageEncryption
 from lockcloud.enums import RemoteUnlockType, UnlockType, UserType
+from lockcloud.sim._app import Reply, Request, serve
+from lockcloud.sim._authentication import authenticate
+from lockcloud.sim._call import Call, Outcome, fail, json_body
 from lockcloud.sim._faults import Faults, LostResponseMode, ScriptedFault
-from lockcloud.sim._model import LockKind, SimKey, SimLock, SimMedia, SimUser
-from lockcloud.sim._push import MessageEncryption, PulsarPublisher, PushMessage
-from lockcloud.sim._routes import Route, find_routes
+from lockcloud.sim._log import ActionRecord, RequestRecord
+from lockcloud.sim._media import AlbumKeyStyle
+from lockcloud.sim._model import LockKind, SimKey, SimLock, SimMedia, SimUser, random_id
+from lockcloud.sim._publisher import PulsarPublisher
+from lockcloud.sim._push import PushMessage
+from lockcloud.sim._routes import find_routes, pick_route
 from lockcloud.sim._seed import Seeded, seed_demo
-from lockcloud.sim._world import MEDIA_PREFIX, AlbumKeyStyle, Call, Outcome, World, fail
+from lockcloud.sim._world import World
 
 if TYPE_CHECKING:
     from lockcloud._client import LockCloud
 
-__all__ = ["ActionRecord", "RequestRecord", "SimulatedDisconnect", "Simulator"]
+__all__ = ["Simulator"]
 
 logger = logging.getLogger("lockcloud.sim")
 
@@ -53,56 +48,6 @@ logger = logging.getLogger("lockcloud.sim")
 IN_PROCESS_URL = "http://lockcloud-sim.local"
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
-
-
-class SimulatedDisconnect(httpx.RemoteProtocolError):
-    """Raised by the app after it executed a call whose response is to be lost.
-
-    Served by uvicorn, the connection is dropped mid-response, so the client sees a genuine
-    ``httpx.RemoteProtocolError``; in-process (``httpx.ASGITransport``) this exception reaches the client itself,
-    which is the same class of error. It is an httpx exception on purpose: it stands for a network failure.
-    """
-
-
-@attrs.frozen
-class ActionRecord:
-    """A call the simulator executed. ``response_lost`` says the client never got the answer; ``code`` is set
-    when an error was answered after executing (``fail_next(..., executed=True)``)."""
-
-    seq: int
-    at: float
-    action: str
-    method: str
-    path: str
-    device_id: str | None
-    detail: Mapping[str, Any]
-    response_lost: bool = False
-    code: int | None = None
-
-
-@attrs.frozen
-class RequestRecord:
-    """Every request the simulator received, executed or not: the Tuya code it was answered with (``None`` for
-    success or a lost response)."""
-
-    seq: int
-    at: float
-    method: str
-    path: str
-    action: str | None
-    code: int | None
-    executed: bool
-    response_lost: bool
-
-
-@attrs.frozen
-class _Reply:
-    envelope: dict[str, Any]
-    lose: LostResponseMode | None = None
-
-
-def _random_text(length: int, alphabet: str = _ID_ALPHABET) -> str:
-    return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
 class Simulator:
@@ -130,8 +75,8 @@ class Simulator:
     ) -> None:
         if access_secret is not None and len(access_secret) != 32:
             raise ValidationError("access_secret must be 32 characters long, like Tuya's")
-        self.access_id = access_id or "sim" + _random_text(17)
-        self._access_secret = access_secret or _random_text(32, string.ascii_letters + string.digits)
+        self.access_id = access_id or "sim" + random_id(17, _ID_ALPHABET)
+        self._access_secret = access_secret or random_id(32)
         self.faults = faults or Faults()
         self.world = World(
             self.access_id, self._access_secret, faults=self.faults, presses=presses, album_keys=album_keys
@@ -173,19 +118,60 @@ class Simulator:
 
     # -- scenario API ---------------------------------------------------------------------------------------------
 
-    def add_lock(self, kind: LockKind | str, device_id: str | None = None, **options: Any) -> SimLock:
-        """Add a lock (see :meth:`World.add_lock` for ``name``, ``online``, ``gateway``, ``channels``,
-        ``remote_unlock``)."""
-        return self.world.add_lock(kind, device_id, **options)
+    def add_lock(
+        self,
+        kind: LockKind | str,
+        device_id: str | None = None,
+        *,
+        name: str | None = None,
+        online: bool = True,
+        gateway: bool = True,
+        channels: Sequence[int] = (1,),
+        remote_unlock: Mapping[RemoteUnlockType | str, bool] | None = None,
+    ) -> SimLock:
+        """Add a lock of ``kind`` (a random device id unless given). ``gateway=False`` leaves a Bluetooth lock
+        without its gateway; ``channels`` are an access control device's doors. Remote-unlock switches default to:
+        with password on; without password off, except on kinds whose switches the API cannot change (keepalive
+        Wi-Fi, video, access control), where both are on; ``remote_unlock`` overrides them."""
+        return self.world.add_lock(
+            kind,
+            device_id,
+            name=name,
+            online=online,
+            gateway=gateway,
+            channels=channels,
+            remote_unlock=remote_unlock,
+        )
 
     def add_user(
         self, user_id: str | None = None, user_type: UserType | int = UserType.HOME_USER, *, name: str = ""
     ) -> SimUser:
         return self.world.add_user(user_id, user_type, name=name)
 
-    def add_key(self, device_id: str, unlock_type: UnlockType | str, **options: Any) -> SimKey:
-        """Put a key on a lock (``user_id``, ``pin``, ``name``, ``hijack``, ``synced``, ``unlock_no``)."""
-        return self.world.add_key(device_id, unlock_type, **options)
+    def add_key(
+        self,
+        device_id: str,
+        unlock_type: UnlockType | str,
+        *,
+        user_id: str | None = None,
+        pin: str | None = None,
+        name: str = "",
+        hijack: bool = False,
+        synced: bool = True,
+        unlock_no: int | None = None,
+    ) -> SimKey:
+        """Put a key on a lock, assigned to ``user_id`` or unassigned; a password key opens with its ``pin``.
+        ``synced=False``: the lock has it but has not reported it yet (the sync call does)."""
+        return self.world.add_key(
+            device_id,
+            unlock_type,
+            user_id=user_id,
+            pin=pin,
+            name=name,
+            hijack=hijack,
+            synced=synced,
+            unlock_no=unlock_no,
+        )
 
     def lock(self, device_id: str) -> SimLock:
         """The live state of a lock (door, keys, switches, enrollment ...); changes to it take effect."""
@@ -198,9 +184,20 @@ class Simulator:
     def set_remote_unlock(self, device_id: str, switch: RemoteUnlockType | str, enabled: bool) -> None:
         self.world.lock(device_id).remote_unlock[RemoteUnlockType(switch)] = enabled
 
-    def capture(self, device_id: str, event_type: int, **options: Any) -> SimMedia:
-        """The lock's camera uploads a photo for an album event type (``content``, ``video``, ``upload_time``)."""
-        return self.world.capture(device_id, event_type, **options)
+    def capture(
+        self,
+        device_id: str,
+        event_type: int,
+        *,
+        content: bytes | None = None,
+        video: bytes | None = None,
+        upload_time: int | None = None,
+    ) -> SimMedia:
+        """The lock's camera uploads a photo (``content``, a drawn PNG by default) for an album event type, and
+        a ``video`` if given (stored in the same encrypted container)."""
+        return self.world.capture(
+            device_id, event_type, content=content, video=video, upload_time=upload_time
+        )
 
     def ring_doorbell(self, device_id: str) -> SimMedia:
         """A visitor asks to be let in: a pending remote-unlock request and the visitor's photo (event type 1)."""
@@ -363,83 +360,31 @@ class Simulator:
         return self.__call__
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await serve_lifespan(receive, send)
-            return
-        if scope["type"] != "http":
-            raise ValidationError(f"the simulator serves HTTP only, not {scope['type']!r}")
-        body = await _read_body(receive)
-        method = str(scope["method"]).upper()
-        path = str(scope["path"])
-        headers = httpx.Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]])
-        if path.startswith(f"/{MEDIA_PREFIX}/"):
-            await self._serve_storage(method, path, send)
-            return
-        delay = self.faults.delay()
-        if delay:
-            await asyncio.sleep(delay)
-        query = parse_qsl(bytes(scope.get("query_string", b"")).decode("latin-1"), keep_blank_values=True)
-        reply = self._handle(method, path, query, headers, body, _base_url(scope, headers))
-        payload = json.dumps(reply.envelope, separators=(",", ":"), ensure_ascii=False).encode()
-        response_headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(payload)).encode()),
-        ]
-        if reply.lose is not None:
-            await self._lose(reply.lose, receive, send, response_headers)
-            return
-        await send({"type": "http.response.start", "status": 200, "headers": response_headers})
-        await send({"type": "http.response.body", "body": payload})
-
-    async def _lose(
-        self, mode: LostResponseMode, receive: Receive, send: Send, headers: list[tuple[bytes, bytes]]
-    ) -> None:
-        if mode == "timeout":
-            # Silent until the client gives up (it disconnects) or hang_seconds pass.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(_until_disconnect(receive), self.faults.hang_seconds)
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        raise SimulatedDisconnect("simulated: connection lost before the response arrived")
-
-    async def _serve_storage(self, method: str, path: str, send: Send) -> None:
-        # The object store of media files: unsigned, like a pre-signed bucket URL.
-        blob = self.world.media_object(path.lstrip("/")) if method in ("GET", "HEAD") else None
-        if blob is None:
-            status, body, kind = 404, b"NoSuchKey", b"text/plain"
-        else:
-            status, body, kind = 200, blob, b"application/octet-stream"
-        headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body if method != "HEAD" else b""})
+        await serve(
+            scope, receive, send, handle=self._handle, storage=self.world.media_object, faults=self.faults
+        )
 
     # -- request handling -----------------------------------------------------------------------------------------
 
-    def _handle(
-        self,
-        method: str,
-        path: str,
-        query: list[tuple[str, str]],
-        headers: httpx.Headers,
-        body: bytes,
-        base_url: str,
-    ) -> _Reply:
+    def _handle(self, request: Request) -> Reply:
         self._seq += 1
         seq = self._seq
+        method, path = request.method, request.path
         routes = find_routes(path)
         action = next((route.action for route, _ in routes if route.method == method), None)
         shown = redact_path(path)
         executed = lost = False
         try:
-            self._authenticate(method, path, query, headers, body)
-            route, params = _pick_route(method, path, routes)
+            authenticate(self.world, request)
+            route, params = pick_route(method, path, routes)
             call = Call(
                 action=route.action,
                 method=method,
                 path=path,
                 path_params=params,
-                query=dict(query),
-                body=_json_body(body),
-                base_url=base_url,
+                query=dict(request.query),
+                body=json_body(request.body),
+                base_url=request.base_url,
             )
             fault = self.faults.take_scripted(route.action, method, path)
             if fault is None and route.action not in ("token", "refresh_token"):
@@ -458,7 +403,7 @@ class Simulator:
                 raise fail(fault.code, fault.msg)
             envelope = {"success": True, "t": self.world.now_ms(), "result": outcome.result, "tid": _tid()}
             self._record_request(seq, method, shown, action, None, executed, lost)
-            return _Reply(envelope, fault.lose if lost and fault is not None else None)
+            return Reply(envelope, fault.lose if lost and fault is not None else None)
         except APIError as error:
             self._record_request(seq, method, shown, action, error.code, executed, lost)
             envelope = {
@@ -468,44 +413,9 @@ class Simulator:
                 "t": self.world.now_ms(),
                 "tid": _tid(),
             }
-            return _Reply(envelope)
-
-    def _authenticate(
-        self, method: str, path: str, query: list[tuple[str, str]], headers: httpx.Headers, body: bytes
-    ) -> None:
-        for name in ("client_id", "sign", "t"):
-            if not headers.get(name):
-                raise fail(1105, f"header {name} is missing")
-        client_id = headers["client_id"]
-        if client_id != self.access_id:
-            raise fail(1005)
-        t = headers["t"]
-        if not t.isdigit() or abs(int(t) - self.world.now_ms()) > self.faults.max_clock_skew * 1000:
-            raise fail(1013)
-        sign_method = headers.get("sign_method", "HMAC-SHA256")
-        if sign_method.upper() != "HMAC-SHA256":
-            raise fail(1004, f"sign_method {sign_method!r} is not supported")
-        access_token = ""
-        if not is_token_path(path):
-            access_token = headers.get("access_token", "")
-            self.world.check_token(access_token)
-        to_sign = string_to_sign(method, body, canonical_url(path, query), signed_headers_string(headers))
-        expected = compute_sign(
-            self._access_secret,
-            client_id,
-            t,
-            to_sign,
-            access_token=access_token,
-            nonce=headers.get("nonce", ""),
-        )
-        if not secrets.compare_digest(expected, headers["sign"]):
-            raise fail(1004)
+            return Reply(envelope)
 
     def _execute(self, call: Call) -> Outcome:
-        if call.action == "token":
-            return Outcome(self.world.grant_token(call.query))
-        if call.action == "refresh_token":
-            return Outcome(self.world.refresh_token(call.path_params["refresh_token"]))
         outcome = self.world.execute(call)
         self._emit(outcome.pushes)
         if outcome.enrollment_started is not None:
@@ -551,55 +461,5 @@ class Simulator:
         logger.debug("%s %s -> %s", method, path, "ok" if code is None else code)
 
 
-def _pick_route(
-    method: str, path: str, routes: Sequence[tuple[Route, dict[str, str]]]
-) -> tuple[Route, dict[str, str]]:
-    for route, params in routes:
-        if route.method == method:
-            return route, params
-    if routes:
-        allowed = ", ".join(sorted({route.method for route, _ in routes}))
-        raise fail(1108, f"{method} is not served at this path (use {allowed})")
-    raise fail(1108, f"no API at {redact_path(path)}")
-
-
-def _json_body(body: bytes) -> dict[str, Any]:
-    if not body.strip():
-        return {}
-    try:
-        value = json.loads(body)
-    except ValueError:
-        raise fail(1109, "the body is not JSON") from None
-    if not isinstance(value, dict):
-        raise fail(1109, "the body is not a JSON object")
-    return value
-
-
 def _tid() -> str:
     return uuid.uuid4().hex
-
-
-def _base_url(scope: Scope, headers: httpx.Headers) -> str:
-    scheme = str(scope.get("scheme", "http"))
-    host = headers.get("host")
-    if not host:
-        server = scope.get("server")
-        host = f"{server[0]}:{server[1]}" if server else "localhost"
-    return f"{scheme}://{host}"
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunks.append(bytes(message.get("body", b"")))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-async def _until_disconnect(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass

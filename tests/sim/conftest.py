@@ -95,8 +95,9 @@ class Raw:
 
 
 @pytest.fixture
-def sim() -> Simulator:
-    return Simulator()
+def sim(lockcloud_sim: Simulator) -> Simulator:
+    """A new simulator with the demo world (lockcloud.testing's, so ``@pytest.mark.lockcloud_sim`` applies)."""
+    return lockcloud_sim
 
 
 @pytest.fixture

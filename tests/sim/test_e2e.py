@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -25,9 +24,9 @@ FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.001, max_backoff=0.00
 
 
 @pytest.fixture
-async def server(session_broker: LocalBroker) -> AsyncIterator[SimServer]:
-    async with running(broker_url=session_broker.url) as served:
-        yield served
+def server(lockcloud_server: SimServer) -> SimServer:
+    """The demo simulator served over loopback, pushing to the session's broker (lockcloud.testing's)."""
+    return lockcloud_server
 
 
 async def _next_progress(subscription: Any) -> EnrollmentProgress:

@@ -23,11 +23,12 @@ from lockcloud.crypto import decrypt_media, decrypt_message, decrypt_ticket_key,
 from lockcloud.enums import AlbumEventType, RemoteUnlockType, UnlockType, UserType
 from lockcloud.events import EnrollmentProgress, StatusReport, decode_message
 from lockcloud.sim import DEMO_PIN, LockKind, Simulator
-from lockcloud.sim._media import PNG_SIGNATURE
+from lockcloud.sim._call import Call
 from lockcloud.sim._model import APPLICABILITY
 from lockcloud.sim._push import encode_push
 from lockcloud.sim._routes import ROUTES
-from lockcloud.sim._world import Call, World
+from lockcloud.sim._snapshot import PNG_SIGNATURE
+from lockcloud.sim._world import World
 
 # -- applicability ----------------------------------------------------------------------------------------------
 
@@ -76,7 +77,7 @@ def _world_with_every_kind() -> World:
 def test_every_endpoint_has_an_applicability_rule() -> None:
     assert set(_BUSINESS_ACTIONS) == set(APPLICABILITY)
     assert len({(route.method, route.template) for route in ROUTES}) == len(ROUTES)
-    # The 20 endpoints of PROTOCOL.md §1, one of them served at two paths, and the two token calls.
+    # The 20 lock endpoints, one of them served at two paths, and the two token calls.
     assert len(ROUTES) == 23
 
 

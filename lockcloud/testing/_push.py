@@ -1,0 +1,287 @@
+"""Push messages for tests: built and encrypted exactly as the simulator builds and encrypts its own, and published
+to a project's topic the way Tuya publishes them."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+import attrs
+
+from lockcloud._errors import ValidationError
+from lockcloud._wire import (
+    DEVICE_EVENT_PROTOCOL,
+    ENCRYPTION_PROPERTY,
+    ENVELOPE_VERSION,
+    PRODUCTION_ENV,
+    MessageEncryption,
+    topic_for,
+)
+from lockcloud.enums import UnlockMethodEvent
+from lockcloud.sim._push import PushMessage, device_event, encode_push, enrollment_push, seal, status_report
+
+if TYPE_CHECKING:
+    from lockcloud.sim import SimServer, Simulator
+
+__all__ = ["PushBuilder", "PushPublisher"]
+
+#: How long :meth:`PushPublisher.aclose` waits for the Pulsar client's native threads to end.
+_THREAD_EXIT_WAIT = 1.0
+
+
+def _wall_clock_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@attrs.frozen
+class _Device:
+    device_id: str
+    product_key: str
+    uuid: str
+
+
+@attrs.frozen
+class PushBuilder:
+    """Builds push messages of one project and encrypts them into Tuya's envelope.
+
+    The messages are :class:`lockcloud.sim.PushMessage` objects, the ones the simulator itself pushes, and
+    :meth:`encode` is the simulator's own encoder. Made for a simulator (:meth:`for_simulator`), a message of one
+    of its locks carries that lock's product key and uuid and the simulated clock's time; otherwise
+    ``product_key`` and a uuid derived from the device id, and the wall clock::
+
+        build = PushBuilder(access_secret)
+        payload, properties = build.encode(build.enrollment("lock-1", period=3, total_period=5))
+
+    For tests of what a consumer does with bad data, :meth:`envelope` seals any plaintext (not JSON, a list, a
+    wrong shape) under any secret, :meth:`with_data` puts anything in the envelope's ``data`` and
+    :meth:`tampered` flips a bit of a GCM tag.
+    """
+
+    access_secret: str = attrs.field(repr=False)
+    product_key: str = "lockcloudtestpk1"
+    clock: Callable[[], int] = attrs.field(default=_wall_clock_ms, repr=False)
+    simulator: Simulator | None = attrs.field(default=None, repr=False)
+
+    @classmethod
+    def for_simulator(cls, simulator: Simulator) -> PushBuilder:
+        return cls(simulator.access_secret, clock=simulator.world.now_ms, simulator=simulator)
+
+    def _device(self, device_id: str) -> _Device:
+        if not device_id:
+            raise ValidationError("device_id is required")
+        if self.simulator is not None and device_id in self.simulator.world.locks:
+            lock = self.simulator.world.locks[device_id]
+            return _Device(lock.device_id, lock.product_key, lock.uuid)
+        return _Device(device_id, self.product_key, f"uuid-{device_id}")
+
+    # -- messages -----------------------------------------------------------------------------------------------
+
+    def device_event(
+        self, device_id: str, biz_code: str, biz_data: Mapping[str, Any], *, t: int | None = None
+    ) -> PushMessage:
+        """A protocol 20 device event (``{bizCode, bizData, devId, productKey, ts, uuid}``)."""
+        return device_event(self._device(device_id), biz_code, biz_data, self.clock() if t is None else t)
+
+    def enrollment(
+        self,
+        device_id: str,
+        period: int,
+        *,
+        total_period: int | None = None,
+        finish: bool = False,
+        raised: bool = True,
+        operate: int = 1,
+        event: UnlockMethodEvent | str = UnlockMethodEvent.ENTRY,
+        t: int | None = None,
+    ) -> PushMessage:
+        """A ``doorUnlockMethodStatus`` event: ``period`` presses to go (``operate`` 2 for a cancel)."""
+        return enrollment_push(
+            self._device(device_id),
+            self.clock() if t is None else t,
+            event=UnlockMethodEvent(event),
+            operate=operate,
+            raised=raised,
+            finish=finish,
+            period=period,
+            total_period=total_period,
+        )
+
+    def status(self, device_id: str, status: Mapping[str, Any], *, t: int | None = None) -> PushMessage:
+        """A protocol 4 status report, one item per ``code -> value`` (``{"closed_opened": "open"}``)."""
+        return status_report(self._device(device_id), status, self.clock() if t is None else t)
+
+    # -- envelopes ----------------------------------------------------------------------------------------------
+
+    def encode(
+        self, message: PushMessage, *, em: MessageEncryption = "aes_gcm"
+    ) -> tuple[bytes, dict[str, str]]:
+        """The payload and message properties Tuya would publish for ``message``."""
+        return encode_push(message, self.access_secret, em)
+
+    def envelope(
+        self,
+        body: Any,
+        *,
+        em: MessageEncryption | None = "aes_gcm",
+        secret: str | None = None,
+        protocol: int = DEVICE_EVENT_PROTOCOL,
+        t: int | None = None,
+    ) -> tuple[bytes, dict[str, str]]:
+        """Any ``body`` sealed as Tuya would: bytes as they are, anything else as JSON; ``secret`` to encrypt
+        under another project's secret; ``em=None`` for a message without the ``em`` property (ECB)."""
+        plaintext = body if isinstance(body, bytes) else json.dumps(body).encode()
+        payload = seal(
+            plaintext,
+            self.access_secret if secret is None else secret,
+            em,
+            protocol=protocol,
+            t=self.clock() if t is None else t,
+        )
+        return payload, _properties(em)
+
+    def with_data(
+        self, data: Any, *, em: MessageEncryption | None = "aes_gcm", protocol: int = DEVICE_EVENT_PROTOCOL
+    ) -> tuple[bytes, dict[str, str]]:
+        """An envelope whose ``data`` is ``data`` itself, not encrypted (bad base64, a ciphertext too short ...)."""
+        document = {"data": data, "protocol": protocol, "pv": ENVELOPE_VERSION, "sign": "", "t": self.clock()}
+        return json.dumps(document).encode(), _properties(em)
+
+    @staticmethod
+    def tampered(payload: bytes) -> bytes:
+        """``payload`` with the last bit of its ``data`` flipped: for GCM, a tag that no longer authenticates."""
+        document = json.loads(payload)
+        raw = bytearray(base64.b64decode(document["data"]))
+        raw[-1] ^= 0x01
+        document["data"] = base64.b64encode(bytes(raw)).decode()
+        return json.dumps(document).encode()
+
+
+def _properties(em: MessageEncryption | None) -> dict[str, str]:
+    return {ENCRYPTION_PROPERTY: em} if em else {}
+
+
+class PushPublisher:
+    """Publishes push messages to ``{access_id}/out/{env}`` on a Pulsar broker, one envelope per message with
+    ``em`` as a message property and the device id as the message key, the way Tuya does::
+
+        async with PushPublisher.for_server(server) as push:
+            await push.publish(push.build.enrollment(device_id, period=2))
+            await push.send(b"not a Tuya envelope")        # raw bytes, for dead-letter tests
+
+    Each call returns once the broker has stored the message. ``build`` is the :class:`PushBuilder` of the
+    project. The pulsar-client log goes to ``log_file`` (errors only), or to the console.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        access_id: str,
+        access_secret: str,
+        *,
+        env: str = PRODUCTION_ENV,
+        log_file: str | None = None,
+        build: PushBuilder | None = None,
+    ) -> None:
+        self.url = url
+        self.topic = topic_for(access_id, env)
+        self.build = build if build is not None else PushBuilder(access_secret)
+        self._log_file = log_file
+        self._client: Any = None
+        self._producer: Any = None
+        self._threads: set[int] = set()
+
+    @classmethod
+    def for_server(cls, server: SimServer, *, log_file: str | None = None) -> PushPublisher:
+        """A publisher to a served simulator's broker, building messages of its locks on its clock."""
+        if server.pulsar_url is None:
+            raise ValidationError("the simulator is served without a broker (running(broker=False))")
+        simulator = server.simulator
+        return cls(
+            server.pulsar_url,
+            simulator.access_id,
+            simulator.access_secret,
+            log_file=log_file,
+            build=PushBuilder.for_simulator(simulator),
+        )
+
+    def __repr__(self) -> str:
+        return f"PushPublisher(url={self.url!r}, topic={self.topic!r})"
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def start(self) -> None:
+        """Connect and create the producer; raises pulsar-client's exception if the broker cannot be reached."""
+        from lockcloud.events._pulsar import native_threads
+
+        before = native_threads()
+        try:
+            await asyncio.to_thread(self._connect)
+        finally:
+            self._threads |= native_threads() - before
+
+    def _connect(self) -> None:
+        import pulsar
+
+        level = pulsar.LoggerLevel.Error
+        log = pulsar.FileLogger(level, self._log_file) if self._log_file else pulsar.ConsoleLogger(level)
+        self._client = pulsar.Client(self.url, operation_timeout_seconds=10, logger=log)
+        try:
+            self._producer = self._client.create_producer(
+                self.topic, batching_enabled=False, send_timeout_millis=10_000
+            )
+        except Exception:
+            self._client.close()
+            self._client = None
+            raise
+
+    async def send(
+        self, payload: bytes, properties: Mapping[str, str] | None = None, *, key: str | None = None
+    ) -> None:
+        """Publish ``payload`` as it is, with ``properties`` and the message key ``key``."""
+        if self._producer is None:
+            raise ValidationError("the publisher is not started (use it with async with)")
+        await asyncio.to_thread(
+            self._producer.send, payload, properties=dict(properties or {}), partition_key=key
+        )
+
+    async def publish(self, message: PushMessage, *, em: MessageEncryption = "aes_gcm") -> None:
+        """Encrypt ``message`` with :meth:`PushBuilder.encode` and publish it, keyed by its device id."""
+        payload, properties = self.build.encode(message, em=em)
+        await self.send(payload, properties, key=message.device_id or None)
+
+    async def aclose(self) -> None:
+        """Close producer and client, and wait (briefly) for the client's native threads to end."""
+        from lockcloud.events._pulsar import native_threads, threads_alive
+
+        client, self._client, self._producer = self._client, None, None
+        if client is None:
+            return
+        before = native_threads()
+        await asyncio.to_thread(_close_quietly, client)
+        # The last reference goes here, so the client's destructor stops its threads; a thread still finishing
+        # when the interpreter exits can abort it (pulsar-client 3.x).
+        del client
+        threads = self._threads | (native_threads() - before)
+        self._threads = set()
+        deadline = time.monotonic() + _THREAD_EXIT_WAIT
+        while threads_alive(threads) and time.monotonic() < deadline:  # noqa: ASYNC110 - threads have no event
+            await asyncio.sleep(0.001)
+
+
+def _close_quietly(client: Any) -> None:
+    try:
+        client.close()
+    except Exception:  # already closed or the broker is gone: nothing left to release
+        return
