@@ -74,6 +74,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[bool], list[dict[str, Any]]]]] = {
     "official": ("calls/s vs tuya-connector-python on the simulator", _module("bench_official")),
     "decode": ("push decode and broker-to-typed-event throughput", _decode),
     "memory": ("EventStream memory over a large backlog", _module("bench_memory")),
+    "websocket": ("push events over WebSocket vs the native Pulsar source", _module("bench_websocket")),
     "wsclient": ("WebSocket client library: websockets vs aiohttp", _module("bench_ws_client")),
 }
 
