@@ -414,8 +414,6 @@ class EventStream:
             raise ValidationError(f"transport must be 'pulsar' or 'websocket', not {transport!r}")
         if transport == "pulsar":
             require_pulsar_client()
-        elif initial_position != "latest":
-            raise ValidationError("the WebSocket transport subscribes at the latest message only")
         self._init_core(
             access_secret,
             firehose=firehose,
@@ -444,7 +442,7 @@ class EventStream:
         }
         self.transport: Transport = transport
         if transport == "websocket":
-            for name in ("initial_position", "operation_timeout", "log_level", "log_file"):
+            for name in ("operation_timeout", "log_level", "log_file"):
                 del self._source_options[name]
             self._source_options.update(
                 ack_timeout=ack_timeout,

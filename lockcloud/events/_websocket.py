@@ -83,6 +83,7 @@ def consumer_url(
     ack_timeout: float = 3.0,
     receiver_queue_size: int = 100,
     consumer_name: str | None = None,
+    initial_position: Literal["latest", "earliest"] = "latest",
 ) -> str:
     """The consumer endpoint for ``topic`` (``tenant/namespace/name``) under ``base_url`` (``ws[s]://host:port/``)."""
     parts = urlsplit(base_url)
@@ -103,6 +104,8 @@ def consumer_url(
         raise ValidationError("ack_timeout must not be negative")
     if receiver_queue_size < 1:
         raise ValidationError("receiver_queue_size must be at least 1")
+    if initial_position not in ("latest", "earliest"):
+        raise ValidationError(f"unknown initial position {initial_position!r}")
     query = {
         "ackTimeoutMillis": str(round(ack_timeout * 1000)),
         "subscriptionType": _SUBSCRIPTION_TYPES[subscription_type],
@@ -110,6 +113,9 @@ def consumer_url(
     }
     if consumer_name:
         query["consumerName"] = consumer_name
+    if initial_position == "earliest":
+        # Pulsar's default is Latest; Tuya's SDK never sends the parameter.
+        query["subscriptionInitialPosition"] = "Earliest"
     path = "/".join(quote(name, safe="") for name in [*names, subscription])
     prefix = parts.path.rstrip("/")
     return f"{parts.scheme}://{parts.netloc}{prefix}/ws/v2/consumer/persistent/{path}?{urlencode(query)}"
@@ -186,6 +192,7 @@ class WebSocketSource:
         password: str,
         subscription_type: WebSocketSubscriptionType = "failover",
         consumer_name: str | None = None,
+        initial_position: Literal["latest", "earliest"] = "latest",
         ack_timeout: float = 3.0,
         prefetch: int = 100,
         verify: bool | str = True,
@@ -213,6 +220,7 @@ class WebSocketSource:
             ack_timeout=ack_timeout,
             receiver_queue_size=prefetch,
             consumer_name=consumer_name,
+            initial_position=initial_position,
         )
         self._headers = {"username": username, "password": password}
         self._ssl = ssl_context(verify) if self.endpoint.startswith("wss:") else None

@@ -183,6 +183,9 @@ class WebSocketConsumers:
             raise _Refused(400, "ackTimeoutMillis and receiverQueueSize must be integers") from None
         if ack_timeout_ms < 0 or queue_size < 1:
             raise _Refused(400, "ackTimeoutMillis must be >= 0 and receiverQueueSize >= 1")
+        initial_position = query.get("subscriptionInitialPosition", "Latest")
+        if initial_position not in ("Latest", "Earliest"):
+            raise _Refused(400, f"invalid subscriptionInitialPosition {initial_position!r}")
         return _Request(
             topic=f"persistent://{tenant}/{namespace}/{topic}",
             subscription=subscription,
@@ -190,6 +193,7 @@ class WebSocketConsumers:
             ack_timeout=ack_timeout_ms / 1000,
             queue_size=min(queue_size, 10_000),
             consumer_name=query.get("consumerName") or None,
+            earliest=initial_position == "Earliest",
         )
 
     async def _subscribe(self, request: _Request) -> Any:
@@ -202,7 +206,13 @@ class WebSocketConsumers:
             "Shared": pulsar.ConsumerType.Shared,
             "Key_Shared": pulsar.ConsumerType.KeyShared,
         }[request.subscription_type]
-        options: dict[str, Any] = {"consumer_type": consumer_type, "receiver_queue_size": request.queue_size}
+        options: dict[str, Any] = {
+            "consumer_type": consumer_type,
+            "receiver_queue_size": request.queue_size,
+            "initial_position": pulsar.InitialPosition.Earliest
+            if request.earliest
+            else pulsar.InitialPosition.Latest,
+        }
         if request.consumer_name:
             options["consumer_name"] = request.consumer_name
         try:
@@ -251,7 +261,15 @@ class WebSocketConsumers:
 
 
 class _Request:
-    __slots__ = ("ack_timeout", "consumer_name", "queue_size", "subscription", "subscription_type", "topic")
+    __slots__ = (
+        "ack_timeout",
+        "consumer_name",
+        "earliest",
+        "queue_size",
+        "subscription",
+        "subscription_type",
+        "topic",
+    )
 
     def __init__(
         self,
@@ -262,6 +280,7 @@ class _Request:
         ack_timeout: float,
         queue_size: int,
         consumer_name: str | None,
+        earliest: bool,
     ) -> None:
         self.topic = topic
         self.subscription = subscription
@@ -269,6 +288,7 @@ class _Request:
         self.ack_timeout = ack_timeout
         self.queue_size = queue_size
         self.consumer_name = consumer_name
+        self.earliest = earliest
 
 
 class _Outstanding:

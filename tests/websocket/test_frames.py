@@ -151,7 +151,6 @@ def test_cloud_events_websocket_defaults_to_the_regions_websocket_url() -> None:
     "options",
     [
         {"transport": "mqtt"},
-        {"transport": "websocket", "initial_position": "earliest"},
         {"transport": "websocket", "ping_interval": 0},
         {"transport": "websocket", "connect_timeout": 0},
     ],
@@ -178,3 +177,9 @@ async def test_nothing_listening_is_an_event_stream_error_at_open() -> None:
     )
     with pytest.raises(EventStreamError, match="cannot open a WebSocket consumer"):
         await source.open()
+
+
+def test_an_earliest_subscription_asks_for_it_and_latest_sends_tuyas_url_unchanged() -> None:
+    earliest = consumer_url("wss://h:8285/", TOPIC, "s", initial_position="earliest")
+    assert earliest.endswith("&subscriptionInitialPosition=Earliest")
+    assert "subscriptionInitialPosition" not in consumer_url("wss://h:8285/", TOPIC, "s")
