@@ -183,3 +183,18 @@ def test_an_earliest_subscription_asks_for_it_and_latest_sends_tuyas_url_unchang
     earliest = consumer_url("wss://h:8285/", TOPIC, "s", initial_position="earliest")
     assert earliest.endswith("&subscriptionInitialPosition=Earliest")
     assert "subscriptionInitialPosition" not in consumer_url("wss://h:8285/", TOPIC, "s")
+
+
+def test_the_native_transport_without_pulsar_client_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *args: None if name == "pulsar" else find_spec(name, *args)
+    )
+    with pytest.raises(EventStreamError, match=r"lockcloud\[pulsar\]"):
+        EventStream("projectid0000001", "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC", url="pulsar://127.0.0.1:9")
+    websocket = EventStream(
+        "projectid0000001", "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC", url="ws://127.0.0.1:9/", transport="websocket"
+    )
+    assert websocket.transport == "websocket"
