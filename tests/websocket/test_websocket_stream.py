@@ -315,3 +315,24 @@ async def test_tls_is_verified_by_default(tmp_path: Path) -> None:
         trusted = WebSocketSource(**options, verify=str(cert))  # type: ignore[arg-type]
         await trusted.open()
         await trusted.close(5)
+
+
+async def test_a_slow_body_is_acknowledged_after_it_and_resends_meanwhile_are_not_handed_out(
+    sim_server: SimServer, publish
+) -> None:
+    async with ws_stream(sim_server, ack_timeout=0.2) as stream:
+        await publish(1)
+        seen: list[int] = []
+        async with asyncio.timeout(WAIT):
+            async for event in stream:
+                seen.append(event.period)  # type: ignore[attr-defined]
+                if len(seen) == 1:
+                    while stream.stats.duplicates < 2:  # noqa: ASYNC110 - the server resends every 0.2 s
+                        await asyncio.sleep(0.05)
+                    assert stream.stats.acknowledged == 0  # the body has not finished
+                    await publish(2)
+                else:
+                    break
+    assert seen == [1, 2]
+    # Each message once its body was done (the second when the stream closed), and every resend with it.
+    assert stream.stats.acknowledged == 2 + stream.stats.duplicates
