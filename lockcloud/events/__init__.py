@@ -6,7 +6,8 @@
   :meth:`~EventStream.subscribe` iterators let several consumers share it, each filtered by device or type.
 * :func:`webhook_app` is an ASGI app feeding an ``EventStream.webhook(...)`` stream from HTTP POSTs.
 
-``pulsar`` is imported only when a stream opens a broker connection.
+``EventStream(transport="websocket")`` reads the same topic over Pulsar's WebSocket API (pure Python, no
+pulsar-client). ``pulsar`` is imported only when a native stream opens a broker connection.
 """
 
 from lockcloud.events._dead_letters import DeadLetterSink, DirectoryDeadLetters, MemoryDeadLetters

@@ -112,6 +112,8 @@ class _EmbeddedServer:
             log_config=None,
             log_level=None,
             lifespan="off",
+            # Serves the WebSocket consumer API; uvicorn's older "websockets" protocol is built on the deprecated
+            # websockets.legacy module.
             ws="websockets-sansio",
             timeout_graceful_shutdown=2,
         )
