@@ -18,6 +18,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import hashlib
 import json
 import logging
 import random
@@ -151,8 +152,6 @@ def parse_frame(frame: str | bytes, topic: str) -> tuple[Received, DecodeError |
 
 
 def _unacknowledgeable(raw: bytes, reason: str) -> tuple[Received, DecodeError]:
-    import hashlib
-
     received = Received(raw, {}, ("websocket-frame", hashlib.sha256(raw).digest()), None, None)
     return received, DecodeError(reason, raw)
 
