@@ -18,7 +18,6 @@ import asyncio
 import collections
 import functools
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -77,20 +76,8 @@ class SimProcess:
         self.close()
 
 
-def _listening_socket() -> socket.socket:
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and a plain
-    # socket.socket() says 0. Without it every response written in two parts waits ~40 ms for a delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(2048)
-    sock.setblocking(False)
-    return sock
-
-
 async def _serve() -> None:
-    import uvicorn
-
-    from lockcloud.sim import Simulator
+    from lockcloud.sim import Simulator, running
 
     simulator = Simulator(ACCESS_ID, SECRET)
     loop = asyncio.get_running_loop()
@@ -136,35 +123,23 @@ async def _serve() -> None:
             print(json.dumps(answer), flush=True)
         loop.call_soon_threadsafe(done.set)
 
-    sock = _listening_socket()
-    config = uvicorn.Config(
-        simulator, log_config=None, log_level="warning", access_log=False, lifespan="off", ws="none"
-    )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if serving.done():
-            serving.result()
-        await asyncio.sleep(0.005)
-    host, port = sock.getsockname()[:2]
-    print(
-        json.dumps(
-            {
-                "base_url": f"http://{host}:{port}",
-                "access_id": simulator.access_id,
-                "access_secret": simulator.access_secret,
-                "devices": simulator.devices,
-                "home_user": simulator.home_user,
-                "guest_user": simulator.guest_user,
-            }
-        ),
-        flush=True,
-    )
-    threading.Thread(target=commands, name="commands", daemon=True).start()
-    await done.wait()
-    server.should_exit = True
-    await serving
-    await simulator.aclose()
+    # A deep accept queue: the token benchmark opens 1,000 connections at once.
+    async with running(simulator, broker=False, backlog=2048) as server:
+        print(
+            json.dumps(
+                {
+                    "base_url": server.base_url,
+                    "access_id": simulator.access_id,
+                    "access_secret": simulator.access_secret,
+                    "devices": simulator.devices,
+                    "home_user": simulator.home_user,
+                    "guest_user": simulator.guest_user,
+                }
+            ),
+            flush=True,
+        )
+        threading.Thread(target=commands, name="commands", daemon=True).start()
+        await done.wait()
 
 
 if __name__ == "__main__":

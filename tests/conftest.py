@@ -21,6 +21,11 @@ _SECRET_GUARD = Path(__file__).parent / "reliability" / "secret_guard.py"
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # lockcloud.testing's fixtures come through its pytest11 entry point; a development install made before that
+    # entry point existed lacks it until reinstalled, so load the plugin here then (unless -p no:lockcloud).
+    plugins = config.pluginmanager
+    if not plugins.has_plugin("lockcloud") and not plugins.is_blocked("lockcloud"):
+        plugins.register(importlib.import_module("lockcloud.testing.plugin"), "lockcloud")
     # The suite-wide guard against secrets in log records, loaded by path (tests are not a package).
     spec = importlib.util.spec_from_file_location("lockcloud_secret_guard", _SECRET_GUARD)
     assert spec is not None

@@ -19,11 +19,13 @@ or in-process, without sockets (pushes are then only recorded in ``sim.pushes``)
     async with sim.client() as cloud:
         sim.fail_next(2001, action="open_door")                  # scripted faults
         sim.lose_next_response(action="door_operate")            # executed, answer lost
+        sim.fail_at_gateway(502, action="list_unassigned_keys")  # a bare HTTP 502 page, no envelope
         ...
     assert len(sim.executed("door_operate")) == 1                # the action log
 
 A new :class:`Simulator` holds one lock of every kind the documents name (see :attr:`Simulator.devices`), users
 ``sim-alice`` (home user) and ``sim-bob``, keys, photos and an album; ``Simulator(seed=False)`` starts empty.
+For pytest, :mod:`lockcloud.testing` serves one per test as fixtures.
 """
 
 from lockcloud.sim._app import SimulatedDisconnect

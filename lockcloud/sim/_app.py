@@ -1,14 +1,15 @@
 """The simulator's ASGI adapter: an HTTP request in, one :class:`Request` to the simulator, its envelope out.
 
-It also serves the media object store (unsigned, like a pre-signed bucket URL) and loses responses on purpose:
-``"disconnect"`` drops the connection mid-response, ``"timeout"`` stays silent first. Scopes other than ``http``
-and ``lifespan`` are refused.
+It also serves the media object store (unsigned, like a pre-signed bucket URL), loses responses on purpose
+(``"disconnect"`` drops the connection mid-response, ``"timeout"`` stays silent first) and answers with a gateway's
+bare HTML error page when told to. Scopes other than ``http`` and ``lifespan`` are refused.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import http
 import json
 from collections.abc import Callable
 from typing import Any
@@ -49,10 +50,11 @@ class Request:
 
 @attrs.frozen
 class Reply:
-    """The envelope to answer with, or how to lose it."""
+    """The envelope to answer with, how to lose it, or the HTTP status of a gateway's error page instead."""
 
     envelope: dict[str, Any]
     lose: LostResponseMode | None = None
+    gateway_status: int | None = None
 
 
 async def serve(
@@ -82,6 +84,9 @@ async def serve(
         await asyncio.sleep(delay)
     query = parse_qsl(bytes(scope.get("query_string", b"")).decode("latin-1"), keep_blank_values=True)
     reply = handle(Request(method, path, query, headers, body, _base_url(scope, headers)))
+    if reply.gateway_status is not None:
+        await _gateway_page(reply.gateway_status, send)
+        return
     payload = json.dumps(reply.envelope, separators=(",", ":"), ensure_ascii=False).encode()
     response_headers = [
         (b"content-type", b"application/json"),
@@ -107,6 +112,13 @@ async def _lose(
             await asyncio.wait_for(_until_disconnect(receive), hang_seconds)
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     raise SimulatedDisconnect("simulated: connection lost before the response arrived")
+
+
+async def _gateway_page(status: int, send: Send) -> None:
+    page = f"<html><body><h1>{status} {http.HTTPStatus(status).phrase}</h1></body></html>".encode()
+    headers = [(b"content-type", b"text/html"), (b"content-length", str(len(page)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": page})
 
 
 async def _serve_storage(storage: Callable[[str], bytes | None], method: str, path: str, send: Send) -> None:

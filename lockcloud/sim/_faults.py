@@ -20,13 +20,16 @@ class ScriptedFault:
     ``action`` is the simulator's name for an endpoint (``"open_door"``, ``"enroll"``, ``"password_ticket"``,
     ``"token"`` ...), ``path`` a substring of the request path, ``method`` an HTTP method; unset ones match
     anything. ``code`` answers with a Tuya error (executing the call first when ``executed``); ``lose`` executes
-    the call and then loses the response (``"disconnect"`` drops the connection, ``"timeout"`` never answers).
+    the call and then loses the response (``"disconnect"`` drops the connection, ``"timeout"`` never answers);
+    ``gateway`` answers with a bare HTTP error page of that status, as a load balancer in front of the cloud does
+    (after the cloud ran the call when ``executed``).
     """
 
     code: int | None = None
     msg: str | None = None
     executed: bool = False
     lose: LostResponseMode | None = None
+    gateway: int | None = None
     action: str | None = None
     path: str | None = None
     method: str | None = None

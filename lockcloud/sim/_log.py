@@ -29,7 +29,7 @@ class ActionRecord:
 @attrs.frozen
 class RequestRecord:
     """Every request the simulator received, executed or not: the Tuya code it was answered with (``None`` for
-    success or a lost response)."""
+    success, a lost response or a gateway error page) and the HTTP status (a gateway error's, or 200)."""
 
     seq: int
     at: float
@@ -39,3 +39,4 @@ class RequestRecord:
     code: int | None
     executed: bool
     response_lost: bool
+    http_status: int = 200

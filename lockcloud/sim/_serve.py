@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lockcloud._asgi import Receive, Scope, Send
-from lockcloud._errors import LockCloudError
+from lockcloud._errors import LockCloudError, ValidationError
 from lockcloud.sim._app import SimulatedDisconnect
 from lockcloud.sim._simulator import Simulator
 from lockcloud.sim._websocket import WebSocketConsumers
@@ -183,14 +183,14 @@ def _quiet_embedded_servers() -> Generator[None, None, None]:
                 logging.getLogger(name).removeFilter(_QUIET_FILTER)
 
 
-def _listening_socket(host: str, port: int) -> socket.socket:
+def _listening_socket(host: str, port: int, backlog: int) -> socket.socket:
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and a plain
     # socket.socket() says 0; without it a response written in two parts waits ~40 ms for a delayed ACK.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
-        sock.listen(128)
+        sock.listen(backlog)
         sock.setblocking(False)
     except OSError as exc:
         sock.close()
@@ -210,6 +210,7 @@ async def running(
     broker_url: str | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
+    backlog: int = 128,
     data_dir: str | Path | None = None,
     **options: Any,
 ) -> AsyncIterator[SimServer]:
@@ -218,7 +219,8 @@ async def running(
     ``simulator`` defaults to ``Simulator(**options)``. With ``broker`` (the default) a ``pulsar-lite`` broker is
     started on a free loopback port, its data under ``data_dir`` (a temporary directory by default); pass
     ``broker_url`` to use a running broker instead, or ``broker=False`` for none. ``port=0`` picks a free port;
-    a port that is taken raises :class:`PortUnavailableError` naming ``host:port``.
+    a port that is taken raises :class:`PortUnavailableError` naming ``host:port``. ``backlog`` is the listening
+    socket's queue of connections not accepted yet (raise it for load tests opening many connections at once).
     Everything is stopped on exit::
 
         async with lockcloud.sim.running(press_interval=0.05) as server:
@@ -229,10 +231,14 @@ async def running(
 
     if simulator is not None and options:
         raise LockCloudError("pass either a simulator or options for a new one, not both")
+    if not 0 <= port <= 65535:
+        raise ValidationError(f"port must be from 0 to 65535, not {port}")
+    if backlog < 1:
+        raise ValidationError("backlog must be at least 1")
     sim = simulator if simulator is not None else Simulator(**options)
     async with contextlib.AsyncExitStack() as stack:
         # Bound first: a taken port fails before a broker is started for nothing.
-        sock = _listening_socket(host, port)
+        sock = _listening_socket(host, port, backlog)
         stack.callback(sock.close)
         bound_host, bound_port = sock.getsockname()[:2]
         workdir: Path

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http
 import logging
 import string
 import uuid
@@ -247,6 +248,31 @@ class Simulator:
         self.faults.scripted.append(fault)
         return fault
 
+    def fail_at_gateway(
+        self,
+        status: int = 502,
+        *,
+        action: str | None = None,
+        path: str | None = None,
+        method: str | None = None,
+        times: int = 1,
+        executed: bool = False,
+    ) -> ScriptedFault:
+        """Answer the next ``times`` matching calls with a bare HTTP ``status`` error page (no Tuya envelope), as a
+        load balancer in front of the cloud does; with ``executed`` the cloud runs the call first and the gateway
+        replaces its answer (the action log then says the response was lost)."""
+        try:
+            known = http.HTTPStatus(status)
+        except ValueError:
+            known = None
+        if known is None or not 400 <= status <= 599:
+            raise ValidationError(f"a gateway error is an HTTP status from 400 to 599, not {status!r}")
+        fault = ScriptedFault(
+            gateway=status, executed=executed, action=action, path=path, method=method, times=times
+        )
+        self.faults.scripted.append(fault)
+        return fault
+
     def expire_tokens(self) -> None:
         """Expire every access token now (the next business call gets 1010)."""
         self.world.expire_tokens()
@@ -395,12 +421,18 @@ class Simulator:
                     fault = ScriptedFault(lose="disconnect")
             if fault is not None and fault.code is not None and not fault.executed:
                 raise fail(fault.code, fault.msg)
+            if fault is not None and fault.gateway is not None and not fault.executed:
+                self._record_request(seq, method, shown, action, None, False, False, fault.gateway)
+                return Reply({}, gateway_status=fault.gateway)
             outcome = self._execute(call)
             executed = True
-            lost = fault is not None and fault.lose is not None
+            lost = fault is not None and (fault.lose is not None or fault.gateway is not None)
             self._record_action(seq, call, outcome, lost, fault.code if fault is not None else None)
             if fault is not None and fault.code is not None:
                 raise fail(fault.code, fault.msg)
+            if fault is not None and fault.gateway is not None:
+                self._record_request(seq, method, shown, action, None, True, True, fault.gateway)
+                return Reply({}, gateway_status=fault.gateway)
             envelope = {"success": True, "t": self.world.now_ms(), "result": outcome.result, "tid": _tid()}
             self._record_request(seq, method, shown, action, None, executed, lost)
             return Reply(envelope, fault.lose if lost and fault is not None else None)
@@ -446,6 +478,7 @@ class Simulator:
         code: int | None,
         executed: bool,
         lost: bool,
+        http_status: int = 200,
     ) -> None:
         record = RequestRecord(
             seq=seq,
@@ -456,9 +489,11 @@ class Simulator:
             code=code,
             executed=executed,
             response_lost=lost,
+            http_status=http_status,
         )
         self.requests.append(record)
-        logger.debug("%s %s -> %s", method, path, "ok" if code is None else code)
+        answer = code if code is not None else ("ok" if http_status == 200 else f"HTTP {http_status}")
+        logger.debug("%s %s -> %s", method, path, answer)
 
 
 def _tid() -> str:

@@ -51,7 +51,7 @@ _HANDLERS: Mapping[str, Handler] = {
 
 
 class World:
-    """The simulated cloud's state and rules for one project (one access id)."""
+    """The simulated cloud's state for one project (one access id); :meth:`execute` applies its rules to a call."""
 
     def __init__(
         self,

@@ -79,7 +79,33 @@ Outside pytest, :class:`PushBuilder` and :class:`PushPublisher` work on any brok
 the fixtures use), and :func:`assert_executed` on any :class:`~lockcloud.sim.Simulator`.
 """
 
-from lockcloud.testing._faults import FaultInjector, assert_executed
-from lockcloud.testing._push import PushBuilder, PushPublisher
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lockcloud.testing._faults import FaultInjector, assert_executed
+    from lockcloud.testing._push import PushBuilder, PushPublisher
 
 __all__ = ["FaultInjector", "PushBuilder", "PushPublisher", "assert_executed"]
+
+# Loaded on first use: pytest imports the plugin (lockcloud.testing.plugin) at every start, and a test session
+# that uses none of this should not pay for importing the simulator.
+_HOMES = {
+    "FaultInjector": "lockcloud.testing._faults",
+    "assert_executed": "lockcloud.testing._faults",
+    "PushBuilder": "lockcloud.testing._push",
+    "PushPublisher": "lockcloud.testing._push",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'lockcloud.testing' has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -25,7 +25,8 @@ class FaultInjector:
             await cloud.remote_unlock.open_door(device_id, pin="123456")
 
     For one-off failures use the simulator itself: ``sim.fail_next(2001, action="open_door")``,
-    ``sim.lose_next_response(action="door_operate")``, ``sim.expire_tokens()``.
+    ``sim.lose_next_response(action="door_operate")``, ``sim.fail_at_gateway(502, action="open_door")``,
+    ``sim.expire_tokens()``.
     """
 
     def __init__(self, simulator: Simulator) -> None:

@@ -1,5 +1,6 @@
 """lockcloud's pytest plugin, loaded automatically through the ``pytest11`` entry point (``-p no:lockcloud`` turns it
-off). See :mod:`lockcloud.testing` for the fixtures; importing this module costs nothing until one is used.
+off). See :mod:`lockcloud.testing` for the fixtures. Loading it imports ``lockcloud`` and nothing more: the simulator,
+uvicorn and pulsar-client are imported by the fixtures that need them.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,7 @@ from lockcloud import (
     RetryPolicy,
     ServerError,
     TransportError,
+    ValidationError,
 )
 from lockcloud._client import LockCloud
 from lockcloud.sim import DEMO_PIN, Faults, Simulator
@@ -133,3 +135,61 @@ async def test_scripted_faults_can_target_token_calls(sim: Simulator) -> None:
         with pytest.raises(CredentialsError) as raised:
             await cloud.unlock_methods.list_unassigned(sim.devices["front_door"])
     assert raised.value.code == 1001
+
+
+async def test_a_gateway_error_page_before_the_cloud_is_retried_for_reads(
+    cloud: LockCloud, sim: Simulator
+) -> None:
+    front = sim.devices["front_door"]
+    sim.fail_at_gateway(502, action="list_unassigned_keys")
+    assert [key.unlock_no for key in await cloud.unlock_methods.list_unassigned(front)] == [3]
+    statuses = [
+        (r.action, r.http_status, r.executed) for r in sim.requests if r.action == "list_unassigned_keys"
+    ]
+    assert statuses == [("list_unassigned_keys", 502, False), ("list_unassigned_keys", 200, True)]
+    assert len(sim.executed("list_unassigned_keys")) == 1
+
+
+async def test_a_gateway_error_page_is_an_unknown_outcome_for_an_unlock(
+    cloud: LockCloud, sim: Simulator
+) -> None:
+    front = sim.devices["front_door"]
+    sim.fail_at_gateway(502, action="open_door")
+    with pytest.raises(OutcomeUnknownError, match="HTTP 502"):
+        await cloud.remote_unlock.open_door(front, pin=DEMO_PIN)
+    assert sim.executed("open_door") == []
+    assert sim.lock(front).door_open is False
+
+
+async def test_a_gateway_error_after_the_cloud_ran_the_call(cloud: LockCloud, sim: Simulator) -> None:
+    front = sim.devices["front_door"]
+    sim.fail_at_gateway(503, action="open_door", executed=True)
+    with pytest.raises(OutcomeUnknownError, match="HTTP 503"):
+        await cloud.remote_unlock.open_door(front, pin=DEMO_PIN)
+    [record] = sim.executed("open_door")
+    assert record.response_lost is True
+    assert sim.lock(front).door_open is True
+    [request] = [r for r in sim.requests if r.action == "open_door"]
+    assert (request.http_status, request.executed, request.response_lost, request.code) == (
+        503,
+        True,
+        True,
+        None,
+    )
+
+
+async def test_a_gateway_error_page_is_html_with_its_status(raw: Any, sim: Simulator) -> None:
+    sim.fail_at_gateway(504)
+    params = {"grant_type": "1"}
+    headers = raw.headers("GET", "/v1.0/token", params=params)
+    response = await raw.http.get("/v1.0/token", params=params, headers=headers)
+    assert response.status_code == 504
+    assert response.headers["content-type"] == "text/html"
+    assert b"504 Gateway Timeout" in response.content
+
+
+@pytest.mark.parametrize("status", [200, 302, 600, 499_000])
+def test_a_gateway_error_must_be_an_http_error_status(sim: Simulator, status: int) -> None:
+    with pytest.raises(ValidationError, match="HTTP status"):
+        sim.fail_at_gateway(status)
+    assert sim.faults.scripted == []

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lockcloud import LockCloudError
+from lockcloud import LockCloudError, ValidationError
 from lockcloud.sim import PortUnavailableError, running
 
 _HOST_APP = '''
@@ -73,6 +73,15 @@ async def test_a_taken_port_raises_an_error_naming_host_and_port(taken_port: int
     assert raised.value.errno == errno.EADDRINUSE
     assert isinstance(raised.value, LockCloudError)
     assert isinstance(raised.value, OSError)
+
+
+@pytest.mark.parametrize(("option", "value"), [("port", -1), ("port", 65536), ("backlog", 0)])
+async def test_a_port_or_backlog_out_of_range_is_refused_before_anything_starts(
+    option: str, value: int
+) -> None:
+    with pytest.raises(ValidationError, match=option):
+        async with running(broker=False, **{option: value}):
+            pytest.fail("the simulator started")
 
 
 async def test_running_leaves_the_uvicorn_loggers_as_it_found_them() -> None:

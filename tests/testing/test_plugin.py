@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import os
 import subprocess
 import sys
@@ -281,7 +282,19 @@ async def test_users_view(lockcloud_client, lockcloud_push, lockcloud_events, lo
 """
 
 
+def test_loading_the_plugin_imports_neither_the_simulator_nor_pulsar() -> None:
+    probe = "import sys, lockcloud.testing.plugin; print(sorted(m for m in ('lockcloud.sim', 'pulsar', 'uvicorn') if m in sys.modules))"
+    completed = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert completed.stdout.strip() == "[]"
+
+
 def test_the_entry_point_gives_a_users_project_the_fixtures_in_strict_mode(tmp_path: Path) -> None:
+    installed = {ep.name: ep.value for ep in importlib.metadata.entry_points(group="pytest11")}
+    assert installed.get("lockcloud") == "lockcloud.testing.plugin", (
+        "the pytest11 entry point is not installed; an install older than it needs: pip install -e ."
+    )
     (tmp_path / "test_user.py").write_text(textwrap.dedent(_USER_TESTS))
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
     completed = subprocess.run(
