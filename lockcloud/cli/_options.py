@@ -40,11 +40,9 @@ def _region(ctx: click.Context, param: click.Parameter, value: str | None) -> Re
     return None if value is None else Region.from_name(value)
 
 
-#: The CLI's names for :class:`~lockcloud.UserType`; ``tuya`` is what some documents call a non-home user.
-USER_TYPES = {"home": UserType.HOME_USER, "non-home": UserType.NON_HOME_USER, "tuya": UserType.NON_HOME_USER}
-USER_TYPE_HELP = (
-    "home: a member of the home (type 1); non-home or tuya: anyone else (type 2), what Wi-Fi locks take."
-)
+#: The CLI's names for :class:`~lockcloud.UserType` (``HOME_USER``, ``NON_HOME_USER``).
+USER_TYPES = {"home": UserType.HOME_USER, "non-home": UserType.NON_HOME_USER}
+USER_TYPE_HELP = "home: a member of the home (type 1); non-home: anyone else (type 2), what Wi-Fi locks take."
 
 
 def user_type_option(func: Command) -> Command:

@@ -17,17 +17,17 @@ class Output:
     """Human text, or one JSON document per line with ``--json``; notes and warnings always go to stderr.
 
     The consoles look up ``sys.stdout`` / ``sys.stderr`` when they write, so redirected streams are honoured.
-    Plain lines are never wrapped (``soft_wrap``): a pipe gets them whole, a terminal wraps them itself.
+    On a terminal lines are wrapped between words at its width; a pipe or a file gets every line whole.
     """
 
     def __init__(self, *, json_mode: bool) -> None:
         self.json_mode = json_mode
-        self.console = Console(highlight=False, soft_wrap=True)
-        self.errors = Console(stderr=True, highlight=False, soft_wrap=True)
+        self.console = Console(highlight=False)
+        self.errors = Console(stderr=True, highlight=False)
 
     def say(self, text: str = "") -> None:
         if not self.json_mode:
-            self.console.print(text, markup=False, emoji=False)
+            self.console.print(text, markup=False, emoji=False, soft_wrap=not self.console.is_terminal)
 
     def show(self, renderable: RenderableType) -> None:
         """A rich renderable (a table) in human mode."""
@@ -35,7 +35,7 @@ class Output:
             self.console.print(renderable)
 
     def note(self, text: str) -> None:
-        self.errors.print(f"{PROG}: {text}", markup=False, emoji=False)
+        self.errors.print(f"{PROG}: {text}", markup=False, emoji=False, soft_wrap=not self.errors.is_terminal)
 
     def emit(self, document: Any) -> None:
         if self.json_mode:

@@ -53,8 +53,8 @@ class Terminal:
         return "\n".join(line.rstrip() for line in self.screen.display).rstrip()
 
     def flat(self) -> str:
-        """The screen as one line of words: a message wrapped at the right margin reads whole again."""
-        return " ".join("".join(self.screen.display).split())
+        """The screen as one line of words: a message the CLI wrapped between words reads whole again."""
+        return " ".join(" ".join(self.screen.display).split())
 
     def lines(self) -> list[str]:
         return [line.rstrip() for line in self.screen.display if line.strip()]
@@ -93,6 +93,13 @@ class Terminal:
 
     def wait_for_text(self, text: str, timeout: float) -> None:
         self.wait_for(lambda terminal: text in terminal.text(), timeout, repr(text))
+
+    def resize(self, columns: int) -> None:
+        """Make the window narrower or wider: the kernel sends SIGWINCH to the foreground process group."""
+        self._pump(0.05)
+        self.columns = columns
+        self.screen.resize(self.screen.lines, columns)
+        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", self.screen.lines, columns, 0, 0))
 
     def press_ctrl_c(self) -> float:
         """Type Ctrl-C: the line discipline signals the whole foreground process group, as in a shell."""

@@ -228,7 +228,21 @@ def test_enroll_with_progress_and_listen(
     # A first listen creates the durable subscription; what is pushed afterwards waits there for the next one.
     assert main(["listen", "--duration", "0.2", "--subscription", "cli-test"]) == 0
     capsys.readouterr()
-    assert main(["enroll", "sim-back-door", "--user", "sim-alice", "--type", "card"]) == 0
+    assert (
+        main(
+            [
+                "enroll",
+                "sim-back-door",
+                "--user",
+                "sim-alice",
+                "--type",
+                "card",
+                "--subscription",
+                "cli-enroll",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "[##############################] 1/1 done" in text
     assert "Enrolled as key #4." in text

@@ -86,9 +86,9 @@ def test_keys_prints_nothing_before_failing(runner: CliRunner) -> None:
 def test_user_type_takes_names(runner: CliRunner) -> None:
     refused = runner.invoke(cli, ["keys", "d", "--user", "u", "--user-type", "1", *UNREACHABLE])
     assert refused.exit_code == 2
-    assert "'1' is not one of 'home', 'non-home', 'tuya'" in refused.output
+    assert "'1' is not one of 'home', 'non-home'" in refused.output
     help_text = " ".join(runner.invoke(cli, ["enroll", "--help"]).output.split())
-    assert "--user-type [home|non-home|tuya]" in help_text
+    assert "--user-type [home|non-home]" in help_text
     # A name is accepted (the command goes on to fail on the unreachable URL, past option parsing).
     accepted = runner.invoke(cli, ["keys", "d", "--user", "u", "--user-type", "NON-HOME", *UNREACHABLE])
     assert accepted.exit_code == 1

@@ -33,6 +33,7 @@ def test_every_example_is_tested() -> None:
         "web_handler.py",
         "enrollment_listener.py",
         "orchestration.py",
+        "fastapi_app.py",
     }
 
 
@@ -60,3 +61,15 @@ def test_orchestration() -> None:
     assert "front_door  removed #4" in out
     assert "porch       card #3 must be removed at the lock" in out
     assert "opened the back door 1 time(s)" in out
+
+
+def test_fastapi_app() -> None:
+    out = run_example("fastapi_app.py")
+    assert "POST /unlock (PIN)    -> 200 {'opened': True}" in out
+    assert (
+        "POST /unlock (no PIN) -> 409 {'error': 'remote unlock is switched off', 'switch': 'remoteUnlockWithoutPwd'}"
+        in out
+    )
+    assert "POST /enrollments     -> 200 text/event-stream" in out
+    assert "  progress: {'period': 0, 'total_period': None, 'finish': True}" in out
+    assert "  result: {'status': 'completed', 'total_period': 5, 'unlock_no': 4, 'reason': None}" in out

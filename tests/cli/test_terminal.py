@@ -101,3 +101,26 @@ def test_ctrl_c_during_enroll_says_what_was_cancelled(
     again.wait_for(
         lambda t: any("1 to go" in line for line in bar_lines(t, "card:")), STARTUP, "a second start"
     )
+
+
+def test_the_live_bar_follows_a_resized_window(
+    open_terminal: Open,
+    serve_simulator: Callable[..., dict[str, Any]],
+    simulator_environment: Callable[[dict[str, Any]], dict[str, str]],
+) -> None:
+    served = serve_simulator("--press-interval", "2")
+    terminal = open_terminal(
+        "enroll", "sim-front-door", "--user", "sim-alice", columns=120, env=simulator_environment(served)
+    )
+    terminal.wait_for(lambda t: any("to go" in line for line in bar_lines(t)), STARTUP, "the bar")
+    assert len(bar_lines(terminal)[0]) > 100  # the bar spreads over a wide window
+    terminal.resize(60)
+    # The next redraw measures the window again and draws one line that fits the narrow one.
+    terminal.wait_for(
+        lambda t: any("3 to go" in line for line in bar_lines(t)), STARTUP, "a redraw after resizing"
+    )
+    assert terminal.wait_exit(STARTUP) == 0
+    bars = bar_lines(terminal)
+    assert len(bars) == 1, terminal.text()
+    assert "5/5" in bars[0]
+    assert len(bars[0]) <= 60
