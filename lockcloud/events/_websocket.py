@@ -240,7 +240,12 @@ class WebSocketSource:
         self.reconnections = 0
 
     def __repr__(self) -> str:
-        return f"WebSocketSource(url={self.url!r}, topic={self.topic!r}, subscription={self.subscription!r})"
+        return f"WebSocketSource({self.description})"
+
+    @property
+    def description(self) -> str:
+        """Where this source reads from, for logs and messages (no secrets)."""
+        return f"url={self.url!r}, topic={self.topic!r}, subscription={self.subscription!r}"
 
     async def open(self) -> None:
         """Connect once; raises a typed error (see the class) within ``connect_timeout``."""
@@ -330,10 +335,20 @@ class WebSocketSource:
 
         A lost acknowledgement only means a redelivery, which the stream dedupes.
         """
+        self._send_command(handle, {"messageId": handle})
+
+    def redeliver(self, handle: Any) -> None:
+        """Ask the server to send the message again now (Pulsar's ``negativeAcknowledge``; fire and forget).
+
+        Without it (or if it is lost) the message still comes back after ``ack_timeout`` or a reconnection.
+        """
+        self._send_command(handle, {"type": "negativeAcknowledge", "messageId": handle})
+
+    def _send_command(self, handle: Any, command: dict[str, str]) -> None:
         connection = self._connection
         if handle is None or connection is None:
             return
-        task = asyncio.get_running_loop().create_task(_send_ack(connection, handle))
+        task = asyncio.get_running_loop().create_task(_send(connection, json.dumps(command)))
         self._acks.add(task)
         task.add_done_callback(self._acks.discard)
 
@@ -363,9 +378,9 @@ class WebSocketSource:
             connection.transport.abort()
 
 
-async def _send_ack(connection: ClientConnection, message_id: str) -> None:
+async def _send(connection: ClientConnection, text: str) -> None:
     with contextlib.suppress(ConnectionClosed):
-        await connection.send(json.dumps({"messageId": message_id}))
+        await connection.send(text)
 
 
 async def _close(connection: ClientConnection, grace: float) -> None:

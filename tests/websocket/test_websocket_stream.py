@@ -336,3 +336,23 @@ async def test_a_slow_body_is_acknowledged_after_it_and_resends_meanwhile_are_no
     assert seen == [1, 2]
     # Each message once its body was done (the second when the stream closed), and every resend with it.
     assert stream.stats.acknowledged == 2 + stream.stats.duplicates
+
+
+async def test_redeliver_asks_the_server_to_send_the_message_again_at_once(
+    sim_server: SimServer, publish
+) -> None:
+    source = ws_source(sim_server, ack_timeout=0)
+    await source.open()
+    try:
+        assert sim_server.access_id in source.description
+        assert "password" not in source.description
+        await publish(1)
+        async with asyncio.timeout(WAIT):
+            first = await source.receive()
+            source.redeliver(first.handle)
+            again = await source.receive()
+        assert again.message_id == first.message_id
+        assert again.payload == first.payload
+        source.acknowledge(again.handle)
+    finally:
+        await source.close(5)
