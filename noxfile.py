@@ -1,4 +1,4 @@
-"""Sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``bench``."""
+"""Sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``bench``, ``docs``."""
 
 from __future__ import annotations
 
@@ -38,3 +38,10 @@ def bench(session: nox.Session) -> None:
     client lockcloud did not pick) are installed only here."""
     session.install("-e", ".[tests]", "tuya-connector-python", "aiohttp")
     session.run("python", "benchmarks/run_all.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site into site/; any warning (a broken link, a docstring griffe cannot read) fails."""
+    session.install("-e", ".[docs]")
+    session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})

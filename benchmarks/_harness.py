@@ -114,6 +114,7 @@ def machine() -> dict[str, Any]:
                 "lockcloud",
                 "httpx",
                 "httpcore",
+                "aiohttp",
                 "anyio",
                 "sniffio",
                 "attrs",

@@ -7,6 +7,7 @@ then answers commands on stdin, one per line, each with one JSON line:
 * ``reset``: forget the request log;
 * ``expire``: expire every access token now (business calls get 1010);
 * ``latency SECONDS``: answer every call that much later (a network's round trip; the server's CPU stays free);
+* ``grant_replaces 1`` / ``grant_replaces 0``: whether a new grant retires every other token (``Faults``);
 * ``quit`` (or end of input): stop.
 
 :class:`SimProcess` starts and drives it from a benchmark.
@@ -113,6 +114,10 @@ async def _serve() -> None:
                 answer = {"ok": True}
             elif name == "expire":
                 run_on_loop(simulator.expire_tokens)
+                answer = {"ok": True}
+            elif name.startswith("grant_replaces "):
+                replaces = name.split()[1] == "1"
+                run_on_loop(functools.partial(setattr, simulator.faults, "grant_replaces_token", replaces))
                 answer = {"ok": True}
             elif name.startswith("latency "):
                 seconds = float(name.split()[1])

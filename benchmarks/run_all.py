@@ -71,7 +71,12 @@ BENCHMARKS: dict[str, tuple[str, Callable[[bool], list[dict[str, Any]]]]] = {
         _module("bench_request"),
     ),
     "tokens": ("token single-flight, 1,000 concurrent callers", _module("bench_tokens")),
+    "fleet": ("one token for 8 processes x 250 callers (Redis, file store)", _module("bench_fleet")),
     "official": ("calls/s vs tuya-connector-python on the simulator", _module("bench_official")),
+    "concurrency": (
+        "calls/s and CPU per call at 32/256/1,000 in flight, 150 ms latency",
+        _module("bench_concurrency"),
+    ),
     "decode": ("push decode and broker-to-typed-event throughput", _decode),
     "memory": ("EventStream memory over a large backlog", _module("bench_memory")),
     "websocket": ("push events over WebSocket vs the native Pulsar source", _module("bench_websocket")),

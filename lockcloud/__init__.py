@@ -3,6 +3,8 @@
 Start with :class:`LockCloud`. Errors are described in one place: :mod:`lockcloud._errors` (all importable from here).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from lockcloud._auth import TuyaAuth
 from lockcloud._client import LockCloud
 from lockcloud._errors import (
@@ -18,6 +20,7 @@ from lockcloud._errors import (
     DeviceNotFoundError,
     DeviceOfflineError,
     EventStreamError,
+    InsecureTransportWarning,
     InvalidParameterError,
     LockCloudError,
     MediaTooLargeError,
@@ -28,18 +31,21 @@ from lockcloud._errors import (
     RateLimitedError,
     RemoteUnlockDisabledError,
     RequestTimeoutError,
+    ResponseTooLargeError,
     ServerError,
     ServiceNotSubscribedError,
     SignatureError,
     StreamAuthenticationError,
     StreamSubscriptionError,
+    TLSVerificationError,
     TokenError,
+    TokenStoreError,
     TransportError,
     UnexpectedResponseError,
     UnsupportedError,
     ValidationError,
 )
-from lockcloud._tokens import FileTokenStore, MemoryTokenStore, Token, TokenStore
+from lockcloud._tokens import FileTokenStore, MemoryTokenStore, StoredRenewal, Token, TokenRenewal, TokenStore
 from lockcloud._transport import RetryPolicy
 from lockcloud._version import __version__
 from lockcloud.enrollment import Enrollment, EnrollmentResult, EnrollmentStatus
@@ -56,8 +62,30 @@ from lockcloud.enums import (
     UnlockType,
     UserType,
 )
-from lockcloud.models import Album, AlbumEntry, MediaFile, PasswordTicket, RemoteUnlockMethod, UnlockKey
+from lockcloud.models import (
+    Album,
+    AlbumEntry,
+    MediaFile,
+    PasswordTicket,
+    RemoteUnlockMethod,
+    SealedPin,
+    UnlockKey,
+)
 from lockcloud.regions import Region
+
+if TYPE_CHECKING:
+    from lockcloud._redis_tokens import RedisTokenStore as RedisTokenStore
+
+
+def __getattr__(name: str) -> Any:
+    # RedisTokenStore needs the optional redis package: imported on first use, never by `import lockcloud` (nor by a
+    # star import, so it is left out of __all__).
+    if name == "RedisTokenStore":
+        from lockcloud._redis_tokens import RedisTokenStore
+
+        return RedisTokenStore
+    raise AttributeError(f"module 'lockcloud' has no attribute {name!r}")
+
 
 __all__ = [
     "APIError",
@@ -80,6 +108,7 @@ __all__ = [
     "EnrollmentStatus",
     "EventStreamError",
     "FileTokenStore",
+    "InsecureTransportWarning",
     "InvalidParameterError",
     "LockCloud",
     "LockCloudError",
@@ -99,18 +128,24 @@ __all__ = [
     "RemoteUnlockMethod",
     "RemoteUnlockType",
     "RequestTimeoutError",
+    "ResponseTooLargeError",
     "RetryPolicy",
     "RevokeReason",
+    "SealedPin",
     "ServerError",
     "ServiceNotSubscribedError",
     "SignatureError",
     "SpecialAttribute",
     "StoragePlan",
+    "StoredRenewal",
     "StreamAuthenticationError",
     "StreamSubscriptionError",
+    "TLSVerificationError",
     "Token",
     "TokenError",
+    "TokenRenewal",
     "TokenStore",
+    "TokenStoreError",
     "TransportError",
     "TuyaAuth",
     "UnexpectedResponseError",

@@ -2,32 +2,127 @@
 
 from __future__ import annotations
 
+import copy
 import functools
+import ipaddress
 import logging
+import os
+import ssl
+import warnings
 from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
+from urllib.parse import urlsplit
 
 import httpx
 
-from lockcloud._auth import ServerClock, TuyaAuth
-from lockcloud._errors import ValidationError
+from lockcloud._aiohttp import AiohttpTransport
+from lockcloud._auth import DEFAULT_MAX_RESPONSE_BYTES, ServerClock, TuyaAuth
+from lockcloud._errors import InsecureTransportWarning, ValidationError
 from lockcloud._tokens import TokenManager, TokenStore
-from lockcloud._transport import RateLimiter, RetryPolicy, Transport
+from lockcloud._transport import RateLimiter, RetryPolicy, Transport, seconds
+from lockcloud._wire import TOKEN_PATH
 from lockcloud.regions import Region
 
 if TYPE_CHECKING:
     from lockcloud.enrollment import Enrollment
     from lockcloud.enums import UnlockType, UserType
     from lockcloud.events import EventStream
+    from lockcloud.models import SealedPin
     from lockcloud.remote_unlock import RemoteUnlock
     from lockcloud.unlock_methods import UnlockMethods
 
 __all__ = ["LockCloud"]
 
 logger = logging.getLogger("lockcloud")
+# A library does not decide where its logs go; without this, warnings would reach stderr via logging's last resort.
+logger.addHandler(logging.NullHandler())
 
-DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+DEFAULT_TIMEOUT = 10.0
+_DEFAULT_CONNECT_TIMEOUT = 5.0
+
+ENV_ACCESS_ID = "LOCKCLOUD_ACCESS_ID"
+ENV_ACCESS_SECRET = "LOCKCLOUD_ACCESS_SECRET"
+ENV_REGION = "LOCKCLOUD_REGION"
+ENV_BASE_URL = "LOCKCLOUD_BASE_URL"
+ENV_PULSAR_URL = "LOCKCLOUD_PULSAR_URL"
+ENV_WEBSOCKET_URL = "LOCKCLOUD_WEBSOCKET_URL"
+
+# Hosts already warned about for plain http:// (once per host and process).
+_warned_plain_hosts: set[str] = set()
+# RFC 6761 names that never leave the machine through DNS.
+_SPECIAL_USE_SUFFIXES = (".localhost", ".test", ".invalid", ".example")
+
+
+def _is_local_host(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(_SPECIAL_USE_SUFFIXES):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _credential(value: object, name: str) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} must be a string, got {type(value).__name__}")
+    if not value:
+        raise ValidationError("access_id and access_secret are required")
+    if not (value.isascii() and value.isprintable()) or any(char.isspace() for char in value):
+        # Only the name: a secret must not be echoed, even a malformed one.
+        raise ValidationError(f"{name} must be printable ASCII without spaces")
+    return value
+
+
+def _http_url(value: object, name: str, *, schemes: tuple[str, ...] = ("https", "http")) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} must be a string URL, got {type(value).__name__}")
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ValidationError(f"{name} must be an absolute {' or '.join(schemes)} URL, got {value[:80]!r}")
+    if parts.query or parts.fragment:
+        raise ValidationError(f"{name} must not have a query or fragment")
+    return value.rstrip("/")
+
+
+def warn_if_plain(url: str, *, what: str, stacklevel: int = 3) -> None:
+    """An :class:`InsecureTransportWarning`, once per host, for plain ``http://`` to a host off this machine."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme != "http" or _is_local_host(host) or host in _warned_plain_hosts:
+        return
+    _warned_plain_hosts.add(host)
+    warnings.warn(
+        f"{what} {parts.scheme}://{parts.netloc} is plain HTTP to a host that is not this machine: the access id, "
+        "signatures and access tokens travel unencrypted; use https://",
+        InsecureTransportWarning,
+        stacklevel=stacklevel,
+    )
+
+
+def _timeouts(value: object) -> tuple[httpx.Timeout, float]:
+    """httpx's per-phase limits and the total time one attempt may take."""
+    if isinstance(value, httpx.Timeout):
+        phases = [value.connect, value.read, value.write, value.pool]
+        for phase in phases:
+            if phase is not None:
+                seconds(phase, "timeout")
+        total = sum(phase for phase in phases if phase is not None)
+        if not total:
+            raise ValidationError("timeout must set at least one limit")
+        return value, total
+    total = seconds(value, "timeout")
+    return httpx.Timeout(total, connect=min(total, _DEFAULT_CONNECT_TIMEOUT)), total
+
+
+def _verify(value: object) -> bool | ssl.SSLContext:
+    if isinstance(value, bool | ssl.SSLContext):
+        return value
+    raise ValidationError(
+        f"verify must be True, False or an ssl.SSLContext, got {type(value).__name__} "
+        "(for a CA bundle: ssl.create_default_context(cafile=...))"
+    )
 
 
 class LockCloud:
@@ -36,11 +131,16 @@ class LockCloud:
     Use it as an async context manager (or call :meth:`aclose`). It creates its own ``httpx.AsyncClient`` unless one
     is passed as ``http_client``; a borrowed client is left open for its owner. ``base_url`` overrides the region's
     OpenAPI URL, ``pulsar_url`` and ``websocket_url`` the region's push service URLs (native Pulsar and WebSocket;
-    for the simulator or a proxy).
+    for the simulator or a proxy). Plain ``http://`` to a host that is not this machine draws an
+    :class:`~lockcloud.InsecureTransportWarning`.
 
-    ``retry`` sets the default :class:`RetryPolicy` (each call may override it); ``rate_limit`` (requests per
-    second) and ``max_in_flight`` limit the client's own pace, both off by default. ``token_store`` keeps the access
-    token across restarts. TLS verification is on unless ``verify=False`` is given explicitly.
+    ``timeout`` bounds each attempt in total, answer included, in seconds (an ``httpx.Timeout`` sets httpx's
+    per-phase limits, and the attempt's total is their sum); the retry policy's ``deadline`` bounds the whole call.
+    ``retry`` sets the default :class:`RetryPolicy`; :meth:`with_options` changes either for some calls.
+    ``rate_limit`` (requests per second) and ``max_in_flight`` limit the client's own pace, both off by default.
+    ``token_store`` keeps the access token across restarts. Answers larger than ``max_response_bytes`` are refused.
+    TLS verification is on unless ``verify=False`` is given explicitly (``verify`` also takes an ``ssl.SSLContext``).
+    Every value is checked here: a bad one raises :class:`~lockcloud.ValidationError`.
     """
 
     def __init__(
@@ -60,48 +160,120 @@ class LockCloud:
         token_store: TokenStore | None = None,
         refresh_margin: float = 60.0,
         use_nonce: bool = False,
-        verify: bool = True,
+        verify: bool | ssl.SSLContext = True,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
-        if not access_id or not access_secret:
-            raise ValidationError("access_id and access_secret are required")
-        self.access_id = access_id
-        self._access_secret = access_secret
+        self.access_id = _credential(access_id, "access_id")
+        self._access_secret = _credential(access_secret, "access_secret")
+        if not isinstance(region, Region):
+            raise ValidationError(f"region must be a lockcloud.Region, got {type(region).__name__}")
         self.region = region
-        self.base_url = (base_url or region.base_url).rstrip("/")
+        self.base_url = _http_url(base_url if base_url is not None else region.base_url, "base_url")
+        if pulsar_url is not None and not isinstance(pulsar_url, str):
+            raise ValidationError(f"pulsar_url must be a string URL, got {type(pulsar_url).__name__}")
         self.pulsar_url = pulsar_url or region.pulsar_url
+        if websocket_url is not None and not isinstance(websocket_url, str):
+            raise ValidationError(f"websocket_url must be a string URL, got {type(websocket_url).__name__}")
         self.websocket_url = websocket_url or region.websocket_url
-        self._active_enrollments: set[str] = set()
-        self._owns_http_client = http_client is None
-        self._http = http_client or httpx.AsyncClient(timeout=timeout, verify=verify)
-        self._clock = ServerClock()
-        token_auth = TuyaAuth(access_id, access_secret, None, self._clock, use_nonce=use_nonce)
-        token_transport = Transport(
-            self._http, self.base_url, token_auth, None, self._clock, retry=retry or RetryPolicy()
-        )
-        self.tokens = TokenManager(
-            functools.partial(_token_call, token_transport),
-            self._clock,
-            store=token_store,
-            refresh_margin=refresh_margin,
-        )
-        auth = TuyaAuth(access_id, access_secret, self.tokens, self._clock, use_nonce=use_nonce)
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+            raise ValidationError(
+                f"http_client must be an httpx.AsyncClient, got {type(http_client).__name__}"
+            )
+        phases, attempt_total = _timeouts(timeout)
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise ValidationError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
+        margin = seconds(refresh_margin, "refresh_margin", allow_zero=True)
+        if not isinstance(use_nonce, bool):
+            raise ValidationError(f"use_nonce must be True or False, got {type(use_nonce).__name__}")
+        tls = _verify(verify)
+        if (
+            isinstance(max_response_bytes, bool)
+            or not isinstance(max_response_bytes, int)
+            or max_response_bytes < 1
+        ):
+            raise ValidationError(f"max_response_bytes must be a positive int, got {max_response_bytes!r}")
         limiter = (
             RateLimiter(rate_limit, max_in_flight)
             if rate_limit is not None or max_in_flight is not None
             else None
         )
+        warn_if_plain(self.base_url, what="base_url")
+
+        self._active_enrollments: set[str] = set()
+        self._owns_http_client = http_client is None
+        self._closed = False
+        fast = None if http_client is not None else AiohttpTransport(verify=tls)
+        self._http = http_client or httpx.AsyncClient(timeout=phases, transport=fast)
+        self._clock = ServerClock()
+        self._call_retry: RetryPolicy | None = None
+        self._call_timeout: float | None = None
+        self.tokens = TokenManager(
+            self._token_call, self._clock, store=token_store, refresh_margin=margin, access_id=self.access_id
+        )
+        auth = TuyaAuth(
+            self.access_id,
+            self._access_secret,
+            self.tokens,
+            self._clock,
+            use_nonce=use_nonce,
+            max_response_bytes=max_response_bytes,
+        )
         self._transport = Transport(
             self._http,
             self.base_url,
             auth,
-            self.tokens,
             self._clock,
             retry=retry or RetryPolicy(),
+            timeout=attempt_total,
+            max_response_bytes=max_response_bytes,
             limiter=limiter,
+            fast=fast,
+            phases=phases,
         )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> LockCloud:
+        """A client from ``LOCKCLOUD_ACCESS_ID``, ``LOCKCLOUD_ACCESS_SECRET`` and optionally ``LOCKCLOUD_REGION``,
+        ``LOCKCLOUD_BASE_URL``, ``LOCKCLOUD_PULSAR_URL`` and ``LOCKCLOUD_WEBSOCKET_URL`` (what ``lockcloud sim serve``
+        prints and the command line reads). Keyword ``options`` go to the constructor and win over the environment."""
+        env = os.environ if environ is None else environ
+        missing = [name for name in (ENV_ACCESS_ID, ENV_ACCESS_SECRET) if not env.get(name)]
+        if missing:
+            raise ValidationError(f"set {' and '.join(missing)} (or construct LockCloud(...) directly)")
+        settings: dict[str, Any] = {}
+        if env.get(ENV_REGION):
+            settings["region"] = Region.from_name(env[ENV_REGION])
+        if env.get(ENV_BASE_URL):
+            settings["base_url"] = env[ENV_BASE_URL]
+        if env.get(ENV_PULSAR_URL):
+            settings["pulsar_url"] = env[ENV_PULSAR_URL]
+        if env.get(ENV_WEBSOCKET_URL):
+            settings["websocket_url"] = env[ENV_WEBSOCKET_URL]
+        settings.update(options)
+        return cls(env[ENV_ACCESS_ID], env[ENV_ACCESS_SECRET], **settings)
 
     def __repr__(self) -> str:
         return f"LockCloud(access_id={self.access_id!r}, base_url={self.base_url!r})"
+
+    def with_options(self, *, timeout: float | None = None, retry: RetryPolicy | None = None) -> LockCloud:
+        """The same client (same connections, token and clock) with other defaults for the calls made through it::
+
+            await cloud.with_options(timeout=3, retry=RetryPolicy.never()).remote_unlock.unlock(device)
+
+        ``timeout`` is the total time per attempt in seconds. Closing the returned view does nothing; close the
+        original.
+        """
+        view = copy.copy(self)
+        for cached in ("unlock_methods", "remote_unlock"):
+            view.__dict__.pop(cached, None)
+        view._owns_http_client = False
+        if timeout is not None:
+            view._call_timeout = seconds(timeout, "timeout")
+        if retry is not None:
+            if not isinstance(retry, RetryPolicy):
+                raise ValidationError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
+            view._call_retry = retry
+        return view
 
     @property
     def http_client(self) -> httpx.AsyncClient:
@@ -134,12 +306,48 @@ class LockCloud:
         otherwise). Raises :class:`~lockcloud.APIError` subclasses for Tuya errors and
         :class:`~lockcloud.TransportError` subclasses for network failures.
         """
-        if not path.startswith("/"):
-            raise ValidationError("path must start with '/'")
+        if not isinstance(method, str) or not method.isascii() or not method.isalpha():
+            raise ValidationError("method must be an HTTP method name such as 'GET'")
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ValidationError("path must be a string starting with '/'")
+        if params is not None and not isinstance(params, Mapping):
+            raise ValidationError(f"params must be a mapping, got {type(params).__name__}")
+        if idempotent is not None and not isinstance(idempotent, bool):
+            raise ValidationError(f"idempotent must be True, False or None, got {type(idempotent).__name__}")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise ValidationError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
         result, _ = await self._transport.request(
-            method, path, params=params, json=json, idempotent=idempotent, retry=retry
+            method,
+            path,
+            params=params,
+            json=json,
+            idempotent=idempotent,
+            retry=retry or self._call_retry,
+            time_limit=self._call_timeout,
         )
         return result
+
+    async def seal_pin(self, device_id: str, pin: str) -> SealedPin:
+        """Fetch a fresh single-use ticket for ``device_id`` and encrypt ``pin`` with its key.
+
+        The result goes into one open-door or enroll call (``ticket_id``, ``password``); the access secret that
+        decrypts the ticket key never leaves the client. The ticket call is unsafe (each mints a ticket), so it is
+        never replayed after it may have reached Tuya.
+        """
+        from lockcloud import _validation as check
+        from lockcloud.crypto import decrypt_ticket_key, encrypt_password
+        from lockcloud.models import SealedPin
+
+        device = check.device_id(device_id)
+        digits = check.pin(pin)
+        ticket = await self.remote_unlock.get_password_ticket(device)
+        key = decrypt_ticket_key(ticket.ticket_key, self._access_secret)
+        return SealedPin(ticket_id=ticket.ticket_id, password=encrypt_password(digits, key))
+
+    async def _token_call(self, path: str, params: Mapping[str, str] | None) -> tuple[Any, Any]:
+        # A grant is idempotent; a refresh is not (the refresh token works once), but a failed refresh falls back to a
+        # new grant, so neither needs more than the transport's own rules.
+        return await self._transport.request("GET", path, params=params, idempotent=path == TOKEN_PATH)
 
     @functools.cached_property
     def unlock_methods(self) -> UnlockMethods:
@@ -222,8 +430,19 @@ class LockCloud:
         )
 
     async def aclose(self) -> None:
+        self._closed = True
         if self._owns_http_client:
             await self._http.aclose()
+
+    def __del__(self) -> None:
+        # getattr: __init__ may have failed before these were set.
+        if getattr(self, "_owns_http_client", False) and not getattr(self, "_closed", True):
+            warnings.warn(
+                f"{self!r} was never closed; use 'async with LockCloud(...)' or await cloud.aclose()",
+                ResourceWarning,
+                stacklevel=2,
+                source=self,
+            )
 
     async def __aenter__(self) -> Self:
         return self
@@ -232,9 +451,3 @@ class LockCloud:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
-
-
-async def _token_call(transport: Transport, path: str, params: Mapping[str, str] | None) -> tuple[Any, Any]:
-    # A grant is idempotent; a refresh is not (the refresh token works once), but a failed refresh falls back to a
-    # new grant, so neither needs more than the transport's own rules.
-    return await transport.request("GET", path, params=params, idempotent=path == "/v1.0/token")

@@ -19,7 +19,15 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn
 
-__all__ = ["OpenIntEnum", "OpenStrEnum", "converter", "from_epoch", "structure", "unstructure"]
+__all__ = [
+    "OpenIntEnum",
+    "OpenStrEnum",
+    "converter",
+    "fast_converter",
+    "from_epoch",
+    "structure",
+    "unstructure",
+]
 
 T = TypeVar("T")
 
@@ -111,8 +119,8 @@ def _to_epoch_ms(value: _dt.datetime) -> int:
     return round(value.timestamp() * 1000)
 
 
-def _make_converter() -> cattrs.Converter:
-    conv = cattrs.Converter(forbid_extra_keys=False)
+def _make_converter(*, detailed_validation: bool = True) -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=False, detailed_validation=detailed_validation)
     conv.register_structure_hook(_dt.datetime, lambda value, _: from_epoch(value))
     conv.register_structure_hook(bool, lambda value, _: strict_bool(value))
     conv.register_unstructure_hook(_dt.datetime, _to_epoch_ms)
@@ -138,6 +146,9 @@ def _make_converter() -> cattrs.Converter:
 
 
 converter = _make_converter()
+# The same rules without cattrs' error tree: a failure costs microseconds instead of a tenth of a millisecond, which
+# matters when an answer holds 100,000 bad items. Used to structure long lists item by item.
+fast_converter = _make_converter(detailed_validation=False)
 
 
 def structure(value: Any, cls: type[T]) -> T:

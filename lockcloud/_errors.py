@@ -11,11 +11,14 @@
     ├── EventStreamError                       the push stream could not subscribe, or failed for good
     │   ├── StreamAuthenticationError          the message service refused the credentials (or is not enabled)
     │   └── StreamSubscriptionError            the message service refused the topic or subscription
-    ├── TransportError                         the HTTP exchange itself failed (wraps the httpx exception)
+    ├── TokenStoreError                        a shared token store (Redis, a lock file) could not be used
+    ├── TransportError                         the HTTP exchange itself failed (names the httpx error)
     │   ├── ConnectError                       the request never left: safe to try again
+    │   │   └── TLSVerificationError           the server's certificate was refused (names host and reason; not retried)
     │   ├── RequestTimeoutError                a call that may be retried timed out on every attempt (or a download timed out)
     │   ├── OutcomeUnknownError                an unsafe call (unlock, enroll, ticket) may have been executed
     │   └── UnexpectedResponseError            the server answered with something that is not a Tuya envelope
+    │       ├── ResponseTooLargeError          an API answer went over the client's max_response_bytes
     │       └── MediaTooLargeError             a media download went over its max_bytes cap
     └── APIError                               Tuya answered success=false: .code .msg .tid .method .path .body
         ├── AuthenticationError
@@ -36,7 +39,8 @@
         └── ServerError                        500 / 1111
 
 Codes without a class of their own raise :class:`APIError` itself, with the raw body kept.
-No exception message or repr ever contains the access secret, a token, a ticket key or a PIN.
+:class:`InsecureTransportWarning` (a ``UserWarning``) is issued once per host for plain ``http://`` to a host that
+is not loopback. No exception message or repr ever contains the access secret, a token, a ticket key or a PIN.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ __all__ = [
     "DeviceNotFoundError",
     "DeviceOfflineError",
     "EventStreamError",
+    "InsecureTransportWarning",
     "InvalidParameterError",
     "LockCloudError",
     "MediaTooLargeError",
@@ -68,12 +73,15 @@ __all__ = [
     "RateLimitedError",
     "RemoteUnlockDisabledError",
     "RequestTimeoutError",
+    "ResponseTooLargeError",
     "ServerError",
     "ServiceNotSubscribedError",
     "SignatureError",
     "StreamAuthenticationError",
     "StreamSubscriptionError",
+    "TLSVerificationError",
     "TokenError",
+    "TokenStoreError",
     "TransportError",
     "UnexpectedResponseError",
     "UnsupportedError",
@@ -140,8 +148,14 @@ class StreamSubscriptionError(EventStreamError):
     """The message service refused the topic or the subscription (not the project's, unknown, or busy)."""
 
 
+class TokenStoreError(LockCloudError):
+    """A token store shared between processes could not be used: its server is unreachable (the message names
+    it), or another process held its renewal lock for longer than the store waits."""
+
+
 class TransportError(LockCloudError):
-    """The HTTP exchange failed; ``__cause__`` is the httpx exception."""
+    """The HTTP exchange failed. The httpx exception is named in the message but not chained: its request holds the
+    access token."""
 
     def __init__(self, message: str, *, method: str, path: str) -> None:
         super().__init__(f"{method} {path}: {message}")
@@ -151,6 +165,23 @@ class TransportError(LockCloudError):
 
 class ConnectError(TransportError):
     """No connection could be made, so the request never reached the server."""
+
+
+class TLSVerificationError(ConnectError):
+    """The server's TLS certificate was refused (``host`` and ``reason`` say which and why).
+
+    Nothing was sent. It is not retried: a certificate does not fix itself between attempts. Point ``verify`` at the
+    right CA (an ``ssl.SSLContext``) rather than switching verification off.
+    """
+
+    def __init__(self, *, method: str, path: str, host: str, reason: str) -> None:
+        super().__init__(f"TLS certificate of {host} refused: {reason}", method=method, path=path)
+        self.host = host
+        self.reason = reason
+
+
+class InsecureTransportWarning(UserWarning):
+    """Credentials or tokens would travel in clear: plain ``http://`` (or ``pulsar://``) to a host off this machine."""
 
 
 class RequestTimeoutError(TransportError, builtins.TimeoutError):
@@ -164,9 +195,11 @@ class RequestTimeoutError(TransportError, builtins.TimeoutError):
 class OutcomeUnknownError(TransportError):
     """An unsafe call (unlock, door-operate, enroll, ticket) may have reached the server.
 
-    It was sent, and then the connection broke or timed out before an answer came back, or an HTTP 5xx came back
-    without a Tuya envelope (a proxy cannot tell whether Tuya acted). lockcloud never replays such a
-    call: the door may or may not have opened. Check the lock's state before deciding to try again.
+    It was sent, and then the connection broke or timed out before an answer came back, an HTTP 5xx came back
+    without a Tuya envelope (a proxy cannot tell whether Tuya acted), an unreadable or oversized answer came back,
+    or Tuya itself answered 500 / 1111 (a failure inside its servers, which may come after the lock acted; the
+    :class:`ServerError` is chained). lockcloud never replays such a call: the door may or may not have opened.
+    Check the lock's state before deciding to try again.
     """
 
 
@@ -177,6 +210,20 @@ class UnexpectedResponseError(TransportError):
         super().__init__(message, method=method, path=path)
         self.status_code = status_code
         self.body = body
+
+
+class ResponseTooLargeError(UnexpectedResponseError):
+    """An OpenAPI answer went over ``max_response_bytes``; reading stopped there."""
+
+    def __init__(self, *, method: str, path: str, limit: int) -> None:
+        super().__init__(
+            f"response larger than max_response_bytes={limit}",
+            method=method,
+            path=path,
+            status_code=200,
+            body=b"",
+        )
+        self.limit = limit
 
 
 class MediaTooLargeError(UnexpectedResponseError):

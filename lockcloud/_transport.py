@@ -1,10 +1,32 @@
-"""The one path every REST call takes: signing, the Tuya envelope, token healing, retries and rate limits.
+"""The one path every REST call takes: the Tuya envelope, retries, deadlines and rate limits.
+
+Signing and token healing happen in :class:`~lockcloud._auth.TuyaAuth`'s auth flow; this module decides what an
+answer means and whether a call may be sent again.
 
 Retries follow the safety of the operation, not its HTTP verb. An *idempotent* call may be replayed after connect
 errors, timeouts, HTTP 5xx and Tuya's busy codes. An *unsafe* call (an unlock, door-operate, enroll, a ticket) is
-replayed only when it provably never reached the server (connect error) or the server rejected it before acting
-(an expired token, a skewed clock); if it may have arrived and no answer came back, :class:`OutcomeUnknownError`
-is raised instead, so a door is never opened twice by a retry.
+sent again only when it provably did nothing:
+
+===================================================  ==============================================================
+what happened                                        unsafe call
+===================================================  ==============================================================
+no connection could be made (connect error/timeout)  sent again within the retry policy (the request never left)
+TLS certificate refused                              :class:`TLSVerificationError`, nothing sent, not retried
+1010 / 1011 / 1012 (token expired or replaced)       token healed, sent once more (authentication comes before any
+                                                     execution; Tuya's own SDKs do the same)
+1013 (request time invalid)                          clock corrected from the answer, :class:`ClockSkewError`
+                                                     raised (an idempotent call is sent once more)
+1110 / 1199 (throttled)                              :class:`RateLimitedError` raised, not replayed (idempotent calls
+                                                     wait and retry)
+500 / 1111 (system error, system busy)               :class:`OutcomeUnknownError` from the :class:`ServerError`: the
+                                                     failure may have come after the lock acted
+any other Tuya code                                  its typed :class:`APIError`: Tuya refused that request
+sent, then timeout / broken connection / drip        :class:`OutcomeUnknownError`
+HTTP 5xx or 2xx that is not an envelope, oversize    :class:`OutcomeUnknownError`
+===================================================  ==============================================================
+
+Every attempt, including reading its answer, is bounded by ``timeout`` seconds in total and every call by its retry
+policy's ``deadline``, so a server dripping a byte at a time cannot hold a caller longer than that.
 """
 
 from __future__ import annotations
@@ -13,38 +35,58 @@ import asyncio
 import enum
 import json
 import logging
+import math
 import random
 import re
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
+import aiohttp
 import attrs
 import httpx
 
-from lockcloud._auth import TOKEN_EXTENSION, ServerClock, TuyaAuth
+from lockcloud._aiohttp import AiohttpTransport
+from lockcloud._auth import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    NOT_JSON,
+    SENT_EXTENSION,
+    SIGN_URL_EXTENSION,
+    ServerClock,
+    TuyaAuth,
+    canonical_url,
+    decode_json,
+    envelope_code,
+    is_token_path,
+    plausible_server_time,
+    read_envelope,
+)
 from lockcloud._errors import (
     ConnectError,
+    LockCloudError,
     MediaTooLargeError,
     OutcomeUnknownError,
     RequestTimeoutError,
+    ResponseTooLargeError,
+    TLSVerificationError,
     TransportError,
     UnexpectedResponseError,
     ValidationError,
     error_for_code,
 )
-from lockcloud._tokens import Token, TokenManager
 
 __all__ = ["RateLimiter", "RetryPolicy", "Transport", "download", "redact_path"]
 
 logger = logging.getLogger("lockcloud.http")
 
-TOKEN_REJECTED = frozenset({1010, 1011, 1012})
 CLOCK_REJECTED = 1013
 THROTTLED_CODES = frozenset({1110, 1199})
-RETRYABLE_CODES = THROTTLED_CODES | {500, 1111}
+#: Failures inside Tuya's servers: they may come after the lock acted.
+MAY_HAVE_EXECUTED = frozenset({500, 1111})
+RETRYABLE_CODES = THROTTLED_CODES | MAY_HAVE_EXECUTED
 
 _REFRESH_IN_PATH = re.compile(r"(/v1\.0/token/)[^/?\s\"]+")
 
@@ -102,12 +144,14 @@ class RetryPolicy:
     deadline: float | None = 30.0
 
     def __attrs_post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValidationError("max_attempts must be at least 1 (1 means no retries)")
-        if self.initial_backoff < 0 or self.max_backoff < 0:
-            raise ValidationError("backoff times must not be negative")
-        if self.deadline is not None and self.deadline < 0:
-            raise ValidationError("deadline must not be negative (None means no deadline)")
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
+            raise ValidationError(f"max_attempts must be an int, got {type(self.max_attempts).__name__}")
+        if not 1 <= self.max_attempts <= _MAX_ATTEMPTS:
+            raise ValidationError(f"max_attempts must be between 1 and {_MAX_ATTEMPTS} (1 means no retries)")
+        for name in ("initial_backoff", "max_backoff"):
+            seconds(getattr(self, name), name, allow_zero=True)
+        if self.deadline is not None:
+            seconds(self.deadline, "deadline")
 
     @classmethod
     def never(cls) -> RetryPolicy:
@@ -119,14 +163,36 @@ class RetryPolicy:
         return random.uniform(0, ceiling)
 
 
+_MAX_ATTEMPTS = 100
+
+
+def seconds(value: object, name: str, *, allow_zero: bool = False) -> float:
+    """A duration: a finite, positive number of seconds (or zero where ``allow_zero``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(f"{name} must be a number of seconds, got {type(value).__name__}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = "zero or more" if allow_zero else "more than zero"
+        raise ValidationError(f"{name} must be a finite number of seconds, {bound}; got {value!r}")
+    return float(value)
+
+
 class RateLimiter:
     """Client-side limits: ``rate`` requests per second (burst of one second's worth) and ``max_in_flight``."""
 
     def __init__(self, rate: float | None = None, max_in_flight: int | None = None) -> None:
-        if rate is not None and rate <= 0:
-            raise ValidationError("rate must be positive, or None to disable")
-        if max_in_flight is not None and max_in_flight < 1:
-            raise ValidationError("max_in_flight must be at least 1, or None to disable")
+        if rate is not None and (
+            isinstance(rate, bool)
+            or not isinstance(rate, int | float)
+            or not math.isfinite(rate)
+            or rate <= 0
+        ):
+            raise ValidationError(
+                f"rate must be a finite number of requests per second above zero, got {rate!r}"
+            )
+        if max_in_flight is not None and (
+            isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int) or max_in_flight < 1
+        ):
+            raise ValidationError(f"max_in_flight must be an int of at least 1, got {max_in_flight!r}")
         self._interval = 1.0 / rate if rate else 0.0
         self._burst = max(1.0, rate or 1.0) * self._interval
         self._next_free = 0.0
@@ -152,12 +218,54 @@ class RateLimiter:
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # Refused on this side before a byte went out, and no retry would change that (a bad URL, an invalid header).
 _NEVER_SENDABLE = (httpx.UnsupportedProtocol, httpx.LocalProtocolError)
+_REQUEST_HEADERS = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
+# Server text (``msg``, ``tid``) is quoted in messages up to this many characters.
+_QUOTED_TEXT = 200
 
 
-def _encode_body(body: Any) -> bytes:
+def _encode_body(body: Any, method: str, shown: str) -> bytes:
     if body is None:
         return b""
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    try:
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ValidationError(
+            f"{method} {shown}: the JSON body cannot be encoded ({type(exc).__name__})"
+        ) from None
+
+
+def _quoted(value: object) -> str:
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= _QUOTED_TEXT else text[:_QUOTED_TEXT] + f"... ({len(text)} characters)"
+
+
+def _certificate_problem(failure: BaseException) -> str | None:
+    """The reason a TLS certificate was refused, if that is what ``failure`` comes down to."""
+    seen: BaseException | None = failure
+    for _ in range(8):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return str(seen.verify_message or seen.reason or "certificate verify failed")
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+class _Attempt:
+    """What one attempt got to: whether the request was handed to the network."""
+
+    __slots__ = ("sent",)
+
+    def __init__(self) -> None:
+        self.sent = False
+
+
+# Paths that need no percent-encoding: the fast path puts them into the URL as they are.
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@/-]*")
+
+
+class _AttemptTimedOut(Exception):
+    """The attempt's total time ran out (a slow drip, a hung server): not an httpx error, so named here."""
 
 
 class Transport:
@@ -168,18 +276,31 @@ class Transport:
         client: httpx.AsyncClient,
         base_url: str,
         auth: TuyaAuth,
-        tokens: TokenManager | None,
         clock: ServerClock,
         *,
         retry: RetryPolicy,
+        timeout: float,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         limiter: RateLimiter | None = None,
+        fast: AiohttpTransport | None = None,
+        phases: httpx.Timeout | None = None,
     ) -> None:
         self._client = client
+        # The client's own aiohttp pool, driven without httpx objects: the same signing, healing and envelope
+        # rules at a fraction of the CPU per call. Only when the client was not borrowed (its hooks, headers and
+        # transport are then lockcloud's own) and for paths that need no encoding.
+        self._fast = fast
+        phases = phases or httpx.Timeout(timeout)
+        self._fast_timeout = aiohttp.ClientTimeout(
+            total=None, connect=phases.pool, sock_connect=phases.connect, sock_read=phases.read
+        )
         self._base_url = base_url.rstrip("/")
+        self._host = urlsplit(self._base_url).hostname or ""
         self._auth = auth
-        self._tokens = tokens
         self._clock = clock
         self._retry = retry
+        self._timeout = timeout
+        self._max_response_bytes = max_response_bytes
         self._limiter = limiter
 
     async def request(
@@ -191,135 +312,245 @@ class Transport:
         json: Any = None,
         idempotent: bool | None = None,
         retry: RetryPolicy | None = None,
-    ) -> tuple[Any, Any]:
-        """One call; returns ``(result, server_t)``. See the module docstring for what is replayed."""
+        time_limit: float | None = None,
+    ) -> tuple[Any, float | None]:
+        """One call; returns ``(result, server_t_ms)``. See the module docstring for what is replayed.
+
+        ``server_t_ms`` is None when the answer's ``t`` could not be Tuya's clock. ``time_limit`` overrides the
+        client's total time per attempt.
+        """
         method = method.upper()
         if idempotent is None:
             idempotent = method in ("GET", "HEAD")
         policy = retry or self._retry
+        attempt_timeout = self._timeout if time_limit is None else time_limit
         shown = redact_path(path)
-        body = _encode_body(json)
-        query = (
-            {key: _query_value(value) for key, value in params.items() if value is not None}
+        body = _encode_body(json, method, shown)
+        query: list[tuple[str, str]] = (
+            [(key, _query_value(value)) for key, value in params.items() if value is not None]
             if params
-            else None
+            else []
         )
-        headers = {"Content-Type": "application/json"}
+        sign_url = canonical_url(path, query)
         url = self._base_url + path
+        fast = self._fast is not None and _PLAIN_PATH.fullmatch(path) is not None
+        fast_url = url + "?" + urlencode(query) if query else url
         deadline = None if policy.deadline is None else time.monotonic() + policy.deadline
 
         attempt = 0
-        token_healed = clock_resynced = False
+        clock_resynced = False
         while True:
             attempt += 1
-            try:
-                request = self._client.build_request(method, url, params=query, content=body, headers=headers)
-            except httpx.InvalidURL as exc:
-                raise ValidationError(f"{method} {shown}: path or query cannot be put in a URL") from exc
+            budget = (
+                attempt_timeout if deadline is None else min(attempt_timeout, deadline - time.monotonic())
+            )
+            progress = _Attempt()
+            request: httpx.Request | None = None
+            if not fast:
+                # Built directly rather than through build_request, which parses the URL twice: the borrowed
+                # client's headers and timeout still apply (lockcloud sends absolute URLs and uses no cookies).
+                headers = self._client.headers.copy()
+                headers.update(_REQUEST_HEADERS)
+                try:
+                    request = httpx.Request(
+                        method,
+                        fast_url,
+                        headers=headers,
+                        content=body,
+                        extensions={"timeout": self._client.timeout.as_dict(), SIGN_URL_EXTENSION: sign_url},
+                    )
+                except httpx.InvalidURL as exc:
+                    raise ValidationError(f"{method} {shown}: path or query cannot be put in a URL") from exc
             started = time.perf_counter()
+            failure: BaseException | None = None
+            envelope: Any = NOT_JSON
+            status = 0
             try:
-                response = await self._send(request)
-            except httpx.TransportError as exc:
-                failure: httpx.TransportError | None = exc
-            else:
-                failure = None
+                async with asyncio.timeout(max(budget, 0.0)):
+                    if request is None:
+                        envelope, status, raw = await self._exchange_fast(
+                            method, path, fast_url, sign_url, body, shown, progress
+                        )
+                    else:
+                        envelope, status, raw = await self._exchange(request, progress)
+            except (httpx.TransportError, ResponseTooLargeError) as exc:
+                failure = exc
+            except TimeoutError as exc:
+                if isinstance(exc, LockCloudError):
+                    raise  # a nested token call's own timeout
+                failure = _AttemptTimedOut(f"no complete answer within {max(budget, 0.0):.3g} s")
             # Errors are raised outside the except block on purpose: a chained httpx exception would carry the
             # request, with its access_token header (and, for a refresh, the refresh token in its URL).
             if failure is not None:
-                reason = type(failure).__name__
-                if isinstance(failure, _NEVER_SENDABLE):
-                    raise TransportError(f"request could not be sent ({reason})", method=method, path=shown)
-                never_left = isinstance(failure, _NEVER_SENT)
-                if not never_left and not idempotent:
+                await self._handle_failure(
+                    failure, method, progress.sent, idempotent, policy, attempt, deadline, shown
+                )
+                continue
+
+            if not (isinstance(envelope, dict) and "success" in envelope):
+                # An HTTP error page, a proxy's answer, garbage: only a retry can help, and only a safe one.
+                if (
+                    idempotent
+                    and status >= 500
+                    and await self._may_retry(policy, attempt, deadline, shown, status)
+                ):
+                    continue
+                if not idempotent and (status >= 500 or status < 400):
                     raise OutcomeUnknownError(
-                        f"sent, but no answer arrived ({reason}); the call may have been executed",
+                        f"HTTP {status} without a Tuya answer; the call may have been executed",
                         method=method,
                         path=shown,
                     )
-                if await self._may_retry(policy, attempt, deadline, shown, failure):
-                    continue
-                if never_left:
-                    raise ConnectError(f"could not connect ({reason})", method=method, path=shown)
-                error = RequestTimeoutError if isinstance(failure, httpx.TimeoutException) else TransportError
-                raise error(f"{reason} after {attempt} attempt(s)", method=method, path=shown)
-
-            envelope = self._parse(response, method, shown, idempotent)
-            if envelope is None:  # a bare HTTP 5xx on an idempotent call
-                if await self._may_retry(policy, attempt, deadline, shown, response.status_code):
-                    continue
                 raise UnexpectedResponseError(
-                    f"HTTP {response.status_code} after {attempt} attempt(s)",
+                    f"HTTP {status}: not a Tuya envelope"
+                    + (f" after {attempt} attempt(s)" if status >= 500 else ""),
                     method=method,
                     path=shown,
-                    status_code=response.status_code,
-                    body=response.content[:2048],
+                    status_code=status,
+                    body=raw[:2048],
                 )
-            self._clock.observe(envelope.get("t"))
+            server_t = envelope.get("t")
+            self._clock.observe(server_t)
             if envelope.get("success") is True:
                 if logger.isEnabledFor(logging.DEBUG):
                     logger.debug(
                         "%s %s ok tid=%s in %.1f ms",
                         method,
                         shown,
-                        envelope.get("tid"),
+                        _quoted(envelope.get("tid")),
                         (time.perf_counter() - started) * 1000,
                     )
-                return envelope.get("result"), envelope.get("t")
+                return envelope.get("result"), plausible_server_time(server_t)
 
-            code = _int_code(envelope.get("code"))
-            logger.debug("%s %s failed code=%s tid=%s", method, shown, code, envelope.get("tid"))
-            # Rejected while authenticating: nothing ran, so even an unlock may be sent again, once.
-            if code in TOKEN_REJECTED and not token_healed and self._tokens is not None:
-                token_healed = True
-                used = request.extensions.get(TOKEN_EXTENSION)
-                await self._tokens.heal(used if isinstance(used, Token) else None)
-                continue
-            if code == CLOCK_REJECTED and not clock_resynced:
+            code = envelope_code(envelope)
+            code = -1 if code is None else code
+            logger.debug("%s %s failed code=%s tid=%s", method, shown, code, _quoted(envelope.get("tid")))
+            if code == CLOCK_REJECTED and idempotent and not clock_resynced:
                 clock_resynced = True
                 continue
-            # Throttling is decided at the gateway before anything runs, so even an unlock may wait and try again.
-            retryable = RETRYABLE_CODES if idempotent else THROTTLED_CODES
+            retryable = RETRYABLE_CODES if idempotent else frozenset()
             if code in retryable and await self._may_retry(policy, attempt, deadline, shown, code):
                 continue
-            raise error_for_code(
+            tid = envelope.get("tid")
+            error = error_for_code(
                 code,
-                str(envelope.get("msg", "")),
-                tid=envelope.get("tid"),
+                _quoted(envelope.get("msg", "")),
+                tid=None if tid is None else _quoted(tid),
                 method=method,
                 path=shown,
                 body=envelope,
             )
+            if not idempotent and code in MAY_HAVE_EXECUTED:
+                raise OutcomeUnknownError(
+                    f"Tuya answered {code} ({type(error).__name__}) after the call may have been executed",
+                    method=method,
+                    path=shown,
+                ) from error
+            raise error
 
-    async def _send(self, request: httpx.Request) -> httpx.Response:
-        if self._limiter is None:
-            return await self._client.send(request, auth=self._auth)
-        async with self._limiter:
-            return await self._client.send(request, auth=self._auth)
-
-    def _parse(
-        self, response: httpx.Response, method: str, shown: str, idempotent: bool
-    ) -> dict[str, Any] | None:
+    async def _exchange(self, request: httpx.Request, progress: _Attempt) -> tuple[Any, int, bytes]:
+        """Send, read the answer under the size cap, and decode it once: ``(json or NOT_JSON, status, raw)``."""
         try:
-            envelope = json.loads(response.content)
-        except ValueError:
-            envelope = None
-        if isinstance(envelope, dict) and "success" in envelope:
-            return envelope
-        if response.status_code >= 500:
-            if idempotent:
-                return None
+            # Token calls skip the limiter: a business call holding the last slot waits for its token inside it.
+            if self._limiter is None or is_token_path(request.url.path):
+                response = await self._client.send(request, auth=self._auth, stream=True)
+            else:
+                async with self._limiter:
+                    response = await self._client.send(request, auth=self._auth, stream=True)
+        finally:
+            progress.sent = request.extensions.get(SENT_EXTENSION) is True
+        try:
+            envelope = await read_envelope(response, self._max_response_bytes)
+        finally:
+            await response.aclose()
+        return envelope, response.status_code, response.content
+
+    async def _exchange_fast(
+        self, method: str, path: str, url: str, sign_url: str, body: bytes, shown: str, progress: _Attempt
+    ) -> tuple[Any, int, bytes]:
+        """:meth:`_exchange` on the client's own aiohttp pool, driving the same auth conversation."""
+        assert self._fast is not None
+
+        def signed(access_token: str) -> dict[str, str]:
+            headers = dict(_REQUEST_HEADERS)
+            self._auth.sign_headers(headers, method, sign_url, body, access_token)
+            return headers
+
+        if self._limiter is None or is_token_path(path):
+            return await self._converse(method, path, url, body, shown, progress, signed)
+        async with self._limiter:
+            return await self._converse(method, path, url, body, shown, progress, signed)
+
+    async def _converse(
+        self,
+        method: str,
+        path: str,
+        url: str,
+        body: bytes,
+        shown: str,
+        progress: _Attempt,
+        signed: Callable[[str], dict[str, str]],
+    ) -> tuple[Any, int, bytes]:
+        assert self._fast is not None
+        flow = self._auth.conversation(method, path, signed)
+        headers = await flow.__anext__()
+        while True:
+            progress.sent = True
+            status, raw = await self._fast.exchange(
+                method,
+                url,
+                headers,
+                body,
+                limit=self._max_response_bytes,
+                shown=shown,
+                phases=self._fast_timeout,
+            )
+            envelope = decode_json(raw)
+            try:
+                headers = await flow.asend(envelope)
+            except StopAsyncIteration:
+                return envelope, status, raw
+
+    async def _handle_failure(
+        self,
+        failure: BaseException,
+        method: str,
+        sent: bool,
+        idempotent: bool,
+        policy: RetryPolicy,
+        attempt: int,
+        deadline: float | None,
+        shown: str,
+    ) -> None:
+        """Return to retry; otherwise raise the error that says what may have happened."""
+        reason = str(failure) if isinstance(failure, _AttemptTimedOut) else type(failure).__name__
+        problem = _certificate_problem(failure)
+        if problem is not None:
+            raise TLSVerificationError(method=method, path=shown, host=self._host, reason=problem)
+        if isinstance(failure, _NEVER_SENDABLE):
+            raise TransportError(f"request could not be sent ({reason})", method=method, path=shown)
+        if isinstance(failure, ResponseTooLargeError):
+            if not idempotent:
+                raise OutcomeUnknownError(
+                    f"the answer went over max_response_bytes={failure.limit}; the call may have been executed",
+                    method=method,
+                    path=shown,
+                ) from failure
+            raise ResponseTooLargeError(method=method, path=shown, limit=failure.limit)
+        never_left = isinstance(failure, _NEVER_SENT) or not sent
+        if not never_left and not idempotent:
             raise OutcomeUnknownError(
-                f"HTTP {response.status_code} without a Tuya answer; the call may have been executed",
+                f"sent, but no answer arrived ({reason}); the call may have been executed",
                 method=method,
                 path=shown,
             )
-        raise UnexpectedResponseError(
-            f"HTTP {response.status_code}: not a Tuya envelope",
-            method=method,
-            path=shown,
-            status_code=response.status_code,
-            body=response.content[:2048],
-        )
+        if await self._may_retry(policy, attempt, deadline, shown, failure):
+            return
+        if never_left and not isinstance(failure, _AttemptTimedOut):
+            raise ConnectError(f"could not connect ({reason})", method=method, path=shown)
+        timed_out = isinstance(failure, httpx.TimeoutException | _AttemptTimedOut)
+        error = RequestTimeoutError if timed_out else TransportError
+        raise error(f"{reason} after {attempt} attempt(s)", method=method, path=shown)
 
     async def _may_retry(
         self, policy: RetryPolicy, attempt: int, deadline: float | None, shown: str, reason: object

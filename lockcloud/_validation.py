@@ -1,8 +1,11 @@
 """Checks run on arguments before anything is sent.
 
-Each returns the normalised value or raises :class:`~lockcloud.ValidationError`. A value that ends up in a URL path
-must not be able to change the path (``/``, ``..``), end it (``?``, ``#``), smuggle an escape (``%``) or carry
-whitespace. Messages never echo a PIN.
+Each returns the normalised value or raises :class:`~lockcloud.ValidationError`. Ids are what Tuya issues:
+printable ASCII, at most 128 characters, without ``/ \\ ? # %`` or spaces, and never ``.`` or containing ``..`` --
+so a value cannot change the path it goes into, end it, smuggle an escape, or look like another value (look-alike
+slashes and dots, bidi and zero-width characters are not ASCII). Integers stay within the range the documents give
+their type (Integer: 32-bit, Long: 64-bit). Where a document gives a closed list of values, only those are sent;
+open lists keep accepting new values. Messages never echo a PIN.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ __all__ = [
     "attribute",
     "channel_id",
     "device_id",
+    "encrypted_password",
     "flag",
     "max_bytes",
     "media_file_type",
@@ -35,12 +39,26 @@ __all__ = [
     "remote_unlock_type",
     "revoke_reason",
     "serial_number",
+    "ticket_id",
     "unlock_type",
     "user_type",
 ]
 
-_FORBIDDEN_IN_PATH = re.compile(r"[/?#%\s\x00-\x1f\x7f]")
+_FORBIDDEN_IN_ID = re.compile(r"[/\\?#%\s]")
 _OPEN_DOOR_PIN_LENGTH = 6
+MAX_ID_LENGTH = 128
+MAX_TEXT_LENGTH = 256
+MAX_PIN_LENGTH = 32
+INTEGER_MAX = 2**31 - 1
+LONG_MAX = 2**63 - 1
+
+#: The unlock types each document lists for an endpoint that takes a closed list.
+ENROLLABLE = frozenset(
+    {UnlockType.FINGERPRINT, UnlockType.PASSWORD, UnlockType.CARD, UnlockType.FACE, UnlockType.REMOTE_CONTROL}
+)
+SYNCABLE = frozenset(member for member in UnlockType)
+RENAMABLE = ENROLLABLE
+DURESS_REMOVABLE = frozenset({UnlockType.FINGERPRINT, UnlockType.CARD, UnlockType.PASSWORD})
 
 IntEnumT = TypeVar("IntEnumT", bound=OpenIntEnum)
 StrEnumT = TypeVar("StrEnumT", bound=OpenStrEnum)
@@ -52,14 +70,16 @@ def _shown(value: object) -> str:
 
 
 def path_part(value: object, name: str) -> str:
-    """A string that goes into a URL path as one segment."""
+    """An id as Tuya issues it, safe as one URL path segment (see the module docstring)."""
     if not isinstance(value, str):
         raise ValidationError(f"{name} must be a string, got {type(value).__name__}")
     if not value:
         raise ValidationError(f"{name} must not be empty")
-    if _FORBIDDEN_IN_PATH.search(value):
+    if len(value) > MAX_ID_LENGTH:
+        raise ValidationError(f"{name} must be at most {MAX_ID_LENGTH} characters, got {len(value)}")
+    if not (value.isascii() and value.isprintable()) or _FORBIDDEN_IN_ID.search(value):
         raise ValidationError(
-            f"{name} {_shown(value)} must not contain '/', '?', '#', '%', whitespace or control characters"
+            f"{name} {_shown(value)} must be printable ASCII without '/', '\\', '?', '#', '%' or spaces"
         )
     if ".." in value or value == ".":
         raise ValidationError(f"{name} {_shown(value)} must not be '.' or contain '..'")
@@ -71,11 +91,33 @@ def device_id(value: object) -> str:
 
 
 def non_empty_text(value: object, name: str) -> str:
-    """A string for a JSON body: any text, but not empty or only whitespace."""
+    """A string for a JSON body: text without control characters, not empty or only whitespace, bounded."""
     if not isinstance(value, str):
         raise ValidationError(f"{name} must be a string, got {type(value).__name__}")
     if not value.strip():
         raise ValidationError(f"{name} must not be empty")
+    if len(value) > MAX_TEXT_LENGTH:
+        raise ValidationError(f"{name} must be at most {MAX_TEXT_LENGTH} characters, got {len(value)}")
+    if not value.isprintable():
+        raise ValidationError(
+            f"{name} {_shown(value)} must not contain control or invisible format characters"
+        )
+    return value
+
+
+def ticket_id(value: object) -> str:
+    """A ticket id from a password ticket: an id like any other Tuya issues."""
+    return path_part(value, "ticket_id")
+
+
+def encrypted_password(value: object) -> str:
+    """A PIN already encrypted with a ticket key: upper-case hex, whole AES blocks. Never echoed."""
+    if not isinstance(value, str):
+        raise ValidationError(f"password must be a string, got {type(value).__name__}")
+    if not value or len(value) % 32 or len(value) > 256 or not re.fullmatch(r"[0-9A-Fa-f]+", value):
+        raise ValidationError(
+            "password must be the hex of a PIN encrypted with the ticket key (crypto.encrypt_password)"
+        )
     return value
 
 
@@ -86,12 +128,13 @@ def flag(value: object, name: str) -> bool:
     return value
 
 
-def serial_number(value: object, name: str) -> int:
-    """A non-negative integer id that goes into a path (``unlock_no``, ``unlock_sn``, ``opmode_id``)."""
+def serial_number(value: object, name: str, *, maximum: int = INTEGER_MAX) -> int:
+    """A non-negative integer id that goes into a path (``unlock_no``, ``unlock_sn``: Integer; ``opmode_id``: Long)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(f"{name} must be an integer, got {type(value).__name__}")
-    if value < 0:
-        raise ValidationError(f"{name} must not be negative, got {value}")
+    if not 0 <= value <= maximum:
+        shown = str(int(value)) if abs(value) < 10**20 else f"a {len(str(abs(int(value))))}-digit number"
+        raise ValidationError(f"{name} must be between 0 and {maximum}, got {shown}")
     return int(value)
 
 
@@ -135,9 +178,18 @@ def _str_member(value: object, enum_cls: type[StrEnumT], name: str) -> StrEnumT:
     return enum_cls(path_part(value, name))
 
 
-def unlock_type(value: object) -> UnlockType:
-    """An unlock type in either spelling; values outside the documents pass if they are safe in a path."""
-    return _str_member(value, UnlockType, "unlock_type")
+def unlock_type(value: object, allowed: frozenset[UnlockType] | None = None) -> UnlockType:
+    """An unlock type in either spelling.
+
+    With ``allowed`` (an endpoint whose document closes the list) anything else is refused, naming the valid
+    values; without it, values outside the documents pass if they are safe in a path.
+    """
+    member = _str_member(value, UnlockType, "unlock_type")
+    if allowed is not None and member not in allowed:
+        order = list(UnlockType)
+        choices = ", ".join(repr(m.value) for m in sorted(allowed, key=order.index))
+        raise ValidationError(f"unlock_type must be one of {choices} for this call; got {_shown(value)}")
+    return member
 
 
 def remote_unlock_type(value: object) -> RemoteUnlockType:
@@ -158,6 +210,8 @@ def pin(value: object, *, length: int | None = None) -> str:
         raise ValidationError("pin must consist of the digits 0-9 only")
     if length is not None and len(value) != length:
         raise ValidationError(f"pin must be exactly {length} digits, got {len(value)}")
+    if len(value) > MAX_PIN_LENGTH:
+        raise ValidationError(f"pin must be at most {MAX_PIN_LENGTH} digits, got {len(value)}")
     return value
 
 
@@ -166,11 +220,7 @@ def open_door_pin(value: object) -> str:
 
 
 def channel_id(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(f"channel_id must be an integer, got {type(value).__name__}")
-    if value < 0:
-        raise ValidationError(f"channel_id must not be negative, got {value}")
-    return int(value)
+    return serial_number(value, "channel_id")
 
 
 def max_bytes(value: Any) -> int:

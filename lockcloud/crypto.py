@@ -1,10 +1,10 @@
 """The lock cryptography of the Tuya cloud, as pure functions.
 
-* Remote unlock with a PIN (PROTOCOL.md §3): :func:`decrypt_ticket_key` turns the ``ticket_key`` of a password
+* Remote unlock with a PIN: :func:`decrypt_ticket_key` turns the ``ticket_key`` of a password
   ticket into the 16-byte key that :func:`encrypt_password` uses for the PIN.
-* Media files (PROTOCOL.md §5): :func:`decrypt_media` opens the container Tuya stores cover images in;
+* Media files: :func:`decrypt_media` opens the container Tuya stores cover images in;
   :class:`MediaDecryptor` does the same chunk by chunk for streamed downloads.
-* Push messages (PROTOCOL.md §6): :func:`decrypt_message` opens the ``data`` of a Pulsar envelope and
+* Push messages: :func:`decrypt_message` opens the ``data`` of a Pulsar envelope and
   :func:`pulsar_password` derives the broker password.
 
 The ``encrypt_*`` inverses exist for the local simulator and for tests.

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import typing
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import attrs
 import cattrs
 
-from lockcloud._converter import structure
+from lockcloud._converter import fast_converter, structure
 from lockcloud._errors import UnexpectedResponseError
 from lockcloud.enums import AlbumEventType, RemoteUnlockType, StoragePlan, UnlockType
 
@@ -25,6 +26,7 @@ __all__ = [
     "MediaFile",
     "PasswordTicket",
     "RemoteUnlockMethod",
+    "SealedPin",
     "UnlockKey",
 ]
 
@@ -52,6 +54,14 @@ class PasswordTicket:
     ticket_id: str
     ticket_key: str = attrs.field(repr=False)
     expire_time: int | None = None
+
+
+@attrs.frozen
+class SealedPin:
+    """A PIN encrypted with the key of a fresh ticket, for exactly one call (:meth:`LockCloud.seal_pin`)."""
+
+    ticket_id: str
+    password: str = attrs.field(repr=False)
 
 
 @attrs.frozen
@@ -131,14 +141,61 @@ class Album:
 T = TypeVar("T")
 
 _SECRET_KEYS = frozenset({"ticket_key", "ticketKey", "file_key", "fileKey", "media_key", "mediaKey"})
+# An error keeps a redacted sample of what did not fit, and names the first few problems, then counts the rest:
+# a 100,000-item answer must not build a 20 MB message.
+_SAMPLE_ITEMS = 20
+_SAMPLE_DEPTH = 8
+_SHOWN_PROBLEMS = 5
 
 
-def _redacted(value: Any) -> Any:
+def _redacted(value: Any, depth: int = 0) -> Any:
+    if depth >= _SAMPLE_DEPTH and isinstance(value, dict | list):
+        return "..."
     if isinstance(value, dict):
-        return {k: "<redacted>" if k in _SECRET_KEYS else _redacted(v) for k, v in value.items()}
+        items = list(value.items())
+        sample = {
+            str(k): "<redacted>" if k in _SECRET_KEYS else _redacted(v, depth + 1)
+            for k, v in items[:_SAMPLE_ITEMS]
+        }
+        if len(items) > _SAMPLE_ITEMS:
+            sample["..."] = f"{len(items) - _SAMPLE_ITEMS} more keys"
+        return sample
     if isinstance(value, list):
-        return [_redacted(item) for item in value]
+        sample_list = [_redacted(item, depth + 1) for item in value[:_SAMPLE_ITEMS]]
+        if len(value) > _SAMPLE_ITEMS:
+            sample_list.append(f"... {len(value) - _SAMPLE_ITEMS} more items")
+        return sample_list
+    if isinstance(value, str) and len(value) > 200:
+        return value[:200] + f"... ({len(value)} characters)"
     return value
+
+
+def _location(exc: BaseException) -> str:
+    for note in getattr(exc, "__notes__", ()):
+        name = getattr(note, "name", None)
+        if isinstance(name, str):
+            return f".{name}"
+        index = getattr(note, "index", None)
+        if index is not None:
+            return f"[{index}]"
+    return ""
+
+
+def _problems(exc: BaseException, root: str) -> str:
+    """``Model[3].field: ValueError; ...`` for the first few leaves of cattrs' error tree, then how many more."""
+    shown: list[str] = []
+    total = 0
+    pending: list[tuple[BaseException, str]] = [(exc, root)]
+    while pending:
+        current, where = pending.pop()
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend((sub, where + _location(sub)) for sub in reversed(current.exceptions))
+            continue
+        total += 1
+        if len(shown) < _SHOWN_PROBLEMS:
+            shown.append(f"{where}: {type(current).__name__}")
+    text = "; ".join(shown)
+    return text + (f"; and {total - len(shown)} more" if total > len(shown) else "")
 
 
 def bool_result(result: Any) -> bool:
@@ -150,21 +207,81 @@ def bool_result(result: Any) -> bool:
 def decode_result(value: Any, cls: type[T], *, method: str, path: str) -> T:
     """Structure an envelope's ``result`` into ``cls``, or raise :class:`UnexpectedResponseError`.
 
-    The error's ``body`` keeps the result with every key field redacted; the message names the fields that did not
-    fit but never their values (one of them could be a ticket key).
+    The error's ``body`` keeps a sample of the result with every key field redacted; the message names the first
+    fields that did not fit but never their values (one of them could be a ticket key), then counts the rest.
     """
-    try:
-        return structure(value, cls)
-    except (cattrs.BaseValidationError, TypeError, ValueError, KeyError, AttributeError) as exc:
-        if isinstance(exc, cattrs.BaseValidationError):
-            details = "; ".join(cattrs.transform_error(exc, path=cls.__name__))
+    origin = typing.get_origin(cls)
+    args = typing.get_args(cls)
+    name = f"list[{getattr(args[0], '__name__', args[0])}]" if origin is list and args else cls.__name__
+    details: str
+    if origin is list:
+        if not isinstance(value, list):
+            # A string or an object iterated as a list would fail once per character or key.
+            details = f"expected a list, got {type(value).__name__}"
         else:
+            items, details = _structure_items(value, args[0] if args else Any, name)
+            if not details:
+                return items  # type: ignore[return-value]
+    else:
+        try:
+            return structure(value, cls)
+        except RecursionError:
+            details = "nested too deeply"
+        except cattrs.BaseValidationError as exc:
+            details = _problems(exc, name)
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
             details = type(exc).__name__
+    try:
         body = json.dumps(_redacted(value), default=str).encode()[:2048]
-        raise UnexpectedResponseError(
-            f"the result does not fit {cls.__name__}: {details}",
-            method=method,
-            path=path,
-            status_code=200,
-            body=body,
-        ) from None
+    except (ValueError, RecursionError):
+        body = b""
+    raise UnexpectedResponseError(
+        f"the result does not fit {name}: {details}",
+        method=method,
+        path=path,
+        status_code=200,
+        body=body,
+    )
+
+
+_STRUCTURE_FAILURES = (
+    cattrs.BaseValidationError,
+    RecursionError,
+    TypeError,
+    ValueError,
+    KeyError,
+    AttributeError,
+    OverflowError,
+)
+
+
+def _structure_items(value: list[Any], item_type: Any, name: str) -> tuple[list[Any], str]:
+    """Each item with the fast converter; the first few failures explained in detail, the rest counted."""
+    items: list[Any] = []
+    shown: list[str] = []
+    failed = 0
+    for index, item in enumerate(value):
+        try:
+            items.append(fast_converter.structure(item, item_type))
+        except _STRUCTURE_FAILURES:
+            failed += 1
+            if len(shown) < _SHOWN_PROBLEMS:
+                shown.append(_item_problem(item, item_type, f"{name}[{index}]"))
+    if not failed:
+        return items, ""
+    text = "; ".join(shown)
+    if failed > len(shown):
+        text += f"; and {failed - len(shown)} more of {len(value)} items"
+    return [], text
+
+
+def _item_problem(item: Any, item_type: Any, where: str) -> str:
+    try:
+        structure(item, item_type)
+    except cattrs.BaseValidationError as exc:
+        return _problems(exc, where)
+    except RecursionError:
+        return f"{where}: nested too deeply"
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
+        return f"{where}: {type(exc).__name__}"
+    return f"{where}: does not fit"

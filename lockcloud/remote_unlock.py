@@ -1,4 +1,4 @@
-"""Remote unlock (``spec/remote-unlock-api.txt``): switches, tickets, opening and closing the door, media.
+"""Remote unlock: switches, tickets, opening and closing the door, media.
 
 Reach it as ``cloud.remote_unlock``. The raw endpoints are here one method each; the flows people want sit on top:
 
@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import os
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 from lockcloud import _validation as check
@@ -37,8 +37,9 @@ from lockcloud._errors import (
     RemoteUnlockDisabledError,
     ValidationError,
 )
+from lockcloud._resource import Resource
 from lockcloud._transport import download
-from lockcloud.crypto import MediaDecryptor, decrypt_ticket_key, encrypt_password
+from lockcloud.crypto import MediaDecryptor
 from lockcloud.enums import MediaFileType, PasswordType, RemoteUnlockType, RevokeReason
 from lockcloud.models import (
     Album,
@@ -46,12 +47,7 @@ from lockcloud.models import (
     MediaFile,
     PasswordTicket,
     RemoteUnlockMethod,
-    bool_result,
-    decode_result,
 )
-
-if TYPE_CHECKING:
-    from lockcloud._client import LockCloud
 
 __all__ = ["DEFAULT_MAX_MEDIA_BYTES", "MediaSource", "RemoteUnlock"]
 
@@ -72,14 +68,8 @@ _NOT_A_SWITCH_PROBLEM = (
 )
 
 
-class RemoteUnlock:
+class RemoteUnlock(Resource):
     """The remote-unlock endpoints and flows of one :class:`~lockcloud.LockCloud` (``RemoteUnlock(cloud)``)."""
-
-    def __init__(self, cloud: LockCloud) -> None:
-        self._cloud = cloud
-
-    def __repr__(self) -> str:
-        return f"RemoteUnlock({self._cloud!r})"
 
     # -- switches --------------------------------------------------------------------------------------------------
 
@@ -90,11 +80,11 @@ class RemoteUnlock:
         """
         device = check.device_id(device_id)
         path = f"/v1.0/devices/{device}/door-lock/remote-unlocks"
-        result = await self._cloud.request("GET", path, idempotent=True)
+        result = await self._get_raw(path)
         if result is None:
             return []
         items = [result] if isinstance(result, dict) else result
-        return decode_result(items, list[RemoteUnlockMethod], method="GET", path=path)
+        return await self._decode(items, list[RemoteUnlockMethod], method="GET", path=path)
 
     async def set_method_enabled(
         self, device_id: str, remote_unlock_type: RemoteUnlockType | str, enabled: bool
@@ -109,7 +99,7 @@ class RemoteUnlock:
             "open": check.flag(enabled, "enabled"),
         }
         path = f"/v1.0/devices/{device}/door-lock/remote-unlock/config"
-        return bool_result(await self._cloud.request("POST", path, json=body, idempotent=True))
+        return await self._post(path, json=body, cast_to=bool, unsafe=False)
 
     # -- raw endpoints ---------------------------------------------------------------------------------------------
 
@@ -121,8 +111,7 @@ class RemoteUnlock:
         """
         device = check.device_id(device_id)
         path = f"/v1.0/smart-lock/devices/{device}/password-ticket"
-        result = await self._cloud.request("POST", path, idempotent=False)
-        return decode_result(result, PasswordTicket, method="POST", path=path)
+        return await self._post(path, cast_to=PasswordTicket, unsafe=True)
 
     async def open_door_with_ticket(self, device_id: str, *, ticket_id: str, password: str) -> bool:
         """Unlock with an already encrypted PIN (POST ``.../door-lock/open-door``). Unsafe: never replayed.
@@ -132,25 +121,25 @@ class RemoteUnlock:
         """
         device = check.device_id(device_id)
         body = {
-            "password": check.non_empty_text(password, "password"),
+            "password": check.encrypted_password(password),
             "password_type": PasswordType.TICKET.value,
-            "ticket_id": check.non_empty_text(ticket_id, "ticket_id"),
+            "ticket_id": check.ticket_id(ticket_id),
         }
         path = f"/v1.0/devices/{device}/door-lock/open-door"
-        return bool_result(await self._cloud.request("POST", path, json=body, idempotent=False))
+        return await self._post(path, json=body, cast_to=bool, unsafe=True)
 
     async def open_door_password_free(
         self, device_id: str, *, ticket_id: str, channel_id: int | None = None
     ) -> bool:
         """Unlock without a password: v1.0, or v1.1 when ``channel_id`` is given. Unsafe: never replayed."""
         device = check.device_id(device_id)
-        body: dict[str, Any] = {"ticket_id": check.non_empty_text(ticket_id, "ticket_id")}
+        body: dict[str, Any] = {"ticket_id": check.ticket_id(ticket_id)}
         if channel_id is None:
             path = f"/v1.0/devices/{device}/door-lock/password-free/open-door"
         else:
             body["channel_id"] = check.channel_id(channel_id)
             path = f"/v1.1/devices/{device}/door-lock/password-free/open-door"
-        return bool_result(await self._cloud.request("POST", path, json=body, idempotent=False))
+        return await self._post(path, json=body, cast_to=bool, unsafe=True)
 
     async def door_operate(self, device_id: str, *, ticket_id: str, open: bool) -> bool:
         """Open (``open=True``) or close the door without a password (POST ``.../password-free/door-operate``).
@@ -158,9 +147,9 @@ class RemoteUnlock:
         Unsafe: never replayed.
         """
         device = check.device_id(device_id)
-        body = {"ticket_id": check.non_empty_text(ticket_id, "ticket_id"), "open": check.flag(open, "open")}
+        body = {"ticket_id": check.ticket_id(ticket_id), "open": check.flag(open, "open")}
         path = f"/v1.0/smart-lock/devices/{device}/password-free/door-operate"
-        return bool_result(await self._cloud.request("POST", path, json=body, idempotent=False))
+        return await self._post(path, json=body, cast_to=bool, unsafe=True)
 
     async def revoke(self, device_id: str, reason: RevokeReason | int) -> bool:
         """Revoke a pending password-free unlock: 1 reject, 2 cancel (PUT ``.../open-door/cancel``).
@@ -170,7 +159,7 @@ class RemoteUnlock:
         device = check.device_id(device_id)
         body = {"type": check.revoke_reason(reason).value}
         path = f"/v1.0/devices/{device}/door-lock/password-free/open-door/cancel"
-        return bool_result(await self._cloud.request("PUT", path, json=body, idempotent=False))
+        return await self._put(path, json=body, cast_to=bool, unsafe=True)
 
     # -- flows -----------------------------------------------------------------------------------------------------
 
@@ -182,10 +171,11 @@ class RemoteUnlock:
         """
         device = check.device_id(device_id)
         digits = check.open_door_pin(pin)
-        ticket = await self.get_password_ticket(device)
-        password = encrypt_password(digits, decrypt_ticket_key(ticket.ticket_key, self._cloud._access_secret))
+        sealed = await self._cloud.seal_pin(device, digits)
         try:
-            return await self.open_door_with_ticket(device, ticket_id=ticket.ticket_id, password=password)
+            return await self.open_door_with_ticket(
+                device, ticket_id=sealed.ticket_id, password=sealed.password
+            )
         except APIError as error:
             await self._raise_if_switched_off(device, RemoteUnlockType.WITH_PASSWORD, error)
             raise
@@ -252,12 +242,10 @@ class RemoteUnlock:
         device = check.device_id(device_id)
         kind = check.media_file_type(file_type)
         path = f"/v1.0/devices/{device}/door-lock/latest/media/url"
-        result = await self._cloud.request(
-            "GET", path, params={"file_type": str(kind.value)}, idempotent=True
-        )
+        result = await self._get_raw(path, params={"file_type": str(kind.value)})
         if not result:
             return None
-        media = decode_result(result, MediaFile, method="GET", path=path)
+        media = await self._decode(result, MediaFile, method="GET", path=path)
         return media if media.file_url else None
 
     async def albums(self, device_id: str) -> Album:
@@ -267,8 +255,7 @@ class RemoteUnlock:
         """
         device = check.device_id(device_id)
         path = f"/v1.0/smart-lock/devices/{device}/albums-media"
-        result = await self._cloud.request("GET", path, idempotent=True)
-        return decode_result(result or {}, Album, method="GET", path=path)
+        return await self._decode(await self._get_raw(path) or {}, Album, method="GET", path=path)
 
     async def download_media(self, media: MediaSource, *, max_bytes: int = DEFAULT_MAX_MEDIA_BYTES) -> bytes:
         """Download and decrypt a media file into memory.

@@ -1,4 +1,4 @@
-"""Unlocking methods (``spec/unlocking-methods-api.txt``): keys, enrollment, names, duress alarms, attributes.
+"""Unlocking methods: keys, enrollment, names, duress alarms, attributes.
 
 Reach it as ``cloud.unlock_methods``. Each method is one endpoint; it validates its arguments before anything is
 sent and declares whether the call may be replayed after a timeout (``idempotent``).
@@ -7,31 +7,22 @@ sent and declares whether the call may be replayed after a timeout (``idempotent
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lockcloud import _validation as check
 from lockcloud._errors import ValidationError
-from lockcloud.crypto import decrypt_ticket_key, encrypt_password
+from lockcloud._resource import Resource
 from lockcloud.enums import PasswordType, SpecialAttribute, UnlockType, UserType
-from lockcloud.models import UnlockKey, bool_result, decode_result
-
-if TYPE_CHECKING:
-    from lockcloud._client import LockCloud
+from lockcloud.models import UnlockKey
 
 __all__ = ["UnlockMethods"]
 
 
-class UnlockMethods:
+class UnlockMethods(Resource):
     """The unlocking-method endpoints of one :class:`~lockcloud.LockCloud` (``UnlockMethods(cloud)``)."""
 
-    def __init__(self, cloud: LockCloud) -> None:
-        self._cloud = cloud
-
-    def __repr__(self) -> str:
-        return f"UnlockMethods({self._cloud!r})"
-
     async def _unlock_keys(self, path: str, params: dict[str, str] | None) -> list[UnlockKey]:
-        result = await self._cloud.request("GET", path, params=params, idempotent=True)
+        result = await self._get_raw(path, params=params)
         items: Any
         if result is None:
             items = []
@@ -41,7 +32,7 @@ class UnlockMethods:
             items = result.get("unlock_keys", result.get("unlockKeys")) or []
         else:
             items = result
-        return decode_result(items, list[UnlockKey], method="GET", path=path)
+        return await self._decode(items, list[UnlockKey], method="GET", path=path)
 
     async def list_assigned(
         self,
@@ -79,12 +70,12 @@ class UnlockMethods:
         if codes is not None:
             if isinstance(codes, str):
                 codes = [codes]
-            spelled = [check.unlock_type(code).dp_code for code in codes]
+            spelled = [check.unlock_type(code, check.SYNCABLE).dp_code for code in codes]
             if not spelled:
                 raise ValidationError("codes must name at least one unlock type, or be None for all")
             params = {"codes": ",".join(dict.fromkeys(spelled))}
         path = f"/v1.0/smart-lock/devices/{device}/opmodes/actions/sync"
-        return bool_result(await self._cloud.request("POST", path, params=params, idempotent=True))
+        return await self._post(path, params=params, cast_to=bool, unsafe=False)
 
     async def enroll(
         self,
@@ -107,21 +98,18 @@ class UnlockMethods:
         device = check.device_id(device_id)
         user = check.path_part(user_id, "user_id")
         kind = check.user_type(user_type)
-        method = check.unlock_type(unlock_type)
+        method = check.unlock_type(unlock_type, check.ENROLLABLE)
         body: dict[str, Any] = {"user_id": user, "user_type": kind.value, "unlock_type": method.plain}
         if pin is not None:
             digits = check.pin(pin)
             if method is not UnlockType.PASSWORD:
                 raise ValidationError("pin is only sent when enrolling unlock_type 'password'")
-            ticket = await self._cloud.remote_unlock.get_password_ticket(device)
-            key = decrypt_ticket_key(ticket.ticket_key, self._cloud._access_secret)
+            sealed = await self._cloud.seal_pin(device, digits)
             body.update(
-                password=encrypt_password(digits, key),
-                password_type=PasswordType.TICKET.value,
-                ticket_id=ticket.ticket_id,
+                password=sealed.password, password_type=PasswordType.TICKET.value, ticket_id=sealed.ticket_id
             )
         path = f"/v1.0/devices/{device}/door-lock/actions/entry"
-        return bool_result(await self._cloud.request("PUT", path, json=body, idempotent=False))
+        return await self._put(path, json=body, cast_to=bool, unsafe=True)
 
     async def delete(
         self,
@@ -145,7 +133,7 @@ class UnlockMethods:
             f"/v1.0/devices/{device}/door-lock/user-types/{kind.value}/users/{user}"
             f"/unlock-types/{method.plain}/keys/{number}"
         )
-        return bool_result(await self._cloud.request("DELETE", path, idempotent=True))
+        return await self._delete(path, cast_to=bool, unsafe=False)
 
     async def cancel_enrollment(self, device_id: str, unlock_type: UnlockType | str) -> bool:
         """Cancel an enrollment in progress (PUT ``.../unlock-types/{unlock_type}/actions/cancel``).
@@ -157,18 +145,18 @@ class UnlockMethods:
         device = check.device_id(device_id)
         method = check.unlock_type(unlock_type)
         path = f"/v1.0/devices/{device}/door-lock/unlock-types/{method.plain}/actions/cancel"
-        return bool_result(await self._cloud.request("PUT", path, idempotent=True))
+        return await self._put(path, cast_to=bool, unsafe=False)
 
     async def rename(self, device_id: str, unlock_sn: int, unlock_type: UnlockType | str, name: str) -> bool:
         """Set the name of an unlocking method (PUT ``.../door-lock/opmodes/{unlock_sn}``). Idempotent."""
         device = check.device_id(device_id)
         number = check.serial_number(unlock_sn, "unlock_sn")
         body = {
-            "dp_code": check.unlock_type(unlock_type).dp_code,
+            "dp_code": check.unlock_type(unlock_type, check.RENAMABLE).dp_code,
             "unlock_name": check.non_empty_text(name, "name"),
         }
         path = f"/v1.0/devices/{device}/door-lock/opmodes/{number}"
-        return bool_result(await self._cloud.request("PUT", path, json=body, idempotent=True))
+        return await self._put(path, json=body, cast_to=bool, unsafe=False)
 
     async def set_duress_alarm(self, device_id: str, unlock_type: UnlockType | str, unlock_no: int) -> bool:
         """Make a key trigger the duress alarm (PUT ``.../keys/{unlock_no}/hijack``). Idempotent."""
@@ -176,7 +164,7 @@ class UnlockMethods:
         method = check.unlock_type(unlock_type)
         number = check.serial_number(unlock_no, "unlock_no")
         path = f"/v1.0/devices/{device}/door-lock/unlock-types/{method.plain}/keys/{number}/hijack"
-        return bool_result(await self._cloud.request("PUT", path, idempotent=True))
+        return await self._put(path, cast_to=bool, unsafe=False)
 
     async def remove_duress_alarm(
         self, device_id: str, unlock_type: UnlockType | str, unlock_sn: int
@@ -186,10 +174,10 @@ class UnlockMethods:
         This endpoint spells the type as a DP code (``unlock_fingerprint``); either spelling may be passed.
         """
         device = check.device_id(device_id)
-        method = check.unlock_type(unlock_type)
+        method = check.unlock_type(unlock_type, check.DURESS_REMOVABLE)
         number = check.serial_number(unlock_sn, "unlock_sn")
         path = f"/v1.0/smart-lock/devices/{device}/unlock-types/{method.dp_code}/keys/{number}/hijack"
-        return bool_result(await self._cloud.request("DELETE", path, idempotent=True))
+        return await self._delete(path, cast_to=bool, unsafe=False)
 
     async def set_special_attribute(
         self, device_id: str, opmode_id: int, attribute: SpecialAttribute | int, enabled: bool
@@ -201,8 +189,8 @@ class UnlockMethods:
         given value is idempotent.
         """
         device = check.device_id(device_id)
-        number = check.serial_number(opmode_id, "opmode_id")
+        number = check.serial_number(opmode_id, "opmode_id", maximum=check.LONG_MAX)
         kind = check.attribute(attribute)
         body = {"enabled": check.flag(enabled, "enabled")}
         path = f"/v1.0/smart-lock/devices/{device}/opmodes/{number}/attribute/{kind.value}/opmode-attr"
-        return bool_result(await self._cloud.request("POST", path, json=body, idempotent=True))
+        return await self._post(path, json=body, cast_to=bool, unsafe=False)

@@ -54,7 +54,9 @@ class Faults:
     * ``token_lifetime`` / ``ticket_lifetime``: seconds a new access token / password ticket stays valid;
     * ``clock_offset``: how far the simulated Tuya clock is ahead of this machine's (seconds);
     * ``max_clock_skew``: a request whose ``t`` is further than this from the simulated clock gets 1013;
-    * ``hang_seconds``: how long a ``"timeout"`` lost response keeps the connection silent before closing it.
+    * ``hang_seconds``: how long a ``"timeout"`` lost response keeps the connection silent before closing it;
+    * ``grant_replaces_token``: a new grant (``grant_type=1``) retires every token the project had, as a refresh
+      retires its own pair (the strictest reading of Tuya's rules; unconfirmed for the real cloud).
     """
 
     error_rates: dict[int, float] = attrs.field(factory=dict)
@@ -66,6 +68,7 @@ class Faults:
     clock_offset: float = 0.0
     max_clock_skew: float = 300.0
     hang_seconds: float = 30.0
+    grant_replaces_token: bool = False
     scripted: list[ScriptedFault] = attrs.field(factory=list)
     rng: random.Random = attrs.field(factory=random.Random, repr=False)
 

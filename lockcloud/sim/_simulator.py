@@ -46,7 +46,7 @@ logger = logging.getLogger("lockcloud.sim")
 
 
 #: The in-process base URL of :meth:`Simulator.client` (nothing listens there; requests go through ASGI).
-IN_PROCESS_URL = "http://lockcloud-sim.local"
+IN_PROCESS_URL = "http://lockcloud-sim.localhost"
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 

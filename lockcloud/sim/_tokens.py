@@ -26,6 +26,10 @@ def grant_token(world: World, query: Mapping[str, str]) -> dict[str, Any]:
         raise fail(1100, "grant_type is required")
     if grant_type != "1":
         raise fail(1109, "grant_type must be 1")
+    if world.faults.grant_replaces_token:
+        # The strictest reading of Tuya: a new grant retires every token the project had.
+        world.tokens.clear()
+        world.refresh_tokens.clear()
     return _issue(world)
 
 

@@ -99,15 +99,17 @@ async def test_enrollment_streams_server_sent_events(http: httpx.AsyncClient, se
     assert progress[-1]["period"] == 0
     assert events[-1][1]["status"] == "completed"
     assert events[-1][1]["unlock_no"] == 4
-    # The lock refuses an unlock type it does not know; the stream had started, so that is its last event.
+    # An unlock type outside the documents' closed list is refused by the client before the enroll call is sent;
+    # the stream had started, so that is its last event.
     refused = await http.post(
         f"/enrollments/{front}", json={"user_id": "sim-alice", "unlock_type": "telepathy"}
     )
     assert refused.status_code == 200
     (name, error), *_ = events_of(refused.text)
     assert name == "error"
-    assert error["status"] == 502
-    assert error["code"] == 1109
+    assert error["status"] == 400
+    assert "telepathy" in error["error"]
+    assert len(server.simulator.executed("enroll")) == 1
     bad_device = await http.post("/enrollments/bad%20id", json={"user_id": "sim-alice"})
     assert bad_device.status_code == 400
 

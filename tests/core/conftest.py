@@ -1,7 +1,7 @@
 """A fake Tuya OpenAPI for the core tests, with its own independent signature check.
 
 ``FakeTuya.handle`` is an ``httpx.MockTransport`` handler. It verifies every request's signature with a reference
-implementation written here from PROTOCOL.md §2 (not lockcloud's), checks the ``t`` header against its own clock,
+implementation written here from Tuya's signing document (not lockcloud's), checks the ``t`` header against its own clock,
 issues single-use refresh tokens, answers 1010/1011 for expired/unknown tokens and 1013 for a skewed ``t``, and lets a
 test script failures per path. Helpers are handed out through fixtures because tests run with
 ``--import-mode=importlib`` (a conftest cannot be imported).
@@ -36,7 +36,7 @@ ACCESS_SECRET = secrets.token_hex(16)
 
 
 def reference_sign(secret: str, request: httpx.Request) -> str:
-    """PROTOCOL.md §2, written independently of lockcloud._auth: parse the request exactly as it was sent."""
+    """Tuya's signing rules, written independently of lockcloud._auth: parse the request exactly as it was sent."""
     headers = request.headers
     pairs = parse_qsl(request.url.query.decode("ascii"), keep_blank_values=True)
     url = request.url.path

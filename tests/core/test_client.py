@@ -81,7 +81,10 @@ def test_default_region_is_eu() -> None:
 async def test_calls_go_to_the_region(respx_mock: respx.MockRouter) -> None:
     respx_mock.get("https://openapi-ueaz.tuyaus.com/v1.0/token").respond(json=TOKEN)
     route = respx_mock.get("https://openapi-ueaz.tuyaus.com/v1.0/things").respond(json=OK)
-    async with LockCloud("id", "s", region=Region.US_EAST) as cloud:
+    async with (
+        httpx.AsyncClient() as http,  # respx intercepts httpx's own transport
+        LockCloud("id", "s", region=Region.US_EAST, http_client=http) as cloud,
+    ):
         assert await cloud.request("get", "/v1.0/things") == [1, 2]
     assert route.call_count == 1
 

@@ -1,4 +1,4 @@
-"""Every Tuya error code of PROTOCOL.md §2 maps to its class, with code, msg, tid, method, path and body kept."""
+"""Every documented Tuya error code maps to its class, with code, msg, tid, method, path and body kept."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from lockcloud import (
     LockCloud,
     LockCloudError,
     NotFoundError,
+    OutcomeUnknownError,
     PermissionDeniedError,
     PlanExpiredError,
     RateLimitedError,
@@ -98,9 +99,16 @@ async def test_codes_end_to_end(
     envelope = failure_envelope(code)
     # Token and clock codes heal once and are replayed; answer twice so the error surfaces.
     server.script(PATH, httpx.Response(200, json=envelope), httpx.Response(200, json=envelope))
-    with pytest.raises(APIError) as exc_info:
-        await cloud.request(method, PATH, params={"q": "1"}, retry=RetryPolicy.never())
-    exc = exc_info.value
+    if method == "POST" and code in (500, 1111):
+        # A failure inside Tuya on an unsafe call may come after the lock acted: the outcome is unknown.
+        with pytest.raises(OutcomeUnknownError) as unknown:
+            await cloud.request(method, PATH, params={"q": "1"}, retry=RetryPolicy.never())
+        exc = unknown.value.__cause__
+        assert isinstance(exc, APIError)
+    else:
+        with pytest.raises(APIError) as exc_info:
+            await cloud.request(method, PATH, params={"q": "1"}, retry=RetryPolicy.never())
+        exc = exc_info.value
     assert type(exc) is cls
     assert exc.code == code
     assert exc.msg == f"message {code}"

@@ -71,7 +71,9 @@ def frozen(monkeypatch: pytest.MonkeyPatch) -> FrozenTime:
     fake = FrozenTime()
     monkeypatch.setattr(lockcloud._transport, "time", fake)
     monkeypatch.setattr(
-        lockcloud._transport, "asyncio", SimpleNamespace(sleep=fake.sleep, Semaphore=asyncio.Semaphore)
+        lockcloud._transport,
+        "asyncio",
+        SimpleNamespace(sleep=fake.sleep, Semaphore=asyncio.Semaphore, timeout=asyncio.timeout),
     )
     return fake
 

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from lockcloud import LockCloudError, OutcomeUnknownError, RetryPolicy, ServerError, ValidationError
+from lockcloud import LockCloudError, OutcomeUnknownError, RetryPolicy, ValidationError
 from lockcloud.crypto import decrypt_ticket_key, encrypt_message, pulsar_password
 from lockcloud.enrollment import EnrollmentStatus
 from lockcloud.enums import RemoteUnlockType, UnlockType, UserType
@@ -145,7 +145,7 @@ async def test_a_whole_session_over_loopback_logs_no_secret(
         with pytest.raises(OutcomeUnknownError) as timed_out:
             await cloud.remote_unlock.unlock(back)
         sim.fail_next(500, action="password_ticket")
-        with pytest.raises(ServerError) as refused:
+        with pytest.raises(OutcomeUnknownError) as refused:  # Tuya's 500 on an unsafe call
             await cloud.remote_unlock.open_door_without_password(back)
         with pytest.raises(ValidationError) as invalid:
             await cloud.remote_unlock.open_door(front, pin=BAD_PINS[0])
@@ -166,12 +166,15 @@ async def test_a_whole_session_over_loopback_logs_no_secret(
     assert {"access secret", "access token", "refresh token", "ticket key", "decrypted ticket key"} <= (
         secret_guard.registry.kinds()
     )
-    assert any(r.name == "httpx" and "/v1.0/token/<redacted>" in r.getMessage() for r in records)
-    assert any(r.name == "httpx" and "/v1.0/token?grant_type=1" in r.getMessage() for r in records)
-    for name in ("lockcloud.http", "lockcloud.sim", "lockcloud.events", "httpcore.http11"):
+    # Request lines come from lockcloud.http (its own pool) or httpx (a borrowed client).
+    http_loggers = ("httpx", "lockcloud.http")
+    assert any(r.name in http_loggers and "/v1.0/token/<redacted>" in r.getMessage() for r in records)
+    assert any(r.name in http_loggers and "/v1.0/token" in r.getMessage() for r in records)
+    # (The default transport is aiohttp's pool, which logs no request lines of its own; httpx still does.)
+    for name in ("lockcloud.http", "lockcloud.sim", "lockcloud.events"):
         assert any(r.name == name for r in records), name
     assert sum(1 for r in records if r.exc_info) >= len(failures)
-    assert len(records) >= 200
+    assert len(records) >= 50  # lockcloud's own pool logs fewer lines than httpx and httpcore did
 
     assert leaks == []
     for pin in (PIN, ENROLL_PIN, *BAD_PINS):

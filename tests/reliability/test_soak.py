@@ -489,6 +489,7 @@ async def test_soak_with_injected_faults_never_repeats_an_unsafe_call() -> None:
     # 2. Unsafe calls, each judged from the simulator's logs for its own lock.
     unsafe = [o for o in outcomes if o.unsafe]
     unknown = 0
+    server_failures = 0
     lost_calls = 0
     verdicts: collections.Counter[str] = collections.Counter()
     for outcome in unsafe:
@@ -517,7 +518,10 @@ async def test_soak_with_injected_faults_never_repeats_an_unsafe_call() -> None:
         final_runs = executed[outcome.final.action]
         if isinstance(outcome.error, OutcomeUnknownError):
             unknown += 1
-            assert lost, where
+            if not lost:
+                # Tuya answered 500/1111 to the unsafe step, which may come after the lock acted.
+                assert isinstance(outcome.error.__cause__, ServerError), where
+                server_failures += 1
             verdicts["unknown, executed" if final_runs else "unknown, not executed"] += 1
         elif outcome.error is None:
             assert not lost, where
@@ -536,12 +540,13 @@ async def test_soak_with_injected_faults_never_repeats_an_unsafe_call() -> None:
             [minted] = [a for a in actions_by_device[device] if a.action == TICKET.action]
             assert minted.detail["ticket_id"] == outcome.result.ticket_id
 
-    # 3. OutcomeUnknownError <=> the answer was lost: equal counts, and both faces of "unknown" occurred.
-    assert unknown == lost_calls
+    # 3. OutcomeUnknownError <=> the answer was lost or Tuya failed inside: equal counts, both faces occurred.
+    assert unknown == lost_calls + server_failures
     assert verdicts["unknown, executed"] >= 10
     assert verdicts["unknown, not executed"] >= 3
     assert verdicts["succeeded"] >= 300
-    assert verdicts["refused"] >= 10
+    # Tuya's injected 500/1111 on an unsafe step: reported unknown, never as a plain refusal.
+    assert server_failures >= 10
 
     # 4. No ticket was ever spent twice, and every spent ticket had been minted.
     spent = collections.Counter(

@@ -20,7 +20,7 @@ from lockcloud._transport import RetryPolicy
 
 BASE_URL = "https://openapi.test"
 ACCESS_ID = "1KAD46OrT9HafiKdsXeg"
-# The Tuya documentation's secret, so the ticket vectors of PROTOCOL.md §3 apply to this client.
+# The Tuya documentation's secret, so the ticket vectors of its password-ticket page apply to this client.
 ACCESS_SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
 
 # Retries without noticeable waiting; the count still matters.
@@ -69,7 +69,11 @@ def api() -> Iterator[respx.MockRouter]:
 
 @pytest.fixture
 async def cloud(api: respx.MockRouter) -> AsyncIterator[LockCloud]:
-    async with LockCloud(ACCESS_ID, ACCESS_SECRET, base_url=BASE_URL, retry=FAST_RETRY) as client:
+    # respx intercepts httpx's own transport, not the aiohttp one lockcloud uses by default.
+    async with (
+        httpx.AsyncClient() as http,
+        LockCloud(ACCESS_ID, ACCESS_SECRET, base_url=BASE_URL, retry=FAST_RETRY, http_client=http) as client,
+    ):
         yield client
 
 

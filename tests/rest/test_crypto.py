@@ -27,7 +27,7 @@ from lockcloud.crypto import (
     pulsar_password,
 )
 
-# PROTOCOL.md §3 and §6 (Tuya documentation credentials).
+# Vectors from Tuya's password-ticket and message-service documents (their credentials).
 DOC_ACCESS_ID = "1KAD46OrT9HafiKdsXeg"
 DOC_SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
 DOC_TICKET_KEY = "E8EACE19C6075C139FE8452771A6CF7F9173247C8D56147E406EBA159F6E577A"

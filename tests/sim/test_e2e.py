@@ -192,7 +192,7 @@ async def test_lost_responses_over_loopback(server: SimServer) -> None:
     async with server.client(retry=FAST_RETRY, timeout=0.3) as cloud:
         with pytest.raises(OutcomeUnknownError) as timed_out:
             await cloud.remote_unlock.open_door(front, pin=DEMO_PIN)
-        assert "ReadTimeout" in str(timed_out.value)
+        assert "may have been executed" in str(timed_out.value)
     assert [record.response_lost for record in sim.executed("open_door")] == [True, True]
     assert [record.action for record in sim.requests].count("open_door") == 2
 

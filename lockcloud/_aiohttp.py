@@ -1,0 +1,191 @@
+"""An httpx transport on aiohttp's connection pool: the default under ``LockCloud``.
+
+httpx stays the interface (``http_client=`` takes any ``httpx.AsyncClient``); only the sockets are aiohttp's, whose
+pool holds up with hundreds of calls in flight where httpcore's does not. Failures are mapped to httpx exceptions by
+what they say about the request: only errors raised while connecting become ``httpx.ConnectError`` /
+``ConnectTimeout`` (never sent); a connection that breaks later becomes ``ReadError`` / ``ReadTimeout``, so an unsafe
+call is never replayed on the strength of a misleading name. A refused certificate is chained as the ``ssl`` error.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import certifi
+import httpx
+from yarl import URL
+
+from lockcloud._errors import ResponseTooLargeError
+
+__all__ = ["AiohttpTransport"]
+
+# Raised while opening the connection, before a byte of the request went out.
+_CONNECTING = (aiohttp.ClientConnectorError,)
+
+
+def _ssl_context(verify: bool | ssl.SSLContext) -> ssl.SSLContext | bool:
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    if verify:
+        return ssl.create_default_context(cafile=certifi.where())
+    return False
+
+
+def _mapped(exc: BaseException, request: httpx.Request | None, *, connecting: bool) -> httpx.TransportError:
+    reason = type(exc).__name__
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        error: httpx.TransportError = httpx.ConnectError(f"certificate refused ({reason})", request=request)
+        error.__cause__ = exc.certificate_error
+        return error
+    if isinstance(exc, _CONNECTING):
+        return httpx.ConnectError(reason, request=request)
+    if isinstance(exc, aiohttp.ConnectionTimeoutError) or (connecting and isinstance(exc, TimeoutError)):
+        return httpx.ConnectTimeout(reason, request=request)
+    if isinstance(exc, TimeoutError):
+        return httpx.ReadTimeout(reason, request=request)
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
+        return httpx.RemoteProtocolError(reason, request=request)
+    return httpx.ReadError(reason, request=request)
+
+
+class _Body(httpx.AsyncByteStream):
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+        self._response = response
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            error = _mapped(exc, self._request, connecting=False)
+            raise error from None
+
+    async def aclose(self) -> None:
+        self._response.release()
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """``httpx.AsyncClient(transport=AiohttpTransport(verify=...))``: HTTP/1.1 over one aiohttp session.
+
+    ``max_connections`` caps open connections (None: no cap; limit concurrency with ``LockCloud(max_in_flight=)``).
+    httpx's per-phase timeouts are honoured for connect and read.
+    """
+
+    def __init__(
+        self,
+        *,
+        verify: bool | ssl.SSLContext = True,
+        max_connections: int | None = None,
+        keepalive_expiry: float = 30.0,
+    ) -> None:
+        self._ssl = _ssl_context(verify)
+        self._max_connections = max_connections or 0
+        self._keepalive_expiry = keepalive_expiry
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open_session(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            ssl=self._ssl, limit=self._max_connections, keepalive_timeout=self._keepalive_expiry
+        )
+        # The request is httpx's as built: no cookies, redirects, decompression or quoting added here.
+        session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+        )
+        # aiohttp silently resends GET, PUT and DELETE once when a reused connection drops; a PUT here may be an
+        # enrollment. Replays are lockcloud's decision alone. No public switch exists; tests/core/
+        # test_aiohttp_transport.py fails if this one stops working.
+        if not hasattr(session, "_retry_connection"):
+            raise RuntimeError("this aiohttp version cannot be told not to resend requests; pin aiohttp<4")
+        session._retry_connection = False
+        return session
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        session = self._session
+        if session is None or session.closed:
+            session = self._session = self._open_session()
+        phases: dict[str, Any] = request.extensions.get("timeout", {})
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=phases.get("pool"),
+            sock_connect=phases.get("connect"),
+            sock_read=phases.get("read"),
+        )
+        body = request.content or None
+        try:
+            response = await session.request(
+                request.method,
+                URL(str(request.url), encoded=True),
+                headers=request.headers.multi_items(),
+                data=body,
+                allow_redirects=False,
+                timeout=timeout,
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            error = _mapped(exc, request, connecting=isinstance(exc, _CONNECTING))
+            # Only the ssl error of a refused certificate stays attached; aiohttp's own exceptions are not needed.
+            raise error from error.__cause__
+        return httpx.Response(
+            response.status,
+            headers=[(key.decode("latin-1"), value.decode("latin-1")) for key, value in response.raw_headers],
+            stream=_Body(response, request),
+            request=request,
+            extensions={
+                "http_version": b"HTTP/1.1",
+                "reason_phrase": (response.reason or "").encode("latin-1"),
+            },
+        )
+
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes,
+        *,
+        limit: int,
+        shown: str,
+        phases: aiohttp.ClientTimeout,
+    ) -> tuple[int, bytes]:
+        """One request without httpx objects around it: ``(status, body)``, the body read up to ``limit`` bytes.
+
+        ``url`` must already be encoded. Failures raise the same httpx exceptions as :meth:`handle_async_request`
+        (``request`` unset), and :class:`~lockcloud.ResponseTooLargeError` past the limit.
+        """
+        session = self._session
+        if session is None or session.closed:
+            session = self._session = self._open_session()
+        try:
+            async with session.request(
+                method,
+                URL(url, encoded=True),
+                headers=headers,
+                data=body or None,
+                allow_redirects=False,
+                timeout=phases,
+            ) as response:
+                declared = response.content_length
+                if declared is not None and declared > limit:
+                    raise ResponseTooLargeError(method=method, path=shown, limit=limit)
+                parts: list[bytes] = []
+                received = 0
+                async for chunk in response.content.iter_any():
+                    received += len(chunk)
+                    if received > limit:
+                        raise ResponseTooLargeError(method=method, path=shown, limit=limit)
+                    parts.append(chunk)
+                return response.status, b"".join(parts)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            error = _mapped(exc, None, connecting=isinstance(exc, _CONNECTING))
+            raise error from error.__cause__
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -1,0 +1,88 @@
+"""The base of the endpoint modules: one signed call, its safety, and the typed result."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from lockcloud.models import bool_result, decode_result
+
+if TYPE_CHECKING:
+    from lockcloud._client import LockCloud
+
+__all__ = ["Resource"]
+
+T = TypeVar("T")
+
+# Above this many items structuring moves off the event loop (a few hundred keys take about a millisecond).
+_LARGE = 500
+
+
+class Resource:
+    """Endpoints of one :class:`~lockcloud.LockCloud`. Each method validates, then makes one of these calls.
+
+    ``unsafe=True`` marks a call that must never be replayed once it may have reached Tuya (an unlock, a ticket,
+    an enrollment); ``cast_to`` is the type of the result (``bool`` for the calls documented as Boolean).
+    """
+
+    def __init__(self, cloud: LockCloud) -> None:
+        self._cloud = cloud
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._cloud!r})"
+
+    async def _get(self, path: str, *, cast_to: type[T], params: Mapping[str, Any] | None = None) -> T:
+        return await self._call("GET", path, cast_to=cast_to, unsafe=False, params=params)
+
+    async def _get_raw(self, path: str, *, params: Mapping[str, Any] | None = None) -> Any:
+        """The untyped result, for the few endpoints whose answer takes several shapes (see :meth:`_decode`)."""
+        return await self._cloud.request("GET", path, params=params, idempotent=True)
+
+    @staticmethod
+    async def _decode(value: Any, cast_to: type[T], *, method: str, path: str) -> T:
+        """Structure ``value``; a large answer is structured in a worker thread so the event loop keeps running."""
+        if _is_large(value):
+            return await asyncio.to_thread(decode_result, value, cast_to, method=method, path=path)
+        return decode_result(value, cast_to, method=method, path=path)
+
+    async def _post(
+        self,
+        path: str,
+        *,
+        cast_to: type[T],
+        unsafe: bool,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> T:
+        return await self._call("POST", path, cast_to=cast_to, unsafe=unsafe, json=json, params=params)
+
+    async def _put(self, path: str, *, cast_to: type[T], unsafe: bool, json: Any = None) -> T:
+        return await self._call("PUT", path, cast_to=cast_to, unsafe=unsafe, json=json)
+
+    async def _delete(self, path: str, *, cast_to: type[T], unsafe: bool) -> T:
+        return await self._call("DELETE", path, cast_to=cast_to, unsafe=unsafe)
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        cast_to: type[T],
+        unsafe: bool,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> T:
+        result = await self._cloud.request(method, path, params=params, json=json, idempotent=not unsafe)
+        if cast_to is bool:
+            return bool_result(result)  # type: ignore[return-value]
+        return await self._decode(result, cast_to, method=method, path=path)
+
+
+def _is_large(value: Any) -> bool:
+    # Lists are what grows (keys, albums); an object holding one is looked into one level down.
+    if isinstance(value, list):
+        return len(value) > _LARGE
+    if isinstance(value, dict):
+        return len(value) > _LARGE or any(isinstance(v, list) and len(v) > _LARGE for v in value.values())
+    return isinstance(value, str) and len(value) > _LARGE * 100
