@@ -89,14 +89,14 @@ async def test_running_leaves_the_uvicorn_loggers_as_it_found_them() -> None:
     handler = logging.NullHandler()
     access_logger.addHandler(handler)
     # Other tests of the run may have configured uvicorn's loggers already: compare with what was found.
-    found = list(access_logger.handlers)
+    found, found_propagate = list(access_logger.handlers), access_logger.propagate
     error_logger.setLevel(logging.INFO)
     try:
         async with running(broker=False) as server, server.client() as cloud:
             await cloud.unlock_methods.list_unassigned(server.devices["front_door"])
             assert error_logger.level == logging.INFO
             assert access_logger.handlers == found
-            assert access_logger.propagate is True
+            assert access_logger.propagate is found_propagate
         assert error_logger.level == logging.INFO
         assert access_logger.handlers == found
         assert not error_logger.filters
