@@ -70,6 +70,7 @@ __all__ = [
     "PermissionDeniedError",
     "PlanExpiredError",
     "RateLimitedError",
+    "RelayError",
     "RemoteUnlockDisabledError",
     "RequestTimeoutError",
     "ResponseTooLargeError",
@@ -149,6 +150,15 @@ class SubscribeError(EventStreamError):
         self.topic = topic
         self.subscription = subscription
         self.fix = fix
+
+
+class RelayError(EventStreamError):
+    """The Redis relay of push events (``lockcloud listen --relay``, ``RedisRelaySource``) cannot be reached.
+    ``address`` names the server (host and port, never the URL's password)."""
+
+    def __init__(self, message: str, *, address: str) -> None:
+        super().__init__(message)
+        self.address = address
 
 
 class TokenStoreError(LockCloudError):
