@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -34,7 +35,7 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import attrs
@@ -274,7 +275,8 @@ def _entry(message: SourceMessage) -> dict[Any, Any]:
     fields: dict[Any, Any] = {
         b"v": _FORMAT,
         b"topic": (message.topic or "").encode(),
-        b"id": (message.message_id or "").encode(),
+        # The reader's dedupe key is (topic, id): a source without message ids is keyed by a digest of its key.
+        b"id": (message.message_id or _digest(message.key)).encode(),
         b"props": json.dumps(dict(message.properties), separators=(",", ":")).encode(),
         b"payload": message.payload,
     }
@@ -283,6 +285,10 @@ def _entry(message: SourceMessage) -> dict[Any, Any]:
     if message.defect is not None:
         fields[b"defect"] = message.defect.encode()
     return fields
+
+
+def _digest(key: Hashable) -> str:
+    return "key:" + hashlib.sha256(repr(key).encode("utf-8", "replace")).hexdigest()[:32]
 
 
 # -- the worker side --------------------------------------------------------------------------------------------
@@ -529,12 +535,12 @@ def _message(entry_id: bytes, fields: dict[bytes, bytes]) -> SourceMessage:
         fields.get(b"v") == _FORMAT
         and payload is not None
         and message_id
-        and topic
+        and topic is not None
         and isinstance(properties, dict)
         and all(isinstance(k, str) and isinstance(v, str) for k, v in properties.items())
     ):
         text_id = message_id.decode(errors="replace")
-        text_topic = topic.decode(errors="replace")
+        text_topic = topic.decode(errors="replace") or None
         defect = fields.get(b"defect")
         return SourceMessage(
             payload,
@@ -544,7 +550,7 @@ def _message(entry_id: bytes, fields: dict[bytes, bytes]) -> SourceMessage:
             message_id=text_id,
             handle=entry_id,
             topic=text_topic,
-            partition=_partition(text_topic),
+            partition=None if text_topic is None else _partition(text_topic),
             published_at=_seconds(fields.get(b"published")),
             defect=None if defect is None else defect.decode(errors="replace"),
         )
