@@ -16,6 +16,7 @@ from lockcloud._errors import (
     PlanExpiredError,
     ServiceNotSubscribedError,
     SignatureError,
+    SubscribeError,
     TransportError,
 )
 from lockcloud.cli._errors import ENV_ACCESS_ID, ENV_ACCESS_SECRET, CommandError
@@ -27,6 +28,7 @@ from lockcloud.regions import Region
 
 if TYPE_CHECKING:
     from lockcloud._client import LockCloud
+    from lockcloud.events import EventStream
 
 __all__ = ["doctor"]
 
@@ -126,7 +128,7 @@ async def _remote_checks(
         probe = resolve_device(target, device) if device else None
         checks.append(await _subscription_check(cloud, probe))
         if not skip_events:
-            checks.append(await _events_check(cloud, connection, subscription))
+            checks.extend(await _events_check(cloud, connection, subscription))
 
 
 async def _subscription_check(cloud: LockCloud, device: str | None) -> Check:
@@ -155,13 +157,49 @@ async def _subscription_check(cloud: LockCloud, device: str | None) -> Check:
     return Check("services", True, f"the lock APIs are subscribed and {probe} answered")
 
 
-async def _events_check(cloud: LockCloud, connection: Connection, subscription: str | None) -> Check:
-    stream = open_events(cloud, verbose=connection.verbose, subscription=subscription, connect_timeout=5.0)
+async def _events_check(cloud: LockCloud, connection: Connection, subscription: str | None) -> list[Check]:
+    # An exclusive probe is refused while any consumer holds the subscription: that is how another running
+    # listener shows (a Failover subscription takes it in as a standby, so joining alone would not tell).
+    probe = open_events(
+        cloud,
+        verbose=connection.verbose,
+        subscription=subscription,
+        subscription_type="exclusive",
+        connect_timeout=3.0,
+    )
     try:
         async with asyncio.timeout(15):
+            async with probe:
+                pass
+    except SubscribeError as exc:
+        if exc.reason in ("refused", "unreachable", "tls", "auth"):
+            return [_events_failed(probe, exc)]
+        # busy, timeout (pulsar-lite), or another refusal of a second subscription type: the join below decides.
+    except (EventStreamError, TimeoutError) as exc:
+        return [_events_failed(probe, exc)]
+    else:
+        return [Check("push messages", True, f"subscribed, no other consumer: {probe.source.description}")]
+    stream = open_events(cloud, verbose=connection.verbose, subscription=subscription, connect_timeout=5.0)
+    try:
+        async with asyncio.timeout(30):
             async with stream:
                 pass
     except (EventStreamError, TimeoutError) as exc:
-        fix = "subscribe to the message service in the project and check that port 7285 is reachable"
-        return Check("push messages", False, f"cannot subscribe ({stream.source.description}): {exc}", fix)
-    return Check("push messages", True, f"subscribed: {stream.source.description}")
+        return [_events_failed(stream, exc)]
+    return [
+        Check("push messages", True, f"subscribed: {stream.source.description}"),
+        Check(
+            "other consumers",
+            True,
+            "the subscription already has an active consumer: this process shares the partitions with it "
+            "(Failover), and an enrollment without events= borrows the subscription next to it",
+            "expected with several `lockcloud listen` processes; otherwise stop the other consumer, pass "
+            "--subscription of your own, or read the relay (`lockcloud listen --relay`, cloud.events(relay=...))",
+            warning=True,
+        ),
+    ]
+
+
+def _events_failed(stream: EventStream, exc: BaseException) -> Check:
+    fix = "subscribe to the message service in the project and check that port 7285 is reachable"
+    return Check("push messages", False, f"cannot subscribe ({stream.source.description}): {exc}", fix)

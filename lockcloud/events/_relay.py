@@ -186,6 +186,11 @@ class RedisRelayForwarder:
         self._state = "opening"
         try:
             await _check_reachable(self._redis, self.relay_address)
+        except BaseException:
+            self._state = "closed"
+            await self._redis.aclose()
+            raise
+        try:
             await self.source.open()
         except BaseException:
             await self.aclose()
@@ -347,6 +352,8 @@ class RedisRelaySource:
         self._acks: list[bytes] = []
         self._ack_wanted = asyncio.Event()
         self._acker: asyncio.Task[None] | None = None
+        # Whether open got as far as the group: only then is there anything to acknowledge or drop at close.
+        self._grouped = False
         self._state = "new"
 
     def __repr__(self) -> str:
@@ -363,6 +370,7 @@ class RedisRelaySource:
         self._state = "opening"
         await _check_reachable(self._redis, self.address)
         await self._create_group(self._start)
+        self._grouped = True
         self._acker = asyncio.create_task(
             self._acknowledge_forever(), name=f"lockcloud-relay-acks {self.key}"
         )
@@ -517,7 +525,9 @@ class RedisRelaySource:
             acker.cancel()
         with contextlib.suppress(TimeoutError, RedisError, OSError):
             async with asyncio.timeout(wait):
-                if self.ephemeral:
+                if not self._grouped:
+                    pass
+                elif self.ephemeral:
                     await self._redis.xgroup_destroy(self.key, self.group)
                 else:
                     await self._flush_acks()

@@ -311,6 +311,30 @@ def test_doctor_against_the_simulator(served_env: dict[str, Any], capsys: pytest
     ]
 
 
+def test_doctor_warns_when_the_subscription_already_has_a_consumer(
+    served_env: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    listener = subprocess.Popen(
+        [sys.executable, "-m", "lockcloud", "listen", "--duration", "120", "--subscription", "doctor-held"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert listener.stdout is not None
+        assert listener.stdout.readline().startswith(b"Listening on")
+        assert main(["doctor", "--subscription", "doctor-held", "--json"]) == 0
+    finally:
+        listener.kill()
+        listener.wait(30)
+    document = json.loads(capsys.readouterr().out)
+    checks = {check["name"]: check for check in document["checks"]}
+    assert document["ok"] is True
+    assert checks["push messages"]["ok"] is True
+    assert checks["other consumers"]["warning"] is True
+    assert "already has an active consumer" in checks["other consumers"]["detail"]
+
+
 def test_doctor_reports_a_wrong_secret_with_its_fix(
     served_env: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
