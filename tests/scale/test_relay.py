@@ -317,11 +317,11 @@ async def test_an_entry_a_subscriber_gave_up_is_offered_again(redis_server: Any)
             async with stream.subscribe(device_id="lock-9") as second:
                 async with asyncio.timeout(30):
                     again = await anext(second)
-            assert (
-                (again.data_id, again.message_id)
-                == (taken.data_id, taken.message_id)
-                == ("lock-9:0", "(2,0,0,-1)")
-            )
+            (first_event,) = taken
+            assert isinstance(first_event, StatusReport)
+            assert isinstance(again, StatusReport)
+            assert (first_event.data_id, first_event.message_id) == ("lock-9:0", "(2,0,0,-1)")
+            assert (again.data_id, again.message_id) == ("lock-9:0", "(2,0,0,-1)")
         pending = await client.xpending(key, "retry")
         assert pending["pending"] == 0
     finally:
