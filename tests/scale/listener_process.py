@@ -37,6 +37,10 @@ async def listen(url: str, name: str, sink: TextIO, log_file: str, stall_after: 
             # A colliding subscribe on pulsar-lite costs one connect timeout before the retry.
             connect_timeout=3.0,
             operation_timeout=3.0,
+            # A small prefetch, so that a stalled listener stops taking messages and its socket falls quiet
+            # before it is killed (see test_failover.py for why that matters to pulsar-lite).
+            receiver_queue_size=100,
+            receive_window=100,
             log_file=log_file,
         )
     )
