@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,12 @@ async def forwarding(
         finally:
             task.cancel()
             await asyncio.wait([task])
+
+
+async def eventually(predicate: Callable[[], bool], seconds: float) -> None:
+    async with asyncio.timeout(seconds):
+        while not predicate():  # noqa: ASYNC110 - polling a counter of another task
+            await asyncio.sleep(0.05)
 
 
 async def take(stream: EventStream, count: int) -> list[StatusReport]:
@@ -347,3 +353,49 @@ async def test_a_reader_survives_a_redis_restart(redis_server: Any) -> None:
             assert stream.stats.resubscriptions >= 1
     finally:
         await client.aclose()
+
+
+async def test_nothing_is_acknowledged_to_pulsar_while_redis_is_down(
+    partitioned_broker: LocalBroker, redis_server: Any, tmp_path: Path
+) -> None:
+    key = relay_key(ACCESS_ID)
+    async with forwarding(
+        partitioned_broker, redis_server.url, tmp_path, redis_timeout=0.5, max_retry_delay=0.5
+    ) as forwarder:
+        await asyncio.to_thread(produce, partitioned_broker.url, [("lock-1", "lock-1:0")])
+        await eventually(lambda: forwarder.stats.relayed >= 1, 30)
+        await asyncio.to_thread(redis_server.kill)
+        messages = [(f"lock-{n % 3}", f"lock-{n % 3}:{n // 3 + 1}") for n in range(30)]
+        await asyncio.to_thread(produce, partitioned_broker.url, messages)
+        await eventually(lambda: forwarder.stats.retries >= 2, 30)
+        assert forwarder.stats.relayed == 1
+        # Back, empty (no persistence): what was taken during the outage is relayed now, nothing skipped.
+        await asyncio.to_thread(redis_server.start)
+        await eventually(lambda: forwarder.stats.relayed >= 1 + len(messages), 60)
+    client = aioredis.Redis.from_url(redis_server.url)
+    try:
+        entries = await client.xrange(key)
+    finally:
+        await client.aclose()
+    # Every message taken during the outage is in Redis once it is back; the one relayed before went with it.
+    assert len(entries) == len(messages)
+    assert all(fields[b"id"].startswith(b"(") for _, fields in entries)
+
+
+def test_relay_options_are_checked() -> None:
+    from lockcloud import ValidationError
+    from lockcloud.events._options import pulsar_stream
+
+    with pytest.raises(ValidationError, match="Pulsar option"):
+        pulsar_stream(ACCESS_ID, SECRET, {"relay": "redis://127.0.0.1:1/0", "subscription": "s"})
+    with pytest.raises(ValidationError, match="needs relay="):
+        pulsar_stream(ACCESS_ID, SECRET, {"url": "pulsar://127.0.0.1:6650", "relay_group": "g"})
+    with pytest.raises(ValidationError, match="not a Redis URL"):
+        RedisRelaySource("http://example.invalid", ACCESS_ID)
+    with pytest.raises(ValidationError):
+        RedisRelaySource("redis://127.0.0.1:1/0", "")
+    stream = pulsar_stream(ACCESS_ID, SECRET, {"relay": "redis://:pw@127.0.0.1:1/0", "relay_group": "web-1"})
+    assert isinstance(stream.source, RedisRelaySource)
+    assert stream.source.group == "web-1"
+    assert "pw" not in stream.source.description
+    assert "pw" not in repr(stream.source)
