@@ -67,6 +67,20 @@ def event_stream(url: str, access_id: str, secret: str, subscription: str, **opt
     return EventStream(source, secret, **options)
 
 
+async def bare_consumer(client: Any, topic: str, subscription: str, **options: Any) -> Any:
+    """The baselines' consumer: ``client`` (a ``pulsar.asyncio.Client``) subscribed to ``topic`` as the stream
+    subscribes (failover, from the earliest message); ``options`` go to ``subscribe``."""
+    import pulsar
+
+    return await client.subscribe(
+        topic,
+        subscription,
+        consumer_type=pulsar.ConsumerType.Failover,
+        initial_position=pulsar.InitialPosition.Earliest,
+        **options,
+    )
+
+
 def higher_is_better(unit: str) -> bool:
     return unit.endswith("/s")
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import pulsar
 import pulsar.asyncio
-from _harness import event_stream, interleaved, print_table, row, save
+from _harness import bare_consumer, event_stream, interleaved, print_table, row, save
 from Crypto.Cipher import AES
 
 from lockcloud._wire import MessageEncryption, topic_for
@@ -66,7 +66,7 @@ async def measure_decode() -> list[dict[str, Any]]:
     encryptions: tuple[tuple[MessageEncryption, str], ...] = (("aes_gcm", "GCM"), ("aes_ecb", "ECB"))
     for em, label in encryptions:
         payload = _envelope(3, em)
-        properties = {"em": em}
+        properties: dict[str, str] = {"em": em}
         decoder = Decoder(SECRET)
         assert isinstance(decoder.decode(payload, properties, None), EnrollmentProgress)
 
@@ -104,13 +104,7 @@ async def _drain_with_stream(url: str, subscription: str, count: int) -> None:
 async def _drain_bare(url: str, subscription: str, count: int, *, decode: bool) -> None:
     client = pulsar.asyncio.Client(url, logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Error))
     try:
-        consumer = await client.subscribe(
-            TOPIC,
-            subscription,
-            consumer_type=pulsar.ConsumerType.Failover,
-            initial_position=pulsar.InitialPosition.Earliest,
-            receiver_queue_size=500,
-        )
+        consumer = await bare_consumer(client, TOPIC, subscription, receiver_queue_size=500)
         seen: set[str] = set()
         while len(seen) < count:
             message = await consumer.receive()

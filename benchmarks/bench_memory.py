@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from _harness import event_stream, print_table, row, save
+from _harness import bare_consumer, event_stream, print_table, row, save
 
 if TYPE_CHECKING:
     from lockcloud.testing import PushBuilder
@@ -166,12 +166,7 @@ async def _consume_naive(url: str, subscription: str, count: int) -> dict[str, A
     queue: asyncio.Queue[Any] = asyncio.Queue()  # unbounded: the point of the baseline
     tally = _Tally(count)
     try:
-        consumer = await client.subscribe(
-            TOPIC,
-            subscription,
-            consumer_type=pulsar.ConsumerType.Failover,
-            initial_position=pulsar.InitialPosition.Earliest,
-        )
+        consumer = await bare_consumer(client, TOPIC, subscription)
 
         async def receive_all() -> None:
             while True:
