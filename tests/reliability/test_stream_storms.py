@@ -40,15 +40,16 @@ def enrollment_body(index: int) -> dict[str, Any]:
     return dict(BUILD.enrollment("storm-lock", period=index, t=T0 + index).body)
 
 
-Poison = tuple[bytes, dict[str, str]]
+#: A message as published: payload and message properties.
+Published = tuple[bytes, dict[str, str]]
 
 
-def valid(index: int, em: MessageEncryption) -> Poison:
+def valid(index: int, em: MessageEncryption) -> Published:
     return BUILD.envelope(enrollment_body(index), em=em)
 
 
 #: Each kind of poison: how to make one (from its index), and a word its dead letter's reason must contain.
-POISON: dict[str, tuple[Callable[[int], Poison], str]] = {
+POISON: dict[str, tuple[Callable[[int], Published], str]] = {
     "bad base64": (lambda i: BUILD.with_data(f"@@{i} is not base64@@"), "base64"),
     "wrong key (GCM)": (lambda i: BUILD.envelope(enrollment_body(i), secret=OTHER_SECRET), "authentication"),
     "tampered GCM tag": (
