@@ -15,6 +15,7 @@
     │   ├── ConnectError                       the request never left: safe to try again
     │   │   └── TLSVerificationError           the server's certificate was refused (names host and reason; not retried)
     │   ├── RequestTimeoutError                a call that may be retried timed out on every attempt (or a download timed out)
+    │   │   └── MediaDownloadTimeoutError      a media download outlasted its total timeout (names the host)
     │   ├── OutcomeUnknownError                an unsafe call (unlock, enroll, ticket) may have been executed
     │   └── UnexpectedResponseError            the server answered with something that is not a Tuya envelope
     │       ├── ResponseTooLargeError          an API answer went over the client's max_response_bytes
@@ -64,6 +65,7 @@ __all__ = [
     "InsecureTransportWarning",
     "InvalidParameterError",
     "LockCloudError",
+    "MediaDownloadTimeoutError",
     "MediaTooLargeError",
     "NotFoundError",
     "OutcomeUnknownError",
@@ -188,11 +190,27 @@ class InsecureTransportWarning(UserWarning):
 
 
 class RequestTimeoutError(TransportError, builtins.TimeoutError):
-    """An idempotent call timed out on every attempt its retry policy allowed, or a media download timed out.
+    """An idempotent call timed out on every attempt its retry policy allowed, or a media download timed out
+    (:class:`MediaDownloadTimeoutError` when it was the download's total ``timeout``).
 
     Named apart from the builtin so that ``from lockcloud import *`` cannot shadow ``TimeoutError`` (which
     ``asyncio.timeout`` raises); it is still a subclass of it.
     """
+
+
+class MediaDownloadTimeoutError(RequestTimeoutError):
+    """A media download did not finish within its ``timeout``: total seconds, however steadily the bytes came.
+
+    ``host`` names the storage server and ``timeout`` the limit. The signed URL's query is never shown (it is a
+    credential). Nothing was returned, and no file was written.
+    """
+
+    def __init__(self, *, path: str, host: str, timeout: float) -> None:
+        super().__init__(
+            f"media download from {host} did not finish within timeout={timeout:g} s", method="GET", path=path
+        )
+        self.host = host
+        self.timeout = timeout
 
 
 class OutcomeUnknownError(TransportError):
