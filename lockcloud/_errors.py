@@ -8,13 +8,15 @@
     ├── DecodeError                            a push message that cannot be turned into an event (keeps .payload)
     ├── RemoteUnlockDisabledError              the lock's remote-unlock switch needed by a flow is off (names it)
     ├── BrokerError                            the local pulsar-lite broker did not start (simulator)
+    ├── PortUnavailableError (also OSError)    lockcloud.sim: the simulator's port is taken (names host:port)
     ├── EventStreamError                       the push stream could not subscribe, or failed for good
-    │   └── SubscribeError                     the broker refused or never answered: .reason .url .topic .fix
+    │   ├── SubscribeError                     the broker refused or never answered: .reason .url .topic .fix
+    │   └── SourceClosed                       lockcloud.events: a closed source's receive(); the stream just stops
     ├── TokenStoreError                        a shared token store (Redis, a lock file) could not be used
     ├── TransportError                         the HTTP exchange itself failed (names the httpx error)
     │   ├── ConnectError                       the request never left: safe to try again
     │   │   └── TLSVerificationError           the server's certificate was refused (names host and reason; not retried)
-    │   ├── RequestTimeoutError                a call that may be retried timed out on every attempt (or a download timed out)
+    │   ├── RequestTimeoutError (also TimeoutError)  a call timed out on every attempt allowed (or a download timed out)
     │   │   └── MediaDownloadTimeoutError      a media download outlasted its total timeout (names the host)
     │   ├── OutcomeUnknownError                an unsafe call (unlock, enroll, ticket) may have been executed
     │   └── UnexpectedResponseError            the server answered with something that is not a Tuya envelope
@@ -38,9 +40,16 @@
         │   └── UnsupportedError               2003 / 2004 / 2008 / 2009
         └── ServerError                        500 / 1111
 
-Codes without a class of their own raise :class:`APIError` itself, with the raw body kept.
-:class:`InsecureTransportWarning` (a ``UserWarning``) is issued once per host for plain ``http://`` to a host that
-is not loopback. No exception message or repr ever contains the access secret, a token, a ticket key or a PIN.
+Codes without a class of their own raise :class:`APIError` itself, with the raw body kept. Everything in the tree
+is importable from ``lockcloud`` except the two marked with the package that exports them.
+
+Two warnings (``UserWarning`` subclasses), each issued once per host: :class:`InsecureTransportWarning` for plain
+``http://`` to a host that is not loopback, and ``lockcloud.events.PlaintextPulsarWarning`` for ``pulsar://`` (not
+``pulsar+ssl://``) to one. ``lockcloud.sim.SimulatedDisconnect`` is outside the tree on purpose: the simulator
+raises it to stand for a dropped connection, so it is an ``httpx.RemoteProtocolError``, and the client turns it
+into what a real one gives (:class:`TransportError` or :class:`OutcomeUnknownError`).
+
+No exception message or repr ever contains the access secret, a token, a ticket key or a PIN.
 """
 
 from __future__ import annotations
