@@ -101,7 +101,7 @@ class RemoteUnlock(Resource):
             "open": check.flag(enabled, "enabled"),
         }
         path = f"/v1.0/devices/{device}/door-lock/remote-unlock/config"
-        return await self._post(path, json=body, cast_to=bool, unsafe=False)
+        return await self._call("POST", path, json=body, cast_to=bool, unsafe=False)
 
     # -- raw endpoints ---------------------------------------------------------------------------------------------
 
@@ -113,7 +113,7 @@ class RemoteUnlock(Resource):
         """
         device = check.device_id(device_id)
         path = f"/v1.0/smart-lock/devices/{device}/password-ticket"
-        return await self._post(path, cast_to=PasswordTicket, unsafe=True)
+        return await self._call("POST", path, cast_to=PasswordTicket, unsafe=True)
 
     async def open_door_with_ticket(self, device_id: str, *, ticket_id: str, password: str) -> bool:
         """Unlock with an already encrypted PIN (POST ``.../door-lock/open-door``). Unsafe: never replayed.
@@ -128,7 +128,7 @@ class RemoteUnlock(Resource):
             "ticket_id": check.ticket_id(ticket_id),
         }
         path = f"/v1.0/devices/{device}/door-lock/open-door"
-        return await self._post(path, json=body, cast_to=bool, unsafe=True)
+        return await self._call("POST", path, json=body, cast_to=bool, unsafe=True)
 
     async def open_door_password_free(
         self, device_id: str, *, ticket_id: str, channel_id: int | None = None
@@ -141,7 +141,7 @@ class RemoteUnlock(Resource):
         else:
             body["channel_id"] = check.channel_id(channel_id)
             path = f"/v1.1/devices/{device}/door-lock/password-free/open-door"
-        return await self._post(path, json=body, cast_to=bool, unsafe=True)
+        return await self._call("POST", path, json=body, cast_to=bool, unsafe=True)
 
     async def door_operate(self, device_id: str, *, ticket_id: str, open: bool) -> bool:
         """Open (``open=True``) or close the door without a password (POST ``.../password-free/door-operate``).
@@ -151,7 +151,7 @@ class RemoteUnlock(Resource):
         device = check.device_id(device_id)
         body = {"ticket_id": check.ticket_id(ticket_id), "open": check.flag(open, "open")}
         path = f"/v1.0/smart-lock/devices/{device}/password-free/door-operate"
-        return await self._post(path, json=body, cast_to=bool, unsafe=True)
+        return await self._call("POST", path, json=body, cast_to=bool, unsafe=True)
 
     async def revoke(self, device_id: str, reason: RevokeReason | int) -> bool:
         """Revoke a pending password-free unlock: 1 reject, 2 cancel (PUT ``.../open-door/cancel``).
@@ -161,7 +161,7 @@ class RemoteUnlock(Resource):
         device = check.device_id(device_id)
         body = {"type": check.revoke_reason(reason).value}
         path = f"/v1.0/devices/{device}/door-lock/password-free/open-door/cancel"
-        return await self._put(path, json=body, cast_to=bool, unsafe=True)
+        return await self._call("PUT", path, json=body, cast_to=bool, unsafe=True)
 
     # -- flows -----------------------------------------------------------------------------------------------------
 
