@@ -60,15 +60,17 @@ class DripStorage:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            self.requests.append(head.split(b"\r\n", 1)[0].decode())
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(self.body))
-            await writer.drain()
-            for start in range(0, len(self.body), self.chunk):
-                writer.write(self.body[start : start + self.chunk])
+            # Keep-alive: the client may send its next download on the same connection.
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                self.requests.append(head.split(b"\r\n", 1)[0].decode())
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(self.body))
                 await writer.drain()
-                self.bytes_sent += len(self.body[start : start + self.chunk])
-                await asyncio.sleep(self.interval)
+                for start in range(0, len(self.body), self.chunk):
+                    writer.write(self.body[start : start + self.chunk])
+                    await writer.drain()
+                    self.bytes_sent += len(self.body[start : start + self.chunk])
+                    await asyncio.sleep(self.interval)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
