@@ -219,6 +219,10 @@ def test_three_listeners_one_killed_lose_nothing_and_keep_each_lock_in_order(
     stats = {listener.name: listener.stop() for listener in survivors}
     taken = collections.Counter(line["message_id"] for listener in listeners for line in listener.lines())
     redelivered = sum(count - 1 for count in taken.values())
+    # The victim died holding messages it had taken but not acknowledged: they came to a survivor again. (On
+    # pulsar-lite 0.2.0 far more come again: it forgets acknowledgements on partitioned topics once their consumer
+    # is gone, so each survivor that becomes active is handed the whole backlog.)
+    assert redelivered > 0
     for listener in survivors:
         lines = listener.lines()
         counts = stats[listener.name]
