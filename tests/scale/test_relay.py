@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -399,3 +400,44 @@ def test_relay_options_are_checked() -> None:
     assert stream.source.group == "web-1"
     assert "pw" not in stream.source.description
     assert "pw" not in repr(stream.source)
+
+
+async def test_cancelling_a_receive_loses_no_entry(redis_server: Any) -> None:
+    """Receives cancelled at random moments (before, during and after Redis answered) lose nothing."""
+    key = relay_key(ACCESS_ID)
+    client = aioredis.Redis.from_url(redis_server.url)
+    good = {
+        b"v": b"1",
+        b"topic": b"persistent://t-partition-1",
+        b"props": b'{"em":"aes_gcm"}',
+        b"payload": b"{}",
+    }
+    source = RedisRelaySource(redis_server.url, ACCESS_ID, group="cancelled", block=0.05)
+    added: list[str] = []
+    seen: list[str] = []
+    rng = random.Random(12)
+    try:
+        await source.open()
+        for index in range(150):
+            message_id = f"(4,{index},1,-1)"
+            await client.xadd(key, {**good, b"id": message_id.encode()})
+            added.append(message_id)
+            receiving = asyncio.ensure_future(source.receive())
+            await asyncio.sleep(rng.random() * 0.004)
+            receiving.cancel()
+            await asyncio.wait([receiving])
+            if not receiving.cancelled():
+                for message in receiving.result():
+                    assert message.message_id is not None
+                    seen.append(message.message_id)
+                    source.acknowledge(message)
+        async with asyncio.timeout(30):
+            while not set(added) <= set(seen):
+                for message in await source.receive():
+                    assert message.message_id is not None
+                    seen.append(message.message_id)
+                    source.acknowledge(message)
+    finally:
+        await source.close(2.0)
+        await client.aclose()
+    assert set(seen) == set(added)
