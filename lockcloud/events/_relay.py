@@ -211,7 +211,10 @@ class RedisRelayForwarder:
                 return
             except EventStreamError as exc:
                 logger.warning("relay %s: receiving failed (%s); subscribing again", source.description, exc)
-                await self._resubscribe()
+                try:
+                    await self._resubscribe()
+                except SourceClosed:
+                    return
                 continue
             await self._relay(batch)
             stats = self.stats
@@ -255,7 +258,7 @@ class RedisRelayForwarder:
             try:
                 await self.source.resubscribe()
             except SourceClosed:
-                raise
+                raise  # not a failure to retry: the source was closed meanwhile
             except EventStreamError as exc:
                 delay = min(delay * 2, self._max_retry_delay)
                 logger.warning("relay %s: subscribing failed (%s)", self.source.description, exc)
