@@ -467,3 +467,37 @@ async def test_the_forwarder_goes_on_after_a_broker_crash(
     for event in taken:
         by_lock.setdefault(event.device_id or "", []).append(int((event.data_id or "").split(":")[1]))
     assert all(seqs == sorted(set(seqs)) for seqs in by_lock.values()), by_lock
+
+
+async def test_a_malformed_entry_stays_pending_while_the_dead_letter_sink_fails(redis_server: Any) -> None:
+    key = relay_key(ACCESS_ID)
+    client = aioredis.Redis.from_url(redis_server.url)
+    good = {b"v": b"1", b"topic": b"persistent://t-partition-2", b"props": b'{"em":"aes_gcm"}'}
+    sink_up = False
+    kept: list[Any] = []
+
+    def sink(letter: Any) -> None:
+        if not sink_up:
+            raise OSError("dead-letter disk full")
+        kept.append(letter)
+
+    try:
+        source = RedisRelaySource(redis_server.url, ACCESS_ID, group="sink-down")
+        async with EventStream(source, SECRET, dead_letters=sink) as stream:
+            await client.xadd(key, {b"junk": b"1"})
+            await client.xadd(key, {**good, b"id": b"(5,0,2,-1)", b"payload": envelope("l", "l:0")})
+            assert [e.data_id for e in await take(stream, 1)] == ["l:0"]
+            assert stream.stats.dead_letter_failures == 1
+        # Not acknowledged: the junk entry is still pending for the group; the event was acknowledged.
+        pending = await client.xpending(key, "sink-down")
+        assert pending["pending"] == 1
+        sink_up = True
+        source = RedisRelaySource(redis_server.url, ACCESS_ID, group="sink-down")
+        async with EventStream(source, SECRET, dead_letters=sink) as stream:
+            async with asyncio.timeout(30):
+                while not kept:  # noqa: ASYNC110 - the sink is called by the stream's pump
+                    await asyncio.sleep(0.05)
+        assert "not a relayed message" in kept[0].reason
+        assert (await client.xpending(key, "sink-down"))["pending"] == 0
+    finally:
+        await client.aclose()
