@@ -78,6 +78,8 @@ class WebSocketConsumers:
         self._closing: dict[tuple[str, str], set[asyncio.Event]] = {}
         self.connections = 0
         self.refused = 0
+        #: Frames received from clients (acknowledgements and other commands, well-formed or not).
+        self.commands = 0
 
     def __repr__(self) -> str:
         return f"WebSocketConsumers(broker_url={self.broker_url!r}, open={len(self._bridges)})"
@@ -110,7 +112,7 @@ class WebSocketConsumers:
                 return
             await send({"type": "websocket.accept"})
             self.connections += 1
-            bridge = _Bridge(consumer, request, receive, send, self._closing.setdefault(key, set()))
+            bridge = _Bridge(consumer, request, receive, send, self._closing.setdefault(key, set()), self)
             self._bridges.add(bridge)
             try:
                 await bridge.run()
@@ -305,8 +307,15 @@ class _Bridge:
     """One WebSocket consumer and the broker consumer behind it."""
 
     def __init__(
-        self, consumer: Any, request: _Request, receive: Receive, send: Send, closing: set[asyncio.Event]
+        self,
+        consumer: Any,
+        request: _Request,
+        receive: Receive,
+        send: Send,
+        closing: set[asyncio.Event],
+        owner: WebSocketConsumers,
     ) -> None:
+        self._owner = owner
         self._consumer = consumer
         self._request = request
         self._receive = receive
@@ -436,6 +445,7 @@ class _Bridge:
             await self._command(text or "")
 
     async def _command(self, text: str) -> None:
+        self._owner.commands += 1
         try:
             document = json.loads(text)
             encoded = document["messageId"]
