@@ -3,9 +3,9 @@
 ``lockcloud sim serve`` runs in a process of its own (its broker, and its WebSocket consumer endpoint bridging to
 that broker, as Tuya's port 8285 service fronts its brokers). One backlog of ``doorUnlockMethodStatus`` messages is
 published once; every round drains it into typed events through a subscription of its own, created before the
-backlog, alternating ``EventStream(transport="websocket")`` and ``EventStream()`` (native pulsar-client). Reported:
-events per second (wall clock, the bridge's hop included) and this process's CPU per event
-(``time.process_time``: decode, dedupe, acks, and the transport's own client work).
+backlog, alternating a ``WebSocketSource`` and a ``PulsarSource`` (native pulsar-client) under the same
+``EventStream``. Reported: events per second (wall clock, the bridge's hop included) and this process's CPU per
+event (``time.process_time``: decode, dedupe, acks, and the transport's own client work).
 
     python benchmarks/bench_websocket.py [--quick]
 """
@@ -25,6 +25,7 @@ from _harness import row, run_standalone
 from bench_decode import ACCESS_ID, SECRET, TOPIC, _publish_backlog
 
 from lockcloud.events import EnrollmentProgress, EventStream
+from lockcloud.events._options import pulsar_stream, websocket_stream
 from lockcloud.events._pulsar import native_threads, threads_alive
 
 _SIM_SERVE = [sys.executable, "-m", "lockcloud", "sim", "serve", "--json"]
@@ -72,21 +73,20 @@ def measure(quick: bool = False) -> list[dict[str, Any]]:
 
         def stream(side: str, subscription: str) -> EventStream:
             if side == "websocket":
-                return EventStream(
+                return websocket_stream(
                     ACCESS_ID,
                     SECRET,
-                    url=info["websocket_url"],
-                    transport="websocket",
-                    subscription=subscription,
-                    buffer_size=500,
+                    {"url": info["websocket_url"], "subscription": subscription, "buffer_size": 500},
                 )
-            return EventStream(
+            return pulsar_stream(
                 ACCESS_ID,
                 SECRET,
-                url=info["pulsar_url"],
-                subscription=subscription,
-                buffer_size=500,
-                pulsar_log_level="error",
+                {
+                    "url": info["pulsar_url"],
+                    "subscription": subscription,
+                    "buffer_size": 500,
+                    "pulsar_log_level": "error",
+                },
             )
 
         wall: dict[str, list[float]] = {side: [] for side in sides}
