@@ -37,9 +37,8 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmarks print a table and write benchmarks/results.json. The official SDK and aiohttp (the WebSocket
-    client lockcloud did not pick) are installed only here."""
-    session.install("-e", ".[tests]", "tuya-connector-python", "aiohttp")
+    """Benchmarks print a table and write benchmarks/results.json. The official SDK is installed only here."""
+    session.install("-e", ".[tests]", "tuya-connector-python")
     session.run("python", "benchmarks/run_all.py", *session.posargs)
 
 

@@ -8,7 +8,8 @@ frames per second and the client process's CPU per frame (``time.process_time``)
 rounds of the same run. Compression is off on both sides (aiohttp's client offers none by default; the payload is
 base64 of ciphertext, which deflate barely shrinks).
 
-aiohttp is not a lockcloud dependency: without it the figures are skipped (``nox -s bench`` installs it).
+aiohttp is a core dependency already (lockcloud's HTTP connection pool), so it was the candidate that would have
+added nothing to the install.
 
     python benchmarks/bench_ws_client.py [--quick]
 """
@@ -25,7 +26,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from _harness import row, run_standalone, skipped
+from _harness import row, run_standalone
 
 WINDOW = 100
 
@@ -107,10 +108,6 @@ async def _rounds(url: str, count: int, rounds: int) -> tuple[dict[str, list[flo
 
 def measure(quick: bool = False) -> list[dict[str, Any]]:
     figure = "WebSocket client: frames received + acknowledged"
-    try:
-        import aiohttp  # noqa: F401
-    except ImportError:
-        return [skipped(figure, "aiohttp is not installed (nox -s bench installs it)")]
     count, rounds = (2_000, 3) if quick else (10_000, 7)
     server = subprocess.Popen(
         [sys.executable, "-c", _SERVER, str(count), str(WINDOW)],
