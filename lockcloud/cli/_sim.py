@@ -127,7 +127,7 @@ def _describe_server(out: Output, server: SimServer) -> None:
     out.say("lockcloud simulator - a simulated Tuya cloud with smart locks (not a real Tuya project)")
     out.say(f"  REST API:      {server.base_url}")
     out.say(f"  push broker:   {server.pulsar_url or '(none)'}  topic {server.access_id}/out/event")
-    out.say(f"  push over WebSocket: {server.websocket_url or '(none)'}")
+    out.say(f"  push over ws:  {server.websocket_url or '(none)'}  (Pulsar WebSocket API, same topic)")
     out.say(f"  access id:     {server.access_id}")
     out.say(f"  access secret: {server.access_secret}")
     out.say(f"  users:         {sim.home_user} (home user), {sim.guest_user} (non-home user)")

@@ -9,9 +9,9 @@ from lockcloud.events._pulsar import PulsarOptions, PulsarSettings, PulsarSource
 from lockcloud.events._stream import EventStream, StreamOptions
 from lockcloud.events._websocket import WebSocketOptions, WebSocketSettings, WebSocketSource
 
-__all__ = ["EventsOptions", "Transport", "events_stream", "pulsar_stream", "websocket_stream"]
+__all__ = ["EventsOptions", "PushTransport", "events_stream", "pulsar_stream", "websocket_stream"]
 
-Transport = Literal["pulsar", "websocket"]
+PushTransport = Literal["pulsar", "websocket"]
 
 
 class EventsOptions(PulsarSettings, WebSocketSettings, StreamOptions, total=False):
@@ -24,7 +24,7 @@ class EventsOptions(PulsarSettings, WebSocketSettings, StreamOptions, total=Fals
     pulsar-client's log and are ignored over WebSocket, where pulsar-client is not used.
     """
 
-    transport: Transport
+    transport: PushTransport
 
 
 _PULSAR_KEYS = frozenset(PulsarSettings.__annotations__)

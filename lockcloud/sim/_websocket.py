@@ -371,6 +371,10 @@ class _Bridge:
                         logger.warning(
                             "WebSocket consumer bridge: broker receive failed: %s", type(exc).__name__
                         )
+                        # Nothing more would reach this client: close its connection, so that it reconnects
+                        # (as Pulsar's WebSocket service does when its broker consumer fails).
+                        with contextlib.suppress(RuntimeError):
+                            asyncio.run_coroutine_threadsafe(self.drop(), self._loop)
                     return
                 while not self._stop.is_set():
                     try:
