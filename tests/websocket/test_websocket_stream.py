@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 import subprocess
 import time
@@ -376,7 +377,11 @@ async def test_tls_is_verified_by_default(tmp_path: Path) -> None:
     async def handler(connection: ServerConnection) -> None:
         await connection.wait_closed()
 
-    async with serve(handler, "127.0.0.1", 0, ssl=context) as server:
+    # This stand-in server logs the headers it receives at DEBUG, the password among them: keep it quiet (the
+    # client's own log is redacted, see test_frames.py).
+    quiet = logging.getLogger("tests.websocket.tls-server")
+    quiet.setLevel(logging.WARNING)
+    async with serve(handler, "127.0.0.1", 0, ssl=context, logger=quiet) as server:
         port = server.sockets[0].getsockname()[1]
         options: dict[str, Any] = {
             "url": f"wss://127.0.0.1:{port}/",
