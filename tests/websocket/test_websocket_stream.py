@@ -397,3 +397,46 @@ async def test_tls_is_verified_by_default(tmp_path: Path) -> None:
         trusted = WebSocketSource(WebSocketOptions(**options, verify=str(cert)))
         await trusted.open()
         await trusted.close(5)
+
+
+async def test_a_slow_reader_keeps_memory_bounded_and_loses_nothing(
+    ws_stream: MakeStream, publish: Publish
+) -> None:
+    total, queue = 150, 10
+    async with ws_stream(receiver_queue_size=queue, buffer_size=5) as stream:
+        source = stream.source
+        assert isinstance(source, WebSocketSource)
+        for index in range(total):
+            await publish(index)
+        seen: list[int] = []
+        most_waiting = 0
+        async with asyncio.timeout(WAIT * 2):
+            async for event in stream:
+                assert isinstance(event, EnrollmentProgress)
+                seen.append(event.period)
+                most_waiting = max(most_waiting, len(source._ready))
+                if len(seen) % 10 == 0:
+                    await asyncio.sleep(0.02)  # a slow body: the backlog waits on the server, not here
+                if len(set(seen)) == total:
+                    break
+    assert sorted(set(seen)) == list(range(total))
+    assert 0 < most_waiting <= queue
+
+
+async def test_credentials_refused_after_a_reconnect_back_off_instead_of_storming(
+    sim_server: SimServer, ws_stream: MakeStream, publish: Publish
+) -> None:
+    assert sim_server.websockets is not None
+    websockets = sim_server.websockets
+    async with ws_stream(resubscribe_delay=0.05, max_resubscribe_delay=0.4) as stream:
+        websockets.enabled = False  # the project's message service is switched off meanwhile
+        assert await websockets.drop_connections() == 1
+        await asyncio.sleep(1.5)
+        # Jittered exponential backoff from 0.05 s up to 0.4 s: a handful of attempts, not hundreds.
+        assert 2 <= websockets.refused <= 10
+        assert stream.is_open
+        websockets.enabled = True
+        await publish(7)
+        [event] = await take(stream, 1)
+        assert isinstance(event, EnrollmentProgress)
+        assert event.period == 7
