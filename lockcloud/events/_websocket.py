@@ -325,6 +325,8 @@ class WebSocketSource:
         self._failure: EventStreamError | None = None
         self._commands: collections.deque[str] = collections.deque(maxlen=_MAX_PENDING_COMMANDS)
         self._flush: asyncio.Future[None] | None = None
+        # Set while the writer has nothing left to do: every queued command sent, or its connection gone.
+        self._writer_idle = asyncio.Event()
         self._closed = False
         #: Successful reconnections (``resubscribe``) so far.
         self.reconnections = 0
@@ -489,9 +491,11 @@ class WebSocketSource:
                 try:
                     await connection.send(commands[0])
                 except ConnectionClosed:
+                    self._writer_idle.set()
                     return  # kept for the next connection; the reader reports the failure
                 if commands:
                     commands.popleft()
+            self._writer_idle.set()
             flush: asyncio.Future[None] = loop.create_future()
             self._flush = flush
             try:
@@ -501,6 +505,7 @@ class WebSocketSource:
 
     def _command(self, document: dict[str, str]) -> None:
         self._commands.append(json.dumps(document))
+        self._writer_idle.clear()
         flush = self._flush
         if flush is not None and not flush.done():
             flush.set_result(None)
@@ -557,9 +562,10 @@ class WebSocketSource:
         self._wake()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(grace, 0.0)
-        connection = self._connection
-        while self._commands and connection is not None and self._failure is None and loop.time() < deadline:  # noqa: ASYNC110 - the writer has no event for "drained"
-            await asyncio.sleep(0.005)
+        if self._commands and self._connection is not None and self._failure is None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(grace, 0.0)):
+                    await self._writer_idle.wait()
         await self._disconnect(max(0.0, deadline - loop.time()))
 
     async def _disconnect(self, grace: float) -> None:
