@@ -440,3 +440,19 @@ async def test_credentials_refused_after_a_reconnect_back_off_instead_of_stormin
         [event] = await take(stream, 1)
         assert isinstance(event, EnrollmentProgress)
         assert event.period == 7
+
+
+async def test_the_handshake_logged_at_debug_never_shows_the_password(
+    sim_server: SimServer, ws_source: MakeSource, caplog: pytest.LogCaptureFixture
+) -> None:
+    from lockcloud.crypto import pulsar_password
+
+    password = pulsar_password(sim_server.access_id, sim_server.access_secret)
+    source = ws_source()
+    with caplog.at_level(logging.DEBUG, logger="lockcloud.events.websocket"):
+        await source.open()
+        await source.close(5)
+    lines = [record.getMessage() for record in caplog.records if record.name == "lockcloud.events.websocket"]
+    assert "> password: <redacted>" in lines
+    assert f"> username: {sim_server.access_id}" in lines
+    assert not [line for line in lines if password in line]
