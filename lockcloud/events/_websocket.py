@@ -63,6 +63,7 @@ _SUBSCRIPTION_TYPES: dict[str, str] = {
     "key_shared": "Key_Shared",
 }
 _SECRET_HEADERS = frozenset({"password"})
+_PULSAR_RECEIVER_QUEUE = 1000
 # Acknowledgements waiting for a connection; past this the oldest are dropped (a lost acknowledgement is only a
 # redelivery, which the stream suppresses).
 _MAX_PENDING_COMMANDS = 100_000
@@ -100,7 +101,7 @@ def consumer_url(
     *,
     subscription_type: SubscriptionType = "failover",
     ack_timeout: float = 3.0,
-    receiver_queue_size: int = 1000,
+    receiver_queue_size: int = _PULSAR_RECEIVER_QUEUE,
     consumer_name: str | None = None,
     initial_position: InitialPosition = "latest",
 ) -> str:
@@ -128,8 +129,10 @@ def consumer_url(
     query = {
         "ackTimeoutMillis": str(round(ack_timeout * 1000)),
         "subscriptionType": _SUBSCRIPTION_TYPES[subscription_type],
-        "receiverQueueSize": str(receiver_queue_size),
     }
+    # With the defaults the URL is exactly the one Tuya's SDK opens; Pulsar's receiver queue default is 1000.
+    if receiver_queue_size != _PULSAR_RECEIVER_QUEUE:
+        query["receiverQueueSize"] = str(receiver_queue_size)
     if consumer_name:
         query["consumerName"] = consumer_name
     if initial_position == "earliest":

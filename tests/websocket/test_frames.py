@@ -22,8 +22,8 @@ def test_consumer_url_is_pulsars_websocket_path_with_tuyas_query() -> None:
     url = consumer_url("wss://mqe.tuyaeu.com:8285/", TOPIC, "projectid0000001-sub", ack_timeout=3.0)
     assert url == (
         "wss://mqe.tuyaeu.com:8285/ws/v2/consumer/persistent/projectid0000001/out/event/projectid0000001-sub"
-        "?ackTimeoutMillis=3000&subscriptionType=Failover&receiverQueueSize=1000"
-    )
+        "?ackTimeoutMillis=3000&subscriptionType=Failover"
+    )  # what Tuya's own SDK opens
 
 
 def test_consumer_url_quotes_names_and_keeps_a_path_prefix() -> None:
