@@ -93,3 +93,15 @@ def test_listen_over_websocket_prints_the_enrollment_pushes(
 
 def test_sim_serve_points_the_cli_at_its_websocket_url(served: dict[str, Any]) -> None:
     assert served["websocket_url"] == "ws" + served["base_url"].removeprefix("http") + "/"
+
+
+def test_doctor_tries_the_push_channel_over_websocket(
+    served: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["doctor", "--websocket", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["ok"] is True
+    [push] = [check for check in document["checks"] if check["name"] == "push messages"]
+    assert push["ok"] is True
+    assert served["websocket_url"] in str(push)
+    assert "(WebSocket)" in str(push)
