@@ -85,6 +85,24 @@ def test_a_plain_install_pushes_over_websocket_without_pulsar_client(tmp_path: P
         )
         assert client.returncode == 0, client.stderr[-3000:]
         report = json.loads(client.stdout.strip().splitlines()[-1])
+        environment = {
+            **{name: value for name, value in os.environ.items() if not name.startswith("LOCKCLOUD_")},
+            "LOCKCLOUD_ACCESS_ID": info["access_id"],
+            "LOCKCLOUD_ACCESS_SECRET": info["access_secret"],
+            "LOCKCLOUD_BASE_URL": info["base_url"],
+            "LOCKCLOUD_WEBSOCKET_URL": info["websocket_url"],
+        }
+        doctors = {
+            flag: subprocess.run(
+                [str(venv / "bin" / "lockcloud"), "doctor", "--json", *([flag] if flag else [])],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                cwd=tmp_path,
+                env=environment,
+            )
+            for flag in ("", "--websocket")
+        }
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -98,3 +116,10 @@ def test_a_plain_install_pushes_over_websocket_without_pulsar_client(tmp_path: P
     assert report["result"] == "completed"
     assert report["progress"][-1] == 0
     assert report["acknowledged"] >= len(report["progress"])
+    # The command line of the plain install: the native push check names the extra, the WebSocket one passes.
+    native, websocket = (json.loads(doctors[flag].stdout) for flag in ("", "--websocket"))
+    [native_push] = [check for check in native["checks"] if check["name"] == "push messages"]
+    assert native_push["ok"] is False
+    assert "lockcloud[pulsar]" in native_push["detail"]
+    assert "--websocket" in native_push["fix"]
+    assert websocket["ok"] is True, doctors["--websocket"].stdout
