@@ -15,7 +15,10 @@ import time
 from collections.abc import Awaitable, Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lockcloud.events import EventStream
 
 RESULTS = Path(__file__).with_name("results.json")
 
@@ -44,6 +47,38 @@ async def interleaved(
                 await func()
             sink.append((time.perf_counter() - started) / per_round)
     return statistics.median(subject_times), statistics.median(baseline_times)
+
+
+def event_stream(url: str, access_id: str, secret: str, subscription: str, **options: Any) -> EventStream:
+    """An ``EventStream`` over a new ``subscription`` of the project's topic from its earliest message, the
+    pulsar-client log at error level; ``options`` go to the stream (``buffer_size`` ...)."""
+    from lockcloud.events import EventStream, PulsarOptions, PulsarSource
+
+    source = PulsarSource(
+        PulsarOptions(
+            url=url,
+            access_id=access_id,
+            access_secret=secret,
+            subscription=subscription,
+            initial_position="earliest",
+            log_level="error",
+        )
+    )
+    return EventStream(source, secret, **options)
+
+
+async def bare_consumer(client: Any, topic: str, subscription: str, **options: Any) -> Any:
+    """The baselines' consumer: ``client`` (a ``pulsar.asyncio.Client``) subscribed to ``topic`` as the stream
+    subscribes (failover, from the earliest message); ``options`` go to ``subscribe``."""
+    import pulsar
+
+    return await client.subscribe(
+        topic,
+        subscription,
+        consumer_type=pulsar.ConsumerType.Failover,
+        initial_position=pulsar.InitialPosition.Earliest,
+        **options,
+    )
 
 
 def higher_is_better(unit: str) -> bool:

@@ -8,7 +8,7 @@
    acknowledges the same backlog, with and without doing the bare decryption + JSON work itself. Each round
    drains the whole backlog through a fresh subscription; sides alternate.
 
-    python benchmarks/bench_decode.py [--messages 20000] [--rounds 5]
+    python benchmarks/bench_decode.py [--quick] [--messages 20000] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -25,40 +25,29 @@ from typing import Any
 
 import pulsar
 import pulsar.asyncio
-from _harness import interleaved, print_table, row, save
+from _harness import bare_consumer, event_stream, interleaved, print_table, row, save
 from Crypto.Cipher import AES
 
-from lockcloud.crypto import encrypt_message
-from lockcloud.events import Decoder, EnrollmentProgress, EventStream, PulsarOptions, PulsarSource
+from lockcloud._wire import MessageEncryption, topic_for
+from lockcloud.events import Decoder, EnrollmentProgress
 from lockcloud.events._pulsar import native_threads, threads_alive
 from lockcloud.sim.broker import LocalBroker
+from lockcloud.testing import PushBuilder
 
 ACCESS_ID = "benchprojectid000"
 SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
-TOPIC = f"{ACCESS_ID}/out/event"
+TOPIC = topic_for(ACCESS_ID)
 KEY = SECRET[8:24].encode()
+T0 = 1_700_000_000_000
+#: The messages of the benchmark, made and encrypted by the simulator's own encoder.
+BUILD = PushBuilder(SECRET, product_key="keyj3w8gdrsrxzya", clock=lambda: T0)
+DEVICE_ID = "6c8e1f2a9b3d4e5f60a1"
 
 
-def _envelope(index: int, em: str) -> bytes:
-    body = {
-        "bizCode": "doorUnlockMethodStatus",
-        "bizData": {
-            "event": "unlockMethodEntry",
-            "operate": 1,
-            "raised": True,
-            "finish": False,
-            "period": index % 5,
-            "totalPeriod": 5,
-        },
-        "devId": "6c8e1f2a9b3d4e5f60a1",
-        "productKey": "keyj3w8gdrsrxzya",
-        "ts": 1_700_000_000_000 + index,
-        "uuid": "a1b2c3d4e5f60718",
-    }
-    data = encrypt_message(json.dumps(body).encode(), SECRET, em)
-    return json.dumps(
-        {"data": data, "protocol": 20, "pv": "2.0", "sign": "x" * 32, "t": 1_700_000_000_000}
-    ).encode()
+def _envelope(index: int, em: MessageEncryption) -> bytes:
+    message = BUILD.enrollment(DEVICE_ID, period=index % 5, total_period=5, t=T0 + index)
+    payload, _ = BUILD.encode(message, em=em)
+    return payload
 
 
 def _bare_decode(payload: bytes, em: str) -> Any:
@@ -74,9 +63,10 @@ def _bare_decode(payload: bytes, em: str) -> Any:
 
 async def measure_decode() -> list[dict[str, Any]]:
     rows = []
-    for em, label in (("aes_gcm", "GCM"), ("aes_ecb", "ECB")):
+    encryptions: tuple[tuple[MessageEncryption, str], ...] = (("aes_gcm", "GCM"), ("aes_ecb", "ECB"))
+    for em, label in encryptions:
         payload = _envelope(3, em)
-        properties = {"em": em}
+        properties: dict[str, str] = {"em": em}
         decoder = Decoder(SECRET)
         assert isinstance(decoder.decode(payload, properties, None), EnrollmentProgress)
 
@@ -102,16 +92,7 @@ async def measure_decode() -> list[dict[str, Any]]:
 
 
 async def _drain_with_stream(url: str, subscription: str, count: int) -> None:
-    options = PulsarOptions(
-        url=url,
-        access_id=ACCESS_ID,
-        access_secret=SECRET,
-        subscription=subscription,
-        initial_position="earliest",
-        log_level="error",
-    )
-    stream = EventStream(PulsarSource(options), SECRET, buffer_size=500)
-    async with stream:
+    async with event_stream(url, ACCESS_ID, SECRET, subscription, buffer_size=500) as stream:
         taken = 0
         async for event in stream:
             assert isinstance(event, EnrollmentProgress)
@@ -123,13 +104,7 @@ async def _drain_with_stream(url: str, subscription: str, count: int) -> None:
 async def _drain_bare(url: str, subscription: str, count: int, *, decode: bool) -> None:
     client = pulsar.asyncio.Client(url, logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Error))
     try:
-        consumer = await client.subscribe(
-            TOPIC,
-            subscription,
-            consumer_type=pulsar.ConsumerType.Failover,
-            initial_position=pulsar.InitialPosition.Earliest,
-            receiver_queue_size=500,
-        )
+        consumer = await bare_consumer(client, TOPIC, subscription, receiver_queue_size=500)
         seen: set[str] = set()
         while len(seen) < count:
             message = await consumer.receive()
@@ -201,12 +176,17 @@ async def measure(quick: bool = False) -> list[dict[str, Any]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=20000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--quick", action="store_true", help="5,000 messages, 3 rounds (as run_all.py --quick)"
+    )
+    parser.add_argument("--messages", type=int)
+    parser.add_argument("--rounds", type=int)
     args = parser.parse_args()
+    messages, rounds = (5000, 3) if args.quick else (20000, 5)
 
     async def run() -> list[dict[str, Any]]:
-        return [*await measure_decode(), *await measure_broker(args.messages, args.rounds)]
+        decode_rows = await measure_decode()
+        return [*decode_rows, *await measure_broker(args.messages or messages, args.rounds or rounds)]
 
     before = native_threads()
     rows = asyncio.run(run())

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import subprocess
@@ -31,9 +32,12 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from _harness import print_table, row, save
+from _harness import bare_consumer, event_stream, print_table, row, save
+
+if TYPE_CHECKING:
+    from lockcloud.testing import PushBuilder
 
 ACCESS_ID = "benchmemoryproject00"
 SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
@@ -41,22 +45,21 @@ TOPIC = f"{ACCESS_ID}/out/event"
 STALL_SECONDS = 20.0
 SLOW_EVERY = 2
 SLOW_SLEEP = 0.001
+T0 = 1_700_000_000_000
+
+
+@functools.cache
+def _builder() -> PushBuilder:
+    from lockcloud.testing import PushBuilder
+
+    return PushBuilder(SECRET, product_key="keyj3w8gdrsrxzya", clock=lambda: T0)
 
 
 def _payload(index: int) -> bytes:
-    from lockcloud.crypto import encrypt_message
-
-    body = {
-        "bizCode": "doorUnlockMethodStatus",
-        "bizData": {"event": "unlockMethodEntry", "operate": 1, "raised": True, "finish": False, "period": 3},
-        "devId": f"6c8e1f2a9b3d4e5f{index % 100:04d}",
-        "productKey": "keyj3w8gdrsrxzya",
-        "ts": 1_700_000_000_000 + index,
-        "uuid": f"uuid-{index:08d}",
-    }
-    data = encrypt_message(json.dumps(body).encode(), SECRET, "aes_gcm")
-    envelope = {"data": data, "protocol": 20, "pv": "2.0", "sign": "x" * 32, "t": 1_700_000_000_000}
-    return json.dumps(envelope).encode()
+    """Message ``index`` of the backlog, from one of 100 locks; its ``ts`` (``T0 + index``) numbers it."""
+    build = _builder()
+    payload, _ = build.encode(build.enrollment(f"6c8e1f2a9b3d4e5f{index % 100:04d}", period=3, t=T0 + index))
+    return payload
 
 
 def produce(url: str, count: int) -> float:
@@ -113,7 +116,7 @@ async def _slow(taken: int) -> None:
 
 
 class _Tally:
-    """Which of the backlog's messages a consumer has seen, in one byte each (the body's ``uuid`` numbers them).
+    """Which of the backlog's messages a consumer has seen, in one byte each (the body's ``ts`` numbers them).
 
     Constant in size for a given backlog and tiny next to what is measured; a set of message ids would grow by about
     100 bytes per message and blur the figure.
@@ -126,24 +129,14 @@ class _Tally:
 
     def add(self, event: Any) -> None:
         self.delivered += 1
-        index = int(event.uuid.rsplit("-", 1)[1])
+        index = event.raw["ts"] - T0
         if not self._seen[index]:
             self._seen[index] = 1
             self.unique += 1
 
 
 async def _consume_stream(url: str, subscription: str, count: int) -> dict[str, Any]:
-    from lockcloud.events import EventStream, PulsarOptions, PulsarSource
-
-    options = PulsarOptions(
-        url=url,
-        access_id=ACCESS_ID,
-        access_secret=SECRET,
-        subscription=subscription,
-        initial_position="earliest",
-        log_level="error",
-    )
-    stream = EventStream(PulsarSource(options), SECRET)
+    stream = event_stream(url, ACCESS_ID, SECRET, subscription)
     tally = _Tally(count)
     async with stream:
         iterator = aiter(stream)
@@ -173,12 +166,7 @@ async def _consume_naive(url: str, subscription: str, count: int) -> dict[str, A
     queue: asyncio.Queue[Any] = asyncio.Queue()  # unbounded: the point of the baseline
     tally = _Tally(count)
     try:
-        consumer = await client.subscribe(
-            TOPIC,
-            subscription,
-            consumer_type=pulsar.ConsumerType.Failover,
-            initial_position=pulsar.InitialPosition.Earliest,
-        )
+        consumer = await bare_consumer(client, TOPIC, subscription)
 
         async def receive_all() -> None:
             while True:

@@ -5,9 +5,9 @@
                                     ``progress`` event per push of the lock, then one ``result`` event
                                     (or an ``error`` event if the lock refused)
 
-The lifespan opens a ``LockCloud`` from the ``LOCKCLOUD_*`` variables and its project's push stream (read through
-subscriptions only, ``firehose=False``); every request shares them: one token, one connection pool, one Pulsar
-consumer however many enrollments run at once. An unlock whose answer was lost is reported as HTTP 504 with
+The lifespan opens a ``LockCloud`` from the ``LOCKCLOUD_*`` variables (``LockCloud.from_env()``) and its
+project's push stream (read through subscriptions only, ``firehose=False``); every request shares them: one token,
+one connection pool, one Pulsar consumer however many enrollments run at once. An unlock whose answer was lost is reported as HTTP 504 with
 ``"outcome": "unknown"`` and never retried behind the caller's back. A client that disconnects from the event
 stream cancels its enrollment at the lock.
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -40,7 +40,6 @@ from lockcloud import (
     LockCloud,
     LockCloudError,
     OutcomeUnknownError,
-    Region,
     RemoteUnlockDisabledError,
     UnlockType,
     UserType,
@@ -49,20 +48,9 @@ from lockcloud import (
 from lockcloud.events import EnrollmentProgress
 
 
-def client_from_env(environ: Mapping[str, str] = os.environ) -> LockCloud:
-    """A client from ``LOCKCLOUD_ACCESS_ID``, ``_ACCESS_SECRET``, ``_REGION``, ``_BASE_URL``, ``_PULSAR_URL``."""
-    return LockCloud(
-        environ.get("LOCKCLOUD_ACCESS_ID", ""),
-        environ.get("LOCKCLOUD_ACCESS_SECRET", ""),
-        region=Region.from_name(environ.get("LOCKCLOUD_REGION", "EU")),
-        base_url=environ.get("LOCKCLOUD_BASE_URL") or None,
-        pulsar_url=environ.get("LOCKCLOUD_PULSAR_URL") or None,
-    )
-
-
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    async with client_from_env() as cloud, cloud.events(firehose=False) as stream:
+    async with LockCloud.from_env() as cloud, cloud.events(firehose=False) as stream:
         app.state.cloud = cloud
         app.state.stream = stream
         yield

@@ -27,7 +27,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from lockcloud._errors import ResponseTooLargeError, TokenError, ValidationError
-from lockcloud._wire import TOKEN_PATH
+from lockcloud._wire import (
+    ACCESS_TOKEN_HEADER,
+    CLIENT_ID_HEADER,
+    NONCE_HEADER,
+    SIGN_HEADER,
+    SIGN_METHOD,
+    SIGN_METHOD_HEADER,
+    SIGNATURE_HEADERS_HEADER,
+    TIME_HEADER,
+    TOKEN_PATH,
+)
 
 if TYPE_CHECKING:
     from lockcloud._tokens import Token, TokenManager
@@ -103,7 +113,7 @@ def compute_sign(
 
 def signed_headers_string(headers: httpx.Headers | Mapping[str, str]) -> str:
     """``k:v\\n`` for each header named in ``Signature-Headers`` (colon-separated), in that order."""
-    names = headers.get("Signature-Headers", "")
+    names = headers.get(SIGNATURE_HEADERS_HEADER, "")
     if not names:
         return ""
     return "".join(f"{name}:{headers.get(name, '')}\n" for name in names.split(":") if name)
@@ -279,18 +289,20 @@ class TuyaAuth(httpx.Auth):
     ) -> None:
         """Sign from the parts already at hand: ``sign_url`` is :func:`canonical_url` of the path and query."""
         t = self._clock.now_ms()
-        nonce = headers.get("nonce", "")
+        nonce = headers.get(NONCE_HEADER, "")
         if self._use_nonce and not nonce:
             nonce = secrets.token_hex(16)
-            headers["nonce"] = nonce
+            headers[NONCE_HEADER] = nonce
         to_sign = string_to_sign(method, body, sign_url, signed_headers_string(headers))
         message = f"{self._access_id}{access_token}{t}{nonce}{to_sign}"
-        headers["client_id"] = self._access_id
-        headers["t"] = t
-        headers["sign_method"] = "HMAC-SHA256"
-        headers["sign"] = hmac.new(self._access_secret, message.encode(), hashlib.sha256).hexdigest().upper()
+        headers[CLIENT_ID_HEADER] = self._access_id
+        headers[TIME_HEADER] = t
+        headers[SIGN_METHOD_HEADER] = SIGN_METHOD
+        headers[SIGN_HEADER] = (
+            hmac.new(self._access_secret, message.encode(), hashlib.sha256).hexdigest().upper()
+        )
         if access_token:
-            headers["access_token"] = access_token
+            headers[ACCESS_TOKEN_HEADER] = access_token
 
     async def conversation(self, method: str, path: str, sign: Callable[[str], R]) -> AsyncGenerator[R, Any]:
         """The auth flow without its transport: yields what ``sign(access_token)`` builds, and is sent back each

@@ -8,15 +8,18 @@
     ├── DecodeError                            a push message that cannot be turned into an event (keeps .payload)
     ├── RemoteUnlockDisabledError              the lock's remote-unlock switch needed by a flow is off (names it)
     ├── BrokerError                            the local pulsar-lite broker did not start (simulator)
+    ├── PortUnavailableError (also OSError)    lockcloud.sim: the simulator's port is taken (names host:port)
     ├── EventStreamError                       the push stream could not subscribe, or failed for good
-    │   └── SubscribeError                     the broker refused or never answered: .reason .url .topic .fix
-    │       ├── StreamAuthenticationError      the credentials were refused (or the message service is off)
-    │       └── StreamSubscriptionError        the topic or subscription was refused (not the project's, busy)
+    │   ├── SubscribeError                     the broker refused or never answered: .reason .url .topic .fix
+    │   │   ├── StreamAuthenticationError      the credentials were refused (or the message service is off)
+    │   │   └── StreamSubscriptionError        the topic or subscription was refused (not the project's, busy)
+    │   └── SourceClosed                       lockcloud.events: a closed source's receive(); the stream just stops
     ├── TokenStoreError                        a shared token store (Redis, a lock file) could not be used
     ├── TransportError                         the HTTP exchange itself failed (names the httpx error)
     │   ├── ConnectError                       the request never left: safe to try again
     │   │   └── TLSVerificationError           the server's certificate was refused (names host and reason; not retried)
-    │   ├── RequestTimeoutError                a call that may be retried timed out on every attempt (or a download timed out)
+    │   ├── RequestTimeoutError (also TimeoutError)  a call timed out on every attempt allowed (or a download timed out)
+    │   │   └── MediaDownloadTimeoutError      a media download outlasted its total timeout (names the host)
     │   ├── OutcomeUnknownError                an unsafe call (unlock, enroll, ticket) may have been executed
     │   └── UnexpectedResponseError            the server answered with something that is not a Tuya envelope
     │       ├── ResponseTooLargeError          an API answer went over the client's max_response_bytes
@@ -39,9 +42,16 @@
         │   └── UnsupportedError               2003 / 2004 / 2008 / 2009
         └── ServerError                        500 / 1111
 
-Codes without a class of their own raise :class:`APIError` itself, with the raw body kept.
-:class:`InsecureTransportWarning` (a ``UserWarning``) is issued once per host for plain ``http://`` to a host that
-is not loopback. No exception message or repr ever contains the access secret, a token, a ticket key or a PIN.
+Codes without a class of their own raise :class:`APIError` itself, with the raw body kept. Everything in the tree
+is importable from ``lockcloud`` except the two marked with the package that exports them.
+
+Two warnings (``UserWarning`` subclasses), each issued once per host: :class:`InsecureTransportWarning` for plain
+``http://`` to a host that is not loopback, and ``lockcloud.events.PlaintextPulsarWarning`` for ``pulsar://`` (not
+``pulsar+ssl://``) to one. ``lockcloud.sim.SimulatedDisconnect`` is outside the tree on purpose: the simulator
+raises it to stand for a dropped connection, so it is an ``httpx.RemoteProtocolError``, and the client turns it
+into what a real one gives (:class:`TransportError` or :class:`OutcomeUnknownError`).
+
+No exception message or repr ever contains the access secret, a token, a ticket key or a PIN.
 """
 
 from __future__ import annotations
@@ -66,6 +76,7 @@ __all__ = [
     "InsecureTransportWarning",
     "InvalidParameterError",
     "LockCloudError",
+    "MediaDownloadTimeoutError",
     "MediaTooLargeError",
     "NotFoundError",
     "OutcomeUnknownError",
@@ -202,11 +213,27 @@ class InsecureTransportWarning(UserWarning):
 
 
 class RequestTimeoutError(TransportError, builtins.TimeoutError):
-    """An idempotent call timed out on every attempt its retry policy allowed, or a media download timed out.
+    """An idempotent call timed out on every attempt its retry policy allowed, or a media download timed out
+    (:class:`MediaDownloadTimeoutError` when it was the download's total ``timeout``).
 
     Named apart from the builtin so that ``from lockcloud import *`` cannot shadow ``TimeoutError`` (which
     ``asyncio.timeout`` raises); it is still a subclass of it.
     """
+
+
+class MediaDownloadTimeoutError(RequestTimeoutError):
+    """A media download did not finish within its ``timeout``: total seconds, however steadily the bytes came.
+
+    ``host`` names the storage server and ``timeout`` the limit. The signed URL's query is never shown (it is a
+    credential). Nothing was returned, and no file was written.
+    """
+
+    def __init__(self, *, path: str, host: str, timeout: float) -> None:
+        super().__init__(
+            f"media download from {host} did not finish within timeout={timeout:g} s", method="GET", path=path
+        )
+        self.host = host
+        self.timeout = timeout
 
 
 class OutcomeUnknownError(TransportError):

@@ -20,7 +20,7 @@ _LARGE = 500
 
 
 class Resource:
-    """Endpoints of one :class:`~lockcloud.LockCloud`. Each method validates, then makes one of these calls.
+    """Endpoints of one :class:`~lockcloud.LockCloud`. Each method validates, then makes one :meth:`_call`.
 
     ``unsafe=True`` marks a call that must never be replayed once it may have reached Tuya (an unlock, a ticket,
     an enrollment); ``cast_to`` is the type of the result (``bool`` for the calls documented as Boolean).
@@ -32,8 +32,22 @@ class Resource:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._cloud!r})"
 
-    async def _get(self, path: str, *, cast_to: type[T], params: Mapping[str, Any] | None = None) -> T:
-        return await self._call("GET", path, cast_to=cast_to, unsafe=False, params=params)
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        cast_to: type[T],
+        unsafe: bool,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> T:
+        """One signed call, its result structured as ``cast_to``: ``method`` and ``path`` as ``_wire.ENDPOINTS``
+        spells them."""
+        result = await self._cloud.request(method, path, params=params, json=json, idempotent=not unsafe)
+        if cast_to is bool:
+            return bool_result(result)  # type: ignore[return-value]
+        return await self._decode(result, cast_to, method=method, path=path)
 
     async def _get_raw(self, path: str, *, params: Mapping[str, Any] | None = None) -> Any:
         """The untyped result, for the few endpoints whose answer takes several shapes (see :meth:`_decode`)."""
@@ -45,38 +59,6 @@ class Resource:
         if _is_large(value):
             return await asyncio.to_thread(decode_result, value, cast_to, method=method, path=path)
         return decode_result(value, cast_to, method=method, path=path)
-
-    async def _post(
-        self,
-        path: str,
-        *,
-        cast_to: type[T],
-        unsafe: bool,
-        json: Any = None,
-        params: Mapping[str, Any] | None = None,
-    ) -> T:
-        return await self._call("POST", path, cast_to=cast_to, unsafe=unsafe, json=json, params=params)
-
-    async def _put(self, path: str, *, cast_to: type[T], unsafe: bool, json: Any = None) -> T:
-        return await self._call("PUT", path, cast_to=cast_to, unsafe=unsafe, json=json)
-
-    async def _delete(self, path: str, *, cast_to: type[T], unsafe: bool) -> T:
-        return await self._call("DELETE", path, cast_to=cast_to, unsafe=unsafe)
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        cast_to: type[T],
-        unsafe: bool,
-        json: Any = None,
-        params: Mapping[str, Any] | None = None,
-    ) -> T:
-        result = await self._cloud.request(method, path, params=params, json=json, idempotent=not unsafe)
-        if cast_to is bool:
-            return bool_result(result)  # type: ignore[return-value]
-        return await self._decode(result, cast_to, method=method, path=path)
 
 
 def _is_large(value: Any) -> bool:

@@ -67,6 +67,7 @@ from lockcloud._auth import (
 from lockcloud._errors import (
     ConnectError,
     LockCloudError,
+    MediaDownloadTimeoutError,
     MediaTooLargeError,
     OutcomeUnknownError,
     RequestTimeoutError,
@@ -586,18 +587,28 @@ def _int_code(code: object) -> int:
 
 
 async def download(
-    client: httpx.AsyncClient, url: str, limit: int, sink: Callable[[bytes], Awaitable[None]]
+    client: httpx.AsyncClient,
+    url: str,
+    limit: int,
+    sink: Callable[[bytes], Awaitable[None]],
+    *,
+    time_limit: float,
 ) -> None:
-    """Stream an unsigned GET (a media file in Tuya's storage) into ``sink``, at most ``limit`` bytes.
+    """Stream an unsigned GET (a media file in Tuya's storage) into ``sink``: at most ``limit`` bytes, and done
+    within ``time_limit`` seconds in total (httpx's own limits are per read, which a slow drip never trips).
 
     Not retried: a download is cheap to ask for again, and the caller decides. Only scheme, host and path go into
     errors, and the httpx exception is not chained: storage URLs may carry signed credentials in the query.
     """
     parts = urlsplit(url)
-    shown = f"{parts.scheme}://{parts.netloc}{parts.path}"
+    host = parts.hostname or ""
+    # No user info either: only where the file lives, not how the URL authenticates.
+    shown = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
     failure: httpx.TransportError | None = None
+    budget = asyncio.timeout(time_limit)
+    out_of_time = False
     try:
-        async with client.stream("GET", url) as response:
+        async with budget, client.stream("GET", url) as response:
             if response.status_code != 200:
                 body = await response.aread()
                 raise UnexpectedResponseError(
@@ -618,6 +629,13 @@ async def download(
                 await sink(chunk)
     except httpx.TransportError as exc:
         failure = exc
+    except TimeoutError:
+        if not budget.expired():
+            raise
+        out_of_time = True
+    # Raised outside the except blocks: a chained exception would carry the request and its signed URL.
+    if out_of_time:
+        raise MediaDownloadTimeoutError(path=shown, host=host, timeout=time_limit)
     if failure is not None:
         reason = type(failure).__name__
         if isinstance(failure, _NEVER_SENT):

@@ -38,7 +38,7 @@ from lockcloud._errors import (
     ValidationError,
 )
 from lockcloud._resource import Resource
-from lockcloud._transport import download
+from lockcloud._transport import download, seconds
 from lockcloud.crypto import MediaDecryptor
 from lockcloud.enums import MediaFileType, PasswordType, RemoteUnlockType, RevokeReason
 from lockcloud.models import (
@@ -49,10 +49,12 @@ from lockcloud.models import (
     RemoteUnlockMethod,
 )
 
-__all__ = ["DEFAULT_MAX_MEDIA_BYTES", "MediaSource", "RemoteUnlock"]
+__all__ = ["DEFAULT_MAX_MEDIA_BYTES", "DEFAULT_MEDIA_TIMEOUT", "MediaSource", "RemoteUnlock"]
 
 #: Default cap on a media download (encrypted size); cover images are far smaller.
 DEFAULT_MAX_MEDIA_BYTES = 16 * 1024 * 1024
+#: Default total time for one media download, in seconds: a full-size file at about 300 KB/s.
+DEFAULT_MEDIA_TIMEOUT = 60.0
 
 #: What the download methods accept: a model from :meth:`RemoteUnlock.latest_media` / :meth:`RemoteUnlock.albums`,
 #: or a ``(url, file_key)`` pair.
@@ -99,7 +101,7 @@ class RemoteUnlock(Resource):
             "open": check.flag(enabled, "enabled"),
         }
         path = f"/v1.0/devices/{device}/door-lock/remote-unlock/config"
-        return await self._post(path, json=body, cast_to=bool, unsafe=False)
+        return await self._call("POST", path, json=body, cast_to=bool, unsafe=False)
 
     # -- raw endpoints ---------------------------------------------------------------------------------------------
 
@@ -111,7 +113,7 @@ class RemoteUnlock(Resource):
         """
         device = check.device_id(device_id)
         path = f"/v1.0/smart-lock/devices/{device}/password-ticket"
-        return await self._post(path, cast_to=PasswordTicket, unsafe=True)
+        return await self._call("POST", path, cast_to=PasswordTicket, unsafe=True)
 
     async def open_door_with_ticket(self, device_id: str, *, ticket_id: str, password: str) -> bool:
         """Unlock with an already encrypted PIN (POST ``.../door-lock/open-door``). Unsafe: never replayed.
@@ -126,7 +128,7 @@ class RemoteUnlock(Resource):
             "ticket_id": check.ticket_id(ticket_id),
         }
         path = f"/v1.0/devices/{device}/door-lock/open-door"
-        return await self._post(path, json=body, cast_to=bool, unsafe=True)
+        return await self._call("POST", path, json=body, cast_to=bool, unsafe=True)
 
     async def open_door_password_free(
         self, device_id: str, *, ticket_id: str, channel_id: int | None = None
@@ -139,7 +141,7 @@ class RemoteUnlock(Resource):
         else:
             body["channel_id"] = check.channel_id(channel_id)
             path = f"/v1.1/devices/{device}/door-lock/password-free/open-door"
-        return await self._post(path, json=body, cast_to=bool, unsafe=True)
+        return await self._call("POST", path, json=body, cast_to=bool, unsafe=True)
 
     async def door_operate(self, device_id: str, *, ticket_id: str, open: bool) -> bool:
         """Open (``open=True``) or close the door without a password (POST ``.../password-free/door-operate``).
@@ -149,7 +151,7 @@ class RemoteUnlock(Resource):
         device = check.device_id(device_id)
         body = {"ticket_id": check.ticket_id(ticket_id), "open": check.flag(open, "open")}
         path = f"/v1.0/smart-lock/devices/{device}/password-free/door-operate"
-        return await self._post(path, json=body, cast_to=bool, unsafe=True)
+        return await self._call("POST", path, json=body, cast_to=bool, unsafe=True)
 
     async def revoke(self, device_id: str, reason: RevokeReason | int) -> bool:
         """Revoke a pending password-free unlock: 1 reject, 2 cancel (PUT ``.../open-door/cancel``).
@@ -159,7 +161,7 @@ class RemoteUnlock(Resource):
         device = check.device_id(device_id)
         body = {"type": check.revoke_reason(reason).value}
         path = f"/v1.0/devices/{device}/door-lock/password-free/open-door/cancel"
-        return await self._put(path, json=body, cast_to=bool, unsafe=True)
+        return await self._call("PUT", path, json=body, cast_to=bool, unsafe=True)
 
     # -- flows -----------------------------------------------------------------------------------------------------
 
@@ -257,34 +259,52 @@ class RemoteUnlock(Resource):
         path = f"/v1.0/smart-lock/devices/{device}/albums-media"
         return await self._decode(await self._get_raw(path) or {}, Album, method="GET", path=path)
 
-    async def download_media(self, media: MediaSource, *, max_bytes: int = DEFAULT_MAX_MEDIA_BYTES) -> bytes:
+    async def download_media(
+        self,
+        media: MediaSource,
+        *,
+        max_bytes: int = DEFAULT_MAX_MEDIA_BYTES,
+        # A parameter rather than the caller's own asyncio.timeout: the default protects every caller, and the
+        # error it raises names the storage host.
+        timeout: float = DEFAULT_MEDIA_TIMEOUT,  # noqa: ASYNC109
+    ) -> bytes:
         """Download and decrypt a media file into memory.
 
         The storage URL is not a Tuya OpenAPI call: it is fetched over ``cloud.http_client`` without signing and
-        without retries. More than ``max_bytes`` downloaded raises :class:`~lockcloud.MediaTooLargeError`.
+        without retries. More than ``max_bytes`` downloaded raises :class:`~lockcloud.MediaTooLargeError`; a
+        download still running after ``timeout`` seconds in total (a server sending a byte now and then) raises
+        :class:`~lockcloud.MediaDownloadTimeoutError`.
         """
         url, file_key = _media_source(media)
         limit = check.max_bytes(max_bytes)
+        total = seconds(timeout, "timeout")
         decryptor = MediaDecryptor(file_key)
         parts: list[bytes] = []
 
         async def collect(chunk: bytes) -> None:
             parts.append(decryptor.feed(chunk))
 
-        await download(self._cloud.http_client, url, limit, collect)
+        await download(self._cloud.http_client, url, limit, collect, time_limit=total)
         parts.append(decryptor.finish())
         return b"".join(parts)
 
     async def download_media_to(
-        self, path: str | os.PathLike[str], media: MediaSource, *, max_bytes: int = DEFAULT_MAX_MEDIA_BYTES
+        self,
+        path: str | os.PathLike[str],
+        media: MediaSource,
+        *,
+        max_bytes: int = DEFAULT_MAX_MEDIA_BYTES,
+        timeout: float = DEFAULT_MEDIA_TIMEOUT,  # noqa: ASYNC109
     ) -> int:
         """Download and decrypt a media file into ``path``, chunk by chunk; returns the bytes written.
 
         The plaintext goes to ``<path>.part`` first and replaces ``path`` only once the whole file decrypted, so a
-        failed download (too large, corrupt, cut off) leaves no partial file behind.
+        failed download (too large, corrupt, cut off, past its ``timeout``) leaves no partial file behind.
+        ``max_bytes`` and ``timeout`` are as for :meth:`download_media`.
         """
         url, file_key = _media_source(media)
         limit = check.max_bytes(max_bytes)
+        total = seconds(timeout, "timeout")
         target = Path(path)
         partial = target.with_name(target.name + ".part")
         decryptor = MediaDecryptor(file_key)
@@ -300,7 +320,7 @@ class RemoteUnlock(Resource):
                     await asyncio.to_thread(handle.write, plain)
                     written += len(plain)
 
-            await download(self._cloud.http_client, url, limit, write)
+            await download(self._cloud.http_client, url, limit, write, time_limit=total)
             tail = decryptor.finish()
             await asyncio.to_thread(handle.write, tail)
             written += len(tail)

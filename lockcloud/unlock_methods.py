@@ -75,7 +75,7 @@ class UnlockMethods(Resource):
                 raise ValidationError("codes must name at least one unlock type, or be None for all")
             params = {"codes": ",".join(dict.fromkeys(spelled))}
         path = f"/v1.0/smart-lock/devices/{device}/opmodes/actions/sync"
-        return await self._post(path, params=params, cast_to=bool, unsafe=False)
+        return await self._call("POST", path, params=params, cast_to=bool, unsafe=False)
 
     async def enroll(
         self,
@@ -109,7 +109,7 @@ class UnlockMethods(Resource):
                 password=sealed.password, password_type=PasswordType.TICKET.value, ticket_id=sealed.ticket_id
             )
         path = f"/v1.0/devices/{device}/door-lock/actions/entry"
-        return await self._put(path, json=body, cast_to=bool, unsafe=True)
+        return await self._call("PUT", path, json=body, cast_to=bool, unsafe=True)
 
     async def delete(
         self,
@@ -133,7 +133,7 @@ class UnlockMethods(Resource):
             f"/v1.0/devices/{device}/door-lock/user-types/{kind.value}/users/{user}"
             f"/unlock-types/{method.plain}/keys/{number}"
         )
-        return await self._delete(path, cast_to=bool, unsafe=False)
+        return await self._call("DELETE", path, cast_to=bool, unsafe=False)
 
     async def cancel_enrollment(self, device_id: str, unlock_type: UnlockType | str) -> bool:
         """Cancel an enrollment in progress (PUT ``.../unlock-types/{unlock_type}/actions/cancel``).
@@ -145,7 +145,7 @@ class UnlockMethods(Resource):
         device = check.device_id(device_id)
         method = check.unlock_type(unlock_type)
         path = f"/v1.0/devices/{device}/door-lock/unlock-types/{method.plain}/actions/cancel"
-        return await self._put(path, cast_to=bool, unsafe=False)
+        return await self._call("PUT", path, cast_to=bool, unsafe=False)
 
     async def rename(self, device_id: str, unlock_sn: int, unlock_type: UnlockType | str, name: str) -> bool:
         """Set the name of an unlocking method (PUT ``.../door-lock/opmodes/{unlock_sn}``). Idempotent."""
@@ -156,7 +156,7 @@ class UnlockMethods(Resource):
             "unlock_name": check.non_empty_text(name, "name"),
         }
         path = f"/v1.0/devices/{device}/door-lock/opmodes/{number}"
-        return await self._put(path, json=body, cast_to=bool, unsafe=False)
+        return await self._call("PUT", path, json=body, cast_to=bool, unsafe=False)
 
     async def set_duress_alarm(self, device_id: str, unlock_type: UnlockType | str, unlock_no: int) -> bool:
         """Make a key trigger the duress alarm (PUT ``.../keys/{unlock_no}/hijack``). Idempotent."""
@@ -164,7 +164,7 @@ class UnlockMethods(Resource):
         method = check.unlock_type(unlock_type)
         number = check.serial_number(unlock_no, "unlock_no")
         path = f"/v1.0/devices/{device}/door-lock/unlock-types/{method.plain}/keys/{number}/hijack"
-        return await self._put(path, cast_to=bool, unsafe=False)
+        return await self._call("PUT", path, cast_to=bool, unsafe=False)
 
     async def remove_duress_alarm(
         self, device_id: str, unlock_type: UnlockType | str, unlock_sn: int
@@ -177,7 +177,7 @@ class UnlockMethods(Resource):
         method = check.unlock_type(unlock_type, check.DURESS_REMOVABLE)
         number = check.serial_number(unlock_sn, "unlock_sn")
         path = f"/v1.0/smart-lock/devices/{device}/unlock-types/{method.dp_code}/keys/{number}/hijack"
-        return await self._delete(path, cast_to=bool, unsafe=False)
+        return await self._call("DELETE", path, cast_to=bool, unsafe=False)
 
     async def set_special_attribute(
         self, device_id: str, opmode_id: int, attribute: SpecialAttribute | int, enabled: bool
@@ -193,4 +193,4 @@ class UnlockMethods(Resource):
         kind = check.attribute(attribute)
         body = {"enabled": check.flag(enabled, "enabled")}
         path = f"/v1.0/smart-lock/devices/{device}/opmodes/{number}/attribute/{kind.value}/opmode-attr"
-        return await self._post(path, json=body, cast_to=bool, unsafe=False)
+        return await self._call("POST", path, json=body, cast_to=bool, unsafe=False)

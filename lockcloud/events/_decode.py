@@ -17,7 +17,12 @@ from Crypto.Cipher import AES
 
 from lockcloud._converter import from_epoch, strict_bool
 from lockcloud._errors import CryptoError, DecodeError
-from lockcloud._wire import DEVICE_EVENT_PROTOCOL, ENROLLMENT_BIZ_CODE, STATUS_REPORT_PROTOCOL
+from lockcloud._wire import (
+    DEVICE_EVENT_PROTOCOL,
+    ENCRYPTION_PROPERTY,
+    ENROLLMENT_BIZ_CODE,
+    STATUS_REPORT_PROTOCOL,
+)
 from lockcloud.crypto import _message_key, _unpad
 from lockcloud.enums import EnrollmentOperation, UnlockMethodEvent
 from lockcloud.events._models import (
@@ -52,9 +57,9 @@ class Decoder:
     def decode(self, payload: bytes, properties: Mapping[str, str] | None, message_id: str | None) -> Event:
         """The event of one message; :class:`~lockcloud.DecodeError` (keeping payload and properties) if none."""
         envelope = _envelope(payload, properties)
-        em = properties.get("em") if properties else None
-        if not em and isinstance(envelope.get("em"), str):
-            em = envelope["em"]
+        em = properties.get(ENCRYPTION_PROPERTY) if properties else None
+        if not em and isinstance(envelope.get(ENCRYPTION_PROPERTY), str):
+            em = envelope[ENCRYPTION_PROPERTY]
         try:
             plaintext = self._decrypt(envelope["data"], em)
         except CryptoError as exc:

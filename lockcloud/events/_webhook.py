@@ -25,6 +25,7 @@ from typing import Any
 
 from lockcloud._asgi import Receive, Scope, Send, serve_lifespan
 from lockcloud._errors import EventStreamError, ValidationError
+from lockcloud._wire import ENCRYPTION_PROPERTY
 from lockcloud.events._source import Outcome, SourceClosed, SourceMessage
 
 __all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "WebhookSource", "sign_webhook"]
@@ -32,6 +33,8 @@ __all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "WebhookSource", "sign_webhoo
 SIGNATURE_HEADER = "x-lockcloud-signature"
 TIMESTAMP_HEADER = "x-lockcloud-timestamp"
 _SCHEME = "v1="
+# The cipher's message property as a header: ``em`` itself, or prefixed by a relay that keeps its headers apart.
+_RELAYED_ENCRYPTION_HEADER = "x-tuya-" + ENCRYPTION_PROPERTY
 
 
 def _mac(secret: str, timestamp: str, body: bytes) -> str:
@@ -242,7 +245,7 @@ class WebhookSource:
         if self._secret is not None:
             self._verify(headers, payload)
         _check_envelope(payload)
-        em = headers.get("em") or headers.get("x-tuya-em") or None
+        em = headers.get(ENCRYPTION_PROPERTY) or headers.get(_RELAYED_ENCRYPTION_HEADER) or None
         message_id = headers.get("x-message-id") or None
         key = ("webhook", hashlib.sha256(payload).digest(), (em or "").strip().lower())
         if self._seen(key, message_id):
@@ -251,7 +254,12 @@ class WebhookSource:
             raise _Reject(503, "the event stream is not open", [(b"retry-after", b"1")])
         answer: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         message = SourceMessage(
-            payload, {"em": em} if em else {}, key, message_id=message_id, handle=answer, topic=None
+            payload,
+            {ENCRYPTION_PROPERTY: em} if em else {},
+            key,
+            message_id=message_id,
+            handle=answer,
+            topic=None,
         )
         self._queue.append(message)
         self._wake()

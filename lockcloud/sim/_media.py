@@ -1,4 +1,5 @@
-"""Media: what the locks' cameras capture, the encrypted object store, the latest-media and album calls.
+"""Media: the latest-media and album calls over what the locks' cameras captured
+(:meth:`~lockcloud.sim._scenario.Scenario.capture`), and where the encrypted objects live.
 
 Objects are stored in Tuya's encrypted container under ``media/<device id>/<file>`` and served, unsigned like a
 pre-signed bucket URL, at ``/<object name>`` of the simulator's own URL space.
@@ -9,16 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from lockcloud.crypto import encrypt_media
 from lockcloud.sim import _call
 from lockcloud.sim._call import Call, Handler, Outcome, fail
-from lockcloud.sim._model import SimLock, SimMedia, random_id
-from lockcloud.sim._snapshot import render_snapshot
+from lockcloud.sim._model import SimLock
 
 if TYPE_CHECKING:
     from lockcloud.sim._world import World
 
-__all__ = ["ALERT_EVENTS", "HANDLERS", "MEDIA_PREFIX", "REMOTE_UNLOCK_EVENTS", "AlbumKeyStyle", "capture"]
+__all__ = ["ALERT_EVENTS", "HANDLERS", "MEDIA_PREFIX", "REMOTE_UNLOCK_EVENTS", "AlbumKeyStyle"]
 
 #: Media objects live under this first path segment of the simulator's URL space.
 MEDIA_PREFIX = "media"
@@ -29,40 +28,6 @@ ALERT_EVENTS = frozenset({0, 2, 3, 4, 5, 6, 7, 19, 21, 22, 24, 25})
 
 #: The album's keys as in the document's sample (snake_case) or its field table (camelCase).
 AlbumKeyStyle = Literal["snake", "camel"]
-
-
-def capture(
-    world: World,
-    device_id: str,
-    event_type: int,
-    *,
-    content: bytes | None = None,
-    video: bytes | None = None,
-    upload_time: int | None = None,
-) -> SimMedia:
-    """The lock's camera uploads a photo (``content``, a drawn PNG by default) for an album event type.
-
-    ``video`` bytes are stored in the same container as photos; whether Tuya does so is not documented.
-    """
-    lock = world.lock(device_id)
-    file_id = world.next_file_id
-    world.next_file_id += 1
-    photo = render_snapshot(event_type) if content is None else content
-    media = SimMedia(
-        file_id=file_id,
-        event_type=event_type,
-        bucket=world.bucket,
-        object_name=f"{MEDIA_PREFIX}/{lock.device_id}/{file_id}-{random_id(8).lower()}.png",
-        file_key=random_id(16),
-        upload_time=int(world.now()) if upload_time is None else upload_time,
-    )
-    world.storage[media.object_name] = encrypt_media(photo, media.file_key)
-    if video is not None:
-        media.video_object = f"{MEDIA_PREFIX}/{lock.device_id}/{file_id}-video.mp4"
-        media.video_key = random_id(16)
-        world.storage[media.video_object] = encrypt_media(video, media.video_key)
-    lock.media.append(media)
-    return media
 
 
 def latest_media(world: World, lock: SimLock, call: Call) -> Outcome:

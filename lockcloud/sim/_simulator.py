@@ -14,7 +14,7 @@ import http
 import logging
 import string
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -23,17 +23,18 @@ from lockcloud._asgi import Receive, Scope, Send
 from lockcloud._errors import APIError, ValidationError
 from lockcloud._transport import redact_path
 from lockcloud._wire import MessageEncryption
-from lockcloud.enums import RemoteUnlockType, UnlockType, UserType
+from lockcloud.enums import RemoteUnlockType, UnlockType
 from lockcloud.sim._app import Reply, Request, serve
 from lockcloud.sim._authentication import authenticate
 from lockcloud.sim._call import Call, Outcome, fail, json_body
 from lockcloud.sim._faults import Faults, LostResponseMode, ScriptedFault
 from lockcloud.sim._log import ActionRecord, RequestRecord
 from lockcloud.sim._media import AlbumKeyStyle
-from lockcloud.sim._model import LockKind, SimKey, SimLock, SimMedia, SimUser, random_id
+from lockcloud.sim._model import SimMedia, random_id
 from lockcloud.sim._publisher import PulsarPublisher
 from lockcloud.sim._push import PushMessage
 from lockcloud.sim._routes import find_routes, pick_route
+from lockcloud.sim._scenario import Scenario
 from lockcloud.sim._seed import Seeded, seed_demo
 from lockcloud.sim._world import World
 
@@ -51,7 +52,7 @@ IN_PROCESS_URL = "http://lockcloud-sim.localhost"
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
 
-class Simulator:
+class Simulator(Scenario):
     """A simulated Tuya cloud project with smart locks, served as an ASGI app (the object itself is the app).
 
     ``access_id`` / ``access_secret`` default to random ones. ``seed=True`` starts from the demo world (one lock
@@ -102,6 +103,10 @@ class Simulator:
         return self._access_secret
 
     @property
+    def _world(self) -> World:
+        return self.world
+
+    @property
     def devices(self) -> dict[str, str]:
         """Seeded role -> device id (``front_door`` Zigbee, ``back_door`` Wi-Fi, ``shed`` Bluetooth, ``garage``
         keepalive Wi-Fi, ``porch`` video, ``office`` access control); empty without the seed."""
@@ -118,93 +123,20 @@ class Simulator:
         return self._seeded.guest_user if self._seeded else None
 
     # -- scenario API ---------------------------------------------------------------------------------------------
-
-    def add_lock(
-        self,
-        kind: LockKind | str,
-        device_id: str | None = None,
-        *,
-        name: str | None = None,
-        online: bool = True,
-        gateway: bool = True,
-        channels: Sequence[int] = (1,),
-        remote_unlock: Mapping[RemoteUnlockType | str, bool] | None = None,
-    ) -> SimLock:
-        """Add a lock of ``kind`` (a random device id unless given). ``gateway=False`` leaves a Bluetooth lock
-        without its gateway; ``channels`` are an access control device's doors. Remote-unlock switches default to:
-        with password on; without password off, except on kinds whose switches the API cannot change (keepalive
-        Wi-Fi, video, access control), where both are on; ``remote_unlock`` overrides them."""
-        return self.world.add_lock(
-            kind,
-            device_id,
-            name=name,
-            online=online,
-            gateway=gateway,
-            channels=channels,
-            remote_unlock=remote_unlock,
-        )
-
-    def add_user(
-        self, user_id: str | None = None, user_type: UserType | int = UserType.HOME_USER, *, name: str = ""
-    ) -> SimUser:
-        return self.world.add_user(user_id, user_type, name=name)
-
-    def add_key(
-        self,
-        device_id: str,
-        unlock_type: UnlockType | str,
-        *,
-        user_id: str | None = None,
-        pin: str | None = None,
-        name: str = "",
-        hijack: bool = False,
-        synced: bool = True,
-        unlock_no: int | None = None,
-    ) -> SimKey:
-        """Put a key on a lock, assigned to ``user_id`` or unassigned; a password key opens with its ``pin``.
-        ``synced=False``: the lock has it but has not reported it yet (the sync call does)."""
-        return self.world.add_key(
-            device_id,
-            unlock_type,
-            user_id=user_id,
-            pin=pin,
-            name=name,
-            hijack=hijack,
-            synced=synced,
-            unlock_no=unlock_no,
-        )
-
-    def lock(self, device_id: str) -> SimLock:
-        """The live state of a lock (door, keys, switches, enrollment ...); changes to it take effect."""
-        return self.world.lock(device_id)
+    # add_lock, add_user, add_key, lock, capture, expire_tokens and advance come from Scenario, which the world
+    # shares: one definition for the tests' calls and for the seed's and handlers'.
 
     def set_online(self, device_id: str, online: bool = True) -> None:
         """An offline lock answers 2001 to every call that must reach it."""
-        self.world.lock(device_id).online = online
+        self.lock(device_id).online = online
 
     def set_remote_unlock(self, device_id: str, switch: RemoteUnlockType | str, enabled: bool) -> None:
-        self.world.lock(device_id).remote_unlock[RemoteUnlockType(switch)] = enabled
-
-    def capture(
-        self,
-        device_id: str,
-        event_type: int,
-        *,
-        content: bytes | None = None,
-        video: bytes | None = None,
-        upload_time: int | None = None,
-    ) -> SimMedia:
-        """The lock's camera uploads a photo (``content``, a drawn PNG by default) for an album event type, and
-        a ``video`` if given (stored in the same encrypted container)."""
-        return self.world.capture(
-            device_id, event_type, content=content, video=video, upload_time=upload_time
-        )
+        self.lock(device_id).remote_unlock[RemoteUnlockType(switch)] = enabled
 
     def ring_doorbell(self, device_id: str) -> SimMedia:
         """A visitor asks to be let in: a pending remote-unlock request and the visitor's photo (event type 1)."""
-        lock = self.world.lock(device_id)
-        lock.pending_remote_request = True
-        return self.world.capture(device_id, 1)
+        self.lock(device_id).pending_remote_request = True
+        return self.capture(device_id, 1)
 
     async def press_finger(self, device_id: str, times: int = 1) -> None:
         """Press the finger (tap the card ...) ``times`` times on a lock that is enrolling; returns once the
@@ -272,14 +204,6 @@ class Simulator:
         )
         self.faults.scripted.append(fault)
         return fault
-
-    def expire_tokens(self) -> None:
-        """Expire every access token now (the next business call gets 1010)."""
-        self.world.expire_tokens()
-
-    def advance(self, seconds: float) -> None:
-        """Age every token and ticket by ``seconds``."""
-        self.world.advance(seconds)
 
     def executed(self, action: str | None = None, *, device_id: str | None = None) -> list[ActionRecord]:
         """The executed calls, optionally only those of one action and/or device."""

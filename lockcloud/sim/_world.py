@@ -9,37 +9,19 @@ each resource live with its handlers: :mod:`~lockcloud.sim._tokens`, :mod:`~lock
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from lockcloud._errors import ValidationError
-from lockcloud.enums import RemoteUnlockType, UnlockType, UserType
+from lockcloud.enums import UnlockType
 from lockcloud.sim import _enrollment, _media, _remote_unlock, _tokens, _unlock_methods
 from lockcloud.sim._call import Call, Handler, Outcome, fail
 from lockcloud.sim._faults import Faults
 from lockcloud.sim._media import AlbumKeyStyle
-from lockcloud.sim._model import (
-    APPLICABILITY,
-    LockKind,
-    SimKey,
-    SimLock,
-    SimMedia,
-    SimTicket,
-    SimToken,
-    SimUser,
-    random_id,
-)
+from lockcloud.sim._model import SimLock, SimTicket, SimToken, SimUser, random_id
 from lockcloud.sim._push import PushMessage
+from lockcloud.sim._scenario import Scenario
 
 __all__ = ["World"]
-
-_PRODUCT_KEYS = {
-    LockKind.WIFI: "simwifilock01",
-    LockKind.ZIGBEE: "simzigbeelock1",
-    LockKind.BLUETOOTH: "simblelock0001",
-    LockKind.KEEPALIVE_WIFI: "simkeepalive01",
-    LockKind.VIDEO: "simvideolock01",
-    LockKind.ACCESS_CONTROL: "simaccessctl01",
-}
 
 #: Action name -> the handler of its endpoint, one module per resource.
 _HANDLERS: Mapping[str, Handler] = {
@@ -50,8 +32,9 @@ _HANDLERS: Mapping[str, Handler] = {
 }
 
 
-class World:
-    """The simulated cloud's state for one project (one access id); :meth:`execute` applies its rules to a call."""
+class World(Scenario):
+    """The simulated cloud's state for one project (one access id); :meth:`execute` applies its rules to a call,
+    the :class:`~lockcloud.sim._scenario.Scenario` methods put locks, users, keys and media into it."""
 
     def __init__(
         self,
@@ -89,6 +72,10 @@ class World:
     def access_secret(self) -> str:
         return self._access_secret
 
+    @property
+    def _world(self) -> World:
+        return self
+
     def __repr__(self) -> str:
         return f"World(access_id={self.access_id!r}, locks={len(self.locks)}, users={len(self.users)})"
 
@@ -100,122 +87,6 @@ class World:
 
     def now_ms(self) -> int:
         return int(self.now() * 1000)
-
-    def advance(self, seconds: float) -> None:
-        """Age every token and ticket by ``seconds`` (the clock itself stays put, so request times stay valid)."""
-        for token in self.tokens.values():
-            token.expires_at -= seconds
-        for ticket in self.tickets.values():
-            ticket.expires_at -= seconds
-
-    def expire_tokens(self) -> None:
-        """Make every access token expired: the next business call with one gets 1010."""
-        past = self.now() - 1
-        for token in self.tokens.values():
-            token.expires_at = past
-
-    # -- seeding --------------------------------------------------------------------------------------------------
-
-    def add_lock(
-        self,
-        kind: LockKind | str,
-        device_id: str | None = None,
-        *,
-        name: str | None = None,
-        online: bool = True,
-        gateway: bool = True,
-        channels: Sequence[int] = (1,),
-        remote_unlock: Mapping[RemoteUnlockType | str, bool] | None = None,
-    ) -> SimLock:
-        """Add a lock. Remote-unlock switches default to: with password on; without password off, except on kinds
-        whose switches the API cannot change (keepalive Wi-Fi, video, access control), where both are on."""
-        lock_kind = LockKind(kind)
-        device_id = device_id or "vdevo" + random_id(15)
-        if device_id in self.locks:
-            raise ValidationError(f"a lock with device id {device_id!r} already exists")
-        configurable = lock_kind in APPLICABILITY["set_remote_unlock"].kinds
-        switches = {RemoteUnlockType.WITH_PASSWORD: True, RemoteUnlockType.WITHOUT_PASSWORD: not configurable}
-        for switch, value in (remote_unlock or {}).items():
-            switches[RemoteUnlockType(switch)] = value
-        lock = SimLock(
-            device_id=device_id,
-            kind=lock_kind,
-            name=name or lock_kind.label,
-            product_key=_PRODUCT_KEYS[lock_kind],
-            uuid=random_id(16).lower(),
-            online=online,
-            gateway=gateway,
-            remote_unlock=switches,
-            channels=tuple(channels),
-        )
-        self.locks[device_id] = lock
-        return lock
-
-    def add_user(
-        self, user_id: str | None = None, user_type: UserType | int = UserType.HOME_USER, *, name: str = ""
-    ) -> SimUser:
-        user_id = user_id or "sim" + random_id(12)
-        if user_id in self.users:
-            raise ValidationError(f"a user with id {user_id!r} already exists")
-        user = SimUser(user_id=user_id, user_type=UserType(user_type), name=name)
-        self.users[user_id] = user
-        return user
-
-    def add_key(
-        self,
-        device_id: str,
-        unlock_type: UnlockType | str,
-        *,
-        user_id: str | None = None,
-        pin: str | None = None,
-        name: str = "",
-        hijack: bool = False,
-        synced: bool = True,
-        unlock_no: int | None = None,
-    ) -> SimKey:
-        """Put a key on a lock, assigned to ``user_id`` or unassigned. Password keys carry their ``pin``."""
-        lock = self.lock(device_id)
-        member = UnlockType(unlock_type)
-        if user_id is not None and user_id not in self.users:
-            raise ValidationError(f"no user {user_id!r}; add it with add_user first")
-        if pin is not None and not (pin.isascii() and pin.isdigit()):
-            raise ValidationError("a PIN consists of digits only")
-        number = unlock_no if unlock_no is not None else lock.next_unlock_no
-        if number in lock.keys:
-            raise ValidationError(f"lock {device_id!r} already has a key number {number}")
-        lock.next_unlock_no = max(lock.next_unlock_no, number + 1)
-        key = SimKey(
-            unlock_no=number,
-            unlock_type=member,
-            user_id=user_id,
-            name=name,
-            hijack=hijack,
-            synced=synced,
-            pin=pin if member is UnlockType.PASSWORD else None,
-        )
-        lock.keys[number] = key
-        return key
-
-    def lock(self, device_id: str) -> SimLock:
-        try:
-            return self.locks[device_id]
-        except KeyError:
-            raise ValidationError(f"the simulator has no lock {device_id!r}") from None
-
-    def capture(
-        self,
-        device_id: str,
-        event_type: int,
-        *,
-        content: bytes | None = None,
-        video: bytes | None = None,
-        upload_time: int | None = None,
-    ) -> SimMedia:
-        """The lock's camera uploads a photo (``content``, a drawn PNG by default) for an album event type; see
-        :func:`lockcloud.sim._media.capture`."""
-        return _media.capture(
-            self, device_id, event_type, content=content, video=video, upload_time=upload_time
-        )
 
     # -- calls ----------------------------------------------------------------------------------------------------
 

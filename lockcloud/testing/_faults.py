@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
 
 from lockcloud._errors import ValidationError
 from lockcloud.enums import RemoteUnlockType
@@ -35,81 +36,70 @@ class FaultInjector:
     def __repr__(self) -> str:
         return f"FaultInjector({self.simulator!r})"
 
-    @contextlib.contextmanager
-    def outage(self, code: int = 500, *, rate: float = 1.0) -> Iterator[None]:
+    def outage(self, code: int = 500, *, rate: float = 1.0) -> AbstractContextManager[None]:
         """Business calls answered with Tuya error ``code`` (not executed), with probability ``rate``."""
-        if not 0.0 <= rate <= 1.0:
-            raise ValidationError("rate is a probability, from 0 to 1")
-        rates = self.simulator.faults.error_rates
-        previous = rates.get(code)
-        rates[code] = rate
-        try:
-            yield
-        finally:
-            if previous is None:
-                rates.pop(code, None)
-            else:
-                rates[code] = previous
+        _check_rate(rate)
+        return _changed(self.simulator.faults.error_rates, {code: rate})
 
-    @contextlib.contextmanager
-    def lost_responses(self, rate: float = 1.0) -> Iterator[None]:
+    def lost_responses(self, rate: float = 1.0) -> AbstractContextManager[None]:
         """Business calls executed and their responses lost (the connection drops), with probability ``rate``."""
-        if not 0.0 <= rate <= 1.0:
-            raise ValidationError("rate is a probability, from 0 to 1")
-        faults = self.simulator.faults
-        previous, faults.lost_response_rate = faults.lost_response_rate, rate
-        try:
-            yield
-        finally:
-            faults.lost_response_rate = previous
+        _check_rate(rate)
+        return _changed(self.simulator.faults, {"lost_response_rate": rate})
 
-    @contextlib.contextmanager
-    def latency(self, seconds: float, *, jitter: float = 0.0) -> Iterator[None]:
+    def latency(self, seconds: float, *, jitter: float = 0.0) -> AbstractContextManager[None]:
         """Every answer ``seconds`` late (plus up to ``jitter``)."""
         if seconds < 0 or jitter < 0:
             raise ValidationError("latency and jitter cannot be negative")
-        faults = self.simulator.faults
-        previous = faults.latency, faults.latency_jitter
-        faults.latency, faults.latency_jitter = seconds, jitter
-        try:
-            yield
-        finally:
-            faults.latency, faults.latency_jitter = previous
+        return _changed(self.simulator.faults, {"latency": seconds, "latency_jitter": jitter})
 
-    @contextlib.contextmanager
-    def clock_skew(self, seconds: float) -> Iterator[None]:
+    def clock_skew(self, seconds: float) -> AbstractContextManager[None]:
         """The simulated Tuya clock ``seconds`` ahead of this machine's (negative: behind); past
         ``faults.max_clock_skew`` every request gets 1013 until the client adjusts."""
-        faults = self.simulator.faults
-        previous, faults.clock_offset = faults.clock_offset, seconds
-        try:
-            yield
-        finally:
-            faults.clock_offset = previous
+        return _changed(self.simulator.faults, {"clock_offset": seconds})
 
-    @contextlib.contextmanager
-    def offline(self, device_id: str) -> Iterator[None]:
+    def offline(self, device_id: str) -> AbstractContextManager[None]:
         """The lock offline: every call that must reach it gets 2001."""
-        lock = self.simulator.lock(device_id)
-        previous, lock.online = lock.online, False
-        try:
-            yield
-        finally:
-            lock.online = previous
+        return _changed(self.simulator.lock(device_id), {"online": False})
 
-    @contextlib.contextmanager
     def remote_unlock_off(
         self, device_id: str, switch: RemoteUnlockType | str = RemoteUnlockType.WITHOUT_PASSWORD
-    ) -> Iterator[None]:
+    ) -> AbstractContextManager[None]:
         """One of the lock's remote-unlock switches off (password-free by default)."""
-        lock = self.simulator.lock(device_id)
-        member = RemoteUnlockType(switch)
-        previous = lock.remote_unlock.get(member, False)
-        lock.remote_unlock[member] = False
-        try:
-            yield
-        finally:
-            lock.remote_unlock[member] = previous
+        return _changed(self.simulator.lock(device_id).remote_unlock, {RemoteUnlockType(switch): False})
+
+
+def _check_rate(rate: float) -> None:
+    if not 0.0 <= rate <= 1.0:
+        raise ValidationError("rate is a probability, from 0 to 1")
+
+
+#: What a key of a dict "was" before a block that added it.
+_ABSENT: Any = object()
+
+
+@contextlib.contextmanager
+def _changed(target: Any, values: Mapping[Any, Any]) -> Iterator[None]:
+    """``values`` in ``target`` for one ``with`` block (a dict's keys, else an object's attributes); what was there
+    before is put back when the block ends, and a key that was not there is removed again."""
+    if isinstance(target, MutableMapping):
+        previous = {key: target.get(key, _ABSENT) for key in values}
+    else:
+        previous = {name: getattr(target, name) for name in values}
+    _put(target, values)
+    try:
+        yield
+    finally:
+        _put(target, previous)
+
+
+def _put(target: Any, values: Mapping[Any, Any]) -> None:
+    for key, value in values.items():
+        if not isinstance(target, MutableMapping):
+            setattr(target, key, value)
+        elif value is _ABSENT:
+            del target[key]
+        else:
+            target[key] = value
 
 
 def assert_executed(

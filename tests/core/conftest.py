@@ -261,3 +261,17 @@ async def make_cloud() -> AsyncIterator[Callable[..., LockCloud]]:
 @pytest.fixture
 def cloud(server: FakeTuya, make_cloud: Callable[..., LockCloud]) -> LockCloud:
     return make_cloud(server)
+
+
+#: The business call ``token_holder`` makes to get its first token.
+WARM_UP_PATH = "/v1.0/devices/d1/door-lock/remote-unlocks"
+
+
+@pytest.fixture
+async def token_holder(local_clock: FakeClock, make_cloud: Callable[..., LockCloud]) -> SimpleNamespace:
+    """``server`` (a FakeTuya on ``local_clock``) and ``cloud``, a LockCloud that already holds a token from it:
+    one business call made (``WARM_UP_PATH``) and counted by the server."""
+    server = FakeTuya(clock=local_clock)
+    cloud = make_cloud(server)
+    await cloud.request("GET", WARM_UP_PATH)
+    return SimpleNamespace(server=server, cloud=cloud)

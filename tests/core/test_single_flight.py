@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -27,12 +26,8 @@ async def test_first_grant_is_single_flight(server: Any, cloud: LockCloud) -> No
     assert all(result["path"] == PATH for result in results)
 
 
-async def test_concurrent_callers_at_expiry_cost_one_token_call(
-    local_clock: Any, consts: Any, make_cloud: Callable[..., LockCloud]
-) -> None:
-    server = consts.FakeTuya(clock=local_clock)
-    cloud = make_cloud(server)
-    await cloud.request("GET", PATH)
+async def test_concurrent_callers_at_expiry_cost_one_token_call(local_clock: Any, token_holder: Any) -> None:
+    server, cloud = token_holder.server, token_holder.cloud
     local_clock.advance(7200 - 30)  # inside the refresh margin
     server.reset_counts()
     results = await call_many(cloud)
@@ -43,11 +38,9 @@ async def test_concurrent_callers_at_expiry_cost_one_token_call(
 
 
 async def test_concurrent_callers_after_expiry_cost_one_token_call(
-    local_clock: Any, consts: Any, make_cloud: Callable[..., LockCloud]
+    local_clock: Any, token_holder: Any
 ) -> None:
-    server = consts.FakeTuya(clock=local_clock)
-    cloud = make_cloud(server)
-    await cloud.request("GET", PATH)
+    server, cloud = token_holder.server, token_holder.cloud
     local_clock.advance(3 * 7200)
     server.reset_counts()
     await call_many(cloud, "POST", UNSAFE_PATH)
@@ -87,11 +80,9 @@ async def test_1010_storm_costs_one_token_call(server: Any, cloud: LockCloud) ->
 
 
 async def test_call_in_flight_during_a_refresh_heals_without_another_token_call(
-    local_clock: Any, consts: Any, make_cloud: Callable[..., LockCloud]
+    local_clock: Any, token_holder: Any
 ) -> None:
-    server = consts.FakeTuya(clock=local_clock)
-    cloud = make_cloud(server)
-    await cloud.request("GET", PATH)
+    server, cloud = token_holder.server, token_holder.cloud
     held, release = asyncio.Event(), asyncio.Event()
 
     async def hold_the_slow_call(request: httpx.Request, token: str) -> httpx.Response | None:

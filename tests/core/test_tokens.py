@@ -70,12 +70,8 @@ async def test_proactive_refresh_on_the_server_clock(
     assert server.answers[1013] == (0 if skew == 0 else 1)
 
 
-async def test_refresh_when_the_token_expired_long_ago(
-    local_clock: Any, consts: Any, make_cloud: Callable[..., LockCloud]
-) -> None:
-    server = consts.FakeTuya(clock=local_clock)
-    cloud = make_cloud(server)
-    await cloud.request("GET", PATH)
+async def test_refresh_when_the_token_expired_long_ago(local_clock: Any, token_holder: Any) -> None:
+    server, cloud = token_holder.server, token_holder.cloud
     local_clock.advance(10 * 7200)
     await cloud.request("GET", PATH)
     assert server.answers[1010] == 0

@@ -26,7 +26,8 @@ from lockcloud.events import (
 @pytest.mark.parametrize("em", ["aes_gcm", "aes_ecb", None])
 def test_enrollment_progress_in_both_ciphers(push: Any, em: str | None) -> None:
     body = push.enrollment_body(3, totalPeriod=5)
-    event = decode_message(push.envelope(body, em=em), push.SECRET, push.properties(em))
+    payload, properties = push.build.envelope(body, em=em)
+    event = decode_message(payload, push.SECRET, properties)
 
     assert isinstance(event, EnrollmentProgress)
     assert event.device_id == "lock-1"
@@ -36,7 +37,7 @@ def test_enrollment_progress_in_both_ciphers(push: Any, em: str | None) -> None:
     assert event.finish is False
     assert event.period == 3
     assert event.total_period == 5
-    assert event.uuid == "uuid-3"
+    assert event.uuid == "uuid-lock-1"
     assert event.product_key == "pk1"
     assert event.biz_code == "doorUnlockMethodStatus"
     assert event.timestamp == dt.datetime(2023, 11, 14, 22, 13, 20, 3000, tzinfo=dt.UTC)
@@ -149,7 +150,7 @@ def _poison(push: Any) -> dict[str, tuple[bytes, dict[str, str]]]:
             push.envelope(push.enrollment_body(1), em="aes_ecb", secret=push.OTHER_SECRET),
             {"em": "aes_ecb"},
         ),
-        "tampered tag": (push.tampered(good), {"em": "aes_gcm"}),
+        "tampered tag": (push.build.tampered(good), {"em": "aes_gcm"}),
         "gcm read as ecb": (good, {}),
         "unknown em": (good, {"em": "rot13"}),
         "plaintext not json": (push.envelope(b"{not json"), {"em": "aes_gcm"}),

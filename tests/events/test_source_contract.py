@@ -86,7 +86,7 @@ async def test_a_batch_is_deduped_decoded_dead_lettered_and_reported(push: Any) 
             message(push.enrollment(1), "a"),
             message(push.enrollment(1), "a"),  # a redelivery within the batch
             message(b"\x00\xff frame", "b", defect="the frame is not UTF-8"),
-            message(push.tampered(push.enrollment(2)), "c"),
+            message(push.build.tampered(push.enrollment(2)), "c"),
             message(push.enrollment(3), "d"),
         ]
     )
@@ -114,7 +114,7 @@ async def test_a_failing_sink_leaves_the_message_unacknowledged(push: Any) -> No
     def broken(letter: Any) -> None:
         raise OSError("disk full")
 
-    source = ScriptedSource([message(push.tampered(push.enrollment(1)), "x")])
+    source = ScriptedSource([message(push.build.tampered(push.enrollment(1)), "x")])
     async with EventStream(source, push.SECRET, dead_letters=broken) as stream:
         await wait_until(lambda: "x" in source.outcomes)
     assert source.outcomes["x"] is Outcome.DEAD_LETTER_FAILED

@@ -78,7 +78,7 @@ async def test_gcm_ecb_and_default_cipher_end_to_end(make_stream: Any, producer:
 
 
 async def test_thousand_enrollment_messages_arrive_typed_and_in_order(
-    make_stream: Any, producer: Any
+    make_stream: Any, producer: Any, push: Any
 ) -> None:
     total = 1000
 
@@ -95,7 +95,7 @@ async def test_thousand_enrollment_messages_arrive_typed_and_in_order(
 
     assert all(isinstance(e, EnrollmentProgress) for e in events)
     assert [e.period for e in events] == list(range(total))
-    assert [e.uuid for e in events] == [f"uuid-{i}" for i in range(total)]
+    assert [e.raw["ts"] for e in events] == [push.T0 + i for i in range(total)]
     assert stream.stats.dead_letters == 0
 
 
@@ -107,7 +107,7 @@ async def test_poison_goes_to_the_dead_letter_sink_and_the_stream_goes_on(
     poison = {
         "bad base64": (json.dumps({**document, "data": "@@not base64@@"}).encode(), {"em": "aes_gcm"}),
         "wrong key": (push.envelope(push.enrollment_body(0), secret=push.OTHER_SECRET), {"em": "aes_gcm"}),
-        "tampered tag": (push.tampered(good), {"em": "aes_gcm"}),
+        "tampered tag": (push.build.tampered(good), {"em": "aes_gcm"}),
         "bad json": (push.envelope(b"{'no': json"), {"em": "aes_gcm"}),
     }
     for index, (payload, props) in enumerate(poison.values()):

@@ -157,7 +157,7 @@ async def test_a_body_first_posted_with_the_wrong_em_is_still_delivered_with_the
 async def test_undecodable_envelopes_are_dead_letters_and_get_422(
     http: httpx.AsyncClient, stream: EventStream, push: Any
 ) -> None:
-    response = await post(http, push.tampered(push.enrollment(1)))
+    response = await post(http, push.build.tampered(push.enrollment(1)))
     assert response.status_code == 422
     assert response.json()["status"] == "dead_letter"
     sink = stream.dead_letters
@@ -176,7 +176,7 @@ async def test_the_dead_letter_quota_bounds_a_flood_and_keeps_the_rest_with_the_
         EventStream(source, push.SECRET, dead_letters=tmp_path, dead_letter_quota=quota) as stream,
         httpx.AsyncClient(transport=httpx.ASGITransport(app=source), base_url="http://hook") as http,
     ):
-        answers = [(await post(http, push.tampered(push.enrollment(i)))).status_code for i in range(30)]
+        answers = [(await post(http, push.build.tampered(push.enrollment(i)))).status_code for i in range(30)]
         good = await post(http, push.enrollment(99))
     assert answers == [422] * 5 + [429] * 25
     assert len(list(tmp_path.glob("*.payload"))) == 5

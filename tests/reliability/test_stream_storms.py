@@ -12,107 +12,67 @@ import asyncio
 import base64
 import collections
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pulsar
 import pulsar.asyncio
 
-from lockcloud.crypto import encrypt_message
+from lockcloud._wire import MessageEncryption, topic_for
 from lockcloud.events import EnrollmentProgress, EventStream, MemoryDeadLetters
 from lockcloud.events._options import pulsar_stream
 from lockcloud.sim.broker import LocalBroker
+from lockcloud.testing import PushBuilder, PushPublisher
 
 ACCESS_ID = "stormprojectid01"
 SECRET = "St0rmSecretXXXXxxxxYYYYyyyyZZZZ9"
 OTHER_SECRET = "AnotherSecretaaaaBBBBccccDDDDeee"
-TOPIC = f"{ACCESS_ID}/out/event"
 T0 = 1_700_000_000_000
+BUILD = PushBuilder(SECRET, product_key="pk-storm", clock=lambda: T0)
 
 # Bounds that only stop a broken test from hanging; no assertion is about time.
 GUARD = 60.0
 
 
-def enrollment_body(index: int, device_id: str = "storm-lock") -> dict[str, Any]:
-    return {
-        "bizCode": "doorUnlockMethodStatus",
-        "bizData": {
-            "event": "unlockMethodEntry",
-            "operate": 1,
-            "raised": True,
-            "finish": False,
-            "period": index,
-        },
-        "devId": device_id,
-        "productKey": "pk-storm",
-        "ts": T0 + index,
-        "uuid": f"uuid-{index}",
-    }
+def enrollment_body(index: int) -> dict[str, Any]:
+    """Message ``index`` of the storm: its ``period`` is the index, its ``ts`` ``T0 + index``."""
+    return dict(BUILD.enrollment("storm-lock", period=index, t=T0 + index).body)
 
 
-def envelope(body: Any, *, em: str | None = "aes_gcm", secret: str = SECRET, protocol: int = 20) -> bytes:
-    plaintext = body if isinstance(body, bytes) else json.dumps(body).encode()
-    data = encrypt_message(plaintext, secret, em)
-    return json.dumps({"data": data, "protocol": protocol, "pv": "2.0", "sign": "s", "t": T0}).encode()
+#: A message as published: payload and message properties.
+Published = tuple[bytes, dict[str, str]]
 
 
-def tampered(payload: bytes) -> bytes:
-    document = json.loads(payload)
-    raw = bytearray(base64.b64decode(document["data"]))
-    raw[-1] ^= 0x01  # a bit of the GCM tag
-    document["data"] = base64.b64encode(bytes(raw)).decode()
-    return json.dumps(document).encode()
+def valid(index: int, em: MessageEncryption) -> Published:
+    return BUILD.envelope(enrollment_body(index), em=em)
 
-
-def with_data(data: Any) -> bytes:
-    return json.dumps({"data": data, "protocol": 20, "pv": "2.0", "sign": "s", "t": T0}).encode()
-
-
-Poison = tuple[bytes, dict[str, str]]
 
 #: Each kind of poison: how to make one (from its index), and a word its dead letter's reason must contain.
-POISON: dict[str, tuple[Callable[[int], Poison], str]] = {
-    "bad base64": (lambda i: (with_data(f"@@{i} is not base64@@"), {"em": "aes_gcm"}), "base64"),
-    "wrong key (GCM)": (
-        lambda i: (envelope(enrollment_body(i), secret=OTHER_SECRET), {"em": "aes_gcm"}),
-        "authentication",
-    ),
+POISON: dict[str, tuple[Callable[[int], Published], str]] = {
+    "bad base64": (lambda i: BUILD.with_data(f"@@{i} is not base64@@"), "base64"),
+    "wrong key (GCM)": (lambda i: BUILD.envelope(enrollment_body(i), secret=OTHER_SECRET), "authentication"),
     "tampered GCM tag": (
-        lambda i: (tampered(envelope(enrollment_body(i))), {"em": "aes_gcm"}),
+        lambda i: (BUILD.tampered(valid(i, "aes_gcm")[0]), {"em": "aes_gcm"}),
         "authentication",
     ),
-    "too short for GCM": (
-        lambda i: (with_data(base64.b64encode(b"x" * 20).decode()), {"em": "aes_gcm"}),
-        "short",
-    ),
+    "too short for GCM": (lambda i: BUILD.with_data(base64.b64encode(b"x" * 20).decode()), "short"),
     "ECB ciphertext not in blocks": (
-        lambda i: (with_data(base64.b64encode(b"y" * 17).decode()), {"em": "aes_ecb"}),
+        lambda i: BUILD.with_data(base64.b64encode(b"y" * 17).decode(), em="aes_ecb"),
         "decrypt",
     ),
-    "decrypted data not JSON": (lambda i: (envelope(b"{'period': %d" % i), {"em": "aes_gcm"}), "not JSON"),
-    "decrypted data a JSON list": (
-        lambda i: (envelope([i, i], em="aes_ecb"), {"em": "aes_ecb"}),
-        "not an object",
-    ),
+    "decrypted data not JSON": (lambda i: BUILD.envelope(b"{'period': %d" % i), "not JSON"),
+    "decrypted data a JSON list": (lambda i: BUILD.envelope([i, i], em="aes_ecb"), "not an object"),
     "not a JSON envelope": (lambda i: (b"\x00\xffgarbage %d" % i, {}), "JSON envelope"),
     "envelope without data": (
         lambda i: (json.dumps({"protocol": 20, "t": T0, "n": i}).encode(), {"em": "aes_gcm"}),
         "'data'",
     ),
     "enrollment of the wrong shape": (
-        lambda i: (envelope({**enrollment_body(i), "bizData": {"period": "many"}}), {"em": "aes_gcm"}),
+        lambda i: BUILD.envelope({**enrollment_body(i), "bizData": {"period": "many"}}),
         "unexpected shape",
     ),
 }
-
-
-async def take(source: AsyncIterator[Any], count: int) -> list[Any]:
-    taken: list[Any] = []
-    async with asyncio.timeout(GUARD):
-        while len(taken) < count:
-            taken.append(await anext(source))
-    return taken
 
 
 async def wait_until(condition: Callable[[], bool]) -> None:
@@ -129,10 +89,11 @@ def make_stream(broker: LocalBroker, tmp_path: Path, **options: Any) -> EventStr
     return pulsar_stream(ACCESS_ID, SECRET, {"url": broker.url, **options})  # type: ignore[typeddict-item]
 
 
-def pulsar_client(broker: LocalBroker, tmp_path: Path) -> pulsar.asyncio.Client:
+def publisher(broker: LocalBroker, tmp_path: Path) -> PushPublisher:
     # The C++ client's reconnection complaints go to a file, not the test output.
-    log = pulsar.FileLogger(pulsar.LoggerLevel.Error, str(tmp_path / "producer-pulsar.log"))
-    return pulsar.asyncio.Client(broker.url, logger=log)
+    return PushPublisher(
+        broker.url, ACCESS_ID, SECRET, build=BUILD, log_file=str(tmp_path / "producer-pulsar.log")
+    )
 
 
 async def test_poison_storm_dead_letters_every_poison_and_delivers_every_valid_message_in_order(
@@ -148,37 +109,33 @@ async def test_poison_storm_dead_letters_every_poison_and_delivers_every_valid_m
             payload, properties = POISON[kind][0](index)
             plan.append((kind, payload, properties))
         else:
-            em = "aes_gcm" if index % 2 else "aes_ecb"
-            plan.append(("valid", envelope(enrollment_body(index), em=em), {"em": em}))
+            em: MessageEncryption = "aes_gcm" if index % 2 else "aes_ecb"
+            plan.append(("valid", *valid(index, em)))
             valid_periods.append(index)
     poison = [(kind, payload, properties) for kind, payload, properties in plan if kind != "valid"]
 
-    client = pulsar_client(broker, tmp_path)
-    try:
-        producer = await client.create_producer(TOPIC, batching_enabled=False)
+    async with publisher(broker, tmp_path) as producer:
 
         async def publish() -> None:
             for index, (_, payload, properties) in enumerate(plan):
-                await producer.send(payload, properties=properties)
+                await producer.send(payload, properties)
                 if index % 25 == 24:
                     await asyncio.sleep(0.02)  # ~1,000 msg/s at most
 
-        async with make_stream(broker, tmp_path, buffer_size=20) as stream:
+        async with make_stream(broker, tmp_path, buffer_size=20) as stream, asyncio.timeout(GUARD):
             publishing = asyncio.create_task(publish())
-            events = await take(stream, len(valid_periods))
+            events: list[Any] = [await anext(stream) for _ in valid_periods]
             await publishing
             await wait_until(lambda: stream.stats.dead_letters == len(poison))
 
         # Every message acknowledged, poison included: a new subscriber starts after the storm.
-        await producer.send(envelope(enrollment_body(9_999)), properties={"em": "aes_gcm"})
-        async with make_stream(broker, tmp_path) as again:
-            (first,) = await take(again, 1)
-    finally:
-        await client.close()
+        await producer.send(*valid(9_999, "aes_gcm"))
+        async with make_stream(broker, tmp_path) as again, asyncio.timeout(GUARD):
+            first: Any = await anext(again)
 
     assert all(isinstance(event, EnrollmentProgress) for event in events)
     assert [event.period for event in events] == valid_periods
-    assert [event.uuid for event in events] == [f"uuid-{i}" for i in valid_periods]
+    assert [event.raw["ts"] for event in events] == [T0 + i for i in valid_periods]
 
     sink = stream.dead_letters
     assert isinstance(sink, MemoryDeadLetters)
@@ -213,13 +170,17 @@ async def test_broker_killed_and_restarted_three_times_under_load_loses_nothing(
     distinct: set[int] = set()
     kills = 0
 
-    client = pulsar_client(broker, tmp_path)
+    # pulsar.asyncio rather than a PushPublisher: its sends wait in the client while the broker is down, all of
+    # them at once, where the publisher's would queue for its few threads.
+    log = pulsar.FileLogger(pulsar.LoggerLevel.Error, str(tmp_path / "producer-pulsar.log"))
+    client = pulsar.asyncio.Client(broker.url, logger=log)
     try:
-        producer = await client.create_producer(TOPIC, batching_enabled=False, send_timeout_millis=10_000)
+        producer = await client.create_producer(
+            topic_for(ACCESS_ID), batching_enabled=False, send_timeout_millis=10_000
+        )
 
         async def send(index: int) -> None:
-            payload = envelope(enrollment_body(index), em="aes_gcm" if index % 2 else "aes_ecb")
-            properties = {"em": "aes_gcm" if index % 2 else "aes_ecb"}
+            payload, properties = valid(index, "aes_gcm" if index % 2 else "aes_ecb")
             while True:
                 try:
                     message_id = await producer.send(payload, properties=properties)

@@ -24,6 +24,7 @@ from lockcloud import (
     ValidationError,
 )
 from lockcloud._client import LockCloud
+from lockcloud.enums import RemoteUnlockType
 from lockcloud.events import EnrollmentProgress, EventStream, StatusReport, decode_message
 from lockcloud.sim import DEMO_PIN, SimServer, Simulator
 from lockcloud.testing import FaultInjector, PushBuilder, PushPublisher, assert_executed
@@ -242,6 +243,26 @@ def test_latency_and_clock_skew_are_restored(
         pass
     with pytest.raises(ValidationError), lockcloud_faults.latency(-1):
         pass
+
+
+def test_nested_faults_put_back_what_each_block_found(
+    lockcloud_faults: FaultInjector, lockcloud_sim: Simulator
+) -> None:
+    faults, shed = lockcloud_sim.faults, lockcloud_sim.lock(lockcloud_sim.devices["shed"])
+    faults.error_rates[1111] = 0.25  # set by the test itself, before any block
+    with lockcloud_faults.outage(1111, rate=0.5), lockcloud_faults.outage(2001):
+        assert faults.error_rates == {1111: 0.5, 2001: 1.0}
+        with lockcloud_faults.outage(1111):
+            assert faults.error_rates[1111] == 1.0
+        assert faults.error_rates == {1111: 0.5, 2001: 1.0}
+    assert faults.error_rates == {1111: 0.25}
+    del shed.remote_unlock[RemoteUnlockType.WITH_PASSWORD]  # a switch the lock does not report
+    with lockcloud_faults.remote_unlock_off(shed.device_id, RemoteUnlockType.WITH_PASSWORD):
+        assert shed.remote_unlock[RemoteUnlockType.WITH_PASSWORD] is False
+    assert RemoteUnlockType.WITH_PASSWORD not in shed.remote_unlock
+    with pytest.raises(ValidationError):
+        lockcloud_faults.lost_responses(rate=-0.1)
+    assert faults.lost_response_rate == 0.0
 
 
 def test_assert_executed_names_what_ran(lockcloud_sim: Simulator) -> None:
