@@ -456,3 +456,17 @@ async def test_the_handshake_logged_at_debug_never_shows_the_password(
     assert "> password: <redacted>" in lines
     assert f"> username: {sim_server.access_id}" in lines
     assert not [line for line in lines if password in line]
+
+
+async def test_the_testing_plugins_server_serves_the_websocket_api_too(
+    lockcloud_server: SimServer, lockcloud_push: Any
+) -> None:
+    from lockcloud.events import StatusReport
+
+    door = lockcloud_server.devices["front_door"]
+    async with lockcloud_server.client() as cloud, cloud.events(transport="websocket") as stream:
+        await lockcloud_push.publish(lockcloud_push.build.status(door, {"closed_opened": "open"}))
+        async with asyncio.timeout(WAIT):
+            event = await anext(stream)
+    assert isinstance(event, StatusReport)
+    assert event.device_id == door
