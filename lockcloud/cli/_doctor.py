@@ -46,17 +46,28 @@ class Check:
 @click.command()
 @click.option("--device", help="Also check access to this lock.")
 @click.option("--skip-events", is_flag=True, help="Do not try the push channel.")
+@click.option("--websocket", is_flag=True, help="Try the push channel over WebSocket (port 8285), not 7285.")
 @subscription_option
 @connection_options
 def doctor(
-    device: str | None, skip_events: bool, subscription: str | None, connection: Connection, out: Output
+    device: str | None,
+    skip_events: bool,
+    websocket: bool,
+    subscription: str | None,
+    connection: Connection,
+    out: Output,
 ) -> None:
     """Check credentials, region, clock, subscribed services and the push channel; each failure names its fix."""
-    run(out, _doctor(connection, out, device, skip_events, subscription))
+    run(out, _doctor(connection, out, device, skip_events, subscription, websocket))
 
 
 async def _doctor(
-    connection: Connection, out: Output, device: str | None, skip_events: bool, subscription: str | None
+    connection: Connection,
+    out: Output,
+    device: str | None,
+    skip_events: bool,
+    subscription: str | None,
+    websocket: bool = False,
 ) -> None:
     checks: list[Check] = []
     try:
@@ -64,7 +75,7 @@ async def _doctor(
             source = "embedded simulator" if target.embedded else "flags or environment"
             checks.append(Check("credentials", True, f"access id {target.access_id} ({source})"))
             checks.append(Check("region", True, f"{target.region.name}: {target.base_url}"))
-            await _remote_checks(connection, target, checks, device, skip_events, subscription)
+            await _remote_checks(connection, target, checks, device, skip_events, subscription, websocket)
     except CommandError as exc:
         fix = f"set {ENV_ACCESS_ID} and {ENV_ACCESS_SECRET} from your Tuya cloud project's Overview page"
         checks.append(Check("credentials", False, str(exc), fix))
@@ -86,6 +97,7 @@ async def _remote_checks(
     device: str | None,
     skip_events: bool,
     subscription: str | None,
+    websocket: bool = False,
 ) -> None:
     from lockcloud._transport import RetryPolicy
 
@@ -126,7 +138,7 @@ async def _remote_checks(
         probe = resolve_device(target, device) if device else None
         checks.append(await _subscription_check(cloud, probe))
         if not skip_events:
-            checks.append(await _events_check(cloud, connection, subscription))
+            checks.append(await _events_check(cloud, connection, subscription, websocket))
 
 
 async def _subscription_check(cloud: LockCloud, device: str | None) -> Check:
@@ -155,13 +167,25 @@ async def _subscription_check(cloud: LockCloud, device: str | None) -> Check:
     return Check("services", True, f"the lock APIs are subscribed and {probe} answered")
 
 
-async def _events_check(cloud: LockCloud, connection: Connection, subscription: str | None) -> Check:
-    stream = open_events(cloud, verbose=connection.verbose, subscription=subscription, connect_timeout=5.0)
+async def _events_check(
+    cloud: LockCloud, connection: Connection, subscription: str | None, websocket: bool = False
+) -> Check:
+    try:
+        stream = open_events(
+            cloud,
+            verbose=connection.verbose,
+            subscription=subscription,
+            websocket=websocket,
+            connect_timeout=5.0,
+        )
+    except EventStreamError as exc:  # pulsar-client is not installed
+        return Check("push messages", False, str(exc), "lockcloud doctor --websocket tries the push channel")
+    port = 8285 if websocket else 7285
     try:
         async with asyncio.timeout(15):
             async with stream:
                 pass
     except (EventStreamError, TimeoutError) as exc:
-        fix = "subscribe to the message service in the project and check that port 7285 is reachable"
+        fix = f"subscribe to the message service in the project and check that port {port} is reachable"
         return Check("push messages", False, f"cannot subscribe ({stream.source.description}): {exc}", fix)
     return Check("push messages", True, f"subscribed: {stream.source.description}")

@@ -20,18 +20,24 @@ __all__ = ["listen"]
 @click.option("--device", "devices", multiple=True, help="Only this device (repeatable).")
 @click.option("--count", type=click.IntRange(min=1), help="Stop after this many events.")
 @click.option("--duration", type=float, callback=positive, help="Stop after this many seconds.")
+@click.option(
+    "--websocket",
+    is_flag=True,
+    help="Read the push stream over WebSocket (port 8285) instead of Pulsar's own protocol (7285).",
+)
 @subscription_option
 @connection_options
 def listen(
     devices: tuple[str, ...],
     count: int | None,
     duration: float | None,
+    websocket: bool,
     subscription: str | None,
     connection: Connection,
     out: Output,
 ) -> None:
     """Print push events as they arrive (one JSON document per event with --json); Ctrl-C to stop."""
-    run(out, _listen(connection, out, devices, count, duration, subscription))
+    run(out, _listen(connection, out, devices, count, duration, subscription, websocket))
 
 
 async def _listen(
@@ -41,12 +47,15 @@ async def _listen(
     count: int | None,
     duration: float | None,
     subscription: str | None,
+    websocket: bool = False,
 ) -> None:
     async with open_target(connection, out) as target, connect(target) as cloud:
         if target.embedded:
             out.note("the embedded simulator only pushes what this command makes it do, so expect silence")
         device_ids = [resolve_device(target, device) for device in devices]
-        async with open_events(cloud, verbose=connection.verbose, subscription=subscription) as stream:
+        async with open_events(
+            cloud, verbose=connection.verbose, subscription=subscription, websocket=websocket
+        ) as stream:
             events = stream.subscribe(device_id=device_ids or None)
             out.say(f"Listening on {stream.source.description}; Ctrl-C to stop.")
             seen = 0
