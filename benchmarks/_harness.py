@@ -157,6 +157,7 @@ def machine() -> dict[str, Any]:
                 "pycryptodome",
                 "pulsar-client",
                 "pulsar-lite",
+                "websockets",
                 "uvicorn",
                 "h11",
                 "tuya-connector-python",

@@ -83,6 +83,8 @@ BENCHMARKS: dict[str, tuple[str, Callable[[bool], list[dict[str, Any]]]]] = {
         "listener processes on 11 partitions, and the Redis relay's latency",
         _module("bench_listeners"),
     ),
+    "websocket": ("push events over WebSocket vs the native Pulsar source", _module("bench_websocket")),
+    "wsclient": ("WebSocket client library: websockets vs aiohttp", _module("bench_ws_client")),
 }
 
 

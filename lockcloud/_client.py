@@ -45,6 +45,7 @@ ENV_ACCESS_SECRET = "LOCKCLOUD_ACCESS_SECRET"
 ENV_REGION = "LOCKCLOUD_REGION"
 ENV_BASE_URL = "LOCKCLOUD_BASE_URL"
 ENV_PULSAR_URL = "LOCKCLOUD_PULSAR_URL"
+ENV_WEBSOCKET_URL = "LOCKCLOUD_WEBSOCKET_URL"
 
 # Hosts already warned about for plain http:// (once per host and process).
 _warned_plain_hosts: set[str] = set()
@@ -128,8 +129,9 @@ class LockCloud:
 
     Use it as an async context manager (or call :meth:`aclose`). It creates its own ``httpx.AsyncClient`` unless one
     is passed as ``http_client``; a borrowed client is left open for its owner. ``base_url`` overrides the region's
-    OpenAPI URL and ``pulsar_url`` the region's push service URL (for the simulator or a proxy). Plain ``http://`` to
-    a host that is not this machine draws an :class:`~lockcloud.InsecureTransportWarning`.
+    OpenAPI URL, ``pulsar_url`` and ``websocket_url`` the region's push service URLs (native Pulsar and WebSocket;
+    for the simulator or a proxy). Plain ``http://`` to a host that is not this machine draws an
+    :class:`~lockcloud.InsecureTransportWarning`.
 
     ``timeout`` bounds each attempt in total, answer included, in seconds (an ``httpx.Timeout`` sets httpx's
     per-phase limits, and the attempt's total is their sum); the retry policy's ``deadline`` bounds the whole call.
@@ -148,6 +150,7 @@ class LockCloud:
         region: Region = Region.EU,
         base_url: str | None = None,
         pulsar_url: str | None = None,
+        websocket_url: str | None = None,
         http_client: httpx.AsyncClient | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
@@ -168,6 +171,9 @@ class LockCloud:
         if pulsar_url is not None and not isinstance(pulsar_url, str):
             raise ValidationError(f"pulsar_url must be a string URL, got {type(pulsar_url).__name__}")
         self.pulsar_url = pulsar_url or region.pulsar_url
+        if websocket_url is not None and not isinstance(websocket_url, str):
+            raise ValidationError(f"websocket_url must be a string URL, got {type(websocket_url).__name__}")
+        self.websocket_url = websocket_url or region.websocket_url
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise ValidationError(
                 f"http_client must be an httpx.AsyncClient, got {type(http_client).__name__}"
@@ -227,8 +233,8 @@ class LockCloud:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> LockCloud:
         """A client from ``LOCKCLOUD_ACCESS_ID``, ``LOCKCLOUD_ACCESS_SECRET`` and optionally ``LOCKCLOUD_REGION``,
-        ``LOCKCLOUD_BASE_URL`` and ``LOCKCLOUD_PULSAR_URL`` (what ``lockcloud sim serve`` prints and the command line
-        reads). Keyword ``options`` go to the constructor and win over the environment."""
+        ``LOCKCLOUD_BASE_URL``, ``LOCKCLOUD_PULSAR_URL`` and ``LOCKCLOUD_WEBSOCKET_URL`` (what ``lockcloud sim serve``
+        prints and the command line reads). Keyword ``options`` go to the constructor and win over the environment."""
         env = os.environ if environ is None else environ
         missing = [name for name in (ENV_ACCESS_ID, ENV_ACCESS_SECRET) if not env.get(name)]
         if missing:
@@ -240,6 +246,8 @@ class LockCloud:
             settings["base_url"] = env[ENV_BASE_URL]
         if env.get(ENV_PULSAR_URL):
             settings["pulsar_url"] = env[ENV_PULSAR_URL]
+        if env.get(ENV_WEBSOCKET_URL):
+            settings["websocket_url"] = env[ENV_WEBSOCKET_URL]
         settings.update(options)
         return cls(env[ENV_ACCESS_ID], env[ENV_ACCESS_SECRET], **settings)
 
@@ -357,15 +365,18 @@ class LockCloud:
     def events(self, **options: Unpack[EventsOptions]) -> EventStream:
         """A push-event stream for this project (``pulsar`` is imported only when it opens).
 
-        ``url`` defaults to the client's ``pulsar_url`` (the region's unless given); every keyword is one of
-        :class:`lockcloud.events.EventsOptions` (the Pulsar source's and the stream's options). With
-        ``relay="redis://..."`` the stream reads what ``lockcloud listen --relay`` forwards instead of Pulsar.
+        ``transport="websocket"`` reads the same topic over Pulsar's WebSocket API (pure Python, port 8285)
+        instead of Pulsar's own protocol (the default, which needs ``lockcloud[pulsar]``). ``url`` defaults to the
+        client's ``pulsar_url`` or ``websocket_url`` (the region's unless given); every keyword is one of
+        :class:`lockcloud.events.EventsOptions` (the sources' and the stream's options). With
+        ``relay="redis://..."`` the stream reads what ``lockcloud listen --relay`` forwards instead.
         """
-        from lockcloud.events._options import pulsar_stream
+        from lockcloud.events._options import events_stream
 
         if options.get("relay") is None:
-            options.setdefault("url", self.pulsar_url)
-        return pulsar_stream(self.access_id, self._access_secret, options)
+            websocket = options.get("transport") == "websocket"
+            options.setdefault("url", self.websocket_url if websocket else self.pulsar_url)
+        return events_stream(self.access_id, self._access_secret, options)
 
     def relay_forwarder(
         self, relay_url: str, **options: Unpack[RelayForwarderOptions]

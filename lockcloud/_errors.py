@@ -11,6 +11,8 @@
     ├── PortUnavailableError (also OSError)    lockcloud.sim: the simulator's port is taken (names host:port)
     ├── EventStreamError                       the push stream could not subscribe, or failed for good
     │   ├── SubscribeError                     the broker refused or never answered: .reason .url .topic .fix
+    │   │   ├── StreamAuthenticationError      the credentials were refused (or the message service is off)
+    │   │   └── StreamSubscriptionError        the topic or subscription was refused (not the project's, busy)
     │   ├── RelayError                         the Redis relay of push events cannot be reached: .address
     │   └── SourceClosed                       lockcloud.events: a closed source's receive(); the stream just stops
     ├── TokenStoreError                        a shared token store (Redis, a lock file) could not be used
@@ -89,6 +91,8 @@ __all__ = [
     "ServerError",
     "ServiceNotSubscribedError",
     "SignatureError",
+    "StreamAuthenticationError",
+    "StreamSubscriptionError",
     "SubscribeError",
     "TLSVerificationError",
     "TokenError",
@@ -162,6 +166,16 @@ class SubscribeError(EventStreamError):
         self.topic = topic
         self.subscription = subscription
         self.fix = fix
+
+
+class StreamAuthenticationError(SubscribeError):
+    """The message service refused the credentials (``reason`` ``auth``): a wrong access id or secret, or a project
+    whose message service is not enabled. Raised by both push transports; retrying does not help."""
+
+
+class StreamSubscriptionError(SubscribeError):
+    """The message service refused the topic or the subscription (``reason`` ``refused`` or ``busy``): not the
+    project's topic, or another consumer holds an exclusive subscription."""
 
 
 class RelayError(EventStreamError):

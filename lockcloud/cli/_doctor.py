@@ -48,17 +48,28 @@ class Check:
 @click.command()
 @click.option("--device", help="Also check access to this lock.")
 @click.option("--skip-events", is_flag=True, help="Do not try the push channel.")
+@click.option("--websocket", is_flag=True, help="Try the push channel over WebSocket (port 8285), not 7285.")
 @subscription_option
 @connection_options
 def doctor(
-    device: str | None, skip_events: bool, subscription: str | None, connection: Connection, out: Output
+    device: str | None,
+    skip_events: bool,
+    websocket: bool,
+    subscription: str | None,
+    connection: Connection,
+    out: Output,
 ) -> None:
     """Check credentials, region, clock, subscribed services and the push channel; each failure names its fix."""
-    run(out, _doctor(connection, out, device, skip_events, subscription))
+    run(out, _doctor(connection, out, device, skip_events, subscription, websocket))
 
 
 async def _doctor(
-    connection: Connection, out: Output, device: str | None, skip_events: bool, subscription: str | None
+    connection: Connection,
+    out: Output,
+    device: str | None,
+    skip_events: bool,
+    subscription: str | None,
+    websocket: bool = False,
 ) -> None:
     checks: list[Check] = []
     try:
@@ -66,7 +77,7 @@ async def _doctor(
             source = "embedded simulator" if target.embedded else "flags or environment"
             checks.append(Check("credentials", True, f"access id {target.access_id} ({source})"))
             checks.append(Check("region", True, f"{target.region.name}: {target.base_url}"))
-            await _remote_checks(connection, target, checks, device, skip_events, subscription)
+            await _remote_checks(connection, target, checks, device, skip_events, subscription, websocket)
     except CommandError as exc:
         fix = f"set {ENV_ACCESS_ID} and {ENV_ACCESS_SECRET} from your Tuya cloud project's Overview page"
         checks.append(Check("credentials", False, str(exc), fix))
@@ -88,6 +99,7 @@ async def _remote_checks(
     device: str | None,
     skip_events: bool,
     subscription: str | None,
+    websocket: bool = False,
 ) -> None:
     from lockcloud._transport import RetryPolicy
 
@@ -128,7 +140,7 @@ async def _remote_checks(
         probe = resolve_device(target, device) if device else None
         checks.append(await _subscription_check(cloud, probe))
         if not skip_events:
-            checks.extend(await _events_check(cloud, connection, subscription))
+            checks.extend(await _events_check(cloud, connection, subscription, websocket))
 
 
 async def _subscription_check(cloud: LockCloud, device: str | None) -> Check:
@@ -157,35 +169,46 @@ async def _subscription_check(cloud: LockCloud, device: str | None) -> Check:
     return Check("services", True, f"the lock APIs are subscribed and {probe} answered")
 
 
-async def _events_check(cloud: LockCloud, connection: Connection, subscription: str | None) -> list[Check]:
+async def _events_check(
+    cloud: LockCloud, connection: Connection, subscription: str | None, websocket: bool = False
+) -> list[Check]:
+    port = 8285 if websocket else 7285
     # An exclusive probe is refused while any consumer holds the subscription: that is how another running
     # listener shows (a Failover subscription takes it in as a standby, so joining alone would not tell).
-    probe = open_events(
-        cloud,
-        verbose=connection.verbose,
-        subscription=subscription,
-        subscription_type="exclusive",
-        connect_timeout=3.0,
-    )
+    try:
+        probe = open_events(
+            cloud,
+            verbose=connection.verbose,
+            subscription=subscription,
+            websocket=websocket,
+            subscription_type="exclusive",
+            connect_timeout=3.0,
+        )
+    except EventStreamError as exc:  # pulsar-client is not installed
+        return [
+            Check("push messages", False, str(exc), "lockcloud doctor --websocket tries the push channel")
+        ]
     try:
         async with asyncio.timeout(15):
             async with probe:
                 pass
     except SubscribeError as exc:
         if exc.reason in ("refused", "unreachable", "tls", "auth"):
-            return [_events_failed(probe, exc)]
+            return [_events_failed(probe, exc, port)]
         # busy, timeout (pulsar-lite), or another refusal of a second subscription type: the join below decides.
     except (EventStreamError, TimeoutError) as exc:
-        return [_events_failed(probe, exc)]
+        return [_events_failed(probe, exc, port)]
     else:
         return [Check("push messages", True, f"subscribed, no other consumer: {probe.source.description}")]
-    stream = open_events(cloud, verbose=connection.verbose, subscription=subscription, connect_timeout=5.0)
+    stream = open_events(
+        cloud, verbose=connection.verbose, subscription=subscription, websocket=websocket, connect_timeout=5.0
+    )
     try:
         async with asyncio.timeout(30):
             async with stream:
                 pass
     except (EventStreamError, TimeoutError) as exc:
-        return [_events_failed(stream, exc)]
+        return [_events_failed(stream, exc, port)]
     return [
         Check("push messages", True, f"subscribed: {stream.source.description}"),
         Check(
@@ -200,6 +223,6 @@ async def _events_check(cloud: LockCloud, connection: Connection, subscription: 
     ]
 
 
-def _events_failed(stream: EventStream, exc: BaseException) -> Check:
-    fix = "subscribe to the message service in the project and check that port 7285 is reachable"
+def _events_failed(stream: EventStream, exc: BaseException, port: int) -> Check:
+    fix = f"subscribe to the message service in the project and check that port {port} is reachable"
     return Check("push messages", False, f"cannot subscribe ({stream.source.description}): {exc}", fix)

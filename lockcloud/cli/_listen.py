@@ -28,6 +28,11 @@ __all__ = ["listen", "partition_of"]
 @click.option("--count", type=click.IntRange(min=1), help="Stop after this many events.")
 @click.option("--duration", type=float, callback=positive, help="Stop after this many seconds.")
 @click.option(
+    "--websocket",
+    is_flag=True,
+    help="Read the push stream over WebSocket (port 8285) instead of Pulsar's own protocol (7285).",
+)
+@click.option(
     "--relay",
     metavar="REDIS_URL",
     help="Also forward every message to this Redis stream, for web workers (needs lockcloud[redis]).",
@@ -38,6 +43,7 @@ def listen(
     devices: tuple[str, ...],
     count: int | None,
     duration: float | None,
+    websocket: bool,
     relay: str | None,
     subscription: str | None,
     connection: Connection,
@@ -45,10 +51,12 @@ def listen(
 ) -> None:
     """Print push events as they arrive and the partitions they come from (one JSON document per event and per
     newly seen partition with --json); Ctrl-C to stop."""
+    if relay and websocket:
+        raise click.UsageError("--relay forwards from Pulsar's own protocol; drop --websocket to relay")
     if relay:
         run(out, _relay(connection, out, devices, count, duration, subscription, relay))
     else:
-        run(out, _listen(connection, out, devices, count, duration, subscription))
+        run(out, _listen(connection, out, devices, count, duration, subscription, websocket))
 
 
 def partition_of(message_id: str | None) -> int | None:
@@ -93,12 +101,15 @@ async def _listen(
     count: int | None,
     duration: float | None,
     subscription: str | None,
+    websocket: bool = False,
 ) -> None:
     async with open_target(connection, out) as target, connect(target) as cloud:
         if target.embedded:
             out.note("the embedded simulator only pushes what this command makes it do, so expect silence")
         device_ids = [resolve_device(target, device) for device in devices]
-        async with open_events(cloud, verbose=connection.verbose, subscription=subscription) as stream:
+        async with open_events(
+            cloud, verbose=connection.verbose, subscription=subscription, websocket=websocket
+        ) as stream:
             events = stream.subscribe(device_id=device_ids or None)
             out.say(f"Listening on {stream.source.description}; Ctrl-C to stop.")
             partitions = _Partitions(out)

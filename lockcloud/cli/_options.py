@@ -19,6 +19,7 @@ __all__ = [
     "ENV_BASE_URL",
     "ENV_PULSAR_URL",
     "ENV_SUBSCRIPTION",
+    "ENV_WEBSOCKET_URL",
     "connection_options",
     "output_options",
     "positive",
@@ -29,6 +30,7 @@ __all__ = [
 
 ENV_BASE_URL = "LOCKCLOUD_BASE_URL"
 ENV_PULSAR_URL = "LOCKCLOUD_PULSAR_URL"
+ENV_WEBSOCKET_URL = "LOCKCLOUD_WEBSOCKET_URL"
 ENV_SUBSCRIPTION = "LOCKCLOUD_SUBSCRIPTION"
 
 Command = Callable[..., Any]
@@ -111,6 +113,7 @@ def connection_options(func: Command) -> Command:
         region: Region | None,
         base_url: str | None,
         pulsar_url: str | None,
+        websocket_url: str | None,
         sim: bool,
         verbose: bool,
         **kwargs: Any,
@@ -121,6 +124,7 @@ def connection_options(func: Command) -> Command:
             region=region or Region.EU,
             base_url=base_url or None,
             pulsar_url=pulsar_url or None,
+            websocket_url=websocket_url or None,
             sim=sim,
             verbose=verbose,
         )
@@ -158,6 +162,12 @@ def connection_options(func: Command) -> Command:
                     envvar=ENV_PULSAR_URL,
                     show_envvar=True,
                     help="Push broker URL overriding the region's.",
+                ),
+                click.option(
+                    "--websocket-url",
+                    envvar=ENV_WEBSOCKET_URL,
+                    show_envvar=True,
+                    help="Push URL over WebSocket (wss://host:8285/) overriding the region's.",
                 ),
                 click.option(
                     "--sim", is_flag=True, help="Run against an embedded simulator started for this command."

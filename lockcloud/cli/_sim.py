@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from lockcloud.cli._errors import ENV_ACCESS_ID, ENV_ACCESS_SECRET
-from lockcloud.cli._options import ENV_BASE_URL, ENV_PULSAR_URL, output_options, positive
+from lockcloud.cli._options import ENV_BASE_URL, ENV_PULSAR_URL, ENV_WEBSOCKET_URL, output_options, positive
 from lockcloud.cli._output import Output
 from lockcloud.cli._run import run
 from lockcloud.cli._target import SIM_PRESS_INTERVAL
@@ -106,6 +106,7 @@ async def _serve(
                 {
                     "base_url": server.base_url,
                     "pulsar_url": server.pulsar_url,
+                    "websocket_url": server.websocket_url,
                     "access_id": server.access_id,
                     "access_secret": server.access_secret,
                     "devices": server.devices,
@@ -126,6 +127,7 @@ def _describe_server(out: Output, server: SimServer) -> None:
     out.say("lockcloud simulator - a simulated Tuya cloud with smart locks (not a real Tuya project)")
     out.say(f"  REST API:      {server.base_url}")
     out.say(f"  push broker:   {server.pulsar_url or '(none)'}  topic {server.access_id}/out/event")
+    out.say(f"  push over ws:  {server.websocket_url or '(none)'}  (Pulsar WebSocket API, same topic)")
     out.say(f"  access id:     {server.access_id}")
     out.say(f"  access secret: {server.access_secret}")
     out.say(f"  users:         {sim.home_user} (home user), {sim.guest_user} (non-home user)")
@@ -138,4 +140,6 @@ def _describe_server(out: Output, server: SimServer) -> None:
     out.say(f"  export {ENV_BASE_URL}={server.base_url}")
     if server.pulsar_url:
         out.say(f"  export {ENV_PULSAR_URL}={server.pulsar_url}")
+    if server.websocket_url:
+        out.say(f"  export {ENV_WEBSOCKET_URL}={server.websocket_url}")
     out.say("Press Ctrl-C to stop.")

@@ -37,6 +37,7 @@ class Connection:
     region: Region = Region.EU
     base_url: str | None = None
     pulsar_url: str | None = None
+    websocket_url: str | None = None
     sim: bool = False
     verbose: bool = False
 
@@ -56,6 +57,7 @@ class Target:
     pulsar_url: str
     embedded: bool = False
     devices: dict[str, str] = attrs.field(factory=dict)
+    websocket_url: str | None = None
 
 
 def configured_target(connection: Connection) -> Target | None:
@@ -73,6 +75,7 @@ def configured_target(connection: Connection) -> Target | None:
         region,
         connection.base_url or region.base_url,
         connection.pulsar_url or region.pulsar_url,
+        websocket_url=connection.websocket_url or region.websocket_url,
     )
 
 
@@ -106,6 +109,7 @@ def sim_target(server: SimServer) -> Target:
         server.pulsar_url,
         embedded=True,
         devices=server.devices,
+        websocket_url=server.websocket_url,
     )
 
 
@@ -121,18 +125,28 @@ async def connect(target: Target, **options: Any) -> AsyncIterator[LockCloud]:
         region=target.region,
         base_url=target.base_url,
         pulsar_url=target.pulsar_url,
+        websocket_url=target.websocket_url,
         **options,
     ) as cloud:
         yield cloud
 
 
 def open_events(
-    cloud: LockCloud, *, verbose: bool, subscription: str | None = None, **options: Any
+    cloud: LockCloud,
+    *,
+    verbose: bool,
+    subscription: str | None = None,
+    websocket: bool = False,
+    **options: Any,
 ) -> EventStream:
     """The project's push stream, read through subscriptions only; the C++ Pulsar client logs errors only,
-    unless ``--verbose``. The CLI's only call of ``cloud.events``."""
+    unless ``--verbose``. ``websocket`` reads it over Pulsar's WebSocket API. The CLI's only call of
+    ``cloud.events``."""
     options.setdefault("firehose", False)
-    options["pulsar_log_level"] = "info" if verbose else "error"
+    if websocket:
+        options["transport"] = "websocket"
+    else:
+        options["pulsar_log_level"] = "info" if verbose else "error"
     if subscription:
         options["subscription"] = subscription
     return cloud.events(**options)

@@ -1,8 +1,9 @@
 """Tuya push messages as typed events, delivered at least once through async iterators.
 
 * A :class:`Source` is where messages come from: :class:`PulsarSource` (Tuya's message service, what
-  ``LockCloud.events()`` opens) or :class:`WebhookSource` (signed HTTP POSTs; senders sign with
-  :func:`sign_webhook`), or :class:`RedisRelaySource` (what listeners relay to Redis with a
+  ``LockCloud.events()`` opens), :class:`WebSocketSource` (the same topic over Pulsar's WebSocket API,
+  ``LockCloud.events(transport="websocket")``; pure Python), :class:`WebhookSource` (signed HTTP POSTs; senders
+  sign with :func:`sign_webhook`), or :class:`RedisRelaySource` (what listeners relay to Redis with a
   :class:`RedisRelayForwarder`, for web workers; ``lockcloud[redis]``, ``redis`` is imported on first use).
 * :class:`EventStream` delivers them: dedupe, decoding, dead letters, and fan-out to its own iterator and to
   :meth:`~EventStream.subscribe` iterators, each filtered by device or type, acknowledging each message once every
@@ -10,7 +11,8 @@
 * :func:`decode_message` turns one message into an event (:class:`EnrollmentProgress`, :class:`DeviceEvent`,
   :class:`StatusReport` or :class:`UnknownEvent`), or raises :class:`~lockcloud.DecodeError`.
 
-``pulsar`` is imported only when a :class:`PulsarSource` opens.
+``pulsar`` (the ``lockcloud[pulsar]`` extra) is imported only when a :class:`PulsarSource` opens; nothing else
+needs it.
 """
 
 from typing import TYPE_CHECKING
@@ -37,6 +39,7 @@ from lockcloud.events._pulsar import PlaintextPulsarWarning, PulsarOptions, Puls
 from lockcloud.events._source import Outcome, Source, SourceClosed, SourceMessage
 from lockcloud.events._stream import EventStream, StreamOptions, Subscription
 from lockcloud.events._webhook import WebhookSource, sign_webhook
+from lockcloud.events._websocket import WebSocketOptions, WebSocketSettings, WebSocketSource
 
 if TYPE_CHECKING:
     from lockcloud.events._relay import RedisRelayForwarder as RedisRelayForwarder
@@ -75,6 +78,9 @@ __all__ = [
     "StreamStats",
     "Subscription",
     "UnknownEvent",
+    "WebSocketOptions",
+    "WebSocketSettings",
+    "WebSocketSource",
     "WebhookSource",
     "decode_message",
     "sign_webhook",

@@ -1,26 +1,39 @@
 """The keywords of ``LockCloud.events()`` and ``LockCloud.relay_forwarder()``, in typed dictionaries.
 
-``LockCloud.events()`` takes a Pulsar source's and its stream's options, or with ``relay=`` the Redis relay's.
+``LockCloud.events()`` takes the stream's options and one source's: the native Pulsar source's (the default), the
+WebSocket source's (``transport="websocket"``), or with ``relay=`` the Redis relay's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from lockcloud._errors import ValidationError
 from lockcloud.events._pulsar import PulsarOptions, PulsarSettings, PulsarSource
 from lockcloud.events._source import SourceMessage
 from lockcloud.events._stream import EventStream, StreamOptions
+from lockcloud.events._websocket import WebSocketOptions, WebSocketSettings, WebSocketSource
 
 if TYPE_CHECKING:
     from lockcloud.events._relay import RedisRelayForwarder
 
-__all__ = ["EventsOptions", "RelayForwarderOptions", "RelaySettings", "pulsar_stream", "relay_forwarder"]
+__all__ = [
+    "EventsOptions",
+    "PushTransport",
+    "RelayForwarderOptions",
+    "RelaySettings",
+    "events_stream",
+    "pulsar_stream",
+    "relay_forwarder",
+    "websocket_stream",
+]
+
+PushTransport = Literal["pulsar", "websocket"]
 
 
 class RelaySettings(TypedDict, total=False):
-    """The keywords of ``LockCloud.events()`` that read the Redis relay instead of Pulsar.
+    """The keywords of ``LockCloud.events()`` that read the Redis relay instead of the message service.
 
     ``relay`` is the Redis URL the listeners forward to (``lockcloud listen --relay``); ``relay_group`` and
     ``relay_start`` are :class:`~lockcloud.events.RedisRelaySource`'s ``group`` and ``start``.
@@ -31,8 +44,18 @@ class RelaySettings(TypedDict, total=False):
     relay_start: str
 
 
-class EventsOptions(PulsarSettings, RelaySettings, StreamOptions, total=False):
-    """Every keyword ``LockCloud.events()`` takes (a misspelt one is a type error)."""
+class EventsOptions(PulsarSettings, WebSocketSettings, RelaySettings, StreamOptions, total=False):
+    """Every keyword ``LockCloud.events()`` takes (a misspelt one is a type error).
+
+    ``transport`` picks the source: ``"pulsar"`` (the default; Pulsar's own protocol, needs ``lockcloud[pulsar]``)
+    or ``"websocket"`` (Pulsar's WebSocket API, pure Python). The keywords of :class:`WebSocketSettings` belong to
+    the WebSocket transport, ``receive_window`` and ``operation_timeout`` to the native one (each raises
+    :class:`~lockcloud.ValidationError` with the other); ``pulsar_log_level`` / ``pulsar_log_file`` set
+    pulsar-client's log and are ignored over WebSocket, where pulsar-client is not used. With ``relay`` the stream
+    reads Redis, and neither transport's keywords apply.
+    """
+
+    transport: PushTransport
 
 
 class RelayForwarderOptions(PulsarSettings, total=False):
@@ -49,8 +72,31 @@ class RelayForwarderOptions(PulsarSettings, total=False):
 
 
 _PULSAR_KEYS = frozenset(PulsarSettings.__annotations__)
+_WEBSOCKET_ONLY = frozenset(WebSocketSettings.__annotations__) - _PULSAR_KEYS
 _RELAY_KEYS = frozenset(RelaySettings.__annotations__)
+_PULSAR_ONLY = frozenset({"receive_window", "operation_timeout"})
+_PULSAR_LOG = frozenset({"pulsar_log_level", "pulsar_log_file"})
 _RENAMED = {"pulsar_log_level": "log_level", "pulsar_log_file": "log_file"}
+
+
+def events_stream(access_id: str, access_secret: str, options: EventsOptions) -> EventStream:
+    """An :class:`EventStream` over the source the keywords name (``relay``, else ``transport``)."""
+    settings = dict(options)
+    if settings.get("relay") is not None:
+        if "transport" in settings:
+            raise ValidationError("transport= and relay= name two different sources: pass one of them")
+        return _relay_stream(access_id, access_secret, settings)
+    transport = settings.pop("transport", "pulsar")
+    if transport == "websocket":
+        return websocket_stream(access_id, access_secret, settings)  # type: ignore[arg-type]
+    if transport != "pulsar":
+        raise ValidationError(f"transport must be 'pulsar' or 'websocket', not {transport!r}")
+    return pulsar_stream(access_id, access_secret, settings)  # type: ignore[arg-type]
+
+
+def _refuse_relay_keys(name: str) -> None:
+    if name in _RELAY_KEYS:
+        raise ValidationError(f"{name} needs relay= (the Redis URL to read)")
 
 
 def _pulsar_source(access_id: str, access_secret: str, pulsar: dict[str, Any]) -> PulsarSource:
@@ -59,15 +105,13 @@ def _pulsar_source(access_id: str, access_secret: str, pulsar: dict[str, Any]) -
 
 
 def pulsar_stream(access_id: str, access_secret: str, options: EventsOptions) -> EventStream:
-    """An :class:`EventStream` over a :class:`PulsarSource` on the project's topic, from the flat keywords (or over
-    a :class:`~lockcloud.events.RedisRelaySource` when ``relay`` is given)."""
-    if options.get("relay") is not None:
-        return _relay_stream(access_id, access_secret, options)
+    """An :class:`EventStream` over a :class:`PulsarSource` on the project's topic, from the flat keywords."""
     pulsar: dict[str, Any] = {}
     stream: dict[str, Any] = {}
     for name, value in options.items():
-        if name in _RELAY_KEYS:
-            raise ValidationError(f"{name} needs relay= (the Redis URL to read)")
+        _refuse_relay_keys(name)
+        if name in _WEBSOCKET_ONLY:
+            raise ValidationError(f"{name} is an option of transport='websocket'")
         if name in _PULSAR_KEYS:
             pulsar[name] = value
         else:
@@ -75,14 +119,34 @@ def pulsar_stream(access_id: str, access_secret: str, options: EventsOptions) ->
     return EventStream(_pulsar_source(access_id, access_secret, pulsar), access_secret, **stream)
 
 
-def _relay_stream(access_id: str, access_secret: str, options: EventsOptions) -> EventStream:
+def websocket_stream(access_id: str, access_secret: str, options: EventsOptions) -> EventStream:
+    """An :class:`EventStream` over a :class:`WebSocketSource` on the project's topic, from the flat keywords."""
+    websocket: dict[str, Any] = {}
+    stream: dict[str, Any] = {}
+    for name, value in options.items():
+        _refuse_relay_keys(name)
+        if name in _PULSAR_ONLY:
+            raise ValidationError(f"{name} is an option of the native transport (transport='pulsar')")
+        if name in _PULSAR_LOG:
+            continue
+        if name in _PULSAR_KEYS or name in _WEBSOCKET_ONLY:
+            websocket[name] = value
+        else:
+            stream[name] = value
+    source = WebSocketSource(WebSocketOptions(access_id=access_id, access_secret=access_secret, **websocket))
+    return EventStream(source, access_secret, **stream)
+
+
+def _relay_stream(access_id: str, access_secret: str, options: dict[str, Any]) -> EventStream:
     from lockcloud.events._relay import RedisRelaySource
 
     relay: dict[str, Any] = {}
     stream: dict[str, Any] = {}
     for name, value in options.items():
-        if name in _PULSAR_KEYS:
-            raise ValidationError(f"{name} is a Pulsar option; a stream with relay= reads Redis, not Pulsar")
+        if name in _PULSAR_KEYS or name in _WEBSOCKET_ONLY:
+            raise ValidationError(
+                f"{name} is a push transport's option; a stream with relay= reads Redis instead"
+            )
         if name in _RELAY_KEYS:
             relay[name] = value
         else:

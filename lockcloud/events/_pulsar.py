@@ -1,6 +1,8 @@
 """The Pulsar source: Tuya ``auth1`` login, one consumer on the project's topic, batched receives, acks.
 
 ``pulsar`` is imported only when a :class:`PulsarSource` opens, so ``import lockcloud.events`` never loads it.
+pulsar-client is the ``lockcloud[pulsar]`` extra: without it, making a :class:`PulsarSource` raises
+:class:`~lockcloud.EventStreamError` naming the extra (the WebSocket source needs none).
 
 Receiving keeps up to ``receive_window`` ``receive_async`` calls pending on the consumer. Their completions (on a
 pulsar-client thread) only append to a queue; the event loop is woken once per batch, not once per message.
@@ -36,7 +38,13 @@ from typing import Any, Literal, TypedDict
 
 import attrs
 
-from lockcloud._errors import EventStreamError, SubscribeError, ValidationError
+from lockcloud._errors import (
+    EventStreamError,
+    StreamAuthenticationError,
+    StreamSubscriptionError,
+    SubscribeError,
+    ValidationError,
+)
 from lockcloud._wire import topic_for
 from lockcloud.crypto import pulsar_password
 from lockcloud.events._source import Outcome, SourceClosed, SourceMessage
@@ -202,14 +210,34 @@ class PulsarOptions:
         return self.subscription or f"{self.access_id}-sub"
 
 
+# The same refusals raise the same classes over either transport (see lockcloud/events/_websocket.py).
+_ERROR_OF_REASON: dict[str, type[SubscribeError]] = {
+    "auth": StreamAuthenticationError,
+    "busy": StreamSubscriptionError,
+}
+
 # -- pulsar-client, loaded on first use ------------------------------------------------------------------------
 
+PULSAR_EXTRA_MISSING = (
+    "the native Pulsar transport needs pulsar-client, which is not installed: pip install 'lockcloud[pulsar]',"
+    " or read the same topic over WebSocket (cloud.events(transport='websocket'), lockcloud listen --websocket)"
+)
+
 _native: Any = None
+
+
+def require_pulsar_client() -> None:
+    """Raise :class:`~lockcloud.EventStreamError` naming the ``pulsar`` extra unless pulsar-client is installed."""
+    import importlib.util
+
+    if _native is None and importlib.util.find_spec("pulsar") is None:
+        raise EventStreamError(PULSAR_EXTRA_MISSING)
 
 
 def _load() -> Any:
     global _native
     if _native is None:
+        require_pulsar_client()
         import pulsar
 
         _native = pulsar
@@ -409,6 +437,7 @@ class PulsarSource:
     def __init__(self, options: PulsarOptions) -> None:
         if not isinstance(options, PulsarOptions):
             raise ValidationError("PulsarSource takes a PulsarOptions")
+        require_pulsar_client()
         _warn_if_plaintext(options.url)
         self.options = options
         self.url = options.url
@@ -431,7 +460,8 @@ class PulsarSource:
     # -- opening ------------------------------------------------------------------------------------------------
 
     def _failure(self, what: str, reason: str, fix: str) -> SubscribeError:
-        return SubscribeError(
+        kind = _ERROR_OF_REASON.get(reason, SubscribeError)
+        return kind(
             what, reason=reason, url=self.url, topic=self.topic, subscription=self.subscription, fix=fix
         )
 

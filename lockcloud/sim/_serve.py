@@ -14,14 +14,16 @@ import errno
 import logging
 import socket
 import tempfile
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lockcloud._asgi import Receive, Scope, Send
 from lockcloud._errors import LockCloudError, ValidationError
 from lockcloud._wire import PRODUCTION_ENV, topic_for
 from lockcloud.sim._app import SimulatedDisconnect
 from lockcloud.sim._simulator import Simulator
+from lockcloud.sim._websocket import WebSocketConsumers
 
 if TYPE_CHECKING:
     from lockcloud._client import LockCloud
@@ -42,19 +44,31 @@ class SimServer:
     """A simulator being served: where to reach it and with which credentials.
 
     ``base_url`` is the REST API (``http://127.0.0.1:PORT``), ``pulsar_url`` the broker its push messages go to
-    (``None`` when started without one), ``simulator`` the :class:`Simulator` for the scenario API.
+    (``None`` when started without one), ``websocket_url`` the same messages over Pulsar's WebSocket consumer API
+    (``ws://127.0.0.1:PORT/``, on the REST port; ``None`` without a broker) and ``websockets`` its endpoint (to
+    switch it off, count consumers or inject frames), ``simulator`` the :class:`Simulator` for the scenario API.
     """
 
     def __init__(
-        self, simulator: Simulator, base_url: str, pulsar_url: str | None, env: str = PRODUCTION_ENV
+        self,
+        simulator: Simulator,
+        base_url: str,
+        pulsar_url: str | None,
+        env: str = PRODUCTION_ENV,
+        websockets: WebSocketConsumers | None = None,
     ) -> None:
         self.simulator = simulator
         self.base_url = base_url
         self.pulsar_url = pulsar_url
         self.env = env
+        self.websockets = websockets
+        self.websocket_url = "ws" + base_url.removeprefix("http") + "/" if websockets is not None else None
 
     def __repr__(self) -> str:
-        return f"SimServer(base_url={self.base_url!r}, pulsar_url={self.pulsar_url!r})"
+        return (
+            f"SimServer(base_url={self.base_url!r}, pulsar_url={self.pulsar_url!r},"
+            f" websocket_url={self.websocket_url!r})"
+        )
 
     @property
     def access_id(self) -> str:
@@ -72,12 +86,13 @@ class SimServer:
     async def client(self, **options: Any) -> AsyncIterator[LockCloud]:
         """A :class:`~lockcloud.LockCloud` for the served simulator, over real loopback HTTP.
 
-        Its ``cloud.events()`` streams read this server's broker (on the server's ``env`` topic when they are
-        opened with ``cloud.events(env=server.env)``).
+        Its ``cloud.events()`` streams read this server's broker (``transport="websocket"``: its WebSocket API; on
+        the server's ``env`` topic when they are opened with ``cloud.events(env=server.env)``).
         """
         from lockcloud._client import LockCloud
 
         options.setdefault("pulsar_url", self.pulsar_url)
+        options.setdefault("websocket_url", self.websocket_url)
         async with LockCloud(self.access_id, self.access_secret, base_url=self.base_url, **options) as cloud:
             yield cloud
 
@@ -85,7 +100,7 @@ class SimServer:
 class _EmbeddedServer:
     """uvicorn's server without its signal handlers: Ctrl-C stays the host program's business."""
 
-    def __init__(self, app: Simulator, sock: socket.socket) -> None:
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], sock: socket.socket) -> None:
         import uvicorn
 
         class Server(uvicorn.Server):
@@ -101,7 +116,9 @@ class _EmbeddedServer:
             log_config=None,
             log_level=None,
             lifespan="off",
-            ws="none",
+            # Serves the WebSocket consumer API; uvicorn's older "websockets" protocol is built on the deprecated
+            # websockets.legacy module.
+            ws="websockets-sansio",
             timeout_graceful_shutdown=2,
         )
         self._server = Server(config)
@@ -244,10 +261,31 @@ async def running(
             stack.push_async_callback(local.astop)
             pulsar_url = local.url
         stack.push_async_callback(sim.aclose)
+        consumers: WebSocketConsumers | None = None
         if pulsar_url is not None:
             await sim.connect_broker(pulsar_url, env=env, log_file=str(workdir / "pulsar-client.log"))
+            consumers = WebSocketConsumers(
+                pulsar_url, sim.access_id, sim.access_secret, log_file=str(workdir / "pulsar-client-ws.log")
+            )
+            stack.push_async_callback(consumers.aclose)
         stack.enter_context(_quiet_embedded_servers())
-        server = _EmbeddedServer(sim, sock)
+        server = _EmbeddedServer(_with_websockets(sim, consumers), sock)
         await server.start()
         stack.push_async_callback(server.stop)
-        yield SimServer(sim, f"http://{bound_host}:{bound_port}", pulsar_url, env)
+        yield SimServer(sim, f"http://{bound_host}:{bound_port}", pulsar_url, env, consumers)
+
+
+def _with_websockets(
+    sim: Simulator, consumers: WebSocketConsumers | None
+) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    """The simulator's app, with WebSocket handshakes going to the consumer endpoint."""
+    if consumers is None:
+        return sim
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await consumers(scope, receive, send)
+        else:
+            await sim(scope, receive, send)
+
+    return app

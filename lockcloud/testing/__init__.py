@@ -13,8 +13,8 @@ Fixtures
     ``@pytest.mark.lockcloud_sim(press_interval=0.05)``, ``(seed=False)``, ``(push_encryption="aes_ecb")`` ...
 ``lockcloud_server`` (async)
     ``lockcloud_sim`` served over loopback HTTP by uvicorn (:class:`lockcloud.sim.SimServer`: ``base_url``,
-    ``pulsar_url``, ``access_id``, ``access_secret``, ``devices``), its push messages going to the session's
-    broker. Point the application under test at it.
+    ``pulsar_url``, ``websocket_url``, ``access_id``, ``access_secret``, ``devices``), its push messages going to
+    the session's broker (and over WebSocket from ``websocket_url``). Point the application under test at it.
 ``lockcloud_client`` (async)
     A :class:`lockcloud.LockCloud` on ``lockcloud_server``; ``lockcloud_server.client(**options)`` makes one
     with other options.

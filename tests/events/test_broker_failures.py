@@ -10,7 +10,7 @@ import pulsar
 import pytest
 
 from lockcloud import LockCloud
-from lockcloud._errors import SubscribeError
+from lockcloud._errors import StreamAuthenticationError, StreamSubscriptionError, SubscribeError
 from lockcloud.events import PulsarOptions, PulsarSource
 from lockcloud.sim.broker import LocalBroker
 
@@ -59,6 +59,11 @@ def test_broker_answers_become_named_errors(result: str, reason: str, fix: str) 
     )
     error = source._subscribe_error(getattr(pulsar.Result, result), "")
     assert error.reason == reason
+    # The same classes as over WebSocket, for the refusals that retrying does not cure.
+    expected = {"auth": StreamAuthenticationError, "busy": StreamSubscriptionError}.get(
+        reason, SubscribeError
+    )
+    assert type(error) is expected
     assert fix in str(error)
     assert "pulsar+ssl://mqe.tuyaeu.com:7285/" in str(error)
     assert "'id/out/event'" in str(error)

@@ -248,6 +248,8 @@ def test_mypy_catches_misspelt_events_and_enroll_options(tmp_path: Any) -> None:
         "cloud.events(firehose=False, pulsar_log_level='error')\n"
         "cloud.enroll('dev', user_id='u', user_type=1, unlock_type='card', idle_timout=5)\n"
         "cloud.enroll('dev', user_id='u', user_type=1, unlock_type='card', idle_timeout=5)\n"
+        "cloud.events(transport='mqtt')\n"
+        "cloud.events(transport='websocket', ack_timeout=1.0, ping_interval=5.0)\n"
     )
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(program)],
@@ -256,6 +258,7 @@ def test_mypy_catches_misspelt_events_and_enroll_options(tmp_path: Any) -> None:
         check=False,
     )
     errors = [line for line in result.stdout.splitlines() if ": error:" in line]
-    assert len(errors) == 2, result.stdout
+    assert len(errors) == 3, result.stdout
     assert "firehos" in errors[0]
     assert "idle_timout" in errors[1]
+    assert "mqtt" in errors[2]

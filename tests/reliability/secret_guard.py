@@ -230,7 +230,9 @@ def record_text(record: logging.LogRecord) -> str:
         if extra:
             parts.append(extra)
     for name, value in vars(record).items():
-        if name not in _PLAIN_ATTRIBUTES and isinstance(value, str):
+        # type(), not isinstance(): websockets puts a weak proxy of its connection on each record, and
+        # isinstance() on a proxy whose connection is gone raises ReferenceError.
+        if name not in _PLAIN_ATTRIBUTES and type(value) is str:
             parts.append(value)
     return "\n".join(parts)
 

@@ -385,17 +385,19 @@ async def test_nothing_is_acknowledged_to_pulsar_while_redis_is_down(
 
 def test_relay_options_are_checked() -> None:
     from lockcloud import ValidationError
-    from lockcloud.events._options import pulsar_stream
+    from lockcloud.events._options import events_stream
 
-    with pytest.raises(ValidationError, match="Pulsar option"):
-        pulsar_stream(ACCESS_ID, SECRET, {"relay": "redis://127.0.0.1:1/0", "subscription": "s"})
+    with pytest.raises(ValidationError, match="reads Redis instead"):
+        events_stream(ACCESS_ID, SECRET, {"relay": "redis://127.0.0.1:1/0", "subscription": "s"})
     with pytest.raises(ValidationError, match="needs relay="):
-        pulsar_stream(ACCESS_ID, SECRET, {"url": "pulsar://127.0.0.1:6650", "relay_group": "g"})
+        events_stream(ACCESS_ID, SECRET, {"url": "pulsar://127.0.0.1:6650", "relay_group": "g"})
+    with pytest.raises(ValidationError, match="two different sources"):
+        events_stream(ACCESS_ID, SECRET, {"relay": "redis://127.0.0.1:1/0", "transport": "websocket"})
     with pytest.raises(ValidationError, match="not a Redis URL"):
         RedisRelaySource("http://example.invalid", ACCESS_ID)
     with pytest.raises(ValidationError):
         RedisRelaySource("redis://127.0.0.1:1/0", "")
-    stream = pulsar_stream(ACCESS_ID, SECRET, {"relay": "redis://:pw@127.0.0.1:1/0", "relay_group": "web-1"})
+    stream = events_stream(ACCESS_ID, SECRET, {"relay": "redis://:pw@127.0.0.1:1/0", "relay_group": "web-1"})
     assert isinstance(stream.source, RedisRelaySource)
     assert stream.source.group == "web-1"
     assert "pw" not in stream.source.description

@@ -1,0 +1,590 @@
+"""The WebSocket source: Pulsar's WebSocket consumer API, as Tuya serves it on port 8285.
+
+Pure Python (the ``websockets`` package), so it runs wherever Python does, unlike pulsar-client's native wheels.
+One connection to ``ws[s]://host:port/ws/v2/consumer/persistent/{tenant}/{namespace}/{topic}/{subscription}``,
+logged in with ``username`` / ``password`` headers (the access id and the same password as Pulsar's ``auth1``).
+Each text frame is one message, ``{"messageId", "payload" (base64), "properties", "publishTime", ...}``, and is
+acknowledged by sending ``{"messageId": ...}`` back. A message id names the message on the subscription, not on
+the connection, so an acknowledgement sent after a reconnection still counts.
+
+A reader task per connection moves frames into a bounded queue (at most ``receiver_queue_size`` messages wait
+here; past that the socket is not read, and the server holds back), so one :meth:`WebSocketSource.receive` hands
+over everything that is ready. Acknowledgements go out through one writer task per connection, woken once per
+batch. Liveness is websockets' ping/pong: a connection whose pong does not come back within ``ping_timeout`` is
+closed; ``receive`` then raises and the stream subscribes again with backoff and jitter.
+
+websockets logs every handshake header at DEBUG, the ``password`` header included: this module's wire logger
+(``lockcloud.events.websocket``) replaces that value before the record goes anywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import collections
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import logging
+import ssl
+import urllib.parse
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
+
+import attrs
+
+from lockcloud._errors import (
+    EventStreamError,
+    StreamAuthenticationError,
+    StreamSubscriptionError,
+    SubscribeError,
+    ValidationError,
+)
+from lockcloud._wire import topic_for
+from lockcloud.crypto import pulsar_password
+from lockcloud.events._source import Outcome, SourceClosed, SourceMessage
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
+
+__all__ = ["WebSocketOptions", "WebSocketSettings", "WebSocketSource", "consumer_url", "parse_frame"]
+
+logger = logging.getLogger("lockcloud.events")
+
+SubscriptionType = Literal["failover", "exclusive", "shared", "key_shared"]
+InitialPosition = Literal["latest", "earliest"]
+
+_SUBSCRIPTION_TYPES: dict[str, str] = {
+    "failover": "Failover",
+    "exclusive": "Exclusive",
+    "shared": "Shared",
+    "key_shared": "Key_Shared",
+}
+_SECRET_HEADERS = frozenset({"password"})
+_PULSAR_RECEIVER_QUEUE = 1000
+# Acknowledgements waiting for a connection; past this the oldest are dropped (a lost acknowledgement is only a
+# redelivery, which the stream suppresses).
+_MAX_PENDING_COMMANDS = 100_000
+
+
+class _RedactHandshake(logging.Filter):
+    """websockets logs every handshake header at DEBUG; the ``password`` header is a secret."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 2 and record.msg in ("> %s: %s", "< %s: %s"):
+            name = str(args[0])
+            if name.lower() in _SECRET_HEADERS:
+                record.args = (name, "<redacted>")
+        return True
+
+
+wire_logger = logging.getLogger("lockcloud.events.websocket")
+wire_logger.addFilter(_RedactHandshake())
+
+
+class WebSocketSettings(TypedDict, total=False):
+    """The WebSocket-only keywords of ``LockCloud.events(transport="websocket")`` (see :class:`WebSocketOptions`)."""
+
+    ack_timeout: float
+    ping_interval: float
+    ping_timeout: float
+    max_frame_size: int
+
+
+def consumer_url(
+    base_url: str,
+    topic: str,
+    subscription: str,
+    *,
+    subscription_type: SubscriptionType = "failover",
+    ack_timeout: float = 3.0,
+    receiver_queue_size: int = _PULSAR_RECEIVER_QUEUE,
+    consumer_name: str | None = None,
+    initial_position: InitialPosition = "latest",
+) -> str:
+    """The consumer endpoint for ``topic`` (``tenant/namespace/name``) under ``base_url`` (``ws[s]://host:port/``)."""
+    parts = urllib.parse.urlsplit(base_url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ValidationError(
+            f"a WebSocket push URL starts with ws:// or wss:// and names a host, not {base_url!r}"
+        )
+    if parts.query or parts.fragment:
+        raise ValidationError("the WebSocket push URL must not have a query or fragment")
+    names = topic.split("/")
+    if len(names) != 3 or not all(names):
+        raise ValidationError(f"topic must be tenant/namespace/name, not {topic!r}")
+    if not subscription:
+        raise ValidationError("subscription must not be empty")
+    if subscription_type not in _SUBSCRIPTION_TYPES:
+        raise ValidationError(f"unknown subscription type {subscription_type!r}")
+    if ack_timeout < 0:
+        raise ValidationError("ack_timeout must not be negative")
+    if receiver_queue_size < 1:
+        raise ValidationError("receiver_queue_size must be at least 1")
+    if initial_position not in ("latest", "earliest"):
+        raise ValidationError(f"unknown initial position {initial_position!r}")
+    query = {
+        "ackTimeoutMillis": str(round(ack_timeout * 1000)),
+        "subscriptionType": _SUBSCRIPTION_TYPES[subscription_type],
+    }
+    # With the defaults the URL is exactly the one Tuya's SDK opens; Pulsar's receiver queue default is 1000.
+    if receiver_queue_size != _PULSAR_RECEIVER_QUEUE:
+        query["receiverQueueSize"] = str(receiver_queue_size)
+    if consumer_name:
+        query["consumerName"] = consumer_name
+    if initial_position == "earliest":
+        # Pulsar's default is Latest; Tuya's SDK never sends the parameter.
+        query["subscriptionInitialPosition"] = "Earliest"
+    path = "/".join(urllib.parse.quote(name, safe="") for name in [*names, subscription])
+    prefix = parts.path.rstrip("/")
+    return (
+        f"{parts.scheme}://{parts.netloc}{prefix}/ws/v2/consumer/persistent/{path}"
+        f"?{urllib.parse.urlencode(query)}"
+    )
+
+
+def parse_frame(frame: str | bytes, topic: str) -> SourceMessage:
+    """One consumer frame as a :class:`~lockcloud.events.SourceMessage`; ``defect`` says why it is unreadable.
+
+    The dedupe key is ``(topic, messageId)`` and the acknowledgement handle the message id itself. A frame that
+    cannot be acknowledged (not a JSON object, no ``messageId``) has handle ``None`` and a key made from its
+    bytes; a frame with an id but no base64 payload keeps its id (it is acknowledged once dead-lettered). Either
+    way the payload of an unreadable frame is the frame's own bytes, so the dead letter keeps all of it.
+    """
+    raw = frame.encode("utf-8") if isinstance(frame, str) else bytes(frame)
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return _unacknowledgeable(raw, "WebSocket frame is not JSON")
+    if not isinstance(document, dict):
+        return _unacknowledgeable(raw, "WebSocket frame is not a JSON object")
+    message_id = document.get("messageId")
+    if not isinstance(message_id, str) or not message_id:
+        return _unacknowledgeable(raw, "WebSocket frame has no messageId")
+    properties = _properties(document.get("properties"))
+    published_at = _epoch(document.get("publishTime"))
+    defect: str | None = None
+    payload = document.get("payload")
+    body = raw
+    if not isinstance(payload, str):
+        defect = "WebSocket frame has no payload"
+    else:
+        try:
+            body = base64.b64decode(payload, validate=True)
+        except (binascii.Error, ValueError):
+            defect = "WebSocket frame payload is not base64"
+    return SourceMessage(
+        body,
+        properties,
+        (topic, message_id),
+        message_id=message_id,
+        handle=message_id,
+        topic=topic,
+        published_at=published_at,
+        defect=defect,
+    )
+
+
+def _unacknowledgeable(raw: bytes, reason: str) -> SourceMessage:
+    # No id to acknowledge with: the key comes from the bytes, so the same frame sent again is recognised.
+    return SourceMessage(raw, {}, ("websocket-frame", hashlib.sha256(raw).hexdigest()), defect=reason)
+
+
+def _properties(value: object) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(key): item if isinstance(item, str) else json.dumps(item) for key, item in value.items()}
+
+
+def _epoch(value: object) -> float | None:
+    """Pulsar's ``publishTime`` (ISO 8601, ``Z`` for UTC) as epoch seconds; None when absent or unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.timestamp()
+
+
+def _positive(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if value <= 0:
+        raise ValidationError(f"{attribute.name} must be positive")
+
+
+def _not_negative(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if value < 0:
+        raise ValidationError(f"{attribute.name} must not be negative")
+
+
+def _required(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if not value:
+        raise ValidationError(f"{attribute.name} is required")
+
+
+@attrs.frozen(kw_only=True)
+class WebSocketOptions:
+    """Where and how a :class:`WebSocketSource` subscribes.
+
+    ``url`` is the service's root, ``wss://mqe.<region host>:8285/`` (``Region.websocket_url``); the topic is
+    ``{access_id}/out/{env}`` and the subscription ``{access_id}-sub`` (Failover) unless given, as with the native
+    source. ``ack_timeout`` is how long the server waits for an acknowledgement before it sends the message again
+    (3 s, as Tuya's SDK asks; 0 for never: then only a reconnection brings it back). ``receiver_queue_size`` is
+    the server's prefetch and the most messages waiting in this process. ``verify`` is TLS certificate
+    verification for ``wss://``: True (certifi's CA bundle), a CA bundle path, or False to switch it off
+    explicitly. ``connect_timeout`` bounds opening: wrong credentials raise
+    :class:`~lockcloud.StreamAuthenticationError`, a refused topic or subscription
+    :class:`~lockcloud.StreamSubscriptionError`, anything else :class:`~lockcloud.SubscribeError`, each within it.
+    ``ping_interval`` / ``ping_timeout`` detect a dead connection; ``max_frame_size`` bounds one frame.
+    """
+
+    url: str = attrs.field()
+    access_id: str = attrs.field(validator=_required)
+    access_secret: str = attrs.field(repr=False, validator=_required)
+    env: str = "event"
+    subscription: str | None = None
+    subscription_type: SubscriptionType = "failover"
+    initial_position: InitialPosition = "latest"
+    consumer_name: str | None = None
+    receiver_queue_size: int = attrs.field(default=1000, validator=_positive)
+    ack_timeout: float = attrs.field(default=3.0, validator=_not_negative)
+    verify: bool | str = True
+    connect_timeout: float = attrs.field(default=10.0, validator=_positive)
+    ping_interval: float = attrs.field(default=20.0, validator=_positive)
+    ping_timeout: float = attrs.field(default=20.0, validator=_positive)
+    max_frame_size: int = attrs.field(default=1 << 20, validator=_positive)
+
+    def __attrs_post_init__(self) -> None:
+        self.endpoint  # noqa: B018 - validates url, topic, subscription and query options now
+
+    @property
+    def topic(self) -> str:
+        return topic_for(self.access_id, self.env)
+
+    @property
+    def subscription_name(self) -> str:
+        return self.subscription or f"{self.access_id}-sub"
+
+    @property
+    def endpoint(self) -> str:
+        """The consumer URL this source connects to (no secrets: those go in headers)."""
+        return consumer_url(
+            self.url,
+            self.topic,
+            self.subscription_name,
+            subscription_type=self.subscription_type,
+            ack_timeout=self.ack_timeout,
+            receiver_queue_size=self.receiver_queue_size,
+            consumer_name=self.consumer_name,
+            initial_position=self.initial_position,
+        )
+
+
+def _ssl_context(verify: bool | str) -> ssl.SSLContext:
+    if verify is False:
+        # Explicit opt-out only: Tuya's SDK skips verification, lockcloud never does by default.
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+class WebSocketSource:
+    """A :class:`~lockcloud.events.Source` reading the project's topic over Pulsar's WebSocket consumer API.
+
+    Keys are ``(topic, message id)``; acknowledgements are ``{"messageId"}`` frames, sent fire-and-forget on the
+    current connection; :meth:`redeliver` is a ``negativeAcknowledge``. A frame that is not a JSON object with a
+    ``messageId`` cannot be acknowledged: it reaches the stream with ``defect`` set (a dead letter, never
+    acknowledged blind). A lost connection (or a pong that never came) makes :meth:`receive` raise
+    :class:`~lockcloud.EventStreamError`; the stream then calls :meth:`resubscribe` with backoff and jitter, and
+    the server sends whatever was not acknowledged again, under the same keys.
+    """
+
+    def __init__(self, options: WebSocketOptions) -> None:
+        if not isinstance(options, WebSocketOptions):
+            raise ValidationError("WebSocketSource takes a WebSocketOptions")
+        self.options = options
+        self.url = options.url
+        self.topic = options.topic
+        self.subscription = options.subscription_name
+        self.endpoint = options.endpoint
+        self._ssl = _ssl_context(options.verify) if self.endpoint.startswith("wss:") else None
+        self._connection: ClientConnection | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._ready: collections.deque[SourceMessage] = collections.deque()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._waiter: asyncio.Future[None] | None = None
+        self._failure: EventStreamError | None = None
+        self._commands: collections.deque[str] = collections.deque(maxlen=_MAX_PENDING_COMMANDS)
+        self._flush: asyncio.Future[None] | None = None
+        # Set while the writer has nothing left to do: every queued command sent, or its connection gone.
+        self._writer_idle = asyncio.Event()
+        self._closed = False
+        #: Successful reconnections (``resubscribe``) so far.
+        self.reconnections = 0
+
+    @property
+    def description(self) -> str:
+        return f"{self.url} topic {self.topic!r} subscription {self.subscription!r} (WebSocket)"
+
+    def __repr__(self) -> str:
+        return f"WebSocketSource(url={self.url!r}, topic={self.topic!r}, subscription={self.subscription!r})"
+
+    # -- opening ------------------------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect once; a refusal raises a typed error (see :class:`WebSocketOptions`) within ``connect_timeout``."""
+        if self._closed:
+            raise SourceClosed("this source was closed")
+        await self._connect()
+
+    def _failure_error(
+        self, what: str, reason: str, fix: str, kind: type[SubscribeError] = SubscribeError
+    ) -> SubscribeError:
+        return kind(
+            what, reason=reason, url=self.url, topic=self.topic, subscription=self.subscription, fix=fix
+        )
+
+    async def _connect(self) -> None:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import InvalidStatus, WebSocketException
+
+        options = self.options
+        timeout = options.connect_timeout
+        password = pulsar_password(options.access_id, options.access_secret)
+        try:
+            connection = await connect(
+                self.endpoint,
+                additional_headers={"username": options.access_id, "password": password},
+                ssl=self._ssl,
+                open_timeout=timeout,
+                ping_interval=options.ping_interval,
+                ping_timeout=options.ping_timeout,
+                close_timeout=min(timeout, 5.0),
+                max_size=options.max_frame_size,
+                compression=None,
+                logger=wire_logger,
+            )
+        except InvalidStatus as exc:
+            raise self._refusal(exc.response.status_code) from None
+        except ssl.SSLCertVerificationError as exc:
+            raise self._failure_error(
+                f"the server's TLS certificate is not trusted ({exc.verify_message})",
+                "tls",
+                "check the URL is the region's push endpoint and the system clock; for a private CA pass "
+                "verify='/path/to/ca.pem' (verify=False switches checking off)",
+            ) from None
+        except ssl.SSLError as exc:
+            raise self._failure_error(
+                f"the TLS handshake failed ({exc.reason or exc})",
+                "tls",
+                "wss:// needs a TLS endpoint (a plaintext one takes ws://)",
+            ) from None
+        except ConnectionRefusedError:
+            raise self._failure_error(
+                "the connection was refused",
+                "refused",
+                "check that the service runs and the host and port are right (Tuya: port 8285 open outbound)",
+            ) from None
+        except TimeoutError:
+            raise self._failure_error(
+                f"no WebSocket handshake within connect_timeout={timeout:g} s",
+                "unreachable",
+                "check the host, the network and the firewall (Tuya: port 8285 open outbound)",
+            ) from None
+        except OSError as exc:
+            raise self._failure_error(
+                f"cannot connect ({exc.strerror or exc})",
+                "unreachable",
+                "check the host name and the network",
+            ) from None
+        except WebSocketException as exc:
+            raise self._failure_error(
+                f"the WebSocket handshake failed ({type(exc).__name__}: {exc})",
+                "failed",
+                "check that the URL is a Pulsar WebSocket service (wss://host:8285/)",
+            ) from None
+        self._connection = connection
+        self._failure = None
+        self._tasks = [
+            asyncio.create_task(self._read(connection), name="lockcloud-ws-read"),
+            asyncio.create_task(self._write(connection), name="lockcloud-ws-write"),
+        ]
+
+    def _refusal(self, status: int) -> SubscribeError:
+        if status == 401:
+            return self._failure_error(
+                "the message service refused the credentials (HTTP 401)",
+                "auth",
+                "check the access id and secret, and that the project's message service is enabled",
+                StreamAuthenticationError,
+            )
+        if status == 409:
+            return self._failure_error(
+                "another consumer holds the subscription (HTTP 409)",
+                "busy",
+                "stop the other consumer (a running 'lockcloud listen'?) or pass a subscription of your own",
+                StreamSubscriptionError,
+            )
+        if 400 <= status < 500:
+            return self._failure_error(
+                f"the message service refused the topic or subscription (HTTP {status})",
+                "refused",
+                "check the access id (the topic is {access_id}/out/event) and the subscription name",
+                StreamSubscriptionError,
+            )
+        return self._failure_error(
+            f"the message service answered HTTP {status} to the WebSocket upgrade",
+            "failed",
+            "try again later; the stream keeps trying once it is open",
+        )
+
+    # -- the connection's two tasks -----------------------------------------------------------------------------
+
+    async def _read(self, connection: ClientConnection) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        limit = self.options.receiver_queue_size
+        topic = self.topic
+        ready = self._ready
+        try:
+            async for frame in connection:
+                ready.append(parse_frame(frame, topic))
+                self._wake()
+                if len(ready) >= limit:
+                    # Bounded memory: stop reading; the socket fills and the server holds back.
+                    self._room.clear()
+                    await self._room.wait()
+            failure = EventStreamError(
+                f"the server closed the WebSocket connection ({connection.close_code})"
+            )
+        except ConnectionClosed as exc:
+            failure = EventStreamError(f"the WebSocket connection was lost ({exc})")
+        except Exception as exc:  # a bug in parsing must not end the stream silently
+            failure = EventStreamError(
+                f"reading the WebSocket connection failed: {type(exc).__name__}: {exc}"
+            )
+        if self._connection is connection:
+            self._failure = failure
+            self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _write(self, connection: ClientConnection) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        commands = self._commands
+        loop = asyncio.get_running_loop()
+        while True:
+            while commands:
+                try:
+                    await connection.send(commands[0])
+                except ConnectionClosed:
+                    self._writer_idle.set()
+                    return  # kept for the next connection; the reader reports the failure
+                if commands:
+                    commands.popleft()
+            self._writer_idle.set()
+            flush: asyncio.Future[None] = loop.create_future()
+            self._flush = flush
+            try:
+                await flush
+            finally:
+                self._flush = None
+
+    def _command(self, document: dict[str, str]) -> None:
+        self._commands.append(json.dumps(document))
+        self._writer_idle.clear()
+        flush = self._flush
+        if flush is not None and not flush.done():
+            flush.set_result(None)
+
+    # -- the Source protocol ------------------------------------------------------------------------------------
+
+    async def receive(self) -> Sequence[SourceMessage]:
+        """Every message ready (at least one). Cancelling the caller loses nothing: frames wait in the queue."""
+        while True:
+            ready = self._ready
+            if ready:
+                taken = list(ready)
+                ready.clear()
+                self._room.set()
+                return taken
+            if self._closed:
+                raise SourceClosed("the source is closed")
+            if self._failure is not None:
+                raise self._failure
+            if self._connection is None:
+                raise EventStreamError("not connected (subscribing again failed)")
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiter = waiter
+            try:
+                await waiter
+            finally:
+                if self._waiter is waiter:
+                    self._waiter = None
+
+    def acknowledge(self, message: SourceMessage) -> None:
+        """Send ``{"messageId": ...}`` (fire and forget). A frame without an id has nothing to acknowledge."""
+        if message.handle is not None:
+            self._command({"messageId": str(message.handle)})
+
+    def redeliver(self, message: SourceMessage) -> None:
+        """Ask the server to send the message again now; if that is lost, ``ack_timeout`` or a reconnection does."""
+        if message.handle is not None:
+            self._command({"type": "negativeAcknowledge", "messageId": str(message.handle)})
+
+    def report(self, message: SourceMessage, outcome: Outcome) -> None:
+        """Nothing to do: the server learns what matters from acknowledgements."""
+
+    async def resubscribe(self) -> None:
+        """Drop the broken connection and connect again (one attempt; the stream paces the attempts)."""
+        if self._closed:
+            raise SourceClosed("the source is closed")
+        await self._disconnect(self.options.connect_timeout)
+        await self._connect()
+        self.reconnections += 1
+
+    async def close(self, grace: float) -> None:
+        """Send the acknowledgements still queued (within ``grace`` seconds), then close the connection."""
+        self._closed = True
+        self._wake()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(grace, 0.0)
+        if self._commands and self._connection is not None and self._failure is None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(grace, 0.0)):
+                    await self._writer_idle.wait()
+        await self._disconnect(max(0.0, deadline - loop.time()))
+
+    async def _disconnect(self, grace: float) -> None:
+        connection, self._connection = self._connection, None
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._room.set()
+        if connection is None:
+            return
+        try:
+            async with asyncio.timeout(grace):
+                await connection.close()
+        except (TimeoutError, OSError) as exc:
+            logger.debug("WebSocket connection did not close cleanly (%s); aborting it", type(exc).__name__)
+            with contextlib.suppress(Exception):
+                connection.transport.abort()

@@ -1,0 +1,107 @@
+"""``lockcloud listen --websocket`` against ``lockcloud sim serve`` in its own process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from lockcloud.cli import main
+
+pytestmark = pytest.mark.broker
+
+ENV_NAMES = (
+    "LOCKCLOUD_ACCESS_ID",
+    "LOCKCLOUD_ACCESS_SECRET",
+    "LOCKCLOUD_REGION",
+    "LOCKCLOUD_BASE_URL",
+    "LOCKCLOUD_PULSAR_URL",
+    "LOCKCLOUD_WEBSOCKET_URL",
+    "LOCKCLOUD_SUBSCRIPTION",
+)
+
+
+def _first_line(process: subprocess.Popen[str], seconds: float) -> str:
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.append(process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    reader.join(seconds)
+    assert lines, f"no output within {seconds} s"
+    return lines[0]
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lockcloud", "sim", "serve", "--json", "--press-interval", "0.05"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        info: dict[str, Any] = json.loads(_first_line(process, 60))
+        monkeypatch.setenv("LOCKCLOUD_ACCESS_ID", info["access_id"])
+        monkeypatch.setenv("LOCKCLOUD_ACCESS_SECRET", info["access_secret"])
+        monkeypatch.setenv("LOCKCLOUD_BASE_URL", info["base_url"])
+        monkeypatch.setenv("LOCKCLOUD_PULSAR_URL", info["pulsar_url"])
+        monkeypatch.setenv("LOCKCLOUD_WEBSOCKET_URL", info["websocket_url"])
+        yield info
+    finally:
+        process.terminate()  # SIGTERM: sim serve stops its broker too
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+        assert process.stdout is not None
+        process.stdout.close()
+
+
+def test_listen_over_websocket_prints_the_enrollment_pushes(
+    served: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert served["websocket_url"].startswith("ws://127.0.0.1:")
+    # The first listen creates the subscription; what is pushed afterwards waits there for the next one.
+    assert main(["listen", "--websocket", "--duration", "0.3", "--subscription", "ws-cli"]) == 0
+    assert "Listening on" in capsys.readouterr().out
+    assert main(["enroll", "sim-back-door", "--user", "sim-alice", "--type", "card"]) == 0
+    capsys.readouterr()
+    command = [
+        "listen",
+        "--websocket",
+        "--count",
+        "3",
+        "--duration",
+        "30",
+        "--subscription",
+        "ws-cli",
+        "--json",
+    ]
+    assert main(command) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [event["type"] for event in events] == ["EnrollmentProgress"] * 3
+    assert [event["body"]["bizData"]["period"] for event in events] == [1, 1, 0]
+    assert {event["device_id"] for event in events} == {"sim-back-door"}
+
+
+def test_sim_serve_points_the_cli_at_its_websocket_url(served: dict[str, Any]) -> None:
+    assert served["websocket_url"] == "ws" + served["base_url"].removeprefix("http") + "/"
+
+
+def test_doctor_tries_the_push_channel_over_websocket(
+    served: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["doctor", "--websocket", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["ok"] is True
+    [push] = [check for check in document["checks"] if check["name"] == "push messages"]
+    assert push["ok"] is True
+    assert served["websocket_url"] in str(push)
+    assert "(WebSocket)" in str(push)
