@@ -2,8 +2,9 @@
 
 ``pulsar`` is imported only when a :class:`PulsarSource` opens, so ``import lockcloud.events`` never loads it.
 
-Receiving keeps up to ``receive_window`` ``receive_async`` calls pending on the consumer. Their completions (on a
-pulsar-client thread) only append to a queue; the event loop is woken once per batch, not once per message.
+Receiving takes whatever pulsar-client has already queued straight from the event loop's thread, up to
+``receive_window`` messages a batch, and leaves one ``receive_async`` pending only when the queue is empty: its
+completion (on a pulsar-client thread) wakes the event loop once for the next batch, not once per message.
 Every completion hops onto the loop through :func:`_call_soon`, which ignores a loop that has already closed:
 ``pulsar.asyncio``'s own futures call ``call_soon_threadsafe`` unguarded, and a completion arriving after the loop
 is gone aborts the whole process. That is why the raw consumer and client calls are used here.
@@ -154,8 +155,8 @@ class PulsarOptions:
     The topic is ``{access_id}/out/{env}`` and the subscription ``{access_id}-sub`` (Failover) unless given.
     ``verify`` is TLS certificate verification for ``pulsar+ssl://``: True (certifi's CA bundle), a CA bundle
     path, or False to switch it off explicitly. ``initial_position`` only matters when the subscription is first
-    created. ``receiver_queue_size`` is pulsar-client's prefetch queue and ``receive_window`` how many receives
-    are kept pending (the most a batch can hold). ``connect_timeout`` bounds opening: a refused connection, a TLS
+    created. ``receiver_queue_size`` is pulsar-client's prefetch queue and ``receive_window`` the most messages
+    handed over in one batch. ``connect_timeout`` bounds opening: a refused connection, a TLS
     or authentication failure, or a subscription nobody answers, each raise :class:`~lockcloud.SubscribeError`
     within it. ``log_level`` / ``log_file`` set pulsar-client's own log (see the module docstring).
     """
