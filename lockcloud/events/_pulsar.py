@@ -156,9 +156,9 @@ class PulsarOptions:
     ``verify`` is TLS certificate verification for ``pulsar+ssl://``: True (certifi's CA bundle), a CA bundle
     path, or False to switch it off explicitly. ``initial_position`` only matters when the subscription is first
     created. ``receiver_queue_size`` is pulsar-client's prefetch queue and ``receive_window`` the most messages
-    handed over in one batch. ``connect_timeout`` bounds opening: a refused connection, a TLS
-    or authentication failure, or a subscription nobody answers, each raise :class:`~lockcloud.SubscribeError`
-    within it. ``log_level`` / ``log_file`` set pulsar-client's own log (see the module docstring).
+    handed over in one batch. ``connect_timeout`` bounds opening: a refused connection, a TLS or authentication
+    failure, or a subscription nobody answers, each raise :class:`~lockcloud.SubscribeError` within it.
+    ``log_level`` / ``log_file`` set pulsar-client's own log (see the module docstring).
     """
 
     url: str = attrs.field(validator=_service_url)
@@ -353,13 +353,20 @@ class _Receiver:
                 taken.append(receive(0))
         except _native.Timeout:
             if not taken:
-                self.pending = True
-                self.consumer.receive_async(self.done)  # may complete at once, on this thread
-        except (
-            Exception
-        ) as exc:  # AlreadyClosed, or the connection failed: the source raises it after this batch
+                self._wait_for_next()
+        except Exception as exc:
+            # AlreadyClosed, or the connection failed: the source raises it once this batch is handed over.
             self.failure = exc
         return taken
+
+    def _wait_for_next(self) -> None:
+        self.pending = True
+        try:
+            self.consumer.receive_async(self.done)  # may complete at once, on this thread
+        except Exception as exc:
+            with self.lock:
+                self.pending = False
+                self.failure = exc
 
     def done(self, result: Any, message: Any) -> None:
         # Runs on a pulsar-client thread, or inside receive_async when a message was queued meanwhile.
