@@ -6,7 +6,6 @@ straight from the JSON body, checking each field itself: no intermediate model, 
 
 from __future__ import annotations
 
-import base64
 import binascii
 import datetime as _dt
 import json
@@ -38,6 +37,7 @@ __all__ = ["Decoder", "decode_message"]
 
 
 _GCM_NONCE_SIZE = 12
+_UTC = _dt.UTC
 _GCM_TAG_SIZE = 16
 
 
@@ -85,7 +85,8 @@ class Decoder:
             key = self._key = _message_key(self._access_secret)
         mode = (em or "aes_ecb").strip().lower()
         try:
-            raw = base64.b64decode(data, validate=True)
+            # Strict: an alphabet character short, a stray byte or misplaced padding is an error, not skipped.
+            raw = binascii.a2b_base64(data, strict_mode=True)
         except (binascii.Error, ValueError, TypeError):
             raise CryptoError("message data is not valid base64") from None
         if mode == "aes_gcm":
@@ -264,6 +265,9 @@ def _optional_str(value: Any) -> str | None:
 
 
 def _optional_time(value: Any) -> _dt.datetime | None:
+    if type(value) is int:
+        # What Tuya sends (epoch milliseconds), without from_epoch's type checks; the same result.
+        return _dt.datetime.fromtimestamp(value / 1000.0 if abs(value) >= 100_000_000_000 else value, tz=_UTC)
     if value is None or value == "":
         return None
     return from_epoch(value)

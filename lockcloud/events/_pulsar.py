@@ -4,8 +4,9 @@
 pulsar-client is the ``lockcloud[pulsar]`` extra: without it, making a :class:`PulsarSource` raises
 :class:`~lockcloud.EventStreamError` naming the extra (the WebSocket source needs none).
 
-Receiving keeps up to ``receive_window`` ``receive_async`` calls pending on the consumer. Their completions (on a
-pulsar-client thread) only append to a queue; the event loop is woken once per batch, not once per message.
+Receiving takes whatever pulsar-client has already queued straight from the event loop's thread, up to
+``receive_window`` messages a batch, and leaves one ``receive_async`` pending only when the queue is empty: its
+completion (on a pulsar-client thread) wakes the event loop once for the next batch, not once per message.
 Every completion hops onto the loop through :func:`_call_soon`, which ignores a loop that has already closed:
 ``pulsar.asyncio``'s own futures call ``call_soon_threadsafe`` unguarded, and a completion arriving after the loop
 is gone aborts the whole process. That is why the raw consumer and client calls are used here.
@@ -19,9 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import collections
 import contextlib
-import functools
 import ipaddress
 import json
 import logging
@@ -166,11 +165,12 @@ class PulsarOptions:
     The topic is ``{access_id}/out/{env}`` and the subscription ``{access_id}-sub`` (Failover) unless given.
     ``verify`` is TLS certificate verification for ``pulsar+ssl://``: True (certifi's CA bundle), a CA bundle
     path, or False to switch it off explicitly. ``initial_position`` only matters when the subscription is first
-    created. ``receiver_queue_size`` is pulsar-client's prefetch queue and ``receive_window`` how many receives
-    are kept pending (the most a batch can hold). ``connect_timeout`` bounds opening: a refused connection, a TLS
-    or authentication failure, or a subscription nobody answers, each raise :class:`~lockcloud.SubscribeError`
-    within it (a subscription that times out on a shared subscription type is tried up to 4 times, a new
-    consumer joining others on a local pulsar-lite broker needs that). ``log_level`` / ``log_file`` set pulsar-client's own log (see the module docstring).
+    created. ``receiver_queue_size`` is pulsar-client's prefetch queue and ``receive_window`` the most messages
+    handed over in one batch. ``connect_timeout`` bounds opening: a refused connection, a TLS or authentication
+    failure, or a subscription nobody answers, each raise :class:`~lockcloud.SubscribeError` within it (a
+    subscribe that times out on a shared subscription type is tried up to 4 times: a consumer joining others on a
+    local pulsar-lite broker needs that). ``log_level`` / ``log_file`` set pulsar-client's own log (see the module
+    docstring).
     """
 
     url: str = attrs.field(validator=_service_url)
@@ -346,79 +346,75 @@ def _level_of(line: str) -> int:
     return logging.DEBUG
 
 
-_FAILED = object()
-
-
 class _Receiver:
-    """The pending receives of one consumer and the messages they brought; filled from pulsar-client threads.
+    """Takes one consumer's messages in order, with no pulsar-client thread running Python per message.
 
-    Each ``receive_async`` gets a ticket. The consumer hands messages to receives in the order they were made,
-    but a receive that finds a message queued completes at once, on the calling thread, while an earlier one
-    completes on a pulsar-client thread: tickets put the messages back in order.
+    What is already in pulsar-client's receiver queue is taken synchronously (``receive(0)`` returns at once), in
+    batches of at most ``batch``. Only once the queue is empty does a single ``receive_async`` wait for the next
+    message; its completion, on a pulsar-client thread, stores the message and wakes the event loop once. A
+    pending receive gets the next message before anything is queued behind it, so taking its message first keeps
+    the order. (A completion per message on a pulsar-client thread must take the GIL from the busy event loop each
+    time, which throttled delivery: draining a backlog spent most of its time waiting for that hand-over.)
     """
 
-    __slots__ = (
-        "arrived",
-        "consumer",
-        "failure",
-        "lock",
-        "loop",
-        "next_release",
-        "next_ticket",
-        "pending",
-        "ready",
-        "waiter",
-        "window",
-    )
+    __slots__ = ("arrived", "batch", "consumer", "failure", "lock", "loop", "pending", "waiter")
 
-    def __init__(self, consumer: Any, loop: asyncio.AbstractEventLoop, window: int) -> None:
+    def __init__(self, consumer: Any, loop: asyncio.AbstractEventLoop, batch: int) -> None:
         self.consumer = consumer
         self.loop = loop
-        self.window = window
+        self.batch = batch
         self.lock = threading.Lock()
-        self.ready: collections.deque[Any] = collections.deque()
-        self.arrived: dict[int, Any] = {}
-        self.next_ticket = 0
-        self.next_release = 0
-        self.pending = 0
+        # A receive_async is outstanding; nothing is ready until it completes.
+        self.pending = False
+        # The message the last receive_async brought, not yet taken.
+        self.arrived: Any = None
+        # A pulsar Result or exception once receiving failed; nothing more is received after it.
         self.failure: Any = None
         self.waiter: asyncio.Future[None] | None = None
 
-    def refill(self) -> None:
-        """Keep ``window`` messages pending or ready. Completions may run inside ``receive_async`` itself."""
+    def take(self) -> list[Any]:
+        """The messages ready now (at most ``batch``), in order; if none, a receive is left pending."""
         with self.lock:
-            wanted = self.window - self.pending - len(self.ready) - len(self.arrived)
-            if wanted <= 0 or self.failure is not None:
-                return
-            self.pending += wanted
-            first = self.next_ticket
-            self.next_ticket += wanted
-        receive_async = self.consumer.receive_async
-        done = self.done
-        for ticket in range(first, first + wanted):
-            receive_async(functools.partial(done, ticket))
+            if self.pending or self.failure is not None:
+                return []
+            first, self.arrived = self.arrived, None
+        taken = [] if first is None else [first]
+        receive = self.consumer.receive
+        try:
+            while len(taken) < self.batch:
+                taken.append(receive(0))
+        except _native.Timeout:
+            if not taken:
+                self._wait_for_next()
+        except Exception as exc:
+            # AlreadyClosed, or the connection failed: the source raises it once this batch is handed over.
+            self.failure = exc
+        return taken
 
-    def done(self, ticket: int, result: Any, message: Any) -> None:
-        # Runs on a pulsar-client thread, or inside receive_async when a message is already queued.
-        ok = result == _native.Result.Ok
+    def _wait_for_next(self) -> None:
+        self.pending = True
+        try:
+            self.consumer.receive_async(self.done)  # may complete at once, on this thread
+        except Exception as exc:
+            with self.lock:
+                self.pending = False
+                self.failure = exc
+
+    def done(self, result: Any, message: Any) -> None:
+        # Runs on a pulsar-client thread, or inside receive_async when a message was queued meanwhile.
         with self.lock:
-            self.pending -= 1
-            self.arrived[ticket] = message if ok else _FAILED
-            if not ok and self.failure is None:
-                self.failure = result
-            arrived = self.arrived
-            while self.next_release in arrived:
-                item = arrived.pop(self.next_release)
-                self.next_release += 1
-                if item is not _FAILED:
-                    self.ready.append(item)
-            waiter = self.waiter
-            if self.ready or self.failure is not None:
-                self.waiter = None
+            self.pending = False
+            if result == _native.Result.Ok:
+                self.arrived = message
             else:
-                waiter = None
+                self.failure = result
+            waiter, self.waiter = self.waiter, None
         if waiter is not None:
             _call_soon(self.loop, _wake, waiter)
+
+    def closed(self) -> bool:
+        failure = self.failure
+        return failure == _native.Result.AlreadyClosed or isinstance(failure, _native.AlreadyClosed)
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:
@@ -680,40 +676,41 @@ class PulsarSource:
     # -- receiving ----------------------------------------------------------------------------------------------
 
     async def receive(self) -> Sequence[SourceMessage]:
-        """Every message ready (at least one). Cancelling the caller loses nothing: the receives stay pending."""
+        """Every message ready (at least one). Cancelling the caller loses nothing: the receive stays pending."""
         while True:
             receiver = self._receiver
             if receiver is None:
                 if self._closed:
                     raise SourceClosed("the source is closed")
                 raise EventStreamError("no consumer (subscribing again failed)")
-            receiver.refill()
-            with receiver.lock:
-                if receiver.ready:
-                    taken = list(receiver.ready)
-                    receiver.ready.clear()
-                    failure = None
-                else:
-                    taken = []
-                    failure = receiver.failure
-                    if failure is None:
-                        waiter: asyncio.Future[None] = receiver.loop.create_future()
-                        receiver.waiter = waiter
+            taken = receiver.take()
             if taken:
                 if self._log is not None and time.monotonic() - self._log.last > 1.0:
                     self._log.forward()
-                return [self._message(raw) for raw in taken]
+                message = self._message
+                return [message(raw) for raw in taken]
+            with receiver.lock:
+                failure = receiver.failure
+                waiter: asyncio.Future[None] | None = None
+                if failure is None and receiver.pending:
+                    waiter = receiver.waiter = receiver.loop.create_future()
             if failure is not None:
                 self._forward_log()
-                if self._closed or failure == _native.Result.AlreadyClosed:
+                if self._closed or receiver.closed():
                     raise SourceClosed("the consumer was closed")
                 raise EventStreamError(f"the consumer failed: {failure}")
+            if waiter is None:
+                continue  # the receive completed meanwhile
             try:
                 await waiter
             finally:
                 with receiver.lock:
                     if receiver.waiter is waiter:
                         receiver.waiter = None
+                # When the stream closes, its pump is cancelled here, and the cancelled task keeps this frame in
+                # its traceback: holding the consumer from it kept pulsar-client's resolver thread alive, and
+                # close() waited a full second for that thread to go.
+                del receiver
 
     def _message(self, raw: Any) -> SourceMessage:
         topic = raw.topic_name()

@@ -35,7 +35,7 @@ import os
 import random
 import warnings
 import weakref
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from types import TracebackType
 from typing import Any, Generic, Self, TypedDict, TypeVar, overload
 
@@ -92,6 +92,17 @@ class _Channel(Generic[T]):
     def __len__(self) -> int:
         return len(self._items)
 
+    def offer(self, item: T) -> bool | None:
+        """Append ``item`` if there is room, without waiting: True if taken, None if full, False if closed."""
+        if self.closed:
+            return False
+        if len(self._items) >= self._capacity:
+            return None
+        self._items.append(item)
+        if self._getters:
+            self._wake(self._getters)
+        return True
+
     async def put(self, item: T) -> bool:
         """Append ``item``, waiting while the channel is full; False (item not taken) once it is closed."""
         while len(self._items) >= self._capacity and not self.closed:
@@ -101,6 +112,15 @@ class _Channel(Generic[T]):
         self._items.append(item)
         self._wake(self._getters)
         return True
+
+    def take(self) -> T | None:
+        """The next item if one is buffered, without waiting (items are never None)."""
+        if not self._items:
+            return None
+        item = self._items.popleft()
+        if self._putters:
+            self._wake(self._putters)
+        return item
 
     async def get(self) -> T:
         while not self._items:
@@ -159,6 +179,39 @@ class _Delivery:
         self.settled = False
 
 
+class _FanOut:
+    """A message some recipients still have to take once their buffers have room."""
+
+    __slots__ = ("cursors", "item", "key", "stream")
+
+    def __init__(
+        self, stream: EventStream, key: Hashable, item: tuple[Event, _Delivery], cursors: list[_Cursor[Any]]
+    ) -> None:
+        self.stream = stream
+        self.key = key
+        self.item = item
+        self.cursors = cursors
+
+    def finish(self) -> Awaitable[Outcome]:
+        return self.stream._fan_out(self.key, self.item, self.cursors)
+
+
+class _Burial:
+    """An undecodable message on its way to the dead-letter sink."""
+
+    __slots__ = ("error", "message", "stream")
+
+    def __init__(self, stream: EventStream, message: SourceMessage, error: DecodeError) -> None:
+        self.stream = stream
+        self.message = message
+        self.error = error
+
+    def finish(self) -> Awaitable[Outcome]:
+        return self.stream._bury(self.message, self.error)
+
+
+_Unfinished = _FanOut | _Burial
+
 #: The dedupe window's mark for a message that needs nothing more (acknowledged, or dead-lettered).
 _ACKNOWLEDGED = object()
 
@@ -175,13 +228,15 @@ class _Cursor(Generic[E]):
 
     async def next(self) -> E:
         self.release_current()
-        try:
-            event, delivery = await self.channel.get()
-        except _Closed:
-            self.stream._raise_if_failed()
-            raise StopAsyncIteration from None
-        self.current = (event, delivery)
-        return event
+        current = self.channel.take()
+        if current is None:
+            try:
+                current = await self.channel.get()
+            except _Closed:
+                self.stream._raise_if_failed()
+                raise StopAsyncIteration from None
+        self.current = current
+        return current[0]
 
     def release_current(self) -> None:
         current, self.current = self.current, None
@@ -602,19 +657,28 @@ class EventStream:
 
     async def _take(self, batch: Sequence[SourceMessage]) -> None:
         report = self.source.report
+        accept = self._accept
         for message in batch:
-            report(message, await self._accept(message))
+            outcome = accept(message)
+            if not isinstance(outcome, Outcome):
+                outcome = await outcome.finish()
+            report(message, outcome)
 
-    async def _accept(self, message: SourceMessage) -> Outcome:
-        """Dedupe, decode, dead-letter or fan out one message; waits while a recipient's buffer is full."""
+    def _accept(self, message: SourceMessage) -> Outcome | _Unfinished:
+        """Dedupe, decode and fan out one message, as far as it goes without waiting.
+
+        What must wait (a recipient's full buffer, the dead-letter sink) is returned as an :class:`_Unfinished`
+        for the pump to await; a message taken entirely gives its :class:`Outcome` at once.
+        """
         if self._state != "open":
             return Outcome.CLOSED
-        self.stats.received += 1
+        stats = self.stats
+        stats.received += 1
         key = message.key
         window = self._window
         seen = window.get(key)
         if seen is not None:
-            self.stats.duplicates += 1
+            stats.duplicates += 1
             if seen is _ACKNOWLEDGED:
                 self._acknowledge(message)
             else:
@@ -623,14 +687,14 @@ class EventStream:
             logger.debug("event stream: duplicate of message %s suppressed", message.message_id)
             return Outcome.DUPLICATE
         if message.defect is not None:
-            return await self._bury(message, DecodeError(message.defect, message.payload, message.properties))
+            return _Burial(self, message, DecodeError(message.defect, message.payload, message.properties))
         try:
             event = self._decoder.decode(message.payload, message.properties, message.message_id)
         except DecodeError as exc:
-            return await self._bury(message, exc)
+            return _Burial(self, message, exc)
         recipients = self._recipients(event)
         if not recipients:
-            self.stats.unmatched += 1
+            stats.unmatched += 1
             if self._ack_unmatched:
                 self._remember(key, _ACKNOWLEDGED)
                 self._acknowledge(message)
@@ -638,16 +702,30 @@ class EventStream:
         delivery = _Delivery(message, len(recipients))
         self._remember(key, delivery)
         item = (event, delivery)
+        for index, cursor in enumerate(recipients):
+            taken = cursor.channel.offer(item)
+            if taken is None:
+                return _FanOut(self, key, item, recipients[index:])
+            if not taken:
+                self._release(delivery)  # that subscription closed meanwhile
+        stats.buffered += 1
+        return Outcome.BUFFERED
+
+    async def _fan_out(
+        self, key: Hashable, item: tuple[Event, _Delivery], cursors: list[_Cursor[Any]]
+    ) -> Outcome:
+        """The rest of a fan-out that met a full buffer: wait for room in each remaining recipient's buffer."""
+        delivery = item[1]
         try:
-            for cursor in recipients:
+            for cursor in cursors:
                 if not await cursor.channel.put(item):
                     self._release(delivery)  # that subscription closed meanwhile
         except BaseException:
             # Cancelled while waiting for buffer space (the stream is closing). The claims of recipients that did
             # not get the event are never released, so the message is not acknowledged; and it is forgotten, so
             # that a redelivery reaches every recipient (those that already got it see it twice: at least once).
-            if window.get(key) is delivery:
-                del window[key]
+            if self._window.get(key) is delivery:
+                del self._window[key]
             raise
         self.stats.buffered += 1
         return Outcome.BUFFERED

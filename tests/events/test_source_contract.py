@@ -143,6 +143,27 @@ async def test_a_subscriber_that_raises_gives_its_message_up_for_redelivery(push
             assert (await anext(again)).period == 1
 
 
+async def test_a_message_waiting_for_a_full_recipient_is_neither_acknowledged_nor_reported_when_closing(
+    push: Any,
+) -> None:
+    source = ScriptedSource([])
+    async with EventStream(source, push.SECRET, buffer_size=5) as stream:
+        stream.subscribe(buffer_size=1)  # never read: full after the first event
+        for index, key in enumerate("abc"):
+            source.send(message(push.enrollment(index), key))
+        async with asyncio.timeout(GUARD):
+            first, second = await anext(stream), await anext(stream)
+        assert (first.period, second.period) == (0, 1)
+        stream.ack(second)
+        await asyncio.sleep(0.05)
+        # "a" is still held by the subscription, "b" waits for room in it, "c" was not taken.
+        assert source.acknowledged == []
+        assert source.outcomes == {"a": Outcome.BUFFERED}
+        assert stream.stats.buffered == 1
+    assert source.acknowledged == []
+    assert source.outcomes == {"a": Outcome.BUFFERED}
+
+
 _COLLECTED = """
 import asyncio, gc, sys, warnings, weakref
 from lockcloud.events import EventStream, WebhookSource
