@@ -71,7 +71,7 @@ async def test_a_cancelled_wait_keeps_what_its_receive_brings_and_the_order(
                 await source.receive()
         batch = [push.enrollment(round_ * 10 + index) for index in range(3)]
         for payload in batch:
-            await producer.send(payload, push.properties("aes_gcm"))
+            await producer.send(payload, {"em": "aes_gcm"})
         sent += batch
         for got in await receive_count(source, 3):
             received += got
