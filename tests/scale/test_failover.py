@@ -226,9 +226,10 @@ def test_three_listeners_one_killed_lose_nothing_and_keep_each_lock_in_order(
     for listener in survivors:
         lines = listener.lines()
         counts = stats[listener.name]
-        # Every message received was delivered once or counted as a duplicate; what was still buffered when the
-        # listener was told to stop (a late redelivery) was never taken, so never written.
-        assert counts["received"] == counts["buffered"] + counts["duplicates"]
+        # Every message received was delivered once or counted as a duplicate, but for the one the pump may have
+        # been holding for a full buffer when the listener was told to stop; what was still buffered then (a late
+        # redelivery) was never taken, so never written.
+        assert 0 <= counts["received"] - (counts["buffered"] + counts["duplicates"]) <= 1
         assert len(lines) <= counts["buffered"] <= len(lines) + BUFFER_SIZE
     print(
         f"victim {victim.name} took {len(victim.lines())}; {redelivered} redelivered across processes; "
