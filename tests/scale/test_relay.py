@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import json
 import random
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -505,3 +507,12 @@ async def test_a_malformed_entry_stays_pending_while_the_dead_letter_sink_fails(
         assert (await client.xpending(key, "sink-down"))["pending"] == 0
     finally:
         await client.aclose()
+
+
+def test_import_lockcloud_events_does_not_import_redis() -> None:
+    code = (
+        "import sys, lockcloud.events as events; assert 'redis' not in sys.modules; "
+        "from lockcloud.events import *; assert 'redis' not in sys.modules; "
+        "events.RedisRelaySource; assert 'redis' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
