@@ -79,6 +79,10 @@ BENCHMARKS: dict[str, tuple[str, Callable[[bool], list[dict[str, Any]]]]] = {
     ),
     "decode": ("push decode and broker-to-typed-event throughput", _decode),
     "memory": ("EventStream memory over a large backlog", _module("bench_memory")),
+    "listeners": (
+        "listener processes on 11 partitions, and the Redis relay's latency",
+        _module("bench_listeners"),
+    ),
     "websocket": ("push events over WebSocket vs the native Pulsar source", _module("bench_websocket")),
     "wsclient": ("WebSocket client library: websockets vs aiohttp", _module("bench_ws_client")),
 }

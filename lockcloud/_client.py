@@ -26,7 +26,7 @@ from lockcloud.regions import Region
 
 if TYPE_CHECKING:
     from lockcloud.enrollment import Enrollment, EnrollOptions
-    from lockcloud.events import EventsOptions, EventStream
+    from lockcloud.events import EventsOptions, EventStream, RedisRelayForwarder, RelayForwarderOptions
     from lockcloud.models import SealedPin
     from lockcloud.remote_unlock import RemoteUnlock
     from lockcloud.unlock_methods import UnlockMethods
@@ -368,13 +368,29 @@ class LockCloud:
         ``transport="websocket"`` reads the same topic over Pulsar's WebSocket API (pure Python, port 8285)
         instead of Pulsar's own protocol (the default, which needs ``lockcloud[pulsar]``). ``url`` defaults to the
         client's ``pulsar_url`` or ``websocket_url`` (the region's unless given); every keyword is one of
-        :class:`lockcloud.events.EventsOptions` (the sources' and the stream's options).
+        :class:`lockcloud.events.EventsOptions` (the sources' and the stream's options). With
+        ``relay="redis://..."`` the stream reads what ``lockcloud listen --relay`` forwards instead.
         """
         from lockcloud.events._options import events_stream
 
-        websocket = options.get("transport") == "websocket"
-        options.setdefault("url", self.websocket_url if websocket else self.pulsar_url)
+        if options.get("relay") is None:
+            websocket = options.get("transport") == "websocket"
+            options.setdefault("url", self.websocket_url if websocket else self.pulsar_url)
         return events_stream(self.access_id, self._access_secret, options)
+
+    def relay_forwarder(
+        self, relay_url: str, **options: Unpack[RelayForwarderOptions]
+    ) -> RedisRelayForwarder:
+        """A forwarder of this project's push messages to the Redis stream at ``relay_url`` (``lockcloud[redis]``).
+
+        It reads the project's subscription (``url`` defaults to the client's ``pulsar_url``) and relays every
+        message; web workers read them with ``cloud.events(relay=relay_url)``. The keywords are those of
+        :class:`lockcloud.events.RelayForwarderOptions`.
+        """
+        from lockcloud.events._options import relay_forwarder
+
+        options.setdefault("url", self.pulsar_url)
+        return relay_forwarder(self.access_id, self._access_secret, relay_url, options)
 
     def enroll(self, device_id: str, **options: Unpack[EnrollOptions]) -> Enrollment:
         """Enroll a fingerprint, card, face ... as one conversation (see :mod:`lockcloud.enrollment`).

@@ -13,6 +13,7 @@
     │   ├── SubscribeError                     the broker refused or never answered: .reason .url .topic .fix
     │   │   ├── StreamAuthenticationError      the credentials were refused (or the message service is off)
     │   │   └── StreamSubscriptionError        the topic or subscription was refused (not the project's, busy)
+    │   ├── RelayError                         the Redis relay of push events cannot be reached: .address
     │   └── SourceClosed                       lockcloud.events: a closed source's receive(); the stream just stops
     ├── TokenStoreError                        a shared token store (Redis, a lock file) could not be used
     ├── TransportError                         the HTTP exchange itself failed (names the httpx error)
@@ -83,6 +84,7 @@ __all__ = [
     "PermissionDeniedError",
     "PlanExpiredError",
     "RateLimitedError",
+    "RelayError",
     "RemoteUnlockDisabledError",
     "RequestTimeoutError",
     "ResponseTooLargeError",
@@ -174,6 +176,15 @@ class StreamAuthenticationError(SubscribeError):
 class StreamSubscriptionError(SubscribeError):
     """The message service refused the topic or the subscription (``reason`` ``refused`` or ``busy``): not the
     project's topic, or another consumer holds an exclusive subscription."""
+
+
+class RelayError(EventStreamError):
+    """The Redis relay of push events (``lockcloud listen --relay``, ``RedisRelaySource``) cannot be reached.
+    ``address`` names the server (host and port, never the URL's password)."""
+
+    def __init__(self, message: str, *, address: str) -> None:
+        super().__init__(message)
+        self.address = address
 
 
 class TokenStoreError(LockCloudError):

@@ -8,7 +8,7 @@
     lockcloud enroll DEVICE --user USER    # enroll a fingerprint with a live progress bar
     lockcloud unlock DEVICE --pin -        # unlock with a PIN read from stdin (or password-free without --pin)
     lockcloud remote-unlock DEVICE         # show the lock's remote-unlock switches (--enable / --disable)
-    lockcloud listen                       # print push events as they arrive
+    lockcloud listen                       # print push events as they arrive (--relay REDIS_URL: forward too)
     lockcloud doctor                       # check credentials, region, clock, subscriptions, push channel
 
 Credentials come from ``--access-id`` / ``--access-secret`` / ``--region`` or from ``LOCKCLOUD_ACCESS_ID``,

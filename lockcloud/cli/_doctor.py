@@ -16,6 +16,7 @@ from lockcloud._errors import (
     PlanExpiredError,
     ServiceNotSubscribedError,
     SignatureError,
+    SubscribeError,
     TransportError,
 )
 from lockcloud.cli._errors import ENV_ACCESS_ID, ENV_ACCESS_SECRET, CommandError
@@ -27,6 +28,7 @@ from lockcloud.regions import Region
 
 if TYPE_CHECKING:
     from lockcloud._client import LockCloud
+    from lockcloud.events import EventStream
 
 __all__ = ["doctor"]
 
@@ -138,7 +140,7 @@ async def _remote_checks(
         probe = resolve_device(target, device) if device else None
         checks.append(await _subscription_check(cloud, probe))
         if not skip_events:
-            checks.append(await _events_check(cloud, connection, subscription, websocket))
+            checks.extend(await _events_check(cloud, connection, subscription, websocket))
 
 
 async def _subscription_check(cloud: LockCloud, device: str | None) -> Check:
@@ -169,23 +171,58 @@ async def _subscription_check(cloud: LockCloud, device: str | None) -> Check:
 
 async def _events_check(
     cloud: LockCloud, connection: Connection, subscription: str | None, websocket: bool = False
-) -> Check:
+) -> list[Check]:
+    port = 8285 if websocket else 7285
+    # An exclusive probe is refused while any consumer holds the subscription: that is how another running
+    # listener shows (a Failover subscription takes it in as a standby, so joining alone would not tell).
     try:
-        stream = open_events(
+        probe = open_events(
             cloud,
             verbose=connection.verbose,
             subscription=subscription,
             websocket=websocket,
-            connect_timeout=5.0,
+            subscription_type="exclusive",
+            connect_timeout=3.0,
         )
     except EventStreamError as exc:  # pulsar-client is not installed
-        return Check("push messages", False, str(exc), "lockcloud doctor --websocket tries the push channel")
-    port = 8285 if websocket else 7285
+        return [
+            Check("push messages", False, str(exc), "lockcloud doctor --websocket tries the push channel")
+        ]
     try:
         async with asyncio.timeout(15):
+            async with probe:
+                pass
+    except SubscribeError as exc:
+        if exc.reason in ("refused", "unreachable", "tls", "auth"):
+            return [_events_failed(probe, exc, port)]
+        # busy, timeout (pulsar-lite), or another refusal of a second subscription type: the join below decides.
+    except (EventStreamError, TimeoutError) as exc:
+        return [_events_failed(probe, exc, port)]
+    else:
+        return [Check("push messages", True, f"subscribed, no other consumer: {probe.source.description}")]
+    stream = open_events(
+        cloud, verbose=connection.verbose, subscription=subscription, websocket=websocket, connect_timeout=5.0
+    )
+    try:
+        async with asyncio.timeout(30):
             async with stream:
                 pass
     except (EventStreamError, TimeoutError) as exc:
-        fix = f"subscribe to the message service in the project and check that port {port} is reachable"
-        return Check("push messages", False, f"cannot subscribe ({stream.source.description}): {exc}", fix)
-    return Check("push messages", True, f"subscribed: {stream.source.description}")
+        return [_events_failed(stream, exc, port)]
+    return [
+        Check("push messages", True, f"subscribed: {stream.source.description}"),
+        Check(
+            "other consumers",
+            True,
+            "the subscription already has an active consumer: this process shares the partitions with it "
+            "(Failover), and an enrollment without events= borrows the subscription next to it",
+            "expected with several `lockcloud listen` processes; otherwise stop the other consumer, pass "
+            "--subscription of your own, or read the relay (`lockcloud listen --relay`, cloud.events(relay=...))",
+            warning=True,
+        ),
+    ]
+
+
+def _events_failed(stream: EventStream, exc: BaseException, port: int) -> Check:
+    fix = f"subscribe to the message service in the project and check that port {port} is reachable"
+    return Check("push messages", False, f"cannot subscribe ({stream.source.description}): {exc}", fix)

@@ -11,6 +11,7 @@ from lockcloud._errors import (
     LockCloudError,
     OutcomeUnknownError,
     PlanExpiredError,
+    RelayError,
     RemoteUnlockDisabledError,
     ServiceNotSubscribedError,
     SignatureError,
@@ -72,6 +73,8 @@ def describe_error(error: LockCloudError) -> str:
             f"Tuya says this machine's clock is off ({error.code}): synchronise it with NTP "
             "(e.g. `timedatectl set-ntp true`)"
         )
+    if isinstance(error, RelayError):
+        return f"{one_line(error)}: check the --relay URL and that redis-server runs there"
     if isinstance(error, EventStreamError):
         from lockcloud.cli._options import ENV_PULSAR_URL
 

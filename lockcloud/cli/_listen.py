@@ -1,19 +1,26 @@
-"""``lockcloud listen``: push events as they arrive."""
+"""``lockcloud listen``: push events as they arrive, and which partitions they come from.
+
+With ``--relay redis://...`` the listener also forwards every message to the Redis stream that web workers read
+(``cloud.events(relay=...)``); Redis is checked before anything is taken from Pulsar.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import click
 
+from lockcloud._errors import DecodeError
 from lockcloud.cli._format import describe_event, event_document
 from lockcloud.cli._options import connection_options, positive, subscription_option
 from lockcloud.cli._output import Output
 from lockcloud.cli._run import run
 from lockcloud.cli._target import Connection, connect, open_events, open_target, resolve_device
+from lockcloud.events import Decoder, Event, SourceMessage
 
-__all__ = ["listen"]
+__all__ = ["listen", "partition_of"]
 
 
 @click.command()
@@ -25,6 +32,11 @@ __all__ = ["listen"]
     is_flag=True,
     help="Read the push stream over WebSocket (port 8285) instead of Pulsar's own protocol (7285).",
 )
+@click.option(
+    "--relay",
+    metavar="REDIS_URL",
+    help="Also forward every message to this Redis stream, for web workers (needs lockcloud[redis]).",
+)
 @subscription_option
 @connection_options
 def listen(
@@ -32,12 +44,54 @@ def listen(
     count: int | None,
     duration: float | None,
     websocket: bool,
+    relay: str | None,
     subscription: str | None,
     connection: Connection,
     out: Output,
 ) -> None:
-    """Print push events as they arrive (one JSON document per event with --json); Ctrl-C to stop."""
-    run(out, _listen(connection, out, devices, count, duration, subscription, websocket))
+    """Print push events as they arrive and the partitions they come from (one JSON document per event and per
+    newly seen partition with --json); Ctrl-C to stop."""
+    if relay and websocket:
+        raise click.UsageError("--relay forwards from Pulsar's own protocol; drop --websocket to relay")
+    if relay:
+        run(out, _relay(connection, out, devices, count, duration, subscription, relay))
+    else:
+        run(out, _listen(connection, out, devices, count, duration, subscription, websocket))
+
+
+def partition_of(message_id: str | None) -> int | None:
+    """The partition in a Pulsar message id as text, ``(ledger,entry,partition,batch)``; None if unpartitioned."""
+    if not message_id:
+        return None
+    parts = message_id.strip("()").split(",")
+    try:
+        partition = int(parts[2])
+    except (IndexError, ValueError):
+        return None
+    return partition if partition >= 0 else None
+
+
+class _Partitions:
+    """Reports each partition the first time a message comes from it: the partitions this listener owns."""
+
+    def __init__(self, out: Output) -> None:
+        self.out = out
+        self.seen: set[int] = set()
+
+    def observe(self, partition: int | None) -> int | None:
+        if partition is not None and partition not in self.seen:
+            self.seen.add(partition)
+            owned = sorted(self.seen)
+            self.out.emit({"type": "partition", "partition": partition, "owned": owned})
+            self.out.say(f"receiving partition {partition} (owned: {', '.join(map(str, owned))})")
+        return partition
+
+
+def _show(out: Output, event: Event, partition: int | None) -> None:
+    out.emit({**event_document(event), "partition": partition})
+    stamp = event.published_at.isoformat(timespec="seconds") if event.published_at else "-"
+    where = f"p{partition}" if partition is not None else "-"
+    out.say(f"{stamp} {where:>4} {event.device_id or '-':<20} {describe_event(event)}")
 
 
 async def _listen(
@@ -58,6 +112,7 @@ async def _listen(
         ) as stream:
             events = stream.subscribe(device_id=device_ids or None)
             out.say(f"Listening on {stream.source.description}; Ctrl-C to stop.")
+            partitions = _Partitions(out)
             seen = 0
             deadline = time.monotonic() + duration if duration else None
             while count is None or seen < count:
@@ -70,7 +125,59 @@ async def _listen(
                 except TimeoutError:
                     break
                 seen += 1
-                out.emit(event_document(event))
-                stamp = event.published_at.isoformat(timespec="seconds") if event.published_at else "-"
-                out.say(f"{stamp} {event.device_id or '-':<20} {describe_event(event)}")
+                _show(out, event, partitions.observe(partition_of(event.message_id)))
                 events.ack(event)
+
+
+async def _relay(
+    connection: Connection,
+    out: Output,
+    devices: tuple[str, ...],
+    count: int | None,
+    duration: float | None,
+    subscription: str | None,
+    relay_url: str,
+) -> None:
+    async with open_target(connection, out) as target, connect(target) as cloud:
+        device_ids = {resolve_device(target, device) for device in devices}
+        decoder = Decoder(target.access_secret)
+        partitions = _Partitions(out)
+        shown = 0
+        enough = asyncio.Event()
+
+        def relayed(message: SourceMessage) -> None:
+            nonlocal shown
+            partition = partitions.observe(message.partition)
+            try:
+                event = decoder.decode(message.payload, message.properties, message.message_id)
+            except DecodeError as exc:
+                out.note(f"relayed an undecodable message {message.message_id} ({exc.reason})")
+                return
+            if device_ids and event.device_id not in device_ids:
+                return
+            _show(out, event, partition)
+            shown += 1
+            if count is not None and shown >= count:
+                enough.set()
+
+        options: dict[str, Any] = {"pulsar_log_level": "info" if connection.verbose else "error"}
+        if subscription:
+            options["subscription"] = subscription
+        forwarder = cloud.relay_forwarder(relay_url, on_relayed=relayed, **options)
+        async with forwarder:
+            out.say(
+                f"Relaying {forwarder.source.description} to {forwarder.relay_address} {forwarder.key}; "
+                "Ctrl-C to stop."
+            )
+            running = asyncio.create_task(forwarder.run())
+            waiting = asyncio.create_task(enough.wait())
+            try:
+                await asyncio.wait({running, waiting}, timeout=duration, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiting.cancel()
+                if not running.done():
+                    running.cancel()
+                await asyncio.wait([running, waiting])
+            failure = None if running.cancelled() else running.exception()
+            if failure is not None:
+                raise failure

@@ -2,8 +2,9 @@
 
 * A :class:`Source` is where messages come from: :class:`PulsarSource` (Tuya's message service, what
   ``LockCloud.events()`` opens), :class:`WebSocketSource` (the same topic over Pulsar's WebSocket API,
-  ``LockCloud.events(transport="websocket")``; pure Python) or :class:`WebhookSource` (signed HTTP POSTs; senders
-  sign with :func:`sign_webhook`).
+  ``LockCloud.events(transport="websocket")``; pure Python), :class:`WebhookSource` (signed HTTP POSTs; senders
+  sign with :func:`sign_webhook`), or :class:`RedisRelaySource` (what listeners relay to Redis with a
+  :class:`RedisRelayForwarder`, for web workers; ``lockcloud[redis]``, ``redis`` is imported on first use).
 * :class:`EventStream` delivers them: dedupe, decoding, dead letters, and fan-out to its own iterator and to
   :meth:`~EventStream.subscribe` iterators, each filtered by device or type, acknowledging each message once every
   recipient is done with it.
@@ -13,6 +14,8 @@
 ``pulsar`` (the ``lockcloud[pulsar]`` extra) is imported only when a :class:`PulsarSource` opens; nothing else
 needs it.
 """
+
+from typing import TYPE_CHECKING
 
 from lockcloud.events._dead_letters import (
     DeadLetterQuota,
@@ -31,12 +34,21 @@ from lockcloud.events._models import (
     StreamStats,
     UnknownEvent,
 )
-from lockcloud.events._options import EventsOptions
+from lockcloud.events._options import EventsOptions, RelayForwarderOptions, RelaySettings
 from lockcloud.events._pulsar import PlaintextPulsarWarning, PulsarOptions, PulsarSettings, PulsarSource
 from lockcloud.events._source import Outcome, Source, SourceClosed, SourceMessage
 from lockcloud.events._stream import EventStream, StreamOptions, Subscription
 from lockcloud.events._webhook import WebhookSource, sign_webhook
 from lockcloud.events._websocket import WebSocketOptions, WebSocketSettings, WebSocketSource
+
+if TYPE_CHECKING:
+    from lockcloud.events._relay import RedisRelayForwarder as RedisRelayForwarder
+    from lockcloud.events._relay import RedisRelaySource as RedisRelaySource
+    from lockcloud.events._relay import RelayStats as RelayStats
+    from lockcloud.events._relay import relay_key as relay_key
+
+#: Served by the optional redis package, imported when first asked for (and left out of a star import).
+_RELAY_NAMES = frozenset({"RedisRelayForwarder", "RedisRelaySource", "RelayStats", "relay_key"})
 
 __all__ = [
     "DeadLetter",
@@ -55,6 +67,8 @@ __all__ = [
     "PulsarOptions",
     "PulsarSettings",
     "PulsarSource",
+    "RelayForwarderOptions",
+    "RelaySettings",
     "Source",
     "SourceClosed",
     "SourceMessage",
@@ -71,3 +85,11 @@ __all__ = [
     "decode_message",
     "sign_webhook",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name in _RELAY_NAMES:
+        from lockcloud.events import _relay
+
+        return getattr(_relay, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

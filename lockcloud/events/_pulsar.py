@@ -67,6 +67,8 @@ LogLevel = Literal["debug", "info", "warn", "warning", "error"]
 _SUBSCRIPTION_TYPES = ("failover", "exclusive", "shared", "key_shared")
 _INITIAL_POSITIONS = ("latest", "earliest")
 _LOG_LEVELS = ("debug", "info", "warn", "warning", "error")
+#: Subscribe attempts that time out before giving up (see PulsarSource._subscribe: pulsar-lite's consumer ids).
+_SUBSCRIBE_ATTEMPTS = 4
 
 
 def auth_params(access_id: str, access_secret: str) -> str:
@@ -165,8 +167,10 @@ class PulsarOptions:
     path, or False to switch it off explicitly. ``initial_position`` only matters when the subscription is first
     created. ``receiver_queue_size`` is pulsar-client's prefetch queue and ``receive_window`` the most messages
     handed over in one batch. ``connect_timeout`` bounds opening: a refused connection, a TLS or authentication
-    failure, or a subscription nobody answers, each raise :class:`~lockcloud.SubscribeError` within it.
-    ``log_level`` / ``log_file`` set pulsar-client's own log (see the module docstring).
+    failure, or a subscription nobody answers, each raise :class:`~lockcloud.SubscribeError` within it (a
+    subscribe that times out on a shared subscription type is tried up to 4 times: a consumer joining others on a
+    local pulsar-lite broker needs that). ``log_level`` / ``log_file`` set pulsar-client's own log (see the module
+    docstring).
     """
 
     url: str = attrs.field(validator=_service_url)
@@ -602,24 +606,45 @@ class PulsarSource:
         )
         conf.schema(pulsar.schema.BytesSchema().schema_info())
         loop = asyncio.get_running_loop()
-        subscribed: asyncio.Future[Any] = loop.create_future()
-
-        def done(value: Any) -> None:
-            _call_soon(loop, _settle_value, subscribed, value)
-
-        self._client.subscribe_async_v2(self.topic, self.subscription, conf, done)
+        # pulsar-lite keys a subscription's consumers by the id the client gave them, and every client numbers
+        # its consumers from 0 (one per partition): the second process on a shared subscription collides, the
+        # broker drops the connection and the subscribe times out. The next attempt gets fresh ids. (Pulsar itself
+        # scopes ids by connection.) An exclusive subscription is not meant to be joined: one attempt.
+        attempts = 1 if options.subscription_type == "exclusive" else _SUBSCRIBE_ATTEMPTS
         timeout = options.connect_timeout
-        try:
-            async with asyncio.timeout(timeout):
-                value = await asyncio.shield(subscribed)
-        except TimeoutError:
-            subscribed.add_done_callback(_close_late_consumer)
+        for attempt in range(1, attempts + 1):
+            subscribed: asyncio.Future[Any] = loop.create_future()
+
+            def done(value: Any, subscribed: asyncio.Future[Any] = subscribed) -> None:
+                _call_soon(loop, _settle_value, subscribed, value)
+
+            self._client.subscribe_async_v2(self.topic, self.subscription, conf, done)
+            try:
+                async with asyncio.timeout(timeout):
+                    value = await asyncio.shield(subscribed)
+            except TimeoutError:
+                subscribed.add_done_callback(_close_late_consumer)
+                value = None
+            timed_out = value is None or (
+                isinstance(value, _pulsar.Error) and value.error == pulsar.Result.Timeout
+            )
+            if timed_out and attempt < attempts:
+                logger.info(
+                    "subscribing to %s timed out (attempt %d of %d); trying again",
+                    self.topic,
+                    attempt,
+                    attempts,
+                )
+                continue
+            break
+        if value is None:
             raise self._failure(
-                f"the broker did not confirm the subscription within connect_timeout={timeout:g} s",
+                f"the broker did not confirm the subscription within connect_timeout={timeout:g} s"
+                + (f" ({attempts} attempts)" if attempts > 1 else ""),
                 "timeout",
                 "another consumer may be holding the subscription (a running 'lockcloud listen', or another "
                 "process): stop it or pass a subscription of your own",
-            ) from None
+            )
         if isinstance(value, _pulsar.Error):
             raise self._subscribe_error(value.error, value.message) from None
         self._consumer = value

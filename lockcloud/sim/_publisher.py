@@ -16,7 +16,7 @@ logger = logging.getLogger("lockcloud.sim")
 
 
 class PulsarPublisher:
-    """Produces push messages, in order, to ``{access_id}/out/{env}`` on the broker at ``url``.
+    """Produces push messages, in order, to ``{access_id}/out/{env}`` on the broker at ``url``, keyed by device id.
 
     Messages are queued by :meth:`submit` (never blocking the request that caused them) and sent one at a time by a
     worker task; :meth:`drain` waits until everything queued so far has been handed to the broker. The blocking
@@ -84,7 +84,9 @@ class PulsarPublisher:
             message = await self._queue.get()
             try:
                 payload, properties = encode_push(message, self._access_secret, self.em)
-                await asyncio.to_thread(self._producer.send, payload, properties=properties)
+                # Keyed by device, as Tuya does: one lock's messages stay in order on one partition.
+                key = {"partition_key": message.device_id} if message.device_id else {}
+                await asyncio.to_thread(self._producer.send, payload, properties=properties, **key)
                 self.sent += 1
             except Exception as exc:  # the broker went away: the message is lost, the simulator goes on
                 self.failed += 1

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from lockcloud._asgi import Receive, Scope, Send
 from lockcloud._errors import LockCloudError, ValidationError
+from lockcloud._wire import PRODUCTION_ENV, topic_for
 from lockcloud.sim._app import SimulatedDisconnect
 from lockcloud.sim._simulator import Simulator
 from lockcloud.sim._websocket import WebSocketConsumers
@@ -53,11 +54,13 @@ class SimServer:
         simulator: Simulator,
         base_url: str,
         pulsar_url: str | None,
+        env: str = PRODUCTION_ENV,
         websockets: WebSocketConsumers | None = None,
     ) -> None:
         self.simulator = simulator
         self.base_url = base_url
         self.pulsar_url = pulsar_url
+        self.env = env
         self.websockets = websockets
         self.websocket_url = "ws" + base_url.removeprefix("http") + "/" if websockets is not None else None
 
@@ -83,7 +86,8 @@ class SimServer:
     async def client(self, **options: Any) -> AsyncIterator[LockCloud]:
         """A :class:`~lockcloud.LockCloud` for the served simulator, over real loopback HTTP.
 
-        Its ``cloud.events()`` streams read this server's broker (``transport="websocket"``: its WebSocket API).
+        Its ``cloud.events()`` streams read this server's broker (``transport="websocket"``: its WebSocket API; on
+        the server's ``env`` topic when they are opened with ``cloud.events(env=server.env)``).
         """
         from lockcloud._client import LockCloud
 
@@ -212,6 +216,7 @@ async def running(
     port: int = 0,
     backlog: int = 128,
     data_dir: str | Path | None = None,
+    env: str = PRODUCTION_ENV,
     **options: Any,
 ) -> AsyncIterator[SimServer]:
     """Serve a simulator over loopback HTTP (uvicorn) and produce its push messages to a broker.
@@ -221,13 +226,14 @@ async def running(
     ``broker_url`` to use a running broker instead, or ``broker=False`` for none. ``port=0`` picks a free port;
     a port that is taken raises :class:`PortUnavailableError` naming ``host:port``. ``backlog`` is the listening
     socket's queue of connections not accepted yet (raise it for load tests opening many connections at once).
-    Everything is stopped on exit::
+    Push messages go to ``{access_id}/out/{env}``, keyed by device id: ``event`` (the default) is served with
+    Tuya's 11 partitions by the embedded broker, ``event-test`` unpartitioned. Everything is stopped on exit::
 
         async with lockcloud.sim.running(press_interval=0.05) as server:
             async with server.client() as cloud:
                 ...
     """
-    from lockcloud.sim.broker import LocalBroker
+    from lockcloud.sim.broker import TUYA_PARTITIONS, LocalBroker
 
     if simulator is not None and options:
         raise LockCloudError("pass either a simulator or options for a new one, not both")
@@ -249,14 +255,15 @@ async def running(
             workdir.mkdir(parents=True, exist_ok=True)
         pulsar_url = broker_url
         if pulsar_url is None and broker:
-            local = LocalBroker(workdir / "broker")
+            production = {topic_for(sim.access_id, PRODUCTION_ENV): TUYA_PARTITIONS}
+            local = LocalBroker(workdir / "broker", partitioned_topics=production)
             await local.astart()
             stack.push_async_callback(local.astop)
             pulsar_url = local.url
         stack.push_async_callback(sim.aclose)
         consumers: WebSocketConsumers | None = None
         if pulsar_url is not None:
-            await sim.connect_broker(pulsar_url, log_file=str(workdir / "pulsar-client.log"))
+            await sim.connect_broker(pulsar_url, env=env, log_file=str(workdir / "pulsar-client.log"))
             consumers = WebSocketConsumers(
                 pulsar_url, sim.access_id, sim.access_secret, log_file=str(workdir / "pulsar-client-ws.log")
             )
@@ -265,7 +272,7 @@ async def running(
         server = _EmbeddedServer(_with_websockets(sim, consumers), sock)
         await server.start()
         stack.push_async_callback(server.stop)
-        yield SimServer(sim, f"http://{bound_host}:{bound_port}", pulsar_url, consumers)
+        yield SimServer(sim, f"http://{bound_host}:{bound_port}", pulsar_url, env, consumers)
 
 
 def _with_websockets(

@@ -22,7 +22,7 @@ import httpx
 from lockcloud._asgi import Receive, Scope, Send
 from lockcloud._errors import APIError, ValidationError
 from lockcloud._transport import redact_path
-from lockcloud._wire import MessageEncryption
+from lockcloud._wire import PRODUCTION_ENV, MessageEncryption
 from lockcloud.enums import RemoteUnlockType, UnlockType
 from lockcloud.sim._app import Reply, Request, serve
 from lockcloud.sim._authentication import authenticate
@@ -216,12 +216,14 @@ class Simulator(Scenario):
 
     # -- push messages --------------------------------------------------------------------------------------------
 
-    async def connect_broker(self, url: str, *, log_file: str | None = None) -> None:
-        """Produce push messages to ``{access_id}/out/event`` on the Pulsar broker at ``url`` from now on."""
+    async def connect_broker(
+        self, url: str, *, env: str = PRODUCTION_ENV, log_file: str | None = None
+    ) -> None:
+        """Produce push messages to ``{access_id}/out/{env}`` on the Pulsar broker at ``url`` from now on."""
         if self._publisher is not None:
             raise ValidationError("the simulator is already connected to a broker")
         publisher = PulsarPublisher(
-            url, self.access_id, self._access_secret, em=self.push_encryption, log_file=log_file
+            url, self.access_id, self._access_secret, em=self.push_encryption, env=env, log_file=log_file
         )
         await publisher.start()
         self._publisher = publisher

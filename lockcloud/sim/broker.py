@@ -8,6 +8,12 @@ in one directory, and can be stopped, killed (to test crash recovery) and restar
     with LocalBroker(tmp_path) as broker:
         client = pulsar.Client(broker.url)
 
+Like Tuya's production topic, a topic can be served partitioned: ``LocalBroker(path,
+partitioned_topics={"ACCESS_ID/out/event": TUYA_PARTITIONS})`` makes every producer and consumer of it see 11
+partitions (``topic-partition-0`` ... ``-10``); other topics stay unpartitioned unless ``default_partitions`` says
+otherwise. pulsar-lite reads the partition counts from its metadata file when it starts, so they are written there
+before the first start (and kept across restarts).
+
 pulsar-lite ships a ``start_broker()`` helper; it is not used because it logs to a fixed file in /tmp and
 leaves the metrics listener on ``0.0.0.0:8080`` open.
 """
@@ -16,27 +22,51 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import os
 import signal
 import socket
 import subprocess
 import time
 import weakref
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import IO, Any, Self
 
 from lockcloud._errors import BrokerError
 
-__all__ = ["BrokerError", "LocalBroker", "find_broker_binary"]
+__all__ = ["TUYA_PARTITIONS", "BrokerError", "LocalBroker", "find_broker_binary", "full_topic_name"]
+
+#: How many partitions Tuya's production topic ``{access_id}/out/event`` has.
+TUYA_PARTITIONS = 11
 
 _BINARY_ENV = "PULSAR_LITE_BINARY"
 _CONFIG = """\
 # Written by lockcloud.sim.broker. The metrics listener would otherwise bind 0.0.0.0:8080.
+default_partitions = {default_partitions}
+
 [metrics]
 enabled = false
 """
+# The version of pulsar-lite's metadata document (``<db path>.metadata.json``) that holds partition counts.
+_METADATA_VERSION = 2
 _READY_POLL = 0.005
+
+
+def full_topic_name(topic: str) -> str:
+    """``persistent://tenant/namespace/name`` for a short name, as brokers and ``message.topic_name()`` spell it.
+
+    ``name`` alone is in ``public/default``; ``tenant/namespace/name`` (Tuya's ``ACCESS_ID/out/event``) keeps its own.
+    """
+    if "://" in topic:
+        return topic
+    parts = topic.split("/")
+    if len(parts) == 1:
+        return f"persistent://public/default/{topic}"
+    if len(parts) == 3 and all(parts):
+        return f"persistent://{topic}"
+    raise BrokerError(f"not a topic name: {topic!r} (expected name or tenant/namespace/name)")
 
 
 def find_broker_binary() -> Path:
@@ -99,12 +129,24 @@ class LocalBroker:
         log_level: str = "info",
         binary: str | os.PathLike[str] | None = None,
         ready_timeout: float = 10.0,
+        partitioned_topics: Mapping[str, int] | None = None,
+        default_partitions: int = 0,
     ) -> None:
+        if default_partitions < 0:
+            raise BrokerError("default_partitions must not be negative")
         self.data_dir = Path(data_dir).absolute()
         self.host = host
         self.port = port if port is not None else _free_port(host)
         self.log_level = log_level
         self.ready_timeout = ready_timeout
+        self.default_partitions = default_partitions
+        self.partitioned_topics: dict[str, int] = {}
+        for topic, partitions in (partitioned_topics or {}).items():
+            if partitions < 1:
+                raise BrokerError(
+                    f"a partitioned topic needs at least one partition, not {partitions} ({topic})"
+                )
+            self.partitioned_topics[full_topic_name(topic)] = partitions
         self._binary = Path(binary) if binary is not None else None
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -126,6 +168,17 @@ class LocalBroker:
     @property
     def log_path(self) -> Path:
         return self.data_dir / "broker.log"
+
+    @property
+    def metadata_path(self) -> Path:
+        """pulsar-lite's metadata document: topics, subscriptions and partition counts."""
+        return self.db_path.with_name(self.db_path.name + ".metadata.json")
+
+    def partitions(self, topic: str) -> list[str]:
+        """The partition topics of ``topic`` as consumers see them (``[topic]`` itself when it is unpartitioned)."""
+        name = full_topic_name(topic)
+        count = self.partitioned_topics.get(name, self.default_partitions)
+        return [f"{name}-partition-{index}" for index in range(count)] if count else [name]
 
     @property
     def pid(self) -> int | None:
@@ -205,7 +258,10 @@ class LocalBroker:
             raise BrokerError(f"{self!r} is already running")
         binary = _checked_binary(self._binary) if self._binary is not None else find_broker_binary()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(_CONFIG, encoding="utf-8")
+        self.config_path.write_text(
+            _CONFIG.format(default_partitions=self.default_partitions), encoding="utf-8"
+        )
+        self._declare_partitioned_topics()
         self._log = self.log_path.open("ab")
         self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
             [
@@ -228,6 +284,26 @@ class LocalBroker:
             process_group=0,
         )
         self._finalizer = weakref.finalize(self, _reap, self._process)
+
+    def _declare_partitioned_topics(self) -> None:
+        if not self.partitioned_topics:
+            return
+        path = self.metadata_path
+        document: dict[str, Any] = {"version": _METADATA_VERSION, "partitioned_topics": {}}
+        if path.exists():
+            try:
+                document = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise BrokerError(f"cannot read the broker's metadata at {path}: {exc}") from None
+        declared: dict[str, Any] = document.setdefault("partitioned_topics", {})
+        for topic, partitions in self.partitioned_topics.items():
+            known = declared.get(topic, {}).get("partitions")
+            if known is not None and known != partitions:
+                raise BrokerError(f"{topic} already has {known} partitions in {path}, not {partitions}")
+            declared[topic] = {"partitions": partitions}
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.write_text(json.dumps(document, indent=2), encoding="utf-8")
+        temporary.replace(path)
 
     def _ready_or_failed(self, deadline: float) -> bool:
         process = self._process

@@ -251,10 +251,50 @@ def test_enroll_with_progress_and_listen(
     assert "[##############################] 1/1 done" in text
     assert "Enrolled as key #4." in text
     assert main(["listen", "--count", "3", "--duration", "20", "--subscription", "cli-test", "--json"]) == 0
-    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    events = [document for document in documents if document["type"] != "partition"]
     assert [event["type"] for event in events] == ["EnrollmentProgress"] * 3
     assert [event["body"]["bizData"]["period"] for event in events] == [1, 1, 0]
     assert {event["device_id"] for event in events} == {"sim-back-door"}
+    # One lock, one partition of the 11: announced once, before its first event.
+    announced = [document for document in documents if document["type"] == "partition"]
+    assert len(announced) == 1
+    assert documents[0] == announced[0]
+    assert {event["partition"] for event in events} == {announced[0]["partition"]}
+
+
+def test_listen_relays_to_redis(
+    served_env: dict[str, Any], redis_server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import redis
+
+    with pytest.raises(SystemExit) as exited:
+        main(["listen", "--relay", "redis://127.0.0.1:1/0", "--duration", "5"])
+    assert exited.value.code == 1
+    assert "relay at 127.0.0.1:1 cannot be reached" in capsys.readouterr().err
+    assert main(["listen", "--duration", "0.2", "--subscription", "cli-relay"]) == 0
+    assert (
+        main(["enroll", "sim-back-door", "--user", "sim-alice", "--type", "card", "--subscription", "x"]) == 0
+    )
+    capsys.readouterr()
+    arguments = [
+        "listen",
+        "--relay",
+        redis_server.url,
+        "--subscription",
+        "cli-relay",
+        "--count",
+        "3",
+        "--json",
+    ]
+    assert main([*arguments, "--duration", "20"]) == 0
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [d["type"] for d in documents if d["type"] != "partition"] == ["EnrollmentProgress"] * 3
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        assert client.xlen(f"lockcloud:events:{served_env['access_id']}") >= 3
+    finally:
+        client.close()
 
 
 def test_doctor_against_the_simulator(served_env: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
@@ -269,6 +309,30 @@ def test_doctor_against_the_simulator(served_env: dict[str, Any], capsys: pytest
         "services",
         "push messages",
     ]
+
+
+def test_doctor_warns_when_the_subscription_already_has_a_consumer(
+    served_env: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    listener = subprocess.Popen(
+        [sys.executable, "-m", "lockcloud", "listen", "--duration", "120", "--subscription", "doctor-held"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert listener.stdout is not None
+        assert listener.stdout.readline().startswith(b"Listening on")
+        assert main(["doctor", "--subscription", "doctor-held", "--json"]) == 0
+    finally:
+        listener.kill()
+        listener.wait(30)
+    document = json.loads(capsys.readouterr().out)
+    checks = {check["name"]: check for check in document["checks"]}
+    assert document["ok"] is True
+    assert checks["push messages"]["ok"] is True
+    assert checks["other consumers"]["warning"] is True
+    assert "already has an active consumer" in checks["other consumers"]["detail"]
 
 
 def test_doctor_reports_a_wrong_secret_with_its_fix(

@@ -1,0 +1,596 @@
+"""The Redis relay: push messages forwarded by listeners to a Redis stream that every web worker reads.
+
+A deployment runs one or more listeners on the project's Failover subscription and several web workers. A worker
+that starts an enrollment must see that lock's progress, but the lock's partition is consumed by some listener,
+usually in another process. So each listener forwards every message it takes to one Redis stream, and every
+worker reads the whole stream through an :class:`~lockcloud.events.EventStream` of its own (fan-out).
+
+* :class:`RedisRelayForwarder` (the listener side) reads any :class:`~lockcloud.events.Source` (normally a
+  :class:`~lockcloud.events.PulsarSource`), appends each message to the stream with ``XADD`` (``MAXLEN ~`` keeps
+  it bounded), and acknowledges it to its source only after Redis took it: what Pulsar forgets has been relayed.
+  It checks that Redis answers before it consumes anything.
+* :class:`RedisRelaySource` (the worker side) is a :class:`~lockcloud.events.Source`:
+  ``EventStream(RedisRelaySource(url, access_id), access_secret)``. It reads the stream through a consumer group
+  of its own, so every reader sees every entry, and ``XACK``\\ s an entry once the stream is done with it.
+  Entries carry the Pulsar topic and message id, the stream's dedupe key, so a message relayed twice (a listener
+  died before its acknowledgement, its partition moved) is suppressed like a Pulsar redelivery. An entry that is
+  not a relayed message goes to the stream's dead letters; the stream goes on.
+
+Entries hold the message as Pulsar delivered it, still encrypted with the project's key: Redis never sees a
+decrypted body, and workers decode with the same code (and the same dead-letter rules) as a Pulsar stream.
+
+Needs the ``redis`` package (``lockcloud[redis]``), imported only when a relay is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import random
+import secrets
+import socket
+import time
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
+
+import attrs
+
+try:
+    import redis.asyncio as aioredis
+    from redis.exceptions import RedisError, ResponseError
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError("the Redis relay needs the redis package: pip install 'lockcloud[redis]'") from exc
+
+from lockcloud._errors import EventStreamError, RelayError, ValidationError
+from lockcloud.events._source import Outcome, Source, SourceClosed, SourceMessage
+
+__all__ = ["RedisRelayForwarder", "RedisRelaySource", "RelayStats", "relay_key"]
+
+logger = logging.getLogger("lockcloud.events")
+
+#: Entry layout version, so that a later layout can be told apart (and dead-lettered by an older reader).
+_FORMAT = b"1"
+_EPHEMERAL_PREFIX = "lockcloud-reader-"
+
+
+def relay_key(access_id: str) -> str:
+    """The Redis stream a project's messages are relayed to: ``lockcloud:events:<access id>``."""
+    if not access_id:
+        raise ValidationError("access_id is required")
+    return f"lockcloud:events:{access_id}"
+
+
+def _client(url: str, timeout: float, block: float = 0.0) -> aioredis.Redis:
+    try:
+        # The socket timeout must outlast a blocking read, or every idle XREADGROUP would look like a dead server.
+        return aioredis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout + block)
+    except ValueError as exc:
+        raise ValidationError(f"not a Redis URL ({exc})") from None
+
+
+def _address(client: aioredis.Redis) -> str:
+    kwargs = client.connection_pool.connection_kwargs
+    if "path" in kwargs:
+        return f"unix:{kwargs['path']}"
+    return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+
+
+def _unreachable(address: str, exc: BaseException) -> RelayError:
+    # The exception text can hold the URL with its password: name the server and the failure type only.
+    return RelayError(
+        f"the Redis relay at {address} cannot be reached ({type(exc).__name__})", address=address
+    )
+
+
+async def _check_reachable(client: aioredis.Redis, address: str) -> None:
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        raise _unreachable(address, exc) from None
+
+
+def _jitter(delay: float) -> float:
+    return delay * (0.5 + random.random() / 2)
+
+
+# -- the listener side ------------------------------------------------------------------------------------------
+
+
+@attrs.define
+class RelayStats:
+    """Counters of a :class:`RedisRelayForwarder`.
+
+    ``relayed`` counts the messages written to Redis (and then acknowledged to the source), ``retries`` the
+    writes that failed and were tried again, ``resubscriptions`` the times the source was subscribed again after
+    a failure, and ``partitions`` how many messages came from each partition topic: the partitions this listener
+    owned.
+    """
+
+    relayed: int = 0
+    retries: int = 0
+    resubscriptions: int = 0
+    partitions: dict[str, int] = attrs.field(factory=dict)
+
+
+class RedisRelayForwarder:
+    """Forwards every message of ``source`` to the Redis stream at ``relay_url`` (key :func:`relay_key`).
+
+    Usually made by ``LockCloud.relay_forwarder(relay_url)`` (a :class:`~lockcloud.events.PulsarSource` on the
+    project's subscription)::
+
+        async with cloud.relay_forwarder("redis://redis:6379/0") as forwarder:
+            await forwarder.run()   # until cancelled
+
+    Opening checks Redis first and raises :class:`~lockcloud.RelayError` naming the server if it does not
+    answer, before the source is opened: nothing is consumed that could not be relayed. A message is acknowledged
+    to the source only once ``XADD`` returned; while Redis is away the same batch is retried (with backoff, up to
+    ``max_retry_delay`` seconds apart) and nothing behind it is taken. ``maxlen`` bounds the Redis stream
+    (approximately: Redis trims whole nodes). ``on_relayed`` is called with each
+    :class:`~lockcloud.events.SourceMessage` after it was relayed (the CLI prints it). A message the source could
+    not read (``defect`` set) is relayed with its reason, so that readers dead-letter it.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        relay_url: str,
+        access_id: str,
+        *,
+        key: str | None = None,
+        maxlen: int = 100_000,
+        redis_timeout: float = 5.0,
+        retry_delay: float = 0.2,
+        max_retry_delay: float = 10.0,
+        close_timeout: float = 5.0,
+        on_relayed: Callable[[SourceMessage], None] | None = None,
+    ) -> None:
+        if not isinstance(source, Source):
+            raise ValidationError(f"source must be a lockcloud.events.Source, not {type(source).__name__}")
+        if maxlen < 1:
+            raise ValidationError("maxlen must be at least 1")
+        if not redis_timeout > 0 or not retry_delay > 0 or max_retry_delay < retry_delay:
+            raise ValidationError(
+                "redis_timeout and retry_delay must be positive, max_retry_delay at least retry_delay"
+            )
+        self.source = source
+        self.key = key or relay_key(access_id)
+        self.maxlen = maxlen
+        self.stats = RelayStats()
+        self.on_relayed = on_relayed
+        self._redis = _client(relay_url, redis_timeout)
+        self.relay_address = _address(self._redis)
+        self._retry_delay = retry_delay
+        self._max_retry_delay = max_retry_delay
+        self._close_timeout = close_timeout
+        self._state = "new"
+
+    def __repr__(self) -> str:
+        return f"<RedisRelayForwarder {self.source.description} -> {self.relay_address} {self.key!r} {self._state}>"
+
+    async def __aenter__(self) -> RedisRelayForwarder:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def open(self) -> None:
+        """Check Redis, then open the source; :class:`~lockcloud.EventStreamError` (or a subclass) if either fails."""
+        if self._state != "new":
+            raise EventStreamError(f"this forwarder is {self._state}")
+        self._state = "opening"
+        try:
+            await _check_reachable(self._redis, self.relay_address)
+        except BaseException:
+            self._state = "closed"
+            await self._redis.aclose()
+            raise
+        try:
+            await self.source.open()
+        except BaseException:
+            await self.aclose()
+            raise
+        self._state = "open"
+
+    async def run(self) -> None:
+        """Relay messages until cancelled (or the source closes)."""
+        if self._state != "open":
+            raise EventStreamError(
+                "open the forwarder first: async with cloud.relay_forwarder(...) as forwarder"
+            )
+        source = self.source
+        while True:
+            try:
+                batch = await source.receive()
+            except SourceClosed:
+                return
+            except EventStreamError as exc:
+                logger.warning("relay %s: receiving failed (%s); subscribing again", source.description, exc)
+                try:
+                    await self._resubscribe()
+                except SourceClosed:
+                    return
+                continue
+            await self._relay(batch)
+            stats = self.stats
+            for message in batch:
+                source.acknowledge(message)
+                source.report(message, Outcome.BUFFERED)
+                stats.relayed += 1
+                topic = message.topic or "-"
+                stats.partitions[topic] = stats.partitions.get(topic, 0) + 1
+                if self.on_relayed is not None:
+                    self.on_relayed(message)
+
+    async def _relay(self, batch: Sequence[SourceMessage]) -> None:
+        entries = [_entry(message) for message in batch]
+        delay = self._retry_delay
+        while True:
+            try:
+                # One round trip for the batch. A retry after a partial write relays some messages twice: readers
+                # suppress the copies by their Pulsar message id.
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for fields in entries:
+                        pipe.xadd(self.key, fields, maxlen=self.maxlen, approximate=True)
+                    await pipe.execute()
+                return
+            except (RedisError, OSError) as exc:
+                self.stats.retries += 1
+                logger.warning(
+                    "relay to %s failed (%s); %d message(s) kept unacknowledged, next try in ~%.1f s",
+                    self.relay_address,
+                    type(exc).__name__,
+                    len(entries),
+                    delay,
+                )
+                await asyncio.sleep(_jitter(delay))
+                delay = min(delay * 2, self._max_retry_delay)
+
+    async def _resubscribe(self) -> None:
+        delay = self._retry_delay
+        while True:
+            await asyncio.sleep(_jitter(delay))
+            try:
+                await self.source.resubscribe()
+            except SourceClosed:
+                raise  # not a failure to retry: the source was closed meanwhile
+            except EventStreamError as exc:
+                delay = min(delay * 2, self._max_retry_delay)
+                logger.warning("relay %s: subscribing failed (%s)", self.source.description, exc)
+                continue
+            self.stats.resubscriptions += 1
+            return
+
+    async def aclose(self) -> None:
+        """Close the source (unrelayed messages stay unacknowledged there) and the Redis connection."""
+        if self._state == "closed":
+            return
+        opened = self._state != "new"
+        self._state = "closed"
+        try:
+            if opened:
+                await self.source.close(self._close_timeout)
+        finally:
+            await self._redis.aclose()
+
+
+def _entry(message: SourceMessage) -> dict[Any, Any]:
+    fields: dict[Any, Any] = {
+        b"v": _FORMAT,
+        b"topic": (message.topic or "").encode(),
+        # The reader's dedupe key is (topic, id): a source without message ids is keyed by a digest of its key.
+        b"id": (message.message_id or _digest(message.key)).encode(),
+        b"props": json.dumps(dict(message.properties), separators=(",", ":")).encode(),
+        b"payload": message.payload,
+    }
+    if message.published_at is not None:
+        fields[b"published"] = repr(message.published_at).encode()
+    if message.defect is not None:
+        fields[b"defect"] = message.defect.encode()
+    return fields
+
+
+def _digest(key: Hashable) -> str:
+    return "key:" + hashlib.sha256(repr(key).encode("utf-8", "replace")).hexdigest()[:32]
+
+
+# -- the worker side --------------------------------------------------------------------------------------------
+
+
+class RedisRelaySource:
+    """A :class:`~lockcloud.events.Source` reading the relay stream: ``EventStream(RedisRelaySource(url, access_id),
+    access_secret)``, or ``cloud.events(relay=url)``.
+
+    Every reader has a consumer group of its own, so each sees every entry. Without ``group`` it is a new group
+    starting at ``start`` (``"$"``: entries added from now on) that is destroyed on close (what it held
+    unacknowledged is gone with it); a named ``group`` is kept across restarts and resumed where it stopped (its
+    unacknowledged entries first), created at ``start`` if new. Entries are read up to ``batch`` at a time,
+    blocking ``block`` seconds per read. Acknowledgements are ``XACK``\\ s sent by a background task. An entry a
+    recipient gave up is offered again after ``redelivery_delay`` seconds. After a Redis failure the stream
+    resubscribes and this reader re-reads its own unacknowledged entries (their keys are unchanged, so nothing
+    is delivered twice). The URL's password never appears in :attr:`description`, logs or errors.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        access_id: str,
+        *,
+        key: str | None = None,
+        group: str | None = None,
+        start: str = "$",
+        batch: int = 100,
+        block: float = 1.0,
+        timeout: float = 5.0,
+        redelivery_delay: float = 1.0,
+    ) -> None:
+        if batch < 1 or not block > 0 or not timeout > 0 or redelivery_delay < 0:
+            raise ValidationError(
+                "batch must be at least 1, block and timeout positive, redelivery_delay not negative"
+            )
+        if group is not None and not group:
+            raise ValidationError("group must not be empty")
+        self.key = key or relay_key(access_id)
+        self.ephemeral = group is None
+        self.group = (
+            group or f"{_EPHEMERAL_PREFIX}{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+        )
+        self.consumer = "reader"
+        self._start = start
+        self._batch = batch
+        self._block = block
+        self._redelivery_delay = redelivery_delay
+        self._redis = _client(url, timeout, block)
+        self.address = _address(self._redis)
+        # "0": our own pending entries first (after a restart of a named group, or a failure), then ">": new ones.
+        self._cursor = "0"
+        self._last_id: str | None = None
+        # Entries given up by a recipient: (when to offer again, entry id).
+        self._redeliveries: collections.deque[tuple[float, bytes]] = collections.deque()
+        self._acks: list[bytes] = []
+        self._ack_wanted = asyncio.Event()
+        self._acker: asyncio.Task[None] | None = None
+        # Whether open got as far as the group: only then is there anything to acknowledge or drop at close.
+        self._grouped = False
+        self._state = "new"
+
+    def __repr__(self) -> str:
+        return f"<RedisRelaySource {self.description} {self._state}>"
+
+    @property
+    def description(self) -> str:
+        return f"redis relay {self.address} {self.key!r} as {self.group!r}"
+
+    async def open(self) -> None:
+        """Check Redis and create the consumer group; :class:`~lockcloud.RelayError` if Redis does not answer."""
+        if self._state != "new":
+            raise EventStreamError(f"a relay source serves one stream; this one is {self._state}")
+        self._state = "opening"
+        await _check_reachable(self._redis, self.address)
+        await self._create_group(self._start)
+        self._grouped = True
+        self._acker = asyncio.create_task(
+            self._acknowledge_forever(), name=f"lockcloud-relay-acks {self.key}"
+        )
+        self._state = "open"
+
+    async def _create_group(self, start: str) -> None:
+        try:
+            await self._redis.xgroup_create(self.key, self.group, id=start, mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise EventStreamError(f"cannot create the relay group {self.group!r}: {exc}") from None
+        except (RedisError, OSError) as exc:
+            raise _unreachable(self.address, exc) from None
+
+    async def receive(self) -> Sequence[SourceMessage]:
+        """The next entries (at least one). A cancelled read loses nothing: the next call re-reads our pending."""
+        while True:
+            if self._state == "closed":
+                raise SourceClosed("the relay source is closed")
+            if self._state != "open":
+                raise EventStreamError("the relay source is not open")
+            try:
+                messages = await self._reclaim_due()
+                if not messages:
+                    messages = await self._read()
+            except asyncio.CancelledError:
+                # The server may have handed out entries we never saw: they are pending for us, read them again.
+                self._cursor = "0"
+                raise
+            # redis-py can swallow a cancellation that arrives during a blocking read and return as if the read
+            # timed out: without this check a closing stream would wait for its pump forever.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                self._cursor = "0"
+                raise asyncio.CancelledError
+            if messages:
+                return messages
+
+    async def _read(self) -> list[SourceMessage]:
+        block = self._block
+        if self._redeliveries:
+            block = min(block, max(0.001, self._redeliveries[0][0] - time.monotonic()))
+        cursor = self._cursor
+        try:
+            answer: Any = await self._redis.xreadgroup(
+                self.group,
+                self.consumer,
+                {self.key: cursor},
+                count=self._batch,
+                block=max(1, round(block * 1000)),
+            )
+        except ResponseError as exc:
+            if "NOGROUP" in str(exc):
+                # The group or the whole stream went away (Redis restarted without persistence, or was flushed):
+                # start again after the last entry seen, so nothing still in the stream is skipped.
+                logger.warning("relay group %s is gone; creating it again", self.group)
+                await self._create_group(self._last_id or "$")
+                self._cursor = ">"
+                return []
+            raise EventStreamError(f"reading the relay failed: {exc}") from None
+        except (RedisError, OSError) as exc:
+            self._cursor = "0"
+            raise _unreachable(self.address, exc) from None
+        entries = answer[0][1] if answer else []
+        if cursor != ">":
+            # Re-reading our own pending entries, a page at a time; once none are left, new ones.
+            self._cursor = entries[-1][0].decode() if entries else ">"
+        return self._messages(entries)
+
+    def _messages(self, entries: list[tuple[bytes, dict[bytes, bytes] | None]]) -> list[SourceMessage]:
+        messages = []
+        for entry_id, fields in entries:
+            if not fields:
+                # A pending entry trimmed away by MAXLEN comes back without fields: it cannot be delivered any more.
+                logger.warning(
+                    "relay %s: entry %s was trimmed from the stream before it was processed (raise maxlen)",
+                    self.key,
+                    entry_id.decode(),
+                )
+                self._acks.append(entry_id)
+                self._ack_wanted.set()
+                continue
+            self._last_id = entry_id.decode()
+            messages.append(_message(entry_id, fields))
+        return messages
+
+    async def _reclaim_due(self) -> list[SourceMessage]:
+        due: list[Any] = []
+        now = time.monotonic()
+        while self._redeliveries and self._redeliveries[0][0] <= now:
+            due.append(self._redeliveries.popleft()[1])
+        if not due:
+            return []
+        try:
+            # XCLAIM to ourselves returns the entries again (and counts the delivery), as Pulsar redelivers.
+            claimed: Any = await self._redis.xclaim(self.key, self.group, self.consumer, 0, due)
+        except (RedisError, OSError) as exc:
+            # Still pending for us: re-read with the rest after resubscribing.
+            self._cursor = "0"
+            raise _unreachable(self.address, exc) from None
+        found = {entry_id for entry_id, _ in claimed}
+        gone = [entry_id for entry_id in due if entry_id not in found]
+        return self._messages([*claimed, *((entry_id, None) for entry_id in gone)])
+
+    def acknowledge(self, message: SourceMessage) -> None:
+        """``XACK`` the entry, from a background task (fire and forget; a lost one means a suppressed re-read)."""
+        if isinstance(message.handle, bytes):
+            self._acks.append(message.handle)
+            self._ack_wanted.set()
+
+    def redeliver(self, message: SourceMessage) -> None:
+        """Offer the entry again after ``redelivery_delay`` seconds (it stays pending in Redis meanwhile)."""
+        if isinstance(message.handle, bytes):
+            self._redeliveries.append((time.monotonic() + self._redelivery_delay, message.handle))
+
+    def report(self, message: SourceMessage, outcome: Outcome) -> None:
+        """Nothing to do: Redis learns what matters from acknowledgements."""
+
+    async def resubscribe(self) -> None:
+        """After a failed read: check the server again, then re-read our own pending entries."""
+        if self._state == "closed":
+            raise SourceClosed("the relay source is closed")
+        await _check_reachable(self._redis, self.address)
+        self._cursor = "0"
+
+    async def _acknowledge_forever(self) -> None:
+        # Stopped by a flag, not by cancelling it: redis-py may swallow a cancellation that lands in XACK.
+        while self._state != "closed":
+            await self._ack_wanted.wait()
+            self._ack_wanted.clear()
+            await self._flush_acks()
+
+    async def _flush_acks(self) -> None:
+        ids, self._acks = self._acks, []
+        if not ids:
+            return
+        try:
+            await self._redis.xack(self.key, self.group, *ids)
+        except (RedisError, OSError) as exc:
+            # Kept for the next flush (the next acknowledgement, or closing).
+            logger.debug("relay acknowledgements not sent (%s)", type(exc).__name__)
+            self._acks[:0] = ids
+
+    async def close(self, grace: float) -> None:
+        """Send the last acknowledgements (a named group) or drop the group (an unnamed one); close the client."""
+        self._state = "closed"
+        self._ack_wanted.set()
+        acker, self._acker = self._acker, None
+        wait = max(grace, 0.1)
+        if acker is not None:
+            await asyncio.wait([acker], timeout=wait)
+            acker.cancel()
+        with contextlib.suppress(TimeoutError, RedisError, OSError):
+            async with asyncio.timeout(wait):
+                if not self._grouped:
+                    pass
+                elif self.ephemeral:
+                    await self._redis.xgroup_destroy(self.key, self.group)
+                else:
+                    await self._flush_acks()
+        await self._redis.aclose()
+
+
+def _message(entry_id: bytes, fields: dict[bytes, bytes]) -> SourceMessage:
+    payload = fields.get(b"payload")
+    message_id = fields.get(b"id")
+    topic = fields.get(b"topic")
+    properties: object = None
+    with contextlib.suppress(ValueError):
+        properties = json.loads(fields.get(b"props", b""))
+    if (
+        fields.get(b"v") == _FORMAT
+        and payload is not None
+        and message_id
+        and topic is not None
+        and isinstance(properties, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in properties.items())
+    ):
+        text_id = message_id.decode(errors="replace")
+        text_topic = topic.decode(errors="replace") or None
+        defect = fields.get(b"defect")
+        return SourceMessage(
+            payload,
+            properties,
+            # The Pulsar key, so that a message relayed twice is one message to the stream.
+            (text_topic, text_id),
+            message_id=text_id,
+            handle=entry_id,
+            topic=text_topic,
+            partition=None if text_topic is None else _partition(text_topic),
+            published_at=_seconds(fields.get(b"published")),
+            defect=None if defect is None else defect.decode(errors="replace"),
+        )
+    # Not something a forwarder wrote: the entry itself goes to the dead letters, readable.
+    raw = {k.decode(errors="replace"): v.decode(errors="replace") for k, v in fields.items()}
+    document = json.dumps({"relay_entry": entry_id.decode(), "fields": raw}).encode()
+    return SourceMessage(
+        document,
+        {},
+        ("relay-entry", entry_id),
+        message_id=f"relay:{entry_id.decode()}",
+        handle=entry_id,
+        defect="not a relayed message (unknown layout, or fields missing)",
+    )
+
+
+def _partition(topic: str) -> int | None:
+    marker = topic.rfind("-partition-")
+    if marker != -1 and topic[marker + 11 :].isdigit():
+        return int(topic[marker + 11 :])
+    return None
+
+
+def _seconds(value: bytes | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
