@@ -26,7 +26,13 @@ from lockcloud.regions import Region
 
 if TYPE_CHECKING:
     from lockcloud.enrollment import Enrollment, EnrollOptions
-    from lockcloud.events import EventsOptions, EventStream, RedisRelayForwarder, RelayForwarderOptions
+    from lockcloud.events import (
+        EventsOptions,
+        EventStream,
+        PushTransport,
+        RedisRelayForwarder,
+        RelayForwarderOptions,
+    )
     from lockcloud.models import SealedPin
     from lockcloud.remote_unlock import RemoteUnlock
     from lockcloud.unlock_methods import UnlockMethods
@@ -46,6 +52,7 @@ ENV_REGION = "LOCKCLOUD_REGION"
 ENV_BASE_URL = "LOCKCLOUD_BASE_URL"
 ENV_PULSAR_URL = "LOCKCLOUD_PULSAR_URL"
 ENV_WEBSOCKET_URL = "LOCKCLOUD_WEBSOCKET_URL"
+ENV_PUSH_TRANSPORT = "LOCKCLOUD_PUSH_TRANSPORT"
 
 # Hosts already warned about for plain http:// (once per host and process).
 _warned_plain_hosts: set[str] = set()
@@ -131,7 +138,9 @@ class LockCloud:
     is passed as ``http_client``; a borrowed client is left open for its owner. ``base_url`` overrides the region's
     OpenAPI URL, ``pulsar_url`` and ``websocket_url`` the region's push service URLs (native Pulsar and WebSocket;
     for the simulator or a proxy). Plain ``http://`` to a host that is not this machine draws an
-    :class:`~lockcloud.InsecureTransportWarning`.
+    :class:`~lockcloud.InsecureTransportWarning`. ``push_transport`` is the transport of the push streams the
+    client opens when none is named: :meth:`events` without ``transport=``, and the stream an enrollment opens for
+    itself. ``"websocket"`` makes a client work with no ``pulsar-client`` installed.
 
     ``timeout`` bounds each attempt in total, answer included, in seconds (an ``httpx.Timeout`` sets httpx's
     per-phase limits, and the attempt's total is their sum); the retry policy's ``deadline`` bounds the whole call.
@@ -151,6 +160,7 @@ class LockCloud:
         base_url: str | None = None,
         pulsar_url: str | None = None,
         websocket_url: str | None = None,
+        push_transport: PushTransport = "pulsar",
         http_client: httpx.AsyncClient | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
@@ -174,6 +184,9 @@ class LockCloud:
         if websocket_url is not None and not isinstance(websocket_url, str):
             raise ValidationError(f"websocket_url must be a string URL, got {type(websocket_url).__name__}")
         self.websocket_url = websocket_url or region.websocket_url
+        if push_transport not in ("pulsar", "websocket"):
+            raise ValidationError(f"push_transport must be 'pulsar' or 'websocket', not {push_transport!r}")
+        self.push_transport: PushTransport = push_transport
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise ValidationError(
                 f"http_client must be an httpx.AsyncClient, got {type(http_client).__name__}"
@@ -233,8 +246,8 @@ class LockCloud:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> LockCloud:
         """A client from ``LOCKCLOUD_ACCESS_ID``, ``LOCKCLOUD_ACCESS_SECRET`` and optionally ``LOCKCLOUD_REGION``,
-        ``LOCKCLOUD_BASE_URL``, ``LOCKCLOUD_PULSAR_URL`` and ``LOCKCLOUD_WEBSOCKET_URL`` (what ``lockcloud sim serve``
-        prints and the command line reads). Keyword ``options`` go to the constructor and win over the environment."""
+        ``LOCKCLOUD_BASE_URL``, ``LOCKCLOUD_PULSAR_URL``, ``LOCKCLOUD_WEBSOCKET_URL`` (what ``lockcloud sim serve``
+        prints and the command line reads) and ``LOCKCLOUD_PUSH_TRANSPORT`` (``pulsar`` or ``websocket``). Keyword ``options`` go to the constructor and win over the environment."""
         env = os.environ if environ is None else environ
         missing = [name for name in (ENV_ACCESS_ID, ENV_ACCESS_SECRET) if not env.get(name)]
         if missing:
@@ -248,6 +261,8 @@ class LockCloud:
             settings["pulsar_url"] = env[ENV_PULSAR_URL]
         if env.get(ENV_WEBSOCKET_URL):
             settings["websocket_url"] = env[ENV_WEBSOCKET_URL]
+        if env.get(ENV_PUSH_TRANSPORT):
+            settings["push_transport"] = env[ENV_PUSH_TRANSPORT]
         settings.update(options)
         return cls(env[ENV_ACCESS_ID], env[ENV_ACCESS_SECRET], **settings)
 
@@ -366,7 +381,8 @@ class LockCloud:
         """A push-event stream for this project (``pulsar`` is imported only when it opens).
 
         ``transport="websocket"`` reads the same topic over Pulsar's WebSocket API (pure Python, port 8285)
-        instead of Pulsar's own protocol (the default, which needs ``lockcloud[pulsar]``). ``url`` defaults to the
+        instead of Pulsar's own protocol (``"pulsar"``, which needs ``lockcloud[pulsar]``); without ``transport``
+        the client's ``push_transport`` is used. ``url`` defaults to the
         client's ``pulsar_url`` or ``websocket_url`` (the region's unless given); every keyword is one of
         :class:`lockcloud.events.EventsOptions` (the sources' and the stream's options). With
         ``relay="redis://..."`` the stream reads what ``lockcloud listen --relay`` forwards instead.
@@ -374,7 +390,8 @@ class LockCloud:
         from lockcloud.events._options import events_stream
 
         if options.get("relay") is None:
-            websocket = options.get("transport") == "websocket"
+            options.setdefault("transport", self.push_transport)
+            websocket = options["transport"] == "websocket"
             options.setdefault("url", self.websocket_url if websocket else self.pulsar_url)
         return events_stream(self.access_id, self._access_secret, options)
 

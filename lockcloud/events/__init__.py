@@ -34,7 +34,7 @@ from lockcloud.events._models import (
     StreamStats,
     UnknownEvent,
 )
-from lockcloud.events._options import EventsOptions, RelayForwarderOptions, RelaySettings
+from lockcloud.events._options import EventsOptions, PushTransport, RelayForwarderOptions, RelaySettings
 from lockcloud.events._pulsar import PlaintextPulsarWarning, PulsarOptions, PulsarSettings, PulsarSource
 from lockcloud.events._source import Outcome, Source, SourceClosed, SourceMessage
 from lockcloud.events._stream import EventStream, StreamOptions, Subscription
@@ -67,6 +67,7 @@ __all__ = [
     "PulsarOptions",
     "PulsarSettings",
     "PulsarSource",
+    "PushTransport",
     "RelayForwarderOptions",
     "RelaySettings",
     "Source",

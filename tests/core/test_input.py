@@ -218,6 +218,20 @@ async def test_from_env_reads_the_lockcloud_variables() -> None:
         assert cloud.base_url == "https://127.0.0.1:1"
 
 
+async def test_push_transport_picks_the_source_of_streams_opened_without_transport() -> None:
+    from lockcloud.events import PulsarSource, WebSocketSource
+
+    env = {"LOCKCLOUD_ACCESS_ID": "env-id", "LOCKCLOUD_ACCESS_SECRET": "env-secret"}
+    async with LockCloud.from_env({**env, "LOCKCLOUD_PUSH_TRANSPORT": "websocket"}) as cloud:
+        assert cloud.push_transport == "websocket"
+        assert isinstance(cloud.events().source, WebSocketSource)
+        assert isinstance(cloud.events(transport="pulsar").source, PulsarSource)
+    async with LockCloud.from_env(env) as cloud:
+        assert isinstance(cloud.events().source, PulsarSource)
+    with pytest.raises(ValidationError, match="push_transport"):
+        LockCloud("id", "secret", push_transport="mqtt")  # type: ignore[arg-type]
+
+
 def test_from_env_names_what_is_missing() -> None:
     with pytest.raises(ValidationError, match="LOCKCLOUD_ACCESS_SECRET"):
         LockCloud.from_env({"LOCKCLOUD_ACCESS_ID": "x"})

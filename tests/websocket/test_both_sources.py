@@ -197,3 +197,24 @@ async def test_many_locks_share_one_stream(
     assert results == {lock: list(range(per_lock)) for lock in locks}
     assert stream.stats.duplicates == 0
     assert stream.stats.acknowledged == len(locks) * per_lock
+
+
+async def test_an_enrollment_opens_its_own_stream_on_the_clients_push_transport(
+    served: SimServer, transport: str
+) -> None:
+    # The other transport's URL leads nowhere: the enrollment completes only if it used the client's push_transport.
+    dead = {
+        "pulsar": {"websocket_url": "ws://127.0.0.1:1/"},
+        "websocket": {"pulsar_url": "pulsar://127.0.0.1:1"},
+    }
+    async with served.client(push_transport=transport, **dead[transport]) as cloud:
+        async with asyncio.timeout(WAIT):
+            async with cloud.enroll(
+                served.devices["front_door"],
+                user_id="sim-alice",
+                user_type=UserType.HOME_USER,
+                unlock_type=UnlockType.FINGERPRINT,
+            ) as enrollment:
+                periods = [progress.period async for progress in enrollment]
+    assert enrollment.result.status is EnrollmentStatus.COMPLETED
+    assert periods[-1] == 0
