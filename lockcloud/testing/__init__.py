@@ -20,6 +20,9 @@ Fixtures
     with other options.
 ``lockcloud_events`` (async)
     An open :class:`lockcloud.events.EventStream` of ``lockcloud_client``, subscribed before the test body runs.
+``lockcloud_push_transport``
+    ``"pulsar"``: the push transport of ``lockcloud_client`` and ``lockcloud_events``. Override it (or parametrize
+    it with ``["pulsar", "websocket"]``) to run push tests over Pulsar's WebSocket API.
 ``lockcloud_push`` (async)
     A :class:`PushPublisher` to the simulator's topic; ``lockcloud_push.build`` is its :class:`PushBuilder`.
 ``lockcloud_faults``

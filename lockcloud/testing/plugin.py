@@ -14,7 +14,7 @@ import pytest
 
 if TYPE_CHECKING:
     from lockcloud._client import LockCloud
-    from lockcloud.events import EventStream
+    from lockcloud.events import EventStream, PushTransport
     from lockcloud.sim import SimServer, Simulator
     from lockcloud.sim.broker import LocalBroker
     from lockcloud.testing._faults import FaultInjector
@@ -29,6 +29,7 @@ __all__ = [
     "lockcloud_events",
     "lockcloud_faults",
     "lockcloud_push",
+    "lockcloud_push_transport",
     "lockcloud_server",
     "lockcloud_session_broker",
     "lockcloud_sim",
@@ -78,6 +79,14 @@ def lockcloud_sim(request: pytest.FixtureRequest) -> Simulator:
 
 
 @pytest.fixture
+def lockcloud_push_transport() -> PushTransport:
+    """The push transport of ``lockcloud_client`` and so of ``lockcloud_events``: ``"pulsar"``. Override this fixture
+    to return ``"websocket"``, or parametrize it (``@pytest.mark.parametrize("lockcloud_push_transport",
+    ["pulsar", "websocket"])``), to run push tests over Pulsar's WebSocket API."""
+    return "pulsar"
+
+
+@pytest.fixture
 def lockcloud_faults(lockcloud_sim: Simulator) -> FaultInjector:
     """Scoped faults on ``lockcloud_sim`` (:class:`~lockcloud.testing.FaultInjector`)."""
     from lockcloud.testing._faults import FaultInjector
@@ -101,9 +110,12 @@ if _HAS_PYTEST_ASYNCIO:
             yield server
 
     @pytest_asyncio.fixture
-    async def lockcloud_client(lockcloud_server: SimServer) -> AsyncIterator[LockCloud]:
-        """A :class:`~lockcloud.LockCloud` on ``lockcloud_server``, over loopback."""
-        async with lockcloud_server.client() as cloud:
+    async def lockcloud_client(
+        lockcloud_server: SimServer, lockcloud_push_transport: PushTransport
+    ) -> AsyncIterator[LockCloud]:
+        """A :class:`~lockcloud.LockCloud` on ``lockcloud_server``, over loopback, whose push streams use
+        ``lockcloud_push_transport``."""
+        async with lockcloud_server.client(push_transport=lockcloud_push_transport) as cloud:
             yield cloud
 
     @pytest_asyncio.fixture

@@ -25,7 +25,7 @@ from lockcloud import (
 )
 from lockcloud._client import LockCloud
 from lockcloud.enums import RemoteUnlockType
-from lockcloud.events import EnrollmentProgress, EventStream, StatusReport, decode_message
+from lockcloud.events import EnrollmentProgress, EventStream, StatusReport, WebSocketSource, decode_message
 from lockcloud.sim import DEMO_PIN, SimServer, Simulator
 from lockcloud.testing import FaultInjector, PushBuilder, PushPublisher, assert_executed
 
@@ -85,6 +85,18 @@ async def test_published_pushes_reach_the_event_stream_typed(
     progress = await _next(lockcloud_events)
     assert isinstance(progress, EnrollmentProgress)
     assert (progress.device_id, progress.period, progress.total_period) == (door, 3, 5)
+
+
+@pytest.mark.parametrize("lockcloud_push_transport", ["websocket"])
+async def test_the_events_fixture_reads_over_websocket_when_its_transport_says_so(
+    lockcloud_push: PushPublisher, lockcloud_events: EventStream, lockcloud_sim: Simulator
+) -> None:
+    assert isinstance(lockcloud_events.source, WebSocketSource)
+    door = lockcloud_sim.devices["front_door"]
+    await lockcloud_push.publish(lockcloud_push.build.enrollment(door, 2, total_period=4))
+    progress = await _next(lockcloud_events)
+    assert isinstance(progress, EnrollmentProgress)
+    assert (progress.device_id, progress.period, progress.total_period) == (door, 2, 4)
 
 
 async def test_poison_goes_to_the_dead_letters_and_the_stream_goes_on(
