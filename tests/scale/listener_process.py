@@ -71,14 +71,21 @@ async def report_counts(seen: set[str]) -> None:
         await asyncio.sleep(0.1)
 
 
-async def until_stopped(work: Awaitable[object], stop: asyncio.Event) -> None:
-    """Runs ``work`` until it ends or SIGTERM comes; a failure of ``work`` is raised."""
+async def serve(
+    work: Awaitable[object], args: argparse.Namespace, stop: asyncio.Event, seen: set[str]
+) -> None:
+    """Says it is ready (subscribed by now), then runs ``work`` until it ends or SIGTERM comes, with ``--counts``
+    reporting ``seen`` meanwhile; a failure of ``work`` is raised."""
+    say({"ready": args.name})
     working = asyncio.ensure_future(work)
     stopping = asyncio.ensure_future(stop.wait())
+    tasks = {working, stopping}
+    if args.counts:
+        tasks.add(asyncio.ensure_future(report_counts(seen)))
     await asyncio.wait({working, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    for task in (working, stopping):
+    for task in tasks:
         task.cancel()
-    await asyncio.wait({working, stopping})
+    await asyncio.wait(tasks)
     failure = None if working.cancelled() else working.exception()
     if failure is not None:
         raise failure
@@ -88,7 +95,6 @@ async def run_stream(args: argparse.Namespace, stop: asyncio.Event, seen: set[st
     stream = EventStream(pulsar_source(args), args.secret, close_timeout=2.0)
     sink = args.out
     async with stream:
-        say({"ready": args.name})
 
         async def take() -> None:
             taken = 0
@@ -102,14 +108,13 @@ async def run_stream(args: argparse.Namespace, stop: asyncio.Event, seen: set[st
                 if taken == args.stall_after:
                     await asyncio.Event().wait()  # stalled in the body until SIGTERM or SIGKILL
 
-        await until_stopped(take(), stop)
+        await serve(take(), args, stop, seen)
     return attrs.asdict(stream.stats)
 
 
 async def run_relay(args: argparse.Namespace, stop: asyncio.Event, seen: set[str]) -> dict[str, Any]:
     async with RedisRelayForwarder(pulsar_source(args), args.relay, args.access_id) as forwarder:
-        say({"ready": args.name})
-        await until_stopped(forwarder.run(), stop)
+        await serve(forwarder.run(), args, stop, seen)
     return attrs.asdict(forwarder.stats)
 
 
@@ -129,7 +134,6 @@ async def run_bare(args: argparse.Namespace, stop: asyncio.Event, seen: set[str]
             )
             break
     assert consumer is not None
-    say({"ready": args.name})
 
     async def take() -> None:
         while True:
@@ -138,7 +142,7 @@ async def run_bare(args: argparse.Namespace, stop: asyncio.Event, seen: set[str]
             # Fire and forget, as EventStream acknowledges: an awaited ack would cost a broker round trip each.
             consumer._consumer.acknowledge_async(message.message_id(), lambda result: None)
 
-    await until_stopped(take(), stop)
+    await serve(take(), args, stop, seen)
     return {"received": len(seen)}
 
 
@@ -152,13 +156,7 @@ ROLES: dict[str, Callable[[argparse.Namespace, asyncio.Event, set[str]], Awaitab
 async def main(args: argparse.Namespace) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    seen: set[str] = set()
-    counting = asyncio.ensure_future(report_counts(seen)) if args.counts else None
-    try:
-        stats = await ROLES[args.role](args, stop, seen)
-    finally:
-        if counting is not None:
-            counting.cancel()
+    stats = await ROLES[args.role](args, stop, set())
     say({"stats": stats})
 
 
