@@ -57,12 +57,18 @@ class ScriptProcess:
         self.popen.stdin.write(command.encode() + b"\n")
         self.popen.stdin.flush()
 
-    def stop(self) -> dict[str, Any]:
-        """SIGTERM, and the stats it prints as it stops."""
+    def terminate(self) -> None:
         self.popen.send_signal(signal.SIGTERM)
+
+    def stats(self) -> dict[str, Any]:
+        """The stats a terminated listener prints as it stops, once it has ended."""
         stats: dict[str, Any] = self.lines_until("stats")[-1]["stats"]
         self.popen.wait(30)
         return stats
+
+    def stop(self) -> dict[str, Any]:
+        self.terminate()
+        return self.stats()
 
     def kill(self) -> None:
         self.popen.send_signal(signal.SIGKILL)

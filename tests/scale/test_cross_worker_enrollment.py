@@ -74,7 +74,10 @@ async def test_enrollment_in_worker_a_completes_through_the_relay(
         enrolled = await asyncio.to_thread(worker_a.lines_until, "result")
         watched = [await asyncio.to_thread(worker.lines_until, "result") for worker in others]
 
-        stats = [await asyncio.to_thread(listener.stop) for listener in listeners]
+        # All at once: a listener left alone would be handed the other's partitions, and their backlog again.
+        for listener in listeners:
+            listener.terminate()
+        stats = [await asyncio.to_thread(listener.stats) for listener in listeners]
 
     *progress, result = enrolled
     assert result == {"result": "completed", "key": True}
