@@ -12,7 +12,7 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,6 +79,37 @@ async def bare_consumer(client: Any, topic: str, subscription: str, **options: A
         initial_position=pulsar.InitialPosition.Earliest,
         **options,
     )
+
+
+async def take(stream: AsyncIterator[object], count: int, kind: type) -> None:
+    """Takes ``count`` events from an open ``stream``, each of them a ``kind`` (a wrong one is a failed run)."""
+    taken = 0
+    async for event in stream:
+        assert isinstance(event, kind), event
+        taken += 1
+        if taken == count:
+            break
+
+
+def rate_and_cpu_rows(
+    figure: str,
+    item: str,
+    wall: dict[str, list[float]],
+    cpu: dict[str, list[float]],
+    sides: tuple[str, str],
+    baseline_name: str,
+    *,
+    note: str = "",
+) -> list[dict[str, Any]]:
+    """The two rows of a throughput figure from per-round samples keyed by side (wall-clock and CPU seconds per
+    ``item``): the median ``item``s per second, and the median CPU per ``item``; ``sides`` is (subject, baseline)."""
+    subject, baseline = sides
+    rate = {side: 1 / statistics.median(wall[side]) for side in sides}
+    per_item = {side: statistics.median(cpu[side]) for side in sides}
+    return [
+        row(f"{figure} ({item}s/s)", rate[subject], rate[baseline], f"{item}s/s", baseline_name, note=note),
+        row(f"{figure}, client CPU per {item}", per_item[subject], per_item[baseline], "s", baseline_name),
+    ]
 
 
 def higher_is_better(unit: str) -> bool:

@@ -25,7 +25,7 @@ from typing import Any
 
 import pulsar
 import pulsar.asyncio
-from _harness import bare_consumer, event_stream, interleaved, print_table, row, save
+from _harness import bare_consumer, event_stream, interleaved, print_table, row, save, take
 from Crypto.Cipher import AES
 
 from lockcloud._wire import MessageEncryption, topic_for
@@ -93,12 +93,7 @@ async def measure_decode() -> list[dict[str, Any]]:
 
 async def _drain_with_stream(url: str, subscription: str, count: int) -> None:
     async with event_stream(url, ACCESS_ID, SECRET, subscription, buffer_size=500) as stream:
-        taken = 0
-        async for event in stream:
-            assert isinstance(event, EnrollmentProgress)
-            taken += 1
-            if taken == count:
-                break
+        await take(stream, count, EnrollmentProgress)
 
 
 async def _drain_bare(url: str, subscription: str, count: int, *, decode: bool) -> None:

@@ -23,7 +23,7 @@ import time
 from typing import Any
 
 import pulsar
-from _harness import row, run_standalone
+from _harness import rate_and_cpu_rows, run_standalone, take
 from bench_decode import ACCESS_ID, SECRET, TOPIC, _publish_backlog
 
 from lockcloud.events import EnrollmentProgress, EventStream
@@ -58,12 +58,7 @@ async def _drain(stream: EventStream, count: int) -> tuple[float, float, float]:
     started = time.perf_counter()
     async with stream:
         opened, opened_cpu = time.perf_counter(), time.process_time()
-        taken = 0
-        async for event in stream:
-            assert isinstance(event, EnrollmentProgress)
-            taken += 1
-            if taken == count:
-                break
+        await take(stream, count, EnrollmentProgress)
         drained, drained_cpu = time.perf_counter(), time.process_time()
     return opened - started, drained - opened, drained_cpu - opened_cpu
 
@@ -122,7 +117,6 @@ def measure(quick: bool = False) -> list[dict[str, Any]]:
         while threads_alive(native_threads() - before) and time.monotonic() < deadline:
             time.sleep(0.001)
     rate = {side: 1 / statistics.median(values) for side, values in wall.items()}
-    per_event = {side: statistics.median(values) for side, values in cpu.items()}
     opening = {side: statistics.median(values) for side, values in opens.items()}
     figure = f"push events over WebSocket, {messages:,}-message backlog"
     note = (
@@ -131,23 +125,9 @@ def measure(quick: bool = False) -> list[dict[str, Any]]:
         f" {rate['websocket']:,.0f} events/s; opening took {opening['native'] * 1000:,.0f} ms (native) and"
         f" {opening['websocket'] * 1000:,.0f} ms (WebSocket)"
     )
-    return [
-        row(
-            f"{figure} (events/s)",
-            rate["websocket"],
-            rate["native"],
-            "events/s",
-            "native Pulsar source",
-            note=note,
-        ),
-        row(
-            f"{figure}, client CPU per event",
-            per_event["websocket"],
-            per_event["native"],
-            "s",
-            "native Pulsar source",
-        ),
-    ]
+    return rate_and_cpu_rows(
+        figure, "event", wall, cpu, ("websocket", "native"), "native Pulsar source", note=note
+    )
 
 
 if __name__ == "__main__":

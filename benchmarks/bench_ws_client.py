@@ -19,14 +19,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from _harness import row, run_standalone
+from _harness import rate_and_cpu_rows, run_standalone
 
 WINDOW = 100
 
@@ -123,8 +122,6 @@ def measure(quick: bool = False) -> list[dict[str, Any]]:
         assert server.stdin is not None
         server.stdin.close()
         server.wait(10)
-    rate = {name: 1 / statistics.median(values) for name, values in wall.items()}
-    per_frame = {name: statistics.median(values) for name, values in cpu.items()}
     from importlib.metadata import version
 
     note = (
@@ -132,23 +129,9 @@ def measure(quick: bool = False) -> list[dict[str, Any]]:
         f" {rounds} rounds; the server is a websockets server in another process;"
         f" AIOHTTP_NO_EXTENSIONS={os.environ.get('AIOHTTP_NO_EXTENSIONS', '')!r}"
     )
-    return [
-        row(
-            f"{figure} (frames/s)",
-            rate["websockets"],
-            rate["aiohttp"],
-            "frames/s",
-            "aiohttp client",
-            note=note,
-        ),
-        row(
-            f"{figure}, client CPU per frame",
-            per_frame["websockets"],
-            per_frame["aiohttp"],
-            "s",
-            "aiohttp client",
-        ),
-    ]
+    return rate_and_cpu_rows(
+        figure, "frame", wall, cpu, ("websockets", "aiohttp"), "aiohttp client", note=note
+    )
 
 
 if __name__ == "__main__":

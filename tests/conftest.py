@@ -9,10 +9,15 @@ them.
 the test's tmp_path) as a :class:`RedisServer` (``url``, ``host``, ``port``, ``pid``, ``kill()``, ``restart()``);
 ``session_redis`` is one for the whole run (use keys of your own; do not stop it). Tests using either get the
 ``redis`` mark. Without a ``redis-server`` binary they are skipped, except under CI (``CI`` set), where that fails.
+
+``drip_server`` is :class:`DripServer`, a loopback HTTP server that drips its answers (for timeouts);
+``without_lockcloud_environment`` removes every ``LOCKCLOUD_*`` variable for the test. (Test modules cannot import
+this conftest under ``--import-mode=importlib``: shared helpers are fixtures.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.util
 import os
@@ -22,7 +27,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -181,6 +186,84 @@ def _running_redis(workdir: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+class DripServer:
+    """A real HTTP/1.1 server on 127.0.0.1 whose answers come slowly: the headers at once, then the body ``chunk``
+    bytes every ``interval`` seconds, each piece well within any read timeout. ``answer(request_line)`` gives the
+    body of each answer and whether to drip it (a token call may be answered at once). ``requests`` holds the
+    request lines, ``bytes_sent`` the body bytes dripped so far; connections are kept alive."""
+
+    def __init__(
+        self, answer: Callable[[str], tuple[bytes, bool]], *, interval: float, chunk: int = 1
+    ) -> None:
+        self.answer = answer
+        self.interval = interval
+        self.chunk = chunk
+        self.requests: list[str] = []
+        self.bytes_sent = 0
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    async def __aenter__(self) -> DripServer:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        # Connections still dripping are closed here, so that the server's shutdown does not wait on them.
+        for writer in list(self._writers):
+            writer.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._server.wait_closed(), 5)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                request_line = head.split(b"\r\n", 1)[0].decode()
+                for line in head.split(b"\r\n")[1:]:
+                    if line.lower().startswith(b"content-length:"):
+                        await reader.readexactly(int(line.split(b":", 1)[1]))
+                self.requests.append(request_line)
+                body, drip = self.answer(request_line)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body))
+                await writer.drain()
+                if not drip:
+                    writer.write(body)
+                    await writer.drain()
+                    continue
+                for start in range(0, len(body), self.chunk):
+                    writer.write(body[start : start + self.chunk])
+                    await writer.drain()
+                    self.bytes_sent += len(body[start : start + self.chunk])
+                    await asyncio.sleep(self.interval)
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+
+@pytest.fixture
+def drip_server() -> type[DripServer]:
+    """:class:`DripServer` (``async with drip_server(answer, interval=...) as server``), for tests of timeouts."""
+    return DripServer
+
+
+@pytest.fixture
+def without_lockcloud_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``LOCKCLOUD_*`` variable for this test nor the processes it starts: a developer's own credentials or
+    URLs must not reach the command under test."""
+    for name in [name for name in os.environ if name.startswith("LOCKCLOUD_")]:
+        monkeypatch.delenv(name)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import asyncio
 import time
 from typing import Any
 
+import attrs
 import click
 
 from lockcloud._errors import DecodeError
@@ -53,10 +54,8 @@ def listen(
     newly seen partition with --json); Ctrl-C to stop."""
     if relay and websocket:
         raise click.UsageError("--relay forwards from Pulsar's own protocol; drop --websocket to relay")
-    if relay:
-        run(out, _relay(connection, out, devices, count, duration, subscription, relay))
-    else:
-        run(out, _listen(connection, out, devices, count, duration, subscription, websocket))
+    request = _Request(connection, out, devices, count, duration, subscription)
+    run(out, _relay(request, relay) if relay else _listen(request, websocket))
 
 
 def partition_of(message_id: str | None) -> int | None:
@@ -69,6 +68,18 @@ def partition_of(message_id: str | None) -> int | None:
     except (IndexError, ValueError):
         return None
     return partition if partition >= 0 else None
+
+
+@attrs.frozen
+class _Request:
+    """What both ways of listening were asked for: where, which devices, and when to stop."""
+
+    connection: Connection
+    out: Output
+    devices: tuple[str, ...]
+    count: int | None
+    duration: float | None
+    subscription: str | None
 
 
 class _Partitions:
@@ -94,28 +105,21 @@ def _show(out: Output, event: Event, partition: int | None) -> None:
     out.say(f"{stamp} {where:>4} {event.device_id or '-':<20} {describe_event(event)}")
 
 
-async def _listen(
-    connection: Connection,
-    out: Output,
-    devices: tuple[str, ...],
-    count: int | None,
-    duration: float | None,
-    subscription: str | None,
-    websocket: bool = False,
-) -> None:
-    async with open_target(connection, out) as target, connect(target) as cloud:
+async def _listen(request: _Request, websocket: bool) -> None:
+    out = request.out
+    async with open_target(request.connection, out) as target, connect(target) as cloud:
         if target.embedded:
             out.note("the embedded simulator only pushes what this command makes it do, so expect silence")
-        device_ids = [resolve_device(target, device) for device in devices]
+        device_ids = [resolve_device(target, device) for device in request.devices]
         async with open_events(
-            cloud, verbose=connection.verbose, subscription=subscription, websocket=websocket
+            cloud, verbose=request.connection.verbose, subscription=request.subscription, websocket=websocket
         ) as stream:
             events = stream.subscribe(device_id=device_ids or None)
             out.say(f"Listening on {stream.source.description}; Ctrl-C to stop.")
             partitions = _Partitions(out)
             seen = 0
-            deadline = time.monotonic() + duration if duration else None
-            while count is None or seen < count:
+            deadline = time.monotonic() + request.duration if request.duration else None
+            while request.count is None or seen < request.count:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     break
@@ -129,17 +133,10 @@ async def _listen(
                 events.ack(event)
 
 
-async def _relay(
-    connection: Connection,
-    out: Output,
-    devices: tuple[str, ...],
-    count: int | None,
-    duration: float | None,
-    subscription: str | None,
-    relay_url: str,
-) -> None:
-    async with open_target(connection, out) as target, connect(target) as cloud:
-        device_ids = {resolve_device(target, device) for device in devices}
+async def _relay(request: _Request, relay_url: str) -> None:
+    out = request.out
+    async with open_target(request.connection, out) as target, connect(target) as cloud:
+        device_ids = {resolve_device(target, device) for device in request.devices}
         decoder = Decoder(target.access_secret)
         partitions = _Partitions(out)
         shown = 0
@@ -157,12 +154,12 @@ async def _relay(
                 return
             _show(out, event, partition)
             shown += 1
-            if count is not None and shown >= count:
+            if request.count is not None and shown >= request.count:
                 enough.set()
 
-        options: dict[str, Any] = {"pulsar_log_level": "info" if connection.verbose else "error"}
-        if subscription:
-            options["subscription"] = subscription
+        options: dict[str, Any] = {"pulsar_log_level": "info" if request.connection.verbose else "error"}
+        if request.subscription:
+            options["subscription"] = request.subscription
         forwarder = cloud.relay_forwarder(relay_url, on_relayed=relayed, **options)
         async with forwarder:
             out.say(
@@ -172,7 +169,9 @@ async def _relay(
             running = asyncio.create_task(forwarder.run())
             waiting = asyncio.create_task(enough.wait())
             try:
-                await asyncio.wait({running, waiting}, timeout=duration, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    {running, waiting}, timeout=request.duration, return_when=asyncio.FIRST_COMPLETED
+                )
             finally:
                 waiting.cancel()
                 if not running.done():

@@ -24,29 +24,12 @@ from lockcloud.enums import UnlockType
 
 COMMAND = [sys.executable, "-m", "lockcloud"]
 DEMO_TIMEOUT = 60
-ENV_NAMES = (
-    "LOCKCLOUD_ACCESS_ID",
-    "LOCKCLOUD_ACCESS_SECRET",
-    "LOCKCLOUD_REGION",
-    "LOCKCLOUD_BASE_URL",
-    "LOCKCLOUD_PULSAR_URL",
-)
-
-
-def clean_env() -> dict[str, str]:
-    return {name: value for name, value in os.environ.items() if name not in ENV_NAMES}
-
-
-@pytest.fixture(autouse=True)
-def no_credentials_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ENV_NAMES:
-        monkeypatch.delenv(name, raising=False)
+# Every test here runs without the developer's LOCKCLOUD_* settings, and so do the commands it starts.
+pytestmark = pytest.mark.usefixtures("without_lockcloud_environment")
 
 
 def run(*args: str, timeout: float = DEMO_TIMEOUT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*COMMAND, *args], capture_output=True, text=True, timeout=timeout, env=clean_env(), check=False
-    )
+    return subprocess.run([*COMMAND, *args], capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def read_line_within(stream: Any, seconds: float) -> str:
@@ -151,7 +134,6 @@ def test_sim_serve_human_output_lists_everything() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=clean_env(),
     )
     try:
         lines = [read_line_within(process.stdout, 30)]
@@ -399,7 +381,6 @@ def test_module_entry_points_run_the_same_command() -> None:
             capture_output=True,
             text=True,
             timeout=30,
-            env=clean_env(),
             check=False,
         )
         assert done.returncode == 0, done.stderr

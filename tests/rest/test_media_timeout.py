@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import math
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,56 +26,17 @@ IMAGE = bytes(range(256)) * 4
 SIGNATURE = "q-signature=SIGNEDSTORAGECRED"
 
 
-class DripStorage:
-    """An object-storage server on 127.0.0.1 that sends headers at once, then the body ``chunk`` bytes at a time,
-    ``interval`` seconds apart."""
+COVER = f"/bucket/cover.jpg?{SIGNATURE}"
 
-    def __init__(self, body: bytes, *, interval: float, chunk: int = 1) -> None:
-        self.body = body
-        self.interval = interval
-        self.chunk = chunk
-        self.requests: list[str] = []
-        self.bytes_sent = 0
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
 
-    def url(self, name: str = "cover.jpg") -> str:
-        return f"http://127.0.0.1:{self.port}/bucket/{name}?{SIGNATURE}"
+@pytest.fixture
+def drip_storage(drip_server: Any) -> Callable[..., Any]:
+    """An object-storage server dripping ``body`` on every download (the root conftest's ``DripServer``)."""
 
-    async def __aenter__(self) -> DripStorage:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
+    def storage(body: bytes, *, interval: float, chunk: int = 1) -> Any:
+        return drip_server(lambda request_line: (body, True), interval=interval, chunk=chunk)
 
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        # Connections still dripping are closed here, so that the server's shutdown does not wait on them.
-        for writer in list(self._writers):
-            writer.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._server.wait_closed(), 5)
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._writers.add(writer)
-        try:
-            # Keep-alive: the client may send its next download on the same connection.
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                self.requests.append(head.split(b"\r\n", 1)[0].decode())
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(self.body))
-                await writer.drain()
-                for start in range(0, len(self.body), self.chunk):
-                    writer.write(self.body[start : start + self.chunk])
-                    await writer.drain()
-                    self.bytes_sent += len(self.body[start : start + self.chunk])
-                    await asyncio.sleep(self.interval)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            self._writers.discard(writer)
-            writer.close()
+    return storage
 
 
 @pytest.fixture(params=["default transport", "borrowed httpx client"])
@@ -102,47 +63,53 @@ def _check_error(error: MediaDownloadTimeoutError, port: int, limit: float) -> N
     assert error.__context__ is None
 
 
-async def test_a_body_dripping_one_byte_a_second_is_stopped_at_the_timeout(client: LockCloud) -> None:
+async def test_a_body_dripping_one_byte_a_second_is_stopped_at_the_timeout(
+    client: LockCloud, drip_storage: Callable[..., Any]
+) -> None:
     blob = encrypt_media(IMAGE, FILE_KEY)
     loop = asyncio.get_running_loop()
-    async with DripStorage(blob, interval=1.0) as storage:
+    async with drip_storage(blob, interval=1.0) as storage:
         started = loop.time()
         with pytest.raises(MediaDownloadTimeoutError) as raised:
             # Far below what the drip needs (over 1,000 s), far above the limit under test.
             async with asyncio.timeout(30):
-                await client.remote_unlock.download_media((storage.url(), FILE_KEY), timeout=2.0)
+                await client.remote_unlock.download_media((storage.url(COVER), FILE_KEY), timeout=2.0)
         elapsed = loop.time() - started
     assert 2.0 <= elapsed < 10
     assert 1 <= storage.bytes_sent < 10
-    assert storage.requests == [f"GET /bucket/cover.jpg?{SIGNATURE} HTTP/1.1"]
+    assert storage.requests == [f"GET {COVER} HTTP/1.1"]
     _check_error(raised.value, storage.port, 2.0)
 
 
-async def test_download_media_to_past_its_timeout_leaves_no_file(tmp_path: Path) -> None:
+async def test_download_media_to_past_its_timeout_leaves_no_file(
+    tmp_path: Path, drip_storage: Callable[..., Any]
+) -> None:
     blob = encrypt_media(IMAGE, FILE_KEY)
     target = tmp_path / "cover.jpg"
     target.write_bytes(b"previous")
     async with (
         LockCloud("lcid-media", "media-secret", base_url="http://127.0.0.1:9") as cloud,
-        DripStorage(blob, interval=1.0) as storage,
+        drip_storage(blob, interval=1.0) as storage,
     ):
         with pytest.raises(MediaDownloadTimeoutError) as raised:
             async with asyncio.timeout(30):
-                await cloud.remote_unlock.download_media_to(target, (storage.url(), FILE_KEY), timeout=1.5)
+                await cloud.remote_unlock.download_media_to(
+                    target, (storage.url(COVER), FILE_KEY), timeout=1.5
+                )
     _check_error(raised.value, storage.port, 1.5)
     assert os.listdir(tmp_path) == ["cover.jpg"]
     assert target.read_bytes() == b"previous"
 
 
 async def test_a_slow_download_that_ends_within_its_timeout_is_delivered(
-    client: LockCloud, tmp_path: Path
+    client: LockCloud, tmp_path: Path, drip_storage: Callable[..., Any]
 ) -> None:
     blob = encrypt_media(IMAGE, FILE_KEY)
     # About 0.3 s of dripping in 64-byte pieces: slow, but inside the limit.
-    async with DripStorage(blob, interval=0.3 * 64 / len(blob), chunk=64) as storage:
-        assert await client.remote_unlock.download_media((storage.url(), FILE_KEY), timeout=20) == IMAGE
+    async with drip_storage(blob, interval=0.3 * 64 / len(blob), chunk=64) as storage:
+        assert await client.remote_unlock.download_media((storage.url(COVER), FILE_KEY), timeout=20) == IMAGE
         written = await client.remote_unlock.download_media_to(
-            tmp_path / "c.jpg", (storage.url(), FILE_KEY), timeout=20
+            tmp_path / "c.jpg", (storage.url(COVER), FILE_KEY), timeout=20
         )
     assert written == len(IMAGE)
     assert (tmp_path / "c.jpg").read_bytes() == IMAGE
@@ -150,16 +117,18 @@ async def test_a_slow_download_that_ends_within_its_timeout_is_delivered(
 
 
 @pytest.mark.parametrize("bad", [0, -1, math.nan, math.inf, True, "5", None])
-async def test_a_bad_timeout_is_refused_before_anything_is_sent(bad: Any, tmp_path: Path) -> None:
+async def test_a_bad_timeout_is_refused_before_anything_is_sent(
+    bad: Any, tmp_path: Path, drip_storage: Callable[..., Any]
+) -> None:
     async with (
         LockCloud("lcid-media", "media-secret", base_url="http://127.0.0.1:9") as cloud,
-        DripStorage(b"x", interval=0) as storage,
+        drip_storage(b"x", interval=0) as storage,
     ):
         with pytest.raises(ValidationError, match="timeout"):
-            await cloud.remote_unlock.download_media((storage.url(), FILE_KEY), timeout=bad)
+            await cloud.remote_unlock.download_media((storage.url(COVER), FILE_KEY), timeout=bad)
         with pytest.raises(ValidationError, match="timeout"):
             await cloud.remote_unlock.download_media_to(
-                tmp_path / "x.jpg", (storage.url(), FILE_KEY), timeout=bad
+                tmp_path / "x.jpg", (storage.url(COVER), FILE_KEY), timeout=bad
             )
     assert storage.requests == []
     assert os.listdir(tmp_path) == []

@@ -9,13 +9,9 @@ other worker sees the same progress (fan-out).
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
@@ -24,58 +20,9 @@ from lockcloud.sim import running
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
-SCRIPT = Path(__file__).with_name("relay_process.py")
-TIMEOUT = 120
-
-
-class Process:
-    def __init__(self, arguments: list[str], err: Path) -> None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-        self.err = err
-        self.popen = subprocess.Popen(
-            [sys.executable, str(SCRIPT), *arguments],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=err.open("wb"),
-            env=env,
-        )
-
-    def line(self) -> dict[str, Any]:
-        stdout: IO[bytes] | None = self.popen.stdout
-        assert stdout is not None
-        text = stdout.readline()
-        assert text, f"process ended early: {self.err.read_text(errors='replace')[-3000:]}"
-        return json.loads(text)
-
-    def lines_until(self, key: str) -> list[dict[str, Any]]:
-        lines = []
-        while True:
-            line = self.line()
-            lines.append(line)
-            if key in line:
-                return lines
-
-    def send(self, command: str) -> None:
-        assert self.popen.stdin is not None
-        self.popen.stdin.write(command.encode() + b"\n")
-        self.popen.stdin.flush()
-
-    def end(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.kill()
-        self.popen.wait(30)
-
-
-@pytest.fixture
-def processes() -> Iterator[list[Process]]:
-    started: list[Process] = []
-    yield started
-    for process in started:
-        process.end()
-
 
 async def test_enrollment_in_worker_a_completes_through_the_relay(
-    redis_server: Any, tmp_path: Path, processes: list[Process]
+    redis_server: Any, tmp_path: Path, spawn: Callable[..., Any]
 ) -> None:
     async with running(press_interval=0.2, data_dir=tmp_path / "sim") as server:
         sim = server.simulator
@@ -85,39 +32,37 @@ async def test_enrollment_in_worker_a_completes_through_the_relay(
         assert server.pulsar_url is not None
         listeners = []
         for index in range(2):
-            listener = Process(
-                [
-                    "listen",
-                    server.pulsar_url,
-                    redis_server.url,
-                    f"listener-{index}",
-                    server.access_id,
-                    server.access_secret,
-                    str(tmp_path / f"listener-{index}.pulsar.log"),
-                ],
-                tmp_path / f"listener-{index}.err",
+            name = f"listener-{index}"
+            listener = spawn(
+                "listener_process.py",
+                "relay",
+                server.pulsar_url,
+                name,
+                "--access-id",
+                server.access_id,
+                "--secret",
+                server.access_secret,
+                "--relay",
+                redis_server.url,
+                "--log",
+                str(tmp_path / f"{name}.pulsar.log"),
+                err=tmp_path / f"{name}.err",
             )
-            processes.append(listener)
             listeners.append(listener)
-            assert listener.line() == {
-                "ready": f"listener-{index}"
-            }  # one at a time (pulsar-lite consumer ids)
-        workers = []
-        for index in range(4):
-            worker = Process(
-                [
-                    "web",
-                    server.base_url,
-                    redis_server.url,
-                    server.access_id,
-                    server.access_secret,
-                    device,
-                    user,
-                ],
-                tmp_path / f"worker-{index}.err",
+            assert listener.line() == {"ready": name}  # one at a time (pulsar-lite consumer ids)
+        workers = [
+            spawn(
+                "web_worker.py",
+                server.base_url,
+                redis_server.url,
+                server.access_id,
+                server.access_secret,
+                device,
+                user,
+                err=tmp_path / f"worker-{index}.err",
             )
-            processes.append(worker)
-            workers.append(worker)
+            for index in range(4)
+        ]
         for worker in workers:
             assert await asyncio.to_thread(worker.line) == {"ready": True}
 
@@ -129,9 +74,10 @@ async def test_enrollment_in_worker_a_completes_through_the_relay(
         enrolled = await asyncio.to_thread(worker_a.lines_until, "result")
         watched = [await asyncio.to_thread(worker.lines_until, "result") for worker in others]
 
+        # All at once: a listener left alone would be handed the other's partitions, and their backlog again.
         for listener in listeners:
-            listener.popen.terminate()
-        stats = [(await asyncio.to_thread(listener.lines_until, "relayed"))[-1] for listener in listeners]
+            listener.terminate()
+        stats = [await asyncio.to_thread(listener.stats) for listener in listeners]
 
     *progress, result = enrolled
     assert result == {"result": "completed", "key": True}

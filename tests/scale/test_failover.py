@@ -12,27 +12,25 @@ from __future__ import annotations
 import collections
 import json
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pulsar
 import pytest
 
 from lockcloud._wire import topic_for
-from lockcloud.crypto import encrypt_message
 from lockcloud.sim.broker import TUYA_PARTITIONS, LocalBroker
+from lockcloud.testing import PushBuilder
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 ACCESS_ID = "scaleproject00000"
 SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
 TOPIC = topic_for(ACCESS_ID)
-LISTENER = Path(__file__).with_name("listener_process.py")
+BUILD = PushBuilder(SECRET)
 DEVICES = [f"lock-{index:02d}" for index in range(30)]
 MESSAGES = 3_000
 VICTIM_STALLS_AFTER = 1_000
@@ -48,29 +46,16 @@ def envelope(device: str, data_id: str) -> bytes:
         "productKey": "pk",
         "status": [{"code": "c", "value": 1, "t": 1}],
     }
-    data = encrypt_message(json.dumps(body).encode(), SECRET, "aes_gcm")
-    return json.dumps({"data": data, "protocol": 4, "pv": "2.0", "sign": "s", "t": 1}).encode()
+    return BUILD.envelope(body, protocol=4)[0]
 
 
 class Listener:
-    def __init__(self, broker: LocalBroker, name: str, out: Path, stall_after: int | None = None) -> None:
+    """A ``listener_process.py stream`` process and the events it wrote to ``out``."""
+
+    def __init__(self, process: Any, name: str, out: Path) -> None:
+        self.process = process
         self.name = name
         self.out = out
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-        stall = [str(stall_after)] if stall_after else []
-        self.process = subprocess.Popen(
-            [sys.executable, str(LISTENER), broker.url, name, str(out), *stall],
-            stdout=subprocess.PIPE,
-            stderr=out.with_suffix(".err").open("wb"),
-            env=env,
-        )
-
-    def wait_ready(self) -> None:
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        assert line.strip() == b"ready", (
-            f"{self.name} did not start: {self.out.with_suffix('.err').read_text()}"
-        )
 
     def lines(self) -> list[dict[str, str]]:
         if not self.out.exists():
@@ -79,40 +64,38 @@ class Listener:
         # A SIGKILL may cut the last line short: only whole lines were followed by an acknowledgement.
         return [json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("\n")]
 
-    def stop(self) -> dict[str, int]:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(30)
-        return json.loads(Path(str(self.out) + ".stats").read_text(encoding="utf-8"))
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(30)
-
 
 @pytest.fixture
-def partitioned_broker(tmp_path: Path) -> Iterator[LocalBroker]:
-    with LocalBroker(tmp_path / "broker", partitioned_topics={TOPIC: TUYA_PARTITIONS}) as broker:
-        yield broker
-
-
-@pytest.fixture
-def listeners(partitioned_broker: LocalBroker, tmp_path: Path) -> Iterator[list[Listener]]:
+def listeners(partitioned_broker: LocalBroker, tmp_path: Path, spawn: Callable[..., Any]) -> list[Listener]:
     started: list[Listener] = []
-    try:
-        for index in range(3):
-            # listener-0 has the first name, so pulsar-lite makes it the active consumer of every partition.
-            stall = VICTIM_STALLS_AFTER if index == 0 else None
-            listener = Listener(
-                partitioned_broker, f"listener-{index}", tmp_path / f"listener-{index}.jsonl", stall
-            )
-            started.append(listener)
-            # One at a time: on pulsar-lite a newcomer's first subscribe collides with the consumers already there.
-            listener.wait_ready()
-        yield started
-    finally:
-        for listener in started:
-            if listener.process.poll() is None:
-                listener.kill()
+    for index in range(3):
+        name = f"listener-{index}"
+        out = tmp_path / f"{name}.jsonl"
+        # listener-0 has the first name, so pulsar-lite makes it the active consumer of every partition.
+        stall = ["--stall-after", str(VICTIM_STALLS_AFTER)] if index == 0 else []
+        process = spawn(
+            "listener_process.py",
+            "stream",
+            partitioned_broker.url,
+            name,
+            "--access-id",
+            ACCESS_ID,
+            "--secret",
+            SECRET,
+            "--out",
+            str(out),
+            # A small prefetch, so that the stalled listener stops taking messages and its socket falls quiet.
+            "--prefetch",
+            "100",
+            "--log",
+            str(tmp_path / f"{name}.pulsar.log"),
+            *stall,
+            err=tmp_path / f"{name}.err",
+        )
+        # One at a time: on pulsar-lite a newcomer's first subscribe collides with the consumers already there.
+        assert process.line() == {"ready": name}
+        started.append(Listener(process, name, out))
+    return started
 
 
 def wait_until(
@@ -160,7 +143,7 @@ def test_three_listeners_one_killed_lose_nothing_and_keep_each_lock_in_order(
             # bytes are in flight, the kernel resets the connection, and pulsar-lite 0.2.0 never removes the
             # consumers of a reset connection: their partitions would stay with the dead process.)
             time.sleep(1.0)
-            victim.kill()
+            victim.process.kill()
         finally:
             production.join(DEADLINE)
         assert not production.is_alive()
@@ -216,7 +199,7 @@ def test_three_listeners_one_killed_lose_nothing_and_keep_each_lock_in_order(
 
     # Redeliveries: what the victim took but had not acknowledged came to a survivor again (cross-process, so
     # only the downstream dedupe can see it); within one listener the stream's own dedupe counts them.
-    stats = {listener.name: listener.stop() for listener in survivors}
+    stats = {listener.name: listener.process.stop() for listener in survivors}
     taken = collections.Counter(line["message_id"] for listener in listeners for line in listener.lines())
     redelivered = sum(count - 1 for count in taken.values())
     # The victim died holding messages it had taken but not acknowledged: they came to a survivor again. (On

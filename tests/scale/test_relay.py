@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import subprocess
 import sys
@@ -18,7 +17,6 @@ import redis.asyncio as aioredis
 
 from lockcloud import LockCloud, RelayError
 from lockcloud._wire import topic_for
-from lockcloud.crypto import encrypt_message
 from lockcloud.events import (
     Event,
     EventStream,
@@ -31,11 +29,13 @@ from lockcloud.events import (
     Subscription,
     relay_key,
 )
-from lockcloud.sim.broker import TUYA_PARTITIONS, LocalBroker
+from lockcloud.sim.broker import LocalBroker
+from lockcloud.testing import PushBuilder
 
 ACCESS_ID = "relayproject00000"
 SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
 TOPIC = topic_for(ACCESS_ID)
+BUILD = PushBuilder(SECRET)
 
 
 def envelope(device: str, data_id: str) -> bytes:
@@ -45,8 +45,7 @@ def envelope(device: str, data_id: str) -> bytes:
         "productKey": "pk",
         "status": [{"code": "c", "value": 1, "t": 1}],
     }
-    data = encrypt_message(json.dumps(body).encode(), SECRET, "aes_gcm")
-    return json.dumps({"data": data, "protocol": 4, "pv": "2.0", "sign": "s", "t": 1}).encode()
+    return BUILD.envelope(body, protocol=4)[0]
 
 
 def produce(url: str, messages: list[tuple[str, str]]) -> None:
@@ -57,12 +56,6 @@ def produce(url: str, messages: list[tuple[str, str]]) -> None:
             producer.send(envelope(device, data_id), properties={"em": "aes_gcm"}, partition_key=device)
     finally:
         client.close()
-
-
-@pytest.fixture
-def partitioned_broker(tmp_path: Path) -> Any:
-    with LocalBroker(tmp_path / "broker", partitioned_topics={TOPIC: TUYA_PARTITIONS}) as broker:
-        yield broker
 
 
 def pulsar_source(broker: LocalBroker, tmp_path: Path, **options: Any) -> PulsarSource:

@@ -15,16 +15,6 @@ from lockcloud.cli import main
 
 pytestmark = pytest.mark.broker
 
-ENV_NAMES = (
-    "LOCKCLOUD_ACCESS_ID",
-    "LOCKCLOUD_ACCESS_SECRET",
-    "LOCKCLOUD_REGION",
-    "LOCKCLOUD_BASE_URL",
-    "LOCKCLOUD_PULSAR_URL",
-    "LOCKCLOUD_WEBSOCKET_URL",
-    "LOCKCLOUD_SUBSCRIPTION",
-)
-
 
 def _first_line(process: subprocess.Popen[str], seconds: float) -> str:
     lines: list[str] = []
@@ -36,9 +26,7 @@ def _first_line(process: subprocess.Popen[str], seconds: float) -> str:
 
 
 @pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    for name in ENV_NAMES:
-        monkeypatch.delenv(name, raising=False)
+def served(monkeypatch: pytest.MonkeyPatch, without_lockcloud_environment: None) -> Iterator[dict[str, Any]]:
     process = subprocess.Popen(
         [sys.executable, "-m", "lockcloud", "sim", "serve", "--json", "--press-interval", "0.05"],
         stdout=subprocess.PIPE,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from lockcloud.events import (
 )
 from lockcloud.events._options import pulsar_stream, websocket_stream
 from lockcloud.sim import SimServer
+from lockcloud.sim._websocket import WebSocketConsumers
 from lockcloud.testing import PushBuilder, PushPublisher
 
 pytestmark = pytest.mark.broker
@@ -36,6 +38,13 @@ MakeStream = Callable[..., EventStream]
 MakeSource = Callable[..., WebSocketSource]
 
 
+@pytest.fixture
+def bridge(sim_server: SimServer) -> WebSocketConsumers:
+    """The simulator's WebSocket endpoint: what it refused and acknowledged, and the faults it can stage."""
+    assert sim_server.websockets is not None
+    return sim_server.websockets
+
+
 async def take(stream: EventStream, count: int) -> list[Event]:
     events: list[Event] = []
     async with asyncio.timeout(WAIT):
@@ -44,6 +53,15 @@ async def take(stream: EventStream, count: int) -> list[Event]:
             if len(events) == count:
                 break
     return events
+
+
+@contextlib.asynccontextmanager
+async def delivering(ws_stream: MakeStream, publish: Publish) -> AsyncIterator[EventStream]:
+    """A WebSocket stream that has taken one push (period 0): subscribed, connected and delivering."""
+    async with ws_stream() as stream:
+        await publish(0)
+        await take(stream, 1)
+        yield stream
 
 
 async def one(source: WebSocketSource) -> SourceMessage:
@@ -115,8 +133,8 @@ async def test_the_same_messages_reach_a_native_and_a_websocket_consumer(
 
 async def test_a_wrong_password_is_a_typed_error_within_the_connect_timeout_and_not_retried(
     sim_server: SimServer,
+    bridge: WebSocketConsumers,
 ) -> None:
-    assert sim_server.websockets is not None
     assert sim_server.websocket_url is not None
     stream = websocket_stream(
         sim_server.access_id,
@@ -131,15 +149,14 @@ async def test_a_wrong_password_is_a_typed_error_within_the_connect_timeout_and_
     assert "message service" in caught.value.fix
     assert "0123456789abcdefWRONG" not in str(caught.value)
     await asyncio.sleep(0.5)
-    assert sim_server.websockets.refused == 1  # one attempt, no retry storm
+    assert bridge.refused == 1  # one attempt, no retry storm
     assert not stream.is_open
 
 
 async def test_a_project_without_the_message_service_gets_the_same_typed_error(
-    sim_server: SimServer, ws_stream: MakeStream
+    bridge: WebSocketConsumers, ws_stream: MakeStream
 ) -> None:
-    assert sim_server.websockets is not None
-    sim_server.websockets.enabled = False
+    bridge.enabled = False
     with pytest.raises(StreamAuthenticationError):
         await ws_stream().open()
 
@@ -169,13 +186,9 @@ async def test_an_exclusive_subscription_in_use_is_a_subscription_error(ws_sourc
 
 
 async def test_poison_frames_are_dead_lettered_kept_and_the_stream_goes_on(
-    sim_server: SimServer, ws_stream: MakeStream, publish: Publish
+    bridge: WebSocketConsumers, ws_stream: MakeStream, publish: Publish
 ) -> None:
-    assert sim_server.websockets is not None
-    websockets = sim_server.websockets
-    async with ws_stream() as stream:
-        await publish(1)
-        await take(stream, 1)
+    async with delivering(ws_stream, publish) as stream:
         poison = [
             "not json at all",
             '{"payload": "eA=="}',
@@ -183,7 +196,7 @@ async def test_poison_frames_are_dead_lettered_kept_and_the_stream_goes_on(
             '{"messageId": "bm90LWFuLWlk", "payload": "%%%"}',
         ]
         for frame in poison:
-            assert await websockets.send_raw(frame) == 1
+            assert await bridge.send_raw(frame) == 1
         await publish(2)
         [event] = await take(stream, 1)
         assert isinstance(event, EnrollmentProgress)
@@ -199,9 +212,9 @@ async def test_poison_frames_are_dead_lettered_kept_and_the_stream_goes_on(
     assert "base64" in letters[3].reason
     # What reached the server: acknowledgements of the two good messages and of the one poison frame that had an
     # id. The frames without one were dead-lettered, never acknowledged blind.
-    await until(lambda: websockets.commands >= 3)
+    await until(lambda: bridge.commands >= 3)
     await asyncio.sleep(0.2)
-    assert websockets.commands == 3
+    assert bridge.commands == 3
 
 
 async def test_an_unacknowledged_message_is_sent_again_after_the_ack_timeout(
@@ -265,13 +278,10 @@ async def test_redeliver_asks_the_server_to_send_the_message_again_at_once(
 
 
 async def test_a_dropped_connection_is_reconnected_and_nothing_is_lost(
-    sim_server: SimServer, ws_stream: MakeStream, publish: Publish
+    bridge: WebSocketConsumers, ws_stream: MakeStream, publish: Publish
 ) -> None:
-    assert sim_server.websockets is not None
-    async with ws_stream() as stream:
-        await publish(0)
-        await take(stream, 1)
-        assert await sim_server.websockets.drop_connections() == 1
+    async with delivering(ws_stream, publish) as stream:
+        assert await bridge.drop_connections() == 1
         for index in range(1, 4):
             await publish(index)
         events = await take(stream, 3)
@@ -282,13 +292,11 @@ async def test_a_dropped_connection_is_reconnected_and_nothing_is_lost(
 
 
 async def test_closing_the_stream_closes_its_consumer_on_the_server(
-    sim_server: SimServer, ws_stream: MakeStream
+    bridge: WebSocketConsumers, ws_stream: MakeStream
 ) -> None:
-    assert sim_server.websockets is not None
-    websockets = sim_server.websockets
     async with ws_stream():
-        assert websockets.open_consumers == 1
-    await until(lambda: websockets.open_consumers == 0)
+        assert bridge.open_consumers == 1
+    await until(lambda: bridge.open_consumers == 0)
 
 
 async def test_a_slow_body_is_acknowledged_after_it_and_resends_meanwhile_are_not_handed_out(
@@ -440,18 +448,16 @@ async def test_a_slow_reader_keeps_memory_bounded_and_loses_nothing(
 
 
 async def test_credentials_refused_after_a_reconnect_back_off_instead_of_storming(
-    sim_server: SimServer, ws_stream: MakeStream, publish: Publish
+    bridge: WebSocketConsumers, ws_stream: MakeStream, publish: Publish
 ) -> None:
-    assert sim_server.websockets is not None
-    websockets = sim_server.websockets
     async with ws_stream(resubscribe_delay=0.05, max_resubscribe_delay=0.4) as stream:
-        websockets.enabled = False  # the project's message service is switched off meanwhile
-        assert await websockets.drop_connections() == 1
+        bridge.enabled = False  # the project's message service is switched off meanwhile
+        assert await bridge.drop_connections() == 1
         await asyncio.sleep(1.5)
         # Jittered exponential backoff from 0.05 s up to 0.4 s: a handful of attempts, not hundreds.
-        assert 2 <= websockets.refused <= 10
+        assert 2 <= bridge.refused <= 10
         assert stream.is_open
-        websockets.enabled = True
+        bridge.enabled = True
         await publish(7)
         [event] = await take(stream, 1)
         assert isinstance(event, EnrollmentProgress)

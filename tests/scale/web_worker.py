@@ -1,9 +1,6 @@
-"""Processes of the cross-worker enrollment test: a relaying listener, or a web worker reading the relay.
+"""A web worker of the cross-worker enrollment test, reading the relay (the listeners are ``listener_process.py``).
 
-``python relay_process.py listen PULSAR_URL REDIS_URL NAME ACCESS_ID SECRET LOG`` forwards the project's
-subscription to Redis until SIGTERM, then prints its stats as one JSON line.
-
-``python relay_process.py web BASE_URL REDIS_URL ACCESS_ID SECRET DEVICE USER`` opens a relay stream
+``python web_worker.py BASE_URL REDIS_URL ACCESS_ID SECRET DEVICE USER`` opens a relay stream
 (``cloud.events(relay=...)``), prints ``ready``, and reads one command from stdin: ``enroll`` (enroll a
 fingerprint on DEVICE for USER with ``events=stream``, printing each progress and then the result) or ``watch``
 (print the lock's progress as it arrives, until it finishes). Every line it prints is JSON.
@@ -13,38 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import sys
 
-import attrs
-
 from lockcloud import LockCloud, UnlockType, UserType
-from lockcloud.events import EnrollmentProgress, PulsarOptions, PulsarSource, RedisRelayForwarder
-
-
-async def listen(pulsar_url: str, redis_url: str, name: str, access_id: str, secret: str, log: str) -> None:
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    source = PulsarSource(
-        PulsarOptions(
-            url=pulsar_url,
-            access_id=access_id,
-            access_secret=secret,
-            consumer_name=name,
-            initial_position="earliest",
-            # A colliding subscribe on pulsar-lite costs one connect timeout before the retry.
-            connect_timeout=3.0,
-            operation_timeout=3.0,
-            log_file=log,
-        )
-    )
-    async with RedisRelayForwarder(source, redis_url, access_id) as forwarder:
-        print(json.dumps({"ready": name}), flush=True)
-        running = asyncio.create_task(forwarder.run())
-        await stop.wait()
-        running.cancel()
-        await asyncio.wait([running])
-    print(json.dumps(attrs.asdict(forwarder.stats)), flush=True)
+from lockcloud.events import EnrollmentProgress
 
 
 def progress_line(progress: EnrollmentProgress) -> str:
@@ -84,5 +53,4 @@ async def web(base_url: str, redis_url: str, access_id: str, secret: str, device
 
 
 if __name__ == "__main__":
-    role, *arguments = sys.argv[1:]
-    asyncio.run(listen(*arguments) if role == "listen" else web(*arguments))
+    asyncio.run(web(*sys.argv[1:8]))
