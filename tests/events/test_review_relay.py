@@ -1,0 +1,141 @@
+"""Review fixes of the Redis relay: closing ends a pending read, a closed forwarder stops (real redis-server)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from lockcloud import EventStreamError
+from lockcloud.events import (
+    Outcome,
+    RedisRelayForwarder,
+    RedisRelaySource,
+    SourceClosed,
+    SourceMessage,
+    relay_key,
+)
+
+ACCESS_ID = "reviewproject0000"
+
+GOOD = {
+    b"v": b"1",
+    b"topic": b"persistent://t-partition-1",
+    b"props": b'{"em":"aes_gcm"}',
+    b"payload": b"{}",
+}
+
+
+@pytest.mark.parametrize("group", [None, "web-1"], ids=["unnamed", "named"])
+async def test_closing_ends_a_pending_read_with_source_closed(redis_server: Any, group: str | None) -> None:
+    # A long block, so that only closing can end the read.
+    source = RedisRelaySource(redis_server.url, ACCESS_ID, group=group, block=30.0)
+    await source.open()
+    receiving = asyncio.ensure_future(source.receive())
+    await asyncio.sleep(0.2)
+    assert not receiving.done()
+    async with asyncio.timeout(5):
+        await source.close(1.0)
+        with pytest.raises(SourceClosed):
+            await receiving
+    # The unnamed group was dropped on close, and the interrupted read did not create it again.
+    client = aioredis.Redis.from_url(redis_server.url)
+    try:
+        groups = [entry["name"].decode() for entry in await client.xinfo_groups(relay_key(ACCESS_ID))]
+    finally:
+        await client.aclose()
+    assert groups == ([] if group is None else [group])
+
+
+async def test_acknowledgements_lost_to_a_redis_outage_are_sent_once_it_is_back(redis_server: Any) -> None:
+    """A named group must not keep acknowledged entries pending: a restarted reader would deliver them again."""
+    key = relay_key(ACCESS_ID)
+    client = aioredis.Redis.from_url(redis_server.url)
+    source = RedisRelaySource(redis_server.url, ACCESS_ID, group="web-1", start="0", block=0.05, timeout=0.5)
+    try:
+        await source.open()
+        entry = {**GOOD, b"id": b"(1,1,-1,-1)"}
+        entry_id = await client.xadd(key, entry)
+        async with asyncio.timeout(10):
+            (message,) = await source.receive()
+        # Redis goes away (the pool's connections with it) just as the stream acknowledges, and comes back.
+        await client.connection_pool.disconnect()
+        await asyncio.to_thread(redis_server.stop)
+        source.acknowledge(message)
+        # Longer than redis-py's own retries of the command (3, at most 1 + 2 + 4 s apart).
+        await asyncio.sleep(8.0)
+        await asyncio.to_thread(redis_server.start)
+        # Back empty (no persistence): put the entry back, pending for this reader, as it was before.
+        await client.xadd(key, entry, id=entry_id)
+        await client.xgroup_create(key, "web-1", id="0")
+        assert await client.xreadgroup("web-1", "reader", {key: ">"})
+        assert (await client.xpending(key, "web-1"))["pending"] == 1
+        # No more traffic comes: the
+        # acknowledgement still reaches Redis, without waiting for the next one or for closing.
+        async with asyncio.timeout(10):
+            while (await client.xpending(key, "web-1"))["pending"]:  # noqa: ASYNC110 - polling Redis
+                await asyncio.sleep(0.05)
+    finally:
+        await source.close(1.0)
+        await client.aclose()
+
+
+class _OneMessageSource:
+    """A real in-process Source: one message, then nothing until closed."""
+
+    description = "one message"
+
+    def __init__(self) -> None:
+        self.acknowledged: list[SourceMessage] = []
+        self.sent = False
+        self.closed = asyncio.Event()
+
+    async def open(self) -> None:
+        pass
+
+    async def receive(self) -> Sequence[SourceMessage]:
+        if not self.sent:
+            self.sent = True
+            return [SourceMessage(b"{}", {}, ("t", "1"), message_id="1", topic="t")]
+        await self.closed.wait()
+        raise SourceClosed("closed")
+
+    def acknowledge(self, message: SourceMessage) -> None:
+        self.acknowledged.append(message)
+
+    def redeliver(self, message: SourceMessage) -> None:
+        pass
+
+    def report(self, message: SourceMessage, outcome: Outcome) -> None:
+        pass
+
+    async def resubscribe(self) -> None:
+        raise EventStreamError("no")
+
+    async def close(self, grace: float) -> None:
+        self.closed.set()
+
+
+async def test_a_closed_forwarder_stops_retrying_and_acknowledges_nothing(redis_server: Any) -> None:
+    source = _OneMessageSource()
+    forwarder = RedisRelayForwarder(
+        source, redis_server.url, ACCESS_ID, redis_timeout=0.3, retry_delay=0.05, max_retry_delay=0.1
+    )
+    await forwarder.open()
+    await asyncio.to_thread(redis_server.kill)
+    running = asyncio.create_task(forwarder.run())
+    try:
+        async with asyncio.timeout(10):
+            while forwarder.stats.retries < 2:  # noqa: ASYNC110 - a counter of another task
+                await asyncio.sleep(0.02)
+        await forwarder.aclose()
+        async with asyncio.timeout(5):
+            await running
+    finally:
+        running.cancel()
+        await asyncio.wait([running])
+    assert source.acknowledged == []
+    assert forwarder.stats.relayed == 0
