@@ -31,7 +31,6 @@ import hashlib
 import json
 import logging
 import os
-import random
 import secrets
 import socket
 import time
@@ -47,6 +46,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("the Redis relay needs the redis package: pip install 'lockcloud[redis]'") from exc
 
 from lockcloud._errors import EventStreamError, RelayError, ValidationError
+from lockcloud.events._backoff import doubled, jittered, resubscribe
 from lockcloud.events._source import Outcome, Source, SourceClosed, SourceMessage
 
 __all__ = ["RedisRelayForwarder", "RedisRelaySource", "RelayStats", "relay_key"]
@@ -95,10 +95,6 @@ async def _check_reachable(client: aioredis.Redis, address: str) -> None:
         await client.ping()
     except (RedisError, OSError) as exc:
         raise _unreachable(address, exc) from None
-
-
-def _jitter(delay: float) -> float:
-    return delay * (0.5 + random.random() / 2)
 
 
 # -- the listener side ------------------------------------------------------------------------------------------
@@ -215,9 +211,10 @@ class RedisRelayForwarder:
             except EventStreamError as exc:
                 logger.warning("relay %s: receiving failed (%s); subscribing again", source.description, exc)
                 try:
-                    await self._resubscribe()
+                    await resubscribe(source, self._retry_delay, self._max_retry_delay, who="relay")
                 except SourceClosed:
                     return
+                self.stats.resubscriptions += 1
                 continue
             if not await self._relay(batch):
                 return  # closed while Redis was away: the batch stays unacknowledged at the source
@@ -253,24 +250,9 @@ class RedisRelayForwarder:
                     len(entries),
                     delay,
                 )
-                await asyncio.sleep(_jitter(delay))
-                delay = min(delay * 2, self._max_retry_delay)
+                await asyncio.sleep(jittered(delay))
+                delay = doubled(delay, self._max_retry_delay)
         return False
-
-    async def _resubscribe(self) -> None:
-        delay = self._retry_delay
-        while True:
-            await asyncio.sleep(_jitter(delay))
-            try:
-                await self.source.resubscribe()
-            except SourceClosed:
-                raise  # not a failure to retry: the source was closed meanwhile
-            except EventStreamError as exc:
-                delay = min(delay * 2, self._max_retry_delay)
-                logger.warning("relay %s: subscribing failed (%s)", self.source.description, exc)
-                continue
-            self.stats.resubscriptions += 1
-            return
 
     async def aclose(self) -> None:
         """Close the source (unrelayed messages stay unacknowledged there) and the Redis connection."""
@@ -520,13 +502,13 @@ class RedisRelaySource:
                 # Acknowledgements Redis did not take are sent again even if no new one comes: left pending in a
                 # named group, they would be delivered again by the next reader of that group.
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(_jitter(retry)):
+                    async with asyncio.timeout(jittered(retry)):
                         await self._ack_wanted.wait()
             self._ack_wanted.clear()
             if await self._flush_acks():
                 retry = None
             else:
-                retry = _ACK_RETRY_DELAY if retry is None else min(retry * 2, _ACK_MAX_RETRY_DELAY)
+                retry = _ACK_RETRY_DELAY if retry is None else doubled(retry, _ACK_MAX_RETRY_DELAY)
 
     async def _flush_acks(self) -> bool:
         """Send the acknowledgements held; False (and still held) if Redis did not take them."""

@@ -32,7 +32,6 @@ import collections
 import contextlib
 import logging
 import os
-import random
 import warnings
 import weakref
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
@@ -40,6 +39,7 @@ from types import TracebackType
 from typing import Any, Generic, Self, TypedDict, TypeVar, overload
 
 from lockcloud._errors import DecodeError, EventStreamError, ValidationError
+from lockcloud.events._backoff import resubscribe
 from lockcloud.events._dead_letters import DeadLetterQuota, DeadLetterSink, as_sink, deliver
 from lockcloud.events._decode import Decoder
 from lockcloud.events._models import DeadLetter, EnrollmentProgress, Event, StreamStats
@@ -838,9 +838,18 @@ async def _pump(ref: weakref.ref[EventStream], source: Source) -> None:
                 "event stream %s: receiving failed (%s); subscribing again", source.description, exc
             )
             del stream
-            resumed = await _resubscribe(ref, source, delay, ceiling)
+            try:
+                resumed = await resubscribe(
+                    source, delay, ceiling, who="event stream", gone=lambda: ref() is None
+                )
+            except SourceClosed:
+                return
             if resumed is None:
                 return
+            stream = ref()
+            if stream is not None:
+                stream.stats.resubscriptions += 1
+            del stream
             delay = resumed
             continue
         except Exception as exc:
@@ -859,33 +868,6 @@ async def _pump(ref: weakref.ref[EventStream], source: Source) -> None:
             stream._stop(exc)
             return
         del stream
-
-
-async def _resubscribe(
-    ref: weakref.ref[EventStream], source: Source, delay: float, ceiling: float
-) -> float | None:
-    """Resubscribe with jittered exponential backoff: the delay to start from after the next failure, or None
-    once the stream is gone."""
-    while True:
-        await asyncio.sleep(delay * (0.5 + random.random() / 2))
-        try:
-            await source.resubscribe()
-        except EventStreamError as exc:
-            delay = min(max(delay, 0.01) * 2, ceiling)
-            logger.warning(
-                "event stream %s: subscribing failed (%s); next try in ~%.1f s",
-                source.description,
-                exc,
-                delay,
-            )
-            if ref() is None:
-                return None
-            continue
-        stream = ref()
-        if stream is not None:
-            stream.stats.resubscriptions += 1
-        logger.info("event stream %s: subscribed again", source.description)
-        return delay
 
 
 def _names(value: str | Iterable[str] | None) -> frozenset[str] | None:

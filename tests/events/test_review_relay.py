@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 
 from lockcloud import EventStreamError
 from lockcloud.events import (
+    EventStream,
     Outcome,
     RedisRelayForwarder,
     RedisRelaySource,
@@ -20,6 +21,7 @@ from lockcloud.events import (
 )
 
 ACCESS_ID = "reviewproject0000"
+SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
 
 GOOD = {
     b"v": b"1",
@@ -139,3 +141,28 @@ async def test_a_closed_forwarder_stops_retrying_and_acknowledges_nothing(redis_
         await asyncio.wait([running])
     assert source.acknowledged == []
     assert forwarder.stats.relayed == 0
+
+
+async def test_a_stream_stops_resubscribing_a_source_closed_behind_its_back(
+    redis_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = RedisRelaySource(redis_server.url, ACCESS_ID, block=0.05, timeout=0.3)
+    stream = EventStream(source, SECRET, resubscribe_delay=0.02, max_resubscribe_delay=0.05)
+    await stream.open()
+    try:
+        await asyncio.to_thread(redis_server.kill)
+        async with asyncio.timeout(20):
+            while not _said(caplog, "subscribing failed"):  # noqa: ASYNC110 - polling the log
+                await asyncio.sleep(0.05)
+        # Closed by someone else while the stream is retrying: the stream stops, rather than retry a closed source
+        # every few seconds for as long as it lives.
+        await source.close(0.5)
+        caplog.clear()
+        await asyncio.sleep(1.0)
+        assert not _said(caplog, "the relay source is closed")
+    finally:
+        await stream.aclose()
+
+
+def _said(caplog: pytest.LogCaptureFixture, text: str) -> bool:
+    return any(text in record.getMessage() for record in caplog.records)
