@@ -25,6 +25,7 @@ import binascii
 import collections
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -47,7 +48,7 @@ from lockcloud.crypto import pulsar_password
 from lockcloud.events._source import Outcome, SourceClosed, SourceMessage
 
 if TYPE_CHECKING:
-    from websockets.asyncio.client import ClientConnection
+    from websockets.asyncio.client import ClientConnection, connect
 
 __all__ = ["WebSocketOptions", "WebSocketSettings", "WebSocketSource", "consumer_url", "parse_frame"]
 
@@ -107,6 +108,12 @@ def consumer_url(
 ) -> str:
     """The consumer endpoint for ``topic`` (``tenant/namespace/name``) under ``base_url`` (``ws[s]://host:port/``)."""
     parts = urllib.parse.urlsplit(base_url)
+    if "@" in parts.netloc:
+        # Not repeated back: websockets would send them as Basic credentials, and the URL shows in logs and errors.
+        raise ValidationError(
+            "the WebSocket push URL must not hold credentials (user:password@host): the access id and secret "
+            "go in the handshake headers"
+        )
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
         raise ValidationError(
             f"a WebSocket push URL starts with ws:// or wss:// and names a host, not {base_url!r}"
@@ -285,6 +292,19 @@ class WebSocketOptions:
         )
 
 
+@functools.cache
+def _connect_without_redirects() -> type[connect]:
+    """websockets' ``connect``, refusing redirects: it strips only the standard credential headers on a redirect
+    to another host, not Pulsar's ``password`` header."""
+    from websockets.asyncio.client import connect
+
+    class _Connect(connect):
+        def process_redirect(self, exc: Exception) -> Exception | str:
+            return exc
+
+    return _Connect
+
+
 def _ssl_context(verify: bool | str) -> ssl.SSLContext:
     if verify is False:
         # Explicit opt-out only: Tuya's SDK skips verification, lockcloud never does by default.
@@ -357,8 +377,9 @@ class WebSocketSource:
         )
 
     async def _connect(self) -> None:
-        from websockets.asyncio.client import connect
         from websockets.exceptions import InvalidStatus, WebSocketException
+
+        connect = _connect_without_redirects()
 
         options = self.options
         timeout = options.connect_timeout
@@ -423,6 +444,13 @@ class WebSocketSource:
         ]
 
     def _refusal(self, status: int) -> SubscribeError:
+        if 300 <= status < 400:
+            return self._failure_error(
+                f"the push endpoint redirects elsewhere (HTTP {status}); redirects are not followed, as they "
+                "would carry the password header to another server",
+                "failed",
+                "check the URL is the region's push endpoint (wss://mqe.<region host>:8285/)",
+            )
         if status == 401:
             return self._failure_error(
                 "the message service refused the credentials (HTTP 401)",

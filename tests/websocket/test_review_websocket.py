@@ -1,0 +1,79 @@
+"""Review fixes of the WebSocket source: its password header stays with the push endpoint (loopback sockets)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from lockcloud import SubscribeError, ValidationError
+from lockcloud.crypto import pulsar_password
+from lockcloud.events import WebSocketOptions, WebSocketSource
+
+ACCESS_ID = "reviewproject0000"
+SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
+
+
+async def _http_server(answer: bytes, requests: list[bytes]) -> asyncio.Server:
+    """A loopback HTTP server that records each request head and answers ``answer``."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            requests.append(await reader.readuntil(b"\r\n\r\n"))
+            writer.write(answer)
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(serve, "127.0.0.1", 0)
+
+
+def _port(server: asyncio.Server) -> int:
+    port: int = server.sockets[0].getsockname()[1]
+    return port
+
+
+async def test_a_redirect_elsewhere_never_gets_the_password() -> None:
+    """websockets follows redirects and strips only the standard credential headers, not Pulsar's ``password``."""
+    elsewhere: list[bytes] = []
+    other = await _http_server(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n", elsewhere)
+    seen: list[bytes] = []
+    redirect = (
+        f"HTTP/1.1 302 Found\r\nlocation: ws://127.0.0.1:{_port(other)}/elsewhere\r\n"
+        "content-length: 0\r\n\r\n"
+    ).encode()
+    endpoint = await _http_server(redirect, seen)
+    source = WebSocketSource(
+        WebSocketOptions(
+            url=f"ws://localhost:{_port(endpoint)}/",
+            access_id=ACCESS_ID,
+            access_secret=SECRET,
+            connect_timeout=5.0,
+        )
+    )
+    try:
+        with pytest.raises(SubscribeError, match="302") as raised:
+            await source.open()
+    finally:
+        await source.close(1.0)
+        endpoint.close()
+        other.close()
+    password = pulsar_password(ACCESS_ID, SECRET).encode()
+    assert len(seen) == 1
+    assert password in seen[0]  # the push endpoint itself gets it, as it must
+    assert elsewhere == []
+    assert password.decode() not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["wss://alice:hunter2-secret@mqe.tuyaus.com:8285/", "https://alice:hunter2-secret@mqe.tuyaus.com:8285/"],
+)
+def test_credentials_in_the_url_are_refused_without_repeating_them(url: str) -> None:
+    # websockets would send them as HTTP Basic credentials, and the URL goes into reprs, logs and errors.
+    with pytest.raises(ValidationError) as raised:
+        WebSocketOptions(url=url, access_id=ACCESS_ID, access_secret=SECRET)
+    assert "hunter2-secret" not in str(raised.value)
+    assert "alice" not in str(raised.value)
