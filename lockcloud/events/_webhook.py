@@ -23,7 +23,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from lockcloud._asgi import Receive, Scope, Send, serve_lifespan
+from lockcloud._asgi import Receive, Scope, Send, send_json, serve_lifespan
 from lockcloud._errors import EventStreamError, ValidationError
 from lockcloud._wire import ENCRYPTION_PROPERTY
 from lockcloud.events._source import Outcome, SourceClosed, SourceMessage
@@ -229,7 +229,7 @@ class WebhookSource:
             headers: list[tuple[bytes, bytes]] = []
         except _Reject as reject:
             status, body, headers = reject.status, {"error": reject.error}, reject.headers
-        await _respond(send, status, body, headers)
+        await send_json(send, status, body, headers=headers)
 
     async def _handle(self, scope: Scope, receive: Receive) -> tuple[int, dict[str, Any]]:
         if scope.get("method") != "POST":
@@ -326,19 +326,3 @@ def _check_envelope(payload: bytes) -> None:
         raise _Reject(400, "the body is not JSON") from None
     if not isinstance(envelope, dict) or not isinstance(envelope.get("data"), str):
         raise _Reject(400, "the body is not a push envelope (an object with a 'data' string)")
-
-
-async def _respond(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> None:
-    content = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(content)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": content})
