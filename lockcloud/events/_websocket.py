@@ -46,6 +46,7 @@ from lockcloud._errors import (
 from lockcloud._wire import topic_for
 from lockcloud.crypto import pulsar_password
 from lockcloud.events._source import Outcome, SourceClosed, SourceMessage
+from lockcloud.events._wakeup import Wakeup
 
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection, connect
@@ -344,7 +345,7 @@ class WebSocketSource:
         self._ready: collections.deque[SourceMessage] = collections.deque()
         self._room = asyncio.Event()
         self._room.set()
-        self._waiter: asyncio.Future[None] | None = None
+        self._wakeup = Wakeup()
         self._failure: EventStreamError | None = None
         self._commands: collections.deque[str] = collections.deque(maxlen=_MAX_PENDING_COMMANDS)
         self._flush: asyncio.Future[None] | None = None
@@ -489,7 +490,7 @@ class WebSocketSource:
         try:
             async for frame in connection:
                 ready.append(parse_frame(frame, topic))
-                self._wake()
+                self._wakeup.wake()
                 if len(ready) >= limit:
                     # Bounded memory: stop reading; the socket fills and the server holds back.
                     self._room.clear()
@@ -505,12 +506,7 @@ class WebSocketSource:
             )
         if self._connection is connection:
             self._failure = failure
-            self._wake()
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+            self._wakeup.wake()
 
     async def _write(self, connection: ClientConnection) -> None:
         from websockets.exceptions import ConnectionClosed
@@ -558,13 +554,7 @@ class WebSocketSource:
                 raise self._failure
             if self._connection is None:
                 raise EventStreamError("not connected (subscribing again failed)")
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiter = waiter
-            try:
-                await waiter
-            finally:
-                if self._waiter is waiter:
-                    self._waiter = None
+            await self._wakeup.wait()
 
     def acknowledge(self, message: SourceMessage) -> None:
         """Send ``{"messageId": ...}`` (fire and forget). A frame without an id has nothing to acknowledge."""
@@ -590,7 +580,7 @@ class WebSocketSource:
     async def close(self, grace: float) -> None:
         """Send the acknowledgements still queued (within ``grace`` seconds), then close the connection."""
         self._closed = True
-        self._wake()
+        self._wakeup.wake()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(grace, 0.0)
         if self._commands and self._connection is not None and self._failure is None:
