@@ -1,14 +1,14 @@
-"""Jittered exponential backoff, and subscribing a source again with it (the stream's pump, the relay forwarder)."""
+"""Jittered exponential backoff, and reading a source that subscribes again with it (the stream, the forwarder)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from lockcloud._errors import EventStreamError
-from lockcloud.events._source import Source, SourceClosed
+from lockcloud.events._source import Source, SourceClosed, SourceMessage
 
 logger = logging.getLogger("lockcloud.events")
 
@@ -50,3 +50,36 @@ async def resubscribe(
             continue
         logger.info("%s %s: subscribed again", who, source.description)
         return delay
+
+
+async def receive_or_resubscribe(
+    source: Source,
+    delay: float,
+    ceiling: float,
+    *,
+    who: str,
+    wanted: Callable[[], bool],
+    resubscribed: Callable[[], None],
+) -> Sequence[SourceMessage] | None:
+    """The next batch of ``source``; after a transport failure, subscribe again (see :func:`resubscribe`) and read on.
+
+    None once the source is closed, or ``wanted()`` says the caller no longer reads. ``resubscribed`` is called
+    after each successful resubscription. Anything but an :class:`~lockcloud.EventStreamError` is raised through.
+    """
+    while True:
+        try:
+            return await source.receive()
+        except SourceClosed:
+            return None
+        except EventStreamError as exc:
+            if not wanted():
+                return None
+            logger.warning("%s %s: receiving failed (%s); subscribing again", who, source.description, exc)
+        try:
+            resumed = await resubscribe(source, delay, ceiling, who=who, gone=lambda: not wanted())
+        except SourceClosed:
+            return None
+        if resumed is None:
+            return None
+        resubscribed()
+        delay = resumed

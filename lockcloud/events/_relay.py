@@ -46,7 +46,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("the Redis relay needs the redis package: pip install 'lockcloud[redis]'") from exc
 
 from lockcloud._errors import EventStreamError, RelayError, ValidationError
-from lockcloud.events._backoff import doubled, jittered, resubscribe
+from lockcloud.events._backoff import doubled, jittered, receive_or_resubscribe
 from lockcloud.events._source import Outcome, Source, SourceClosed, SourceMessage
 
 __all__ = ["RedisRelayForwarder", "RedisRelaySource", "RelayStats", "relay_key"]
@@ -204,18 +204,16 @@ class RedisRelayForwarder:
             )
         source = self.source
         while True:
-            try:
-                batch = await source.receive()
-            except SourceClosed:
+            batch = await receive_or_resubscribe(
+                source,
+                self._retry_delay,
+                self._max_retry_delay,
+                who="relay",
+                wanted=lambda: self._state == "open",
+                resubscribed=self._count_resubscription,
+            )
+            if batch is None:
                 return
-            except EventStreamError as exc:
-                logger.warning("relay %s: receiving failed (%s); subscribing again", source.description, exc)
-                try:
-                    await resubscribe(source, self._retry_delay, self._max_retry_delay, who="relay")
-                except SourceClosed:
-                    return
-                self.stats.resubscriptions += 1
-                continue
             if not await self._relay(batch):
                 return  # closed while Redis was away: the batch stays unacknowledged at the source
             stats = self.stats
@@ -227,6 +225,9 @@ class RedisRelayForwarder:
                 stats.partitions[topic] = stats.partitions.get(topic, 0) + 1
                 if self.on_relayed is not None:
                     self.on_relayed(message)
+
+    def _count_resubscription(self) -> None:
+        self.stats.resubscriptions += 1
 
     async def _relay(self, batch: Sequence[SourceMessage]) -> bool:
         """Write the batch to Redis, retrying until it took it (True) or the forwarder was closed (False)."""

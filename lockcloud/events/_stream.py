@@ -39,11 +39,11 @@ from types import TracebackType
 from typing import Any, Generic, Self, TypedDict, TypeVar, overload
 
 from lockcloud._errors import DecodeError, EventStreamError, ValidationError
-from lockcloud.events._backoff import resubscribe
+from lockcloud.events._backoff import receive_or_resubscribe
 from lockcloud.events._dead_letters import DeadLetterQuota, DeadLetterSink, as_sink, deliver
 from lockcloud.events._decode import Decoder
 from lockcloud.events._models import DeadLetter, EnrollmentProgress, Event, StreamStats
-from lockcloud.events._source import Outcome, Source, SourceClosed, SourceMessage
+from lockcloud.events._source import Outcome, Source, SourceMessage
 
 __all__ = ["EventStream", "StreamOptions", "Subscription"]
 
@@ -822,44 +822,33 @@ class EventStream:
 
 async def _pump(ref: weakref.ref[EventStream], source: Source) -> None:
     """Receive batches from ``source`` and hand them to the stream, until the source closes or the stream is gone."""
-    delay: float | None = None
+    stream = ref()
+    if stream is None:
+        return
+    delay, ceiling = stream._resubscribe_delay, stream._max_resubscribe_delay
+    del stream
+
+    def wanted() -> bool:
+        stream = ref()
+        return stream is not None and stream.is_open
+
+    def resubscribed() -> None:
+        stream = ref()
+        if stream is not None:
+            stream.stats.resubscriptions += 1
+
     while True:
         try:
-            batch = await source.receive()
-        except SourceClosed:
-            return
-        except EventStreamError as exc:
-            stream = ref()
-            if stream is None or not stream.is_open:
-                return
-            delay = stream._resubscribe_delay if delay is None else delay
-            ceiling = stream._max_resubscribe_delay
-            logger.warning(
-                "event stream %s: receiving failed (%s); subscribing again", source.description, exc
+            batch = await receive_or_resubscribe(
+                source, delay, ceiling, who="event stream", wanted=wanted, resubscribed=resubscribed
             )
-            del stream
-            try:
-                resumed = await resubscribe(
-                    source, delay, ceiling, who="event stream", gone=lambda: ref() is None
-                )
-            except SourceClosed:
-                return
-            if resumed is None:
-                return
-            stream = ref()
-            if stream is not None:
-                stream.stats.resubscriptions += 1
-            del stream
-            delay = resumed
-            continue
         except Exception as exc:
             stream = ref()
             if stream is not None:
                 stream._stop(exc)
             return
-        delay = None
         stream = ref()
-        if stream is None:
+        if batch is None or stream is None:
             return
         try:
             await stream._take(batch)
