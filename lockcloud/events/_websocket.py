@@ -542,14 +542,15 @@ class WebSocketSource:
     async def receive(self) -> Sequence[SourceMessage]:
         """Every message ready (at least one). Cancelling the caller loses nothing: frames wait in the queue."""
         while True:
+            if self._closed:
+                # What is still queued is not handed over: unacknowledged, the server sends it again.
+                raise SourceClosed("the source is closed")
             ready = self._ready
             if ready:
                 taken = list(ready)
                 ready.clear()
                 self._room.set()
                 return taken
-            if self._closed:
-                raise SourceClosed("the source is closed")
             if self._failure is not None:
                 raise self._failure
             if self._connection is None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import pytest
 
 from lockcloud import SubscribeError, ValidationError
 from lockcloud.crypto import pulsar_password
-from lockcloud.events import WebSocketOptions, WebSocketSource
+from lockcloud.events import SourceClosed, WebSocketOptions, WebSocketSource
 
 ACCESS_ID = "reviewproject0000"
 SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
@@ -77,3 +78,27 @@ def test_credentials_in_the_url_are_refused_without_repeating_them(url: str) -> 
         WebSocketOptions(url=url, access_id=ACCESS_ID, access_secret=SECRET)
     assert "hunter2-secret" not in str(raised.value)
     assert "alice" not in str(raised.value)
+
+
+@pytest.mark.broker
+async def test_a_closed_source_hands_over_nothing_and_the_server_sends_it_again(
+    ws_source: Callable[..., WebSocketSource], publish: Callable[..., Awaitable[None]]
+) -> None:
+    source = ws_source(initial_position="earliest")
+    await source.open()
+    await publish(1)
+    async with asyncio.timeout(30):
+        while not source._ready:  # noqa: ASYNC110 - the frame is in, not yet taken: the case under test
+            await asyncio.sleep(0.01)
+    await source.close(1.0)
+    # "SourceClosed once closed": a message handed over now would never be acknowledged by a closing stream.
+    with pytest.raises(SourceClosed):
+        await source.receive()
+    again = ws_source(initial_position="earliest")
+    await again.open()
+    try:
+        async with asyncio.timeout(30):
+            (message,) = await again.receive()
+        assert message.defect is None
+    finally:
+        await again.close(1.0)
