@@ -549,7 +549,8 @@ def _message(entry_id: bytes, fields: dict[bytes, bytes]) -> SourceMessage:
     message_id = fields.get(b"id")
     topic = fields.get(b"topic")
     properties: object = None
-    with contextlib.suppress(ValueError):
+    # RecursionError: JSON nested past the interpreter's limit, which anyone who can write to Redis can send.
+    with contextlib.suppress(ValueError, RecursionError):
         properties = json.loads(fields.get(b"props", b""))
     if (
         fields.get(b"v") == _FORMAT

@@ -165,7 +165,7 @@ def parse_frame(frame: str | bytes, topic: str) -> SourceMessage:
     raw = frame.encode("utf-8") if isinstance(frame, str) else bytes(frame)
     try:
         document = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past the interpreter's limit
         return _unacknowledgeable(raw, "WebSocket frame is not JSON")
     if not isinstance(document, dict):
         return _unacknowledgeable(raw, "WebSocket frame is not a JSON object")

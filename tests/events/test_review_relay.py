@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from lockcloud import EventStreamError
+from lockcloud.crypto import encrypt_message
 from lockcloud.events import (
     EventStream,
     Outcome,
@@ -17,6 +19,7 @@ from lockcloud.events import (
     RedisRelaySource,
     SourceClosed,
     SourceMessage,
+    StatusReport,
     relay_key,
 )
 
@@ -166,3 +169,35 @@ async def test_a_stream_stops_resubscribing_a_source_closed_behind_its_back(
 
 def _said(caplog: pytest.LogCaptureFixture, text: str) -> bool:
     return any(text in record.getMessage() for record in caplog.records)
+
+
+def _envelope(device: str, data_id: str) -> bytes:
+    body = {
+        "dataId": data_id,
+        "devId": device,
+        "productKey": "pk",
+        "status": [{"code": "c", "value": 1, "t": 1}],
+    }
+    data = encrypt_message(json.dumps(body).encode(), SECRET, "aes_gcm")
+    return json.dumps({"data": data, "protocol": 4, "pv": "2.0", "sign": "s", "t": 1}).encode()
+
+
+async def test_an_entry_nested_too_deep_to_read_is_dead_lettered_and_the_stream_goes_on(
+    redis_server: Any,
+) -> None:
+    key = relay_key(ACCESS_ID)
+    client = aioredis.Redis.from_url(redis_server.url)
+    try:
+        async with EventStream(RedisRelaySource(redis_server.url, ACCESS_ID, group="deep"), SECRET) as stream:
+            # Anyone who can write to Redis can write this: JSON nested past the interpreter's recursion limit.
+            await client.xadd(key, {**GOOD, b"id": b"(1,1,-1,-1)", b"props": b"[" * 100_000})
+            await client.xadd(
+                key, {**GOOD, b"id": b"(1,2,-1,-1)", b"payload": _envelope("lock-1", "lock-1:1")}
+            )
+            async with asyncio.timeout(20):
+                event = await anext(stream)
+            assert isinstance(event, StatusReport)
+            assert event.data_id == "lock-1:1"
+            assert stream.stats.dead_letters == 1
+    finally:
+        await client.aclose()

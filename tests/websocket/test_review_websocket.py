@@ -9,7 +9,15 @@ import pytest
 
 from lockcloud import SubscribeError, ValidationError
 from lockcloud.crypto import pulsar_password
-from lockcloud.events import SourceClosed, WebSocketOptions, WebSocketSource
+from lockcloud.events import (
+    EnrollmentProgress,
+    EventStream,
+    MemoryDeadLetters,
+    SourceClosed,
+    WebSocketOptions,
+    WebSocketSource,
+)
+from lockcloud.sim import SimServer
 
 ACCESS_ID = "reviewproject0000"
 SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
@@ -102,3 +110,27 @@ async def test_a_closed_source_hands_over_nothing_and_the_server_sends_it_again(
         assert message.defect is None
     finally:
         await again.close(1.0)
+
+
+@pytest.mark.broker
+async def test_a_frame_nested_too_deep_to_read_is_dead_lettered_without_reconnecting(
+    sim_server: SimServer, ws_stream: Callable[..., EventStream], publish: Callable[..., Awaitable[None]]
+) -> None:
+    assert sim_server.websockets is not None
+    deep = "[" * 100_000
+    async with ws_stream(dead_letters=MemoryDeadLetters()) as stream:
+        await publish(1)
+        async with asyncio.timeout(30):
+            await anext(stream)
+        assert await sim_server.websockets.send_raw(deep) == 1
+        await publish(2)
+        async with asyncio.timeout(30):
+            event = await anext(stream)
+        assert isinstance(event, EnrollmentProgress)
+        assert event.period == 2
+        # Kept as a dead letter, not lost with a connection dropped over it.
+        assert stream.stats.dead_letters == 1
+        assert stream.stats.resubscriptions == 0
+    sink = stream.dead_letters
+    assert isinstance(sink, MemoryDeadLetters)
+    assert [letter.payload for letter in sink.letters] == [deep.encode()]
