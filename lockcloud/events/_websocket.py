@@ -69,6 +69,8 @@ _PULSAR_RECEIVER_QUEUE = 1000
 # Acknowledgements waiting for a connection; past this the oldest are dropped (a lost acknowledgement is only a
 # redelivery, which the stream suppresses).
 _MAX_PENDING_COMMANDS = 100_000
+# The close code websockets sends when a frame is over its max_size.
+_MESSAGE_TOO_BIG = 1009
 
 
 class _RedactHandshake(logging.Filter):
@@ -499,7 +501,14 @@ class WebSocketSource:
                 f"the server closed the WebSocket connection ({connection.close_code})"
             )
         except ConnectionClosed as exc:
-            failure = EventStreamError(f"the WebSocket connection was lost ({exc})")
+            if exc.sent is not None and exc.sent.code == _MESSAGE_TOO_BIG:
+                # Unread, it cannot be dead-lettered, and the server sends it again after every reconnection.
+                failure = EventStreamError(
+                    f"a message larger than max_frame_size={self.options.max_frame_size} bytes arrived "
+                    f"({exc.sent.reason}); the subscription is stuck on it until max_frame_size is raised"
+                )
+            else:
+                failure = EventStreamError(f"the WebSocket connection was lost ({exc})")
         except Exception as exc:  # a bug in parsing must not end the stream silently
             failure = EventStreamError(
                 f"reading the WebSocket connection failed: {type(exc).__name__}: {exc}"

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from lockcloud import SubscribeError, ValidationError
+from lockcloud import EventStreamError, SubscribeError, ValidationError
 from lockcloud.crypto import pulsar_password
 from lockcloud.events import (
     EnrollmentProgress,
@@ -134,3 +134,20 @@ async def test_a_frame_nested_too_deep_to_read_is_dead_lettered_without_reconnec
     sink = stream.dead_letters
     assert isinstance(sink, MemoryDeadLetters)
     assert [letter.payload for letter in sink.letters] == [deep.encode()]
+
+
+@pytest.mark.broker
+async def test_a_frame_over_max_frame_size_says_which_option_to_raise(
+    sim_server: SimServer, ws_source: Callable[..., WebSocketSource]
+) -> None:
+    # websockets cannot read such a frame, so it cannot be dead-lettered: the error must name the fix.
+    assert sim_server.websockets is not None
+    source = ws_source(max_frame_size=1000)
+    await source.open()
+    try:
+        assert await sim_server.websockets.send_raw("x" * 5000) == 1
+        with pytest.raises(EventStreamError, match=r"larger than max_frame_size=1000 bytes"):
+            async with asyncio.timeout(30):
+                await source.receive()
+    finally:
+        await source.close(1.0)
