@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
-from lockcloud import EventStreamError
 from lockcloud.crypto import encrypt_message
 from lockcloud.events import (
+    EnrollmentProgress,
     EventStream,
-    Outcome,
+    PulsarOptions,
+    PulsarSource,
     RedisRelayForwarder,
     RedisRelaySource,
     SourceClosed,
-    SourceMessage,
     StatusReport,
     relay_key,
 )
@@ -88,62 +89,48 @@ async def test_acknowledgements_lost_to_a_redis_outage_are_sent_once_it_is_back(
         await client.aclose()
 
 
-class _OneMessageSource:
-    """A real in-process Source: one message, then nothing until closed."""
-
-    description = "one message"
-
-    def __init__(self) -> None:
-        self.acknowledged: list[SourceMessage] = []
-        self.sent = False
-        self.closed = asyncio.Event()
-
-    async def open(self) -> None:
-        pass
-
-    async def receive(self) -> Sequence[SourceMessage]:
-        if not self.sent:
-            self.sent = True
-            return [SourceMessage(b"{}", {}, ("t", "1"), message_id="1", topic="t")]
-        await self.closed.wait()
-        raise SourceClosed("closed")
-
-    def acknowledge(self, message: SourceMessage) -> None:
-        self.acknowledged.append(message)
-
-    def redeliver(self, message: SourceMessage) -> None:
-        pass
-
-    def report(self, message: SourceMessage, outcome: Outcome) -> None:
-        pass
-
-    async def resubscribe(self) -> None:
-        raise EventStreamError("no")
-
-    async def close(self, grace: float) -> None:
-        self.closed.set()
-
-
-async def test_a_closed_forwarder_stops_retrying_and_acknowledges_nothing(redis_server: Any) -> None:
-    source = _OneMessageSource()
+async def test_a_closed_forwarder_stops_retrying_and_acknowledges_nothing(
+    broker: Any,
+    producer: Any,
+    push: Any,
+    make_stream: Callable[..., EventStream],
+    redis_server: Any,
+    tmp_path: Path,
+) -> None:
+    source = PulsarSource(
+        PulsarOptions(
+            url=broker.url,
+            access_id=push.ACCESS_ID,
+            access_secret=push.SECRET,
+            initial_position="earliest",
+            log_file=str(tmp_path / "forwarder-pulsar.log"),
+        )
+    )
     forwarder = RedisRelayForwarder(
-        source, redis_server.url, ACCESS_ID, redis_timeout=0.3, retry_delay=0.05, max_retry_delay=0.1
+        source, redis_server.url, push.ACCESS_ID, redis_timeout=0.3, retry_delay=0.05, max_retry_delay=0.1
     )
     await forwarder.open()
     await asyncio.to_thread(redis_server.kill)
+    await producer.enrollment(1)
     running = asyncio.create_task(forwarder.run())
     try:
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(20):
             while forwarder.stats.retries < 2:  # noqa: ASYNC110 - a counter of another task
                 await asyncio.sleep(0.02)
+        # Closed while Redis is away: the run ends, rather than retry the batch for as long as the process lives.
         await forwarder.aclose()
         async with asyncio.timeout(5):
             await running
     finally:
         running.cancel()
         await asyncio.wait([running])
-    assert source.acknowledged == []
     assert forwarder.stats.relayed == 0
+    # Nothing was acknowledged to Pulsar: the subscription's next consumer gets the message.
+    async with make_stream() as stream:
+        async with asyncio.timeout(20):
+            event = await anext(stream)
+    assert isinstance(event, EnrollmentProgress)
+    assert event.period == 1
 
 
 async def test_a_stream_stops_resubscribing_a_source_closed_behind_its_back(
