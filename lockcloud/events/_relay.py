@@ -31,7 +31,6 @@ import hashlib
 import json
 import logging
 import os
-import random
 import secrets
 import socket
 import time
@@ -47,6 +46,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("the Redis relay needs the redis package: pip install 'lockcloud[redis]'") from exc
 
 from lockcloud._errors import EventStreamError, RelayError, ValidationError
+from lockcloud.events._backoff import doubled, jittered, receive_or_resubscribe
 from lockcloud.events._source import Outcome, Source, SourceClosed, SourceMessage
 
 __all__ = ["RedisRelayForwarder", "RedisRelaySource", "RelayStats", "relay_key"]
@@ -56,6 +56,9 @@ logger = logging.getLogger("lockcloud.events")
 #: Entry layout version, so that a later layout can be told apart (and dead-lettered by an older reader).
 _FORMAT = b"1"
 _EPHEMERAL_PREFIX = "lockcloud-reader-"
+# Acknowledgements Redis did not take are sent again this long after (doubling up to the maximum).
+_ACK_RETRY_DELAY = 0.2
+_ACK_MAX_RETRY_DELAY = 5.0
 
 
 def relay_key(access_id: str) -> str:
@@ -92,10 +95,6 @@ async def _check_reachable(client: aioredis.Redis, address: str) -> None:
         await client.ping()
     except (RedisError, OSError) as exc:
         raise _unreachable(address, exc) from None
-
-
-def _jitter(delay: float) -> float:
-    return delay * (0.5 + random.random() / 2)
 
 
 # -- the listener side ------------------------------------------------------------------------------------------
@@ -205,18 +204,18 @@ class RedisRelayForwarder:
             )
         source = self.source
         while True:
-            try:
-                batch = await source.receive()
-            except SourceClosed:
+            batch = await receive_or_resubscribe(
+                source,
+                self._retry_delay,
+                self._max_retry_delay,
+                who="relay",
+                wanted=lambda: self._state == "open",
+                resubscribed=self._count_resubscription,
+            )
+            if batch is None:
                 return
-            except EventStreamError as exc:
-                logger.warning("relay %s: receiving failed (%s); subscribing again", source.description, exc)
-                try:
-                    await self._resubscribe()
-                except SourceClosed:
-                    return
-                continue
-            await self._relay(batch)
+            if not await self._relay(batch):
+                return  # closed while Redis was away: the batch stays unacknowledged at the source
             stats = self.stats
             for message in batch:
                 source.acknowledge(message)
@@ -227,10 +226,14 @@ class RedisRelayForwarder:
                 if self.on_relayed is not None:
                     self.on_relayed(message)
 
-    async def _relay(self, batch: Sequence[SourceMessage]) -> None:
+    def _count_resubscription(self) -> None:
+        self.stats.resubscriptions += 1
+
+    async def _relay(self, batch: Sequence[SourceMessage]) -> bool:
+        """Write the batch to Redis, retrying until it took it (True) or the forwarder was closed (False)."""
         entries = [_entry(message) for message in batch]
         delay = self._retry_delay
-        while True:
+        while self._state == "open":
             try:
                 # One round trip for the batch. A retry after a partial write relays some messages twice: readers
                 # suppress the copies by their Pulsar message id.
@@ -238,7 +241,7 @@ class RedisRelayForwarder:
                     for fields in entries:
                         pipe.xadd(self.key, fields, maxlen=self.maxlen, approximate=True)
                     await pipe.execute()
-                return
+                return True
             except (RedisError, OSError) as exc:
                 self.stats.retries += 1
                 logger.warning(
@@ -248,23 +251,9 @@ class RedisRelayForwarder:
                     len(entries),
                     delay,
                 )
-                await asyncio.sleep(_jitter(delay))
-                delay = min(delay * 2, self._max_retry_delay)
-
-    async def _resubscribe(self) -> None:
-        delay = self._retry_delay
-        while True:
-            await asyncio.sleep(_jitter(delay))
-            try:
-                await self.source.resubscribe()
-            except SourceClosed:
-                raise  # not a failure to retry: the source was closed meanwhile
-            except EventStreamError as exc:
-                delay = min(delay * 2, self._max_retry_delay)
-                logger.warning("relay %s: subscribing failed (%s)", self.source.description, exc)
-                continue
-            self.stats.resubscriptions += 1
-            return
+                await asyncio.sleep(jittered(delay))
+                delay = doubled(delay, self._max_retry_delay)
+        return False
 
     async def aclose(self) -> None:
         """Close the source (unrelayed messages stay unacknowledged there) and the Redis connection."""
@@ -403,6 +392,11 @@ class RedisRelaySource:
                 # The server may have handed out entries we never saw: they are pending for us, read them again.
                 self._cursor = "0"
                 raise
+            except EventStreamError:
+                # Closing drops the group or the connection under a pending read: that is the end, not a failure.
+                if self._state == "closed":
+                    raise SourceClosed("the relay source is closed") from None
+                raise
             # redis-py can swallow a cancellation that arrives during a blocking read and return as if the read
             # timed out: without this check a closing stream would wait for its pump forever.
             task = asyncio.current_task()
@@ -426,7 +420,7 @@ class RedisRelaySource:
                 block=max(1, round(block * 1000)),
             )
         except ResponseError as exc:
-            if "NOGROUP" in str(exc):
+            if "NOGROUP" in str(exc) and self._state != "closed":
                 # The group or the whole stream went away (Redis restarted without persistence, or was flushed):
                 # start again after the last entry seen, so nothing still in the stream is skipped.
                 logger.warning("relay group %s is gone; creating it again", self.group)
@@ -501,21 +495,34 @@ class RedisRelaySource:
 
     async def _acknowledge_forever(self) -> None:
         # Stopped by a flag, not by cancelling it: redis-py may swallow a cancellation that lands in XACK.
+        retry: float | None = None
         while self._state != "closed":
-            await self._ack_wanted.wait()
+            if retry is None:
+                await self._ack_wanted.wait()
+            else:
+                # Acknowledgements Redis did not take are sent again even if no new one comes: left pending in a
+                # named group, they would be delivered again by the next reader of that group.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(jittered(retry)):
+                        await self._ack_wanted.wait()
             self._ack_wanted.clear()
-            await self._flush_acks()
+            if await self._flush_acks():
+                retry = None
+            else:
+                retry = _ACK_RETRY_DELAY if retry is None else doubled(retry, _ACK_MAX_RETRY_DELAY)
 
-    async def _flush_acks(self) -> None:
+    async def _flush_acks(self) -> bool:
+        """Send the acknowledgements held; False (and still held) if Redis did not take them."""
         ids, self._acks = self._acks, []
         if not ids:
-            return
+            return True
         try:
             await self._redis.xack(self.key, self.group, *ids)
         except (RedisError, OSError) as exc:
-            # Kept for the next flush (the next acknowledgement, or closing).
             logger.debug("relay acknowledgements not sent (%s)", type(exc).__name__)
             self._acks[:0] = ids
+            return False
+        return True
 
     async def close(self, grace: float) -> None:
         """Send the last acknowledgements (a named group) or drop the group (an unnamed one); close the client."""
@@ -542,7 +549,8 @@ def _message(entry_id: bytes, fields: dict[bytes, bytes]) -> SourceMessage:
     message_id = fields.get(b"id")
     topic = fields.get(b"topic")
     properties: object = None
-    with contextlib.suppress(ValueError):
+    # RecursionError: JSON nested past the interpreter's limit, which anyone who can write to Redis can send.
+    with contextlib.suppress(ValueError, RecursionError):
         properties = json.loads(fields.get(b"props", b""))
     if (
         fields.get(b"v") == _FORMAT

@@ -29,7 +29,8 @@ The contract
   (Pulsar: topic + message id). Two different messages must never share a key; one message must keep its key.
   The stream keeps the last ``dedupe_window`` keys.
 * **Failures.** A transient transport failure is raised from ``receive`` as :class:`~lockcloud.EventStreamError`;
-  the stream then calls :meth:`Source.resubscribe` with jittered backoff until it succeeds. A source must not
+  the stream then calls :meth:`Source.resubscribe` with jittered backoff until it succeeds (a
+  :class:`SourceClosed` from it ends the reading, as from ``receive``). A source must not
   reconnect behind the stream's back in a way that replays messages under new keys. After a successful
   ``resubscribe`` the transport may redeliver anything unacknowledged: same keys, so no double delivery.
 * **Bad data.** A source never drops a message it cannot read. It hands over the raw bytes with

@@ -32,7 +32,6 @@ import collections
 import contextlib
 import logging
 import os
-import random
 import warnings
 import weakref
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
@@ -40,10 +39,11 @@ from types import TracebackType
 from typing import Any, Generic, Self, TypedDict, TypeVar, overload
 
 from lockcloud._errors import DecodeError, EventStreamError, ValidationError
+from lockcloud.events._backoff import receive_or_resubscribe
 from lockcloud.events._dead_letters import DeadLetterQuota, DeadLetterSink, as_sink, deliver
 from lockcloud.events._decode import Decoder
 from lockcloud.events._models import DeadLetter, EnrollmentProgress, Event, StreamStats
-from lockcloud.events._source import Outcome, Source, SourceClosed, SourceMessage
+from lockcloud.events._source import Outcome, Source, SourceMessage
 
 __all__ = ["EventStream", "StreamOptions", "Subscription"]
 
@@ -822,35 +822,33 @@ class EventStream:
 
 async def _pump(ref: weakref.ref[EventStream], source: Source) -> None:
     """Receive batches from ``source`` and hand them to the stream, until the source closes or the stream is gone."""
-    delay: float | None = None
+    stream = ref()
+    if stream is None:
+        return
+    delay, ceiling = stream._resubscribe_delay, stream._max_resubscribe_delay
+    del stream
+
+    def wanted() -> bool:
+        stream = ref()
+        return stream is not None and stream.is_open
+
+    def resubscribed() -> None:
+        stream = ref()
+        if stream is not None:
+            stream.stats.resubscriptions += 1
+
     while True:
         try:
-            batch = await source.receive()
-        except SourceClosed:
-            return
-        except EventStreamError as exc:
-            stream = ref()
-            if stream is None or not stream.is_open:
-                return
-            delay = stream._resubscribe_delay if delay is None else delay
-            ceiling = stream._max_resubscribe_delay
-            logger.warning(
-                "event stream %s: receiving failed (%s); subscribing again", source.description, exc
+            batch = await receive_or_resubscribe(
+                source, delay, ceiling, who="event stream", wanted=wanted, resubscribed=resubscribed
             )
-            del stream
-            resumed = await _resubscribe(ref, source, delay, ceiling)
-            if resumed is None:
-                return
-            delay = resumed
-            continue
         except Exception as exc:
             stream = ref()
             if stream is not None:
                 stream._stop(exc)
             return
-        delay = None
         stream = ref()
-        if stream is None:
+        if batch is None or stream is None:
             return
         try:
             await stream._take(batch)
@@ -859,33 +857,6 @@ async def _pump(ref: weakref.ref[EventStream], source: Source) -> None:
             stream._stop(exc)
             return
         del stream
-
-
-async def _resubscribe(
-    ref: weakref.ref[EventStream], source: Source, delay: float, ceiling: float
-) -> float | None:
-    """Resubscribe with jittered exponential backoff: the delay to start from after the next failure, or None
-    once the stream is gone."""
-    while True:
-        await asyncio.sleep(delay * (0.5 + random.random() / 2))
-        try:
-            await source.resubscribe()
-        except EventStreamError as exc:
-            delay = min(max(delay, 0.01) * 2, ceiling)
-            logger.warning(
-                "event stream %s: subscribing failed (%s); next try in ~%.1f s",
-                source.description,
-                exc,
-                delay,
-            )
-            if ref() is None:
-                return None
-            continue
-        stream = ref()
-        if stream is not None:
-            stream.stats.resubscriptions += 1
-        logger.info("event stream %s: subscribed again", source.description)
-        return delay
 
 
 def _names(value: str | Iterable[str] | None) -> frozenset[str] | None:

@@ -23,10 +23,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from lockcloud._asgi import Receive, Scope, Send, serve_lifespan
+from lockcloud._asgi import Receive, Scope, Send, send_json, serve_lifespan
 from lockcloud._errors import EventStreamError, ValidationError
 from lockcloud._wire import ENCRYPTION_PROPERTY
 from lockcloud.events._source import Outcome, SourceClosed, SourceMessage
+from lockcloud.events._wakeup import Wakeup
 
 __all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "WebhookSource", "sign_webhook"]
 
@@ -132,7 +133,7 @@ class WebhookSource:
         # key -> monotonic time it was settled; oldest first.
         self._settled: collections.OrderedDict[object, float] = collections.OrderedDict()
         self._queue: collections.deque[SourceMessage] = collections.deque()
-        self._waiter: asyncio.Future[None] | None = None
+        self._wakeup = Wakeup()
         self._state = "new"
 
     def __repr__(self) -> str:
@@ -154,13 +155,7 @@ class WebhookSource:
         while not self._queue:
             if self._state == "closed":
                 raise SourceClosed("the webhook source is closed")
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiter = waiter
-            try:
-                await waiter
-            finally:
-                if self._waiter is waiter:
-                    self._waiter = None
+            await self._wakeup.wait()
         batch = list(self._queue)
         self._queue.clear()
         return batch
@@ -188,12 +183,7 @@ class WebhookSource:
             answer = self._queue.popleft().handle
             if isinstance(answer, asyncio.Future) and not answer.done():
                 answer.set_result(Outcome.CLOSED)
-        self._wake()
-
-    def _wake(self) -> None:
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._wakeup.wake()
 
     # -- replay memory ------------------------------------------------------------------------------------------
 
@@ -229,7 +219,7 @@ class WebhookSource:
             headers: list[tuple[bytes, bytes]] = []
         except _Reject as reject:
             status, body, headers = reject.status, {"error": reject.error}, reject.headers
-        await _respond(send, status, body, headers)
+        await send_json(send, status, body, headers=headers)
 
     async def _handle(self, scope: Scope, receive: Receive) -> tuple[int, dict[str, Any]]:
         if scope.get("method") != "POST":
@@ -262,7 +252,7 @@ class WebhookSource:
             topic=None,
         )
         self._queue.append(message)
-        self._wake()
+        self._wakeup.wake()
         try:
             # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as the answer does.
             async with asyncio.timeout(self.accept_timeout):
@@ -326,19 +316,3 @@ def _check_envelope(payload: bytes) -> None:
         raise _Reject(400, "the body is not JSON") from None
     if not isinstance(envelope, dict) or not isinstance(envelope.get("data"), str):
         raise _Reject(400, "the body is not a push envelope (an object with a 'data' string)")
-
-
-async def _respond(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> None:
-    content = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(content)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": content})

@@ -25,6 +25,7 @@ import binascii
 import collections
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -45,9 +46,10 @@ from lockcloud._errors import (
 from lockcloud._wire import topic_for
 from lockcloud.crypto import pulsar_password
 from lockcloud.events._source import Outcome, SourceClosed, SourceMessage
+from lockcloud.events._wakeup import Wakeup
 
 if TYPE_CHECKING:
-    from websockets.asyncio.client import ClientConnection
+    from websockets.asyncio.client import ClientConnection, connect
 
 __all__ = ["WebSocketOptions", "WebSocketSettings", "WebSocketSource", "consumer_url", "parse_frame"]
 
@@ -67,6 +69,8 @@ _PULSAR_RECEIVER_QUEUE = 1000
 # Acknowledgements waiting for a connection; past this the oldest are dropped (a lost acknowledgement is only a
 # redelivery, which the stream suppresses).
 _MAX_PENDING_COMMANDS = 100_000
+# The close code websockets sends when a frame is over its max_size.
+_MESSAGE_TOO_BIG = 1009
 
 
 class _RedactHandshake(logging.Filter):
@@ -107,6 +111,12 @@ def consumer_url(
 ) -> str:
     """The consumer endpoint for ``topic`` (``tenant/namespace/name``) under ``base_url`` (``ws[s]://host:port/``)."""
     parts = urllib.parse.urlsplit(base_url)
+    if "@" in parts.netloc:
+        # Not repeated back: websockets would send them as Basic credentials, and the URL shows in logs and errors.
+        raise ValidationError(
+            "the WebSocket push URL must not hold credentials (user:password@host): the access id and secret "
+            "go in the handshake headers"
+        )
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
         raise ValidationError(
             f"a WebSocket push URL starts with ws:// or wss:// and names a host, not {base_url!r}"
@@ -157,7 +167,7 @@ def parse_frame(frame: str | bytes, topic: str) -> SourceMessage:
     raw = frame.encode("utf-8") if isinstance(frame, str) else bytes(frame)
     try:
         document = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past the interpreter's limit
         return _unacknowledgeable(raw, "WebSocket frame is not JSON")
     if not isinstance(document, dict):
         return _unacknowledgeable(raw, "WebSocket frame is not a JSON object")
@@ -285,6 +295,19 @@ class WebSocketOptions:
         )
 
 
+@functools.cache
+def _connect_without_redirects() -> type[connect]:
+    """websockets' ``connect``, refusing redirects: it strips only the standard credential headers on a redirect
+    to another host, not Pulsar's ``password`` header."""
+    from websockets.asyncio.client import connect
+
+    class _Connect(connect):
+        def process_redirect(self, exc: Exception) -> Exception | str:
+            return exc
+
+    return _Connect
+
+
 def _ssl_context(verify: bool | str) -> ssl.SSLContext:
     if verify is False:
         # Explicit opt-out only: Tuya's SDK skips verification, lockcloud never does by default.
@@ -324,7 +347,7 @@ class WebSocketSource:
         self._ready: collections.deque[SourceMessage] = collections.deque()
         self._room = asyncio.Event()
         self._room.set()
-        self._waiter: asyncio.Future[None] | None = None
+        self._wakeup = Wakeup()
         self._failure: EventStreamError | None = None
         self._commands: collections.deque[str] = collections.deque(maxlen=_MAX_PENDING_COMMANDS)
         self._flush: asyncio.Future[None] | None = None
@@ -357,8 +380,9 @@ class WebSocketSource:
         )
 
     async def _connect(self) -> None:
-        from websockets.asyncio.client import connect
         from websockets.exceptions import InvalidStatus, WebSocketException
+
+        connect = _connect_without_redirects()
 
         options = self.options
         timeout = options.connect_timeout
@@ -423,6 +447,13 @@ class WebSocketSource:
         ]
 
     def _refusal(self, status: int) -> SubscribeError:
+        if 300 <= status < 400:
+            return self._failure_error(
+                f"the push endpoint redirects elsewhere (HTTP {status}); redirects are not followed, as they "
+                "would carry the password header to another server",
+                "failed",
+                "check the URL is the region's push endpoint (wss://mqe.<region host>:8285/)",
+            )
         if status == 401:
             return self._failure_error(
                 "the message service refused the credentials (HTTP 401)",
@@ -461,7 +492,7 @@ class WebSocketSource:
         try:
             async for frame in connection:
                 ready.append(parse_frame(frame, topic))
-                self._wake()
+                self._wakeup.wake()
                 if len(ready) >= limit:
                     # Bounded memory: stop reading; the socket fills and the server holds back.
                     self._room.clear()
@@ -470,19 +501,21 @@ class WebSocketSource:
                 f"the server closed the WebSocket connection ({connection.close_code})"
             )
         except ConnectionClosed as exc:
-            failure = EventStreamError(f"the WebSocket connection was lost ({exc})")
+            if exc.sent is not None and exc.sent.code == _MESSAGE_TOO_BIG:
+                # Unread, it cannot be dead-lettered, and the server sends it again after every reconnection.
+                failure = EventStreamError(
+                    f"a message larger than max_frame_size={self.options.max_frame_size} bytes arrived "
+                    f"({exc.sent.reason}); the subscription is stuck on it until max_frame_size is raised"
+                )
+            else:
+                failure = EventStreamError(f"the WebSocket connection was lost ({exc})")
         except Exception as exc:  # a bug in parsing must not end the stream silently
             failure = EventStreamError(
                 f"reading the WebSocket connection failed: {type(exc).__name__}: {exc}"
             )
         if self._connection is connection:
             self._failure = failure
-            self._wake()
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+            self._wakeup.wake()
 
     async def _write(self, connection: ClientConnection) -> None:
         from websockets.exceptions import ConnectionClosed
@@ -518,25 +551,20 @@ class WebSocketSource:
     async def receive(self) -> Sequence[SourceMessage]:
         """Every message ready (at least one). Cancelling the caller loses nothing: frames wait in the queue."""
         while True:
+            if self._closed:
+                # What is still queued is not handed over: unacknowledged, the server sends it again.
+                raise SourceClosed("the source is closed")
             ready = self._ready
             if ready:
                 taken = list(ready)
                 ready.clear()
                 self._room.set()
                 return taken
-            if self._closed:
-                raise SourceClosed("the source is closed")
             if self._failure is not None:
                 raise self._failure
             if self._connection is None:
                 raise EventStreamError("not connected (subscribing again failed)")
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiter = waiter
-            try:
-                await waiter
-            finally:
-                if self._waiter is waiter:
-                    self._waiter = None
+            await self._wakeup.wait()
 
     def acknowledge(self, message: SourceMessage) -> None:
         """Send ``{"messageId": ...}`` (fire and forget). A frame without an id has nothing to acknowledge."""
@@ -562,7 +590,7 @@ class WebSocketSource:
     async def close(self, grace: float) -> None:
         """Send the acknowledgements still queued (within ``grace`` seconds), then close the connection."""
         self._closed = True
-        self._wake()
+        self._wakeup.wake()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(grace, 0.0)
         if self._commands and self._connection is not None and self._failure is None:

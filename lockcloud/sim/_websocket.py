@@ -31,7 +31,7 @@ import threading
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from lockcloud._asgi import Receive, Scope, Send
+from lockcloud._asgi import Receive, Scope, Send, send_json
 from lockcloud.crypto import pulsar_password
 
 __all__ = ["WebSocketConsumers"]
@@ -506,18 +506,7 @@ def _iso(epoch_ms: int) -> str:
 
 async def _deny(scope: Scope, send: Send, status: int, text: str) -> None:
     if "websocket.http.response" in scope.get("extensions", {}):
-        body = json.dumps({"error": text}).encode()
-        await send(
-            {
-                "type": "websocket.http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "websocket.http.response.body", "body": body})
+        await send_json(send, status, {"error": text}, kind="websocket.http")
     else:
         await send({"type": "websocket.close", "code": 1008})
 

@@ -1,0 +1,190 @@
+"""Review fixes of the Redis relay: closing ends a pending read, a closed forwarder stops (real redis-server)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from lockcloud.crypto import encrypt_message
+from lockcloud.events import (
+    EnrollmentProgress,
+    EventStream,
+    PulsarOptions,
+    PulsarSource,
+    RedisRelayForwarder,
+    RedisRelaySource,
+    SourceClosed,
+    StatusReport,
+    relay_key,
+)
+
+ACCESS_ID = "reviewproject0000"
+SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
+
+GOOD = {
+    b"v": b"1",
+    b"topic": b"persistent://t-partition-1",
+    b"props": b'{"em":"aes_gcm"}',
+    b"payload": b"{}",
+}
+
+
+@pytest.mark.parametrize("group", [None, "web-1"], ids=["unnamed", "named"])
+async def test_closing_ends_a_pending_read_with_source_closed(redis_server: Any, group: str | None) -> None:
+    # A long block, so that only closing can end the read.
+    source = RedisRelaySource(redis_server.url, ACCESS_ID, group=group, block=30.0)
+    await source.open()
+    receiving = asyncio.ensure_future(source.receive())
+    await asyncio.sleep(0.2)
+    assert not receiving.done()
+    async with asyncio.timeout(5):
+        await source.close(1.0)
+        with pytest.raises(SourceClosed):
+            await receiving
+    # The unnamed group was dropped on close, and the interrupted read did not create it again.
+    client = aioredis.Redis.from_url(redis_server.url)
+    try:
+        groups = [entry["name"].decode() for entry in await client.xinfo_groups(relay_key(ACCESS_ID))]
+    finally:
+        await client.aclose()
+    assert groups == ([] if group is None else [group])
+
+
+async def test_acknowledgements_lost_to_a_redis_outage_are_sent_once_it_is_back(redis_server: Any) -> None:
+    """A named group must not keep acknowledged entries pending: a restarted reader would deliver them again."""
+    key = relay_key(ACCESS_ID)
+    client = aioredis.Redis.from_url(redis_server.url)
+    source = RedisRelaySource(redis_server.url, ACCESS_ID, group="web-1", start="0", block=0.05, timeout=0.5)
+    try:
+        await source.open()
+        entry = {**GOOD, b"id": b"(1,1,-1,-1)"}
+        entry_id = await client.xadd(key, entry)
+        async with asyncio.timeout(10):
+            (message,) = await source.receive()
+        # Redis goes away (the pool's connections with it) just as the stream acknowledges, and comes back.
+        await client.connection_pool.disconnect()
+        await asyncio.to_thread(redis_server.stop)
+        source.acknowledge(message)
+        # Longer than redis-py's own retries of the command (3, at most 1 + 2 + 4 s apart).
+        await asyncio.sleep(8.0)
+        await asyncio.to_thread(redis_server.start)
+        # Back empty (no persistence): put the entry back, pending for this reader, as it was before.
+        await client.xadd(key, entry, id=entry_id)
+        await client.xgroup_create(key, "web-1", id="0")
+        assert await client.xreadgroup("web-1", "reader", {key: ">"})
+        assert (await client.xpending(key, "web-1"))["pending"] == 1
+        # No more traffic comes: the
+        # acknowledgement still reaches Redis, without waiting for the next one or for closing.
+        async with asyncio.timeout(10):
+            while (await client.xpending(key, "web-1"))["pending"]:  # noqa: ASYNC110 - polling Redis
+                await asyncio.sleep(0.05)
+    finally:
+        await source.close(1.0)
+        await client.aclose()
+
+
+async def test_a_closed_forwarder_stops_retrying_and_acknowledges_nothing(
+    broker: Any,
+    producer: Any,
+    push: Any,
+    make_stream: Callable[..., EventStream],
+    redis_server: Any,
+    tmp_path: Path,
+) -> None:
+    source = PulsarSource(
+        PulsarOptions(
+            url=broker.url,
+            access_id=push.ACCESS_ID,
+            access_secret=push.SECRET,
+            initial_position="earliest",
+            log_file=str(tmp_path / "forwarder-pulsar.log"),
+        )
+    )
+    forwarder = RedisRelayForwarder(
+        source, redis_server.url, push.ACCESS_ID, redis_timeout=0.3, retry_delay=0.05, max_retry_delay=0.1
+    )
+    await forwarder.open()
+    await asyncio.to_thread(redis_server.kill)
+    await producer.enrollment(1)
+    running = asyncio.create_task(forwarder.run())
+    try:
+        async with asyncio.timeout(20):
+            while forwarder.stats.retries < 2:  # noqa: ASYNC110 - a counter of another task
+                await asyncio.sleep(0.02)
+        # Closed while Redis is away: the run ends, rather than retry the batch for as long as the process lives.
+        await forwarder.aclose()
+        async with asyncio.timeout(5):
+            await running
+    finally:
+        running.cancel()
+        await asyncio.wait([running])
+    assert forwarder.stats.relayed == 0
+    # Nothing was acknowledged to Pulsar: the subscription's next consumer gets the message.
+    async with make_stream() as stream:
+        async with asyncio.timeout(20):
+            event = await anext(stream)
+    assert isinstance(event, EnrollmentProgress)
+    assert event.period == 1
+
+
+async def test_a_stream_stops_resubscribing_a_source_closed_behind_its_back(
+    redis_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = RedisRelaySource(redis_server.url, ACCESS_ID, block=0.05, timeout=0.3)
+    stream = EventStream(source, SECRET, resubscribe_delay=0.02, max_resubscribe_delay=0.05)
+    await stream.open()
+    try:
+        await asyncio.to_thread(redis_server.kill)
+        async with asyncio.timeout(20):
+            while not _said(caplog, "subscribing failed"):  # noqa: ASYNC110 - polling the log
+                await asyncio.sleep(0.05)
+        # Closed by someone else while the stream is retrying: the stream stops, rather than retry a closed source
+        # every few seconds for as long as it lives.
+        await source.close(0.5)
+        caplog.clear()
+        await asyncio.sleep(1.0)
+        assert not _said(caplog, "the relay source is closed")
+    finally:
+        await stream.aclose()
+
+
+def _said(caplog: pytest.LogCaptureFixture, text: str) -> bool:
+    return any(text in record.getMessage() for record in caplog.records)
+
+
+def _envelope(device: str, data_id: str) -> bytes:
+    body = {
+        "dataId": data_id,
+        "devId": device,
+        "productKey": "pk",
+        "status": [{"code": "c", "value": 1, "t": 1}],
+    }
+    data = encrypt_message(json.dumps(body).encode(), SECRET, "aes_gcm")
+    return json.dumps({"data": data, "protocol": 4, "pv": "2.0", "sign": "s", "t": 1}).encode()
+
+
+async def test_an_entry_nested_too_deep_to_read_is_dead_lettered_and_the_stream_goes_on(
+    redis_server: Any,
+) -> None:
+    key = relay_key(ACCESS_ID)
+    client = aioredis.Redis.from_url(redis_server.url)
+    try:
+        async with EventStream(RedisRelaySource(redis_server.url, ACCESS_ID, group="deep"), SECRET) as stream:
+            # Anyone who can write to Redis can write this: JSON nested past the interpreter's recursion limit.
+            await client.xadd(key, {**GOOD, b"id": b"(1,1,-1,-1)", b"props": b"[" * 100_000})
+            await client.xadd(
+                key, {**GOOD, b"id": b"(1,2,-1,-1)", b"payload": _envelope("lock-1", "lock-1:1")}
+            )
+            async with asyncio.timeout(20):
+                event = await anext(stream)
+            assert isinstance(event, StatusReport)
+            assert event.data_id == "lock-1:1"
+            assert stream.stats.dead_letters == 1
+    finally:
+        await client.aclose()
