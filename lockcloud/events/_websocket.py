@@ -250,7 +250,9 @@ class WebSocketOptions:
     explicitly. ``connect_timeout`` bounds opening: wrong credentials raise
     :class:`~lockcloud.StreamAuthenticationError`, a refused topic or subscription
     :class:`~lockcloud.StreamSubscriptionError`, anything else :class:`~lockcloud.SubscribeError`, each within it.
-    ``ping_interval`` / ``ping_timeout`` detect a dead connection; ``max_frame_size`` bounds one frame.
+    ``ping_interval`` / ``ping_timeout`` detect a dead connection; ``max_frame_size`` bounds one frame. Its
+    default, 8 MiB, holds the largest message a Pulsar broker accepts by default (5 MB, base64-encoded in its JSON
+    frame): a larger frame cannot be read, so it cannot be dead-lettered, and the subscription stops on it.
     """
 
     url: str = attrs.field()
@@ -267,7 +269,7 @@ class WebSocketOptions:
     connect_timeout: float = attrs.field(default=10.0, validator=_positive)
     ping_interval: float = attrs.field(default=20.0, validator=_positive)
     ping_timeout: float = attrs.field(default=20.0, validator=_positive)
-    max_frame_size: int = attrs.field(default=1 << 20, validator=_positive)
+    max_frame_size: int = attrs.field(default=8 << 20, validator=_positive)
 
     def __attrs_post_init__(self) -> None:
         self.endpoint  # noqa: B018 - validates url, topic, subscription and query options now

@@ -151,3 +151,11 @@ async def test_a_frame_over_max_frame_size_says_which_option_to_raise(
                 await source.receive()
     finally:
         await source.close(1.0)
+
+
+def test_the_default_frame_limit_holds_the_largest_message_a_broker_accepts() -> None:
+    # Pulsar's default maxMessageSize is 5 MB; over WebSocket the payload travels base64-encoded inside JSON.
+    largest_payload = 5 * 1024 * 1024
+    frame_overhead = 4096  # messageId, properties, publishTime and the JSON around them
+    options = WebSocketOptions(url="ws://127.0.0.1:1/", access_id="id", access_secret="secret")
+    assert options.max_frame_size >= (largest_payload + 2) // 3 * 4 + frame_overhead
