@@ -297,7 +297,8 @@ class RedisRelaySource:
 
     Every reader has a consumer group of its own, so each sees every entry. Without ``group`` it is a new group
     starting at ``start`` (``"$"``: entries added from now on) that is destroyed on close (what it held
-    unacknowledged is gone with it); a named ``group`` is kept across restarts and resumed where it stopped (its
+    unacknowledged is gone with it); opening one also drops the unnamed groups of readers idle for
+    ``stale_after`` seconds (processes killed before they could close); a named ``group`` is kept across restarts and resumed where it stopped (its
     unacknowledged entries first), created at ``start`` if new. Entries are read up to ``batch`` at a time,
     blocking ``block`` seconds per read. Acknowledgements are ``XACK``\\ s sent by a background task. An entry a
     recipient gave up is offered again after ``redelivery_delay`` seconds. After a Redis failure the stream
@@ -317,10 +318,12 @@ class RedisRelaySource:
         block: float = 1.0,
         timeout: float = 5.0,
         redelivery_delay: float = 1.0,
+        stale_after: float = 3600.0,
     ) -> None:
-        if batch < 1 or not block > 0 or not timeout > 0 or redelivery_delay < 0:
+        if batch < 1 or not block > 0 or not timeout > 0 or redelivery_delay < 0 or not stale_after > block:
             raise ValidationError(
-                "batch must be at least 1, block and timeout positive, redelivery_delay not negative"
+                "batch must be at least 1, block and timeout positive, redelivery_delay not negative, "
+                "stale_after longer than block"
             )
         if group is not None and not group:
             raise ValidationError("group must not be empty")
@@ -334,6 +337,7 @@ class RedisRelaySource:
         self._batch = batch
         self._block = block
         self._redelivery_delay = redelivery_delay
+        self._stale_after = stale_after
         self._redis = _client(url, timeout, block)
         self.address = _address(self._redis)
         # "0": our own pending entries first (after a restart of a named group, or a failure), then ">": new ones.
@@ -363,6 +367,8 @@ class RedisRelaySource:
         await _check_reachable(self._redis, self.address)
         await self._create_group(self._start)
         self._grouped = True
+        if self.ephemeral:
+            await self._drop_stale_readers()
         self._acker = asyncio.create_task(
             self._acknowledge_forever(), name=f"lockcloud-relay-acks {self.key}"
         )
@@ -376,6 +382,28 @@ class RedisRelaySource:
                 raise EventStreamError(f"cannot create the relay group {self.group!r}: {exc}") from None
         except (RedisError, OSError) as exc:
             raise _unreachable(self.address, exc) from None
+
+    async def _drop_stale_readers(self) -> None:
+        # An unnamed reader drops its group when it closes; one that was killed cannot, and its group (with its
+        # pending entries) would stay in Redis for good. A live reader touches Redis every ``block`` seconds, so
+        # a group whose every consumer has been idle for ``stale_after`` is a dead process's. One that lives on
+        # after all finds its group gone and makes it again after the last entry it saw (see ``_read``).
+        try:
+            groups: Any = await self._redis.xinfo_groups(self.key)
+            for group in groups:
+                name = _text(group.get("name"))
+                if not name.startswith(_EPHEMERAL_PREFIX) or name == self.group:
+                    continue
+                consumers: Any = await self._redis.xinfo_consumers(self.key, name)
+                idle = [int(consumer.get("idle", 0)) for consumer in consumers]
+                if idle and min(idle) >= self._stale_after * 1000:
+                    await self._redis.xgroup_destroy(self.key, name)
+                    logger.info(
+                        "relay %s: dropped the group of a reader gone for %d s", self.key, min(idle) // 1000
+                    )
+        except (RedisError, OSError) as exc:
+            # Housekeeping only: this reader works without it.
+            logger.debug("relay %s: stale readers not swept (%s)", self.key, type(exc).__name__)
 
     async def receive(self) -> Sequence[SourceMessage]:
         """The next entries (at least one). A cancelled read loses nothing: the next call re-reads our pending."""
@@ -542,6 +570,10 @@ class RedisRelaySource:
                 else:
                     await self._flush_acks()
         await self._redis.aclose()
+
+
+def _text(value: object) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def _message(entry_id: bytes, fields: dict[bytes, bytes]) -> SourceMessage:

@@ -188,3 +188,29 @@ async def test_an_entry_nested_too_deep_to_read_is_dead_lettered_and_the_stream_
             assert stream.stats.dead_letters == 1
     finally:
         await client.aclose()
+
+
+async def test_an_unnamed_reader_drops_the_groups_of_readers_killed_long_ago(redis_server: Any) -> None:
+    # A killed process never closes its reader: its group would stay in Redis for good. Such a group and a live
+    # reader's group differ only in how long their consumer has been idle.
+    client = aioredis.Redis.from_url(redis_server.url)
+    key = relay_key(ACCESS_ID)
+    try:
+        await client.xadd(key, GOOD)
+        for name in ("lockcloud-reader-killed", "lockcloud-reader-alive", "web-named"):
+            await client.xgroup_create(key, name, id="0", mkstream=True)
+        await client.xreadgroup("lockcloud-reader-killed", "reader", {key: ">"}, count=1)
+        await client.xreadgroup("web-named", "reader", {key: ">"}, count=1)
+        await asyncio.sleep(1.3)
+        await client.xreadgroup("lockcloud-reader-alive", "reader", {key: ">"}, count=1)
+        source = RedisRelaySource(redis_server.url, ACCESS_ID, block=0.1, stale_after=1.0)
+        await source.open()
+        try:
+            groups = {entry["name"].decode() for entry in await client.xinfo_groups(key)}
+        finally:
+            await source.close(1.0)
+    finally:
+        await client.aclose()
+    # The long-idle unnamed group is gone; the one read just now, the named one and the opener's own are kept.
+    assert "lockcloud-reader-killed" not in groups
+    assert {"lockcloud-reader-alive", "web-named", source.group} <= groups
