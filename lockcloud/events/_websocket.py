@@ -526,13 +526,15 @@ class WebSocketSource:
         loop = asyncio.get_running_loop()
         while True:
             while commands:
+                # Taken before the send: a full deque drops its oldest entry on append, which must never be
+                # the one in flight (removing "the first" afterwards would drop a command never sent).
+                command = commands.popleft()
                 try:
-                    await connection.send(commands[0])
+                    await connection.send(command)
                 except ConnectionClosed:
+                    commands.appendleft(command)
                     self._writer_idle.set()
                     return  # kept for the next connection; the reader reports the failure
-                if commands:
-                    commands.popleft()
             self._writer_idle.set()
             flush: asyncio.Future[None] = loop.create_future()
             self._flush = flush
