@@ -21,7 +21,7 @@ from lockcloud._auth import DEFAULT_MAX_RESPONSE_BYTES, ServerClock, TuyaAuth
 from lockcloud._errors import InsecureTransportWarning, ValidationError
 from lockcloud._tokens import TokenManager, TokenStore
 from lockcloud._transport import RateLimiter, RetryPolicy, Transport, seconds
-from lockcloud._wire import TOKEN_PATH
+from lockcloud._wire import PRODUCTION_ENV, TEST_ENV, TOKEN_PATH
 from lockcloud.regions import Region
 
 if TYPE_CHECKING:
@@ -53,6 +53,7 @@ ENV_BASE_URL = "LOCKCLOUD_BASE_URL"
 ENV_PULSAR_URL = "LOCKCLOUD_PULSAR_URL"
 ENV_WEBSOCKET_URL = "LOCKCLOUD_WEBSOCKET_URL"
 ENV_PUSH_TRANSPORT = "LOCKCLOUD_PUSH_TRANSPORT"
+ENV_PUSH_ENV = "LOCKCLOUD_PUSH_ENV"
 
 # Hosts already warned about for plain http:// (once per host and process).
 _warned_plain_hosts: set[str] = set()
@@ -140,7 +141,9 @@ class LockCloud:
     for the simulator or a proxy). Plain ``http://`` to a host that is not this machine draws an
     :class:`~lockcloud.InsecureTransportWarning`. ``push_transport`` is the transport of the push streams the
     client opens when none is named: :meth:`events` without ``transport=``, and the stream an enrollment opens for
-    itself. ``"websocket"`` makes a client work with no ``pulsar-client`` installed.
+    itself. ``"websocket"`` makes a client work with no ``pulsar-client`` installed. ``push_env`` is likewise the
+    topic those streams read, ``{access_id}/out/{push_env}``: ``"event"`` (production) or ``"event-test"`` (Tuya's
+    test channel).
 
     ``timeout`` bounds each attempt in total, answer included, in seconds (an ``httpx.Timeout`` sets httpx's
     per-phase limits, and the attempt's total is their sum); the retry policy's ``deadline`` bounds the whole call.
@@ -161,6 +164,7 @@ class LockCloud:
         pulsar_url: str | None = None,
         websocket_url: str | None = None,
         push_transport: PushTransport = "pulsar",
+        push_env: str = PRODUCTION_ENV,
         http_client: httpx.AsyncClient | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
@@ -187,6 +191,9 @@ class LockCloud:
         if push_transport not in ("pulsar", "websocket"):
             raise ValidationError(f"push_transport must be 'pulsar' or 'websocket', not {push_transport!r}")
         self.push_transport: PushTransport = push_transport
+        if push_env not in (PRODUCTION_ENV, TEST_ENV):
+            raise ValidationError(f"push_env must be {PRODUCTION_ENV!r} or {TEST_ENV!r}, not {push_env!r}")
+        self.push_env = push_env
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise ValidationError(
                 f"http_client must be an httpx.AsyncClient, got {type(http_client).__name__}"
@@ -247,7 +254,8 @@ class LockCloud:
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> LockCloud:
         """A client from ``LOCKCLOUD_ACCESS_ID``, ``LOCKCLOUD_ACCESS_SECRET`` and optionally ``LOCKCLOUD_REGION``,
         ``LOCKCLOUD_BASE_URL``, ``LOCKCLOUD_PULSAR_URL``, ``LOCKCLOUD_WEBSOCKET_URL`` (what ``lockcloud sim serve``
-        prints and the command line reads) and ``LOCKCLOUD_PUSH_TRANSPORT`` (``pulsar`` or ``websocket``). Keyword ``options`` go to the constructor and win over the environment."""
+        prints and the command line reads), ``LOCKCLOUD_PUSH_TRANSPORT`` (``pulsar`` or ``websocket``) and
+        ``LOCKCLOUD_PUSH_ENV`` (``event`` or ``event-test``). Keyword ``options`` go to the constructor and win over the environment."""
         env = os.environ if environ is None else environ
         missing = [name for name in (ENV_ACCESS_ID, ENV_ACCESS_SECRET) if not env.get(name)]
         if missing:
@@ -263,6 +271,8 @@ class LockCloud:
             settings["websocket_url"] = env[ENV_WEBSOCKET_URL]
         if env.get(ENV_PUSH_TRANSPORT):
             settings["push_transport"] = env[ENV_PUSH_TRANSPORT]
+        if env.get(ENV_PUSH_ENV):
+            settings["push_env"] = env[ENV_PUSH_ENV]
         settings.update(options)
         return cls(env[ENV_ACCESS_ID], env[ENV_ACCESS_SECRET], **settings)
 
@@ -382,7 +392,7 @@ class LockCloud:
 
         ``transport="websocket"`` reads the same topic over Pulsar's WebSocket API (pure Python, port 8285)
         instead of Pulsar's own protocol (``"pulsar"``, which needs ``lockcloud[pulsar]``); without ``transport``
-        the client's ``push_transport`` is used. ``url`` defaults to the
+        the client's ``push_transport`` is used, and without ``env`` its ``push_env``. ``url`` defaults to the
         client's ``pulsar_url`` or ``websocket_url`` (the region's unless given); every keyword is one of
         :class:`lockcloud.events.EventsOptions` (the sources' and the stream's options). With
         ``relay="redis://..."`` the stream reads what ``lockcloud listen --relay`` forwards instead.
@@ -391,6 +401,7 @@ class LockCloud:
 
         if options.get("relay") is None:
             options.setdefault("transport", self.push_transport)
+            options.setdefault("env", self.push_env)
             websocket = options["transport"] == "websocket"
             options.setdefault("url", self.websocket_url if websocket else self.pulsar_url)
         return events_stream(self.access_id, self._access_secret, options)
@@ -407,6 +418,7 @@ class LockCloud:
         from lockcloud.events._options import relay_forwarder
 
         options.setdefault("url", self.pulsar_url)
+        options.setdefault("env", self.push_env)
         return relay_forwarder(self.access_id, self._access_secret, relay_url, options)
 
     def enroll(self, device_id: str, **options: Unpack[EnrollOptions]) -> Enrollment:

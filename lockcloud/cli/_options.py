@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from lockcloud._wire import PRODUCTION_ENV, TEST_ENV
 from lockcloud.cli._errors import ENV_ACCESS_ID, ENV_ACCESS_SECRET, ENV_REGION
 from lockcloud.cli._output import Output
 from lockcloud.cli._target import Connection
@@ -18,6 +19,7 @@ from lockcloud.regions import Region
 __all__ = [
     "ENV_BASE_URL",
     "ENV_PULSAR_URL",
+    "ENV_PUSH_ENV",
     "ENV_SUBSCRIPTION",
     "ENV_WEBSOCKET_URL",
     "connection_options",
@@ -31,6 +33,7 @@ __all__ = [
 ENV_BASE_URL = "LOCKCLOUD_BASE_URL"
 ENV_PULSAR_URL = "LOCKCLOUD_PULSAR_URL"
 ENV_WEBSOCKET_URL = "LOCKCLOUD_WEBSOCKET_URL"
+ENV_PUSH_ENV = "LOCKCLOUD_PUSH_ENV"
 ENV_SUBSCRIPTION = "LOCKCLOUD_SUBSCRIPTION"
 
 Command = Callable[..., Any]
@@ -114,6 +117,7 @@ def connection_options(func: Command) -> Command:
         base_url: str | None,
         pulsar_url: str | None,
         websocket_url: str | None,
+        push_env: str,
         sim: bool,
         verbose: bool,
         **kwargs: Any,
@@ -125,6 +129,7 @@ def connection_options(func: Command) -> Command:
             base_url=base_url or None,
             pulsar_url=pulsar_url or None,
             websocket_url=websocket_url or None,
+            push_env=push_env,
             sim=sim,
             verbose=verbose,
         )
@@ -168,6 +173,15 @@ def connection_options(func: Command) -> Command:
                     envvar=ENV_WEBSOCKET_URL,
                     show_envvar=True,
                     help="Push URL over WebSocket (wss://host:8285/) overriding the region's.",
+                ),
+                click.option(
+                    "--push-env",
+                    type=click.Choice([PRODUCTION_ENV, TEST_ENV]),
+                    default=PRODUCTION_ENV,
+                    envvar=ENV_PUSH_ENV,
+                    show_envvar=True,
+                    help="Push topic ACCESS_ID/out/PUSH_ENV: event (real devices) or event-test (Tuya's test "
+                    "channel); a stream on one never sees the other's messages.",
                 ),
                 click.option(
                     "--sim", is_flag=True, help="Run against an embedded simulator started for this command."

@@ -9,8 +9,16 @@ from typing import TYPE_CHECKING
 
 import click
 
+from lockcloud._wire import PRODUCTION_ENV, TEST_ENV
 from lockcloud.cli._errors import ENV_ACCESS_ID, ENV_ACCESS_SECRET
-from lockcloud.cli._options import ENV_BASE_URL, ENV_PULSAR_URL, ENV_WEBSOCKET_URL, output_options, positive
+from lockcloud.cli._options import (
+    ENV_BASE_URL,
+    ENV_PULSAR_URL,
+    ENV_PUSH_ENV,
+    ENV_WEBSOCKET_URL,
+    output_options,
+    positive,
+)
 from lockcloud.cli._output import Output
 from lockcloud.cli._run import run
 from lockcloud.cli._target import SIM_PRESS_INTERVAL
@@ -49,6 +57,14 @@ def sim() -> None:
     help="How the simulator encrypts push messages, as their `em` property says: aes_gcm, or aes_ecb (what a "
     "message without `em` also means). lockcloud decrypts both; pick the one your project receives.",
 )
+@click.option(
+    "--push-env",
+    type=click.Choice([PRODUCTION_ENV, TEST_ENV]),
+    default=PRODUCTION_ENV,
+    show_default=True,
+    help="Topic the pushes go to, ACCESS_ID/out/PUSH_ENV: event (Tuya's 11 partitions) or event-test "
+    "(unpartitioned, Tuya's test channel).",
+)
 @output_options
 def serve(
     port: int,
@@ -58,6 +74,7 @@ def serve(
     broker_url: str | None,
     press_interval: float,
     push_encryption: MessageEncryption,
+    push_env: str,
     out: Output,
     verbose: bool,
 ) -> None:
@@ -73,6 +90,7 @@ def serve(
             broker_url=broker_url,
             press_interval=press_interval,
             push_encryption=push_encryption,
+            push_env=push_env,
         ),
     )
 
@@ -87,6 +105,7 @@ async def _serve(
     broker_url: str | None,
     press_interval: float,
     push_encryption: MessageEncryption,
+    push_env: str,
 ) -> None:
     from lockcloud.sim import Simulator, running
 
@@ -101,12 +120,15 @@ async def _serve(
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        async with running(simulator, broker=broker, broker_url=broker_url, port=port) as server:
+        async with running(
+            simulator, broker=broker, broker_url=broker_url, port=port, env=push_env
+        ) as server:
             out.emit(
                 {
                     "base_url": server.base_url,
                     "pulsar_url": server.pulsar_url,
                     "websocket_url": server.websocket_url,
+                    "push_env": server.env,
                     "access_id": server.access_id,
                     "access_secret": server.access_secret,
                     "devices": server.devices,
@@ -126,7 +148,7 @@ def _describe_server(out: Output, server: SimServer) -> None:
     sim = server.simulator
     out.say("lockcloud simulator - a simulated Tuya cloud with smart locks (not a real Tuya project)")
     out.say(f"  REST API:      {server.base_url}")
-    out.say(f"  push broker:   {server.pulsar_url or '(none)'}  topic {server.access_id}/out/event")
+    out.say(f"  push broker:   {server.pulsar_url or '(none)'}  topic {server.access_id}/out/{server.env}")
     out.say(f"  push over ws:  {server.websocket_url or '(none)'}  (Pulsar WebSocket API, same topic)")
     out.say(f"  access id:     {server.access_id}")
     out.say(f"  access secret: {server.access_secret}")
@@ -142,4 +164,6 @@ def _describe_server(out: Output, server: SimServer) -> None:
         out.say(f"  export {ENV_PULSAR_URL}={server.pulsar_url}")
     if server.websocket_url:
         out.say(f"  export {ENV_WEBSOCKET_URL}={server.websocket_url}")
+    if server.env != PRODUCTION_ENV:
+        out.say(f"  export {ENV_PUSH_ENV}={server.env}")
     out.say("Press Ctrl-C to stop.")

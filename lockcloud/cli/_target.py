@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from lockcloud._wire import PRODUCTION_ENV
 from lockcloud.cli._errors import ENV_ACCESS_ID, ENV_ACCESS_SECRET, CommandError
 from lockcloud.cli._output import Output
 from lockcloud.regions import Region
@@ -38,6 +39,7 @@ class Connection:
     base_url: str | None = None
     pulsar_url: str | None = None
     websocket_url: str | None = None
+    push_env: str = PRODUCTION_ENV
     sim: bool = False
     verbose: bool = False
 
@@ -58,6 +60,7 @@ class Target:
     embedded: bool = False
     devices: dict[str, str] = attrs.field(factory=dict)
     websocket_url: str | None = None
+    push_env: str = PRODUCTION_ENV
 
 
 def configured_target(connection: Connection) -> Target | None:
@@ -76,6 +79,7 @@ def configured_target(connection: Connection) -> Target | None:
         connection.base_url or region.base_url,
         connection.pulsar_url or region.pulsar_url,
         websocket_url=connection.websocket_url or region.websocket_url,
+        push_env=connection.push_env,
     )
 
 
@@ -95,7 +99,7 @@ async def open_target(
     if connection.has_credentials:
         out.note("--sim given: the credentials from flags or environment are not used")
     out.note("--sim: starting an embedded simulator and broker for this command (no Tuya account involved)")
-    async with running(press_interval=press_interval) as server:
+    async with running(press_interval=press_interval, env=connection.push_env) as server:
         yield sim_target(server)
 
 
@@ -110,6 +114,7 @@ def sim_target(server: SimServer) -> Target:
         embedded=True,
         devices=server.devices,
         websocket_url=server.websocket_url,
+        push_env=server.env,
     )
 
 
@@ -126,6 +131,7 @@ async def connect(target: Target, **options: Any) -> AsyncIterator[LockCloud]:
         base_url=target.base_url,
         pulsar_url=target.pulsar_url,
         websocket_url=target.websocket_url,
+        push_env=target.push_env,
         **options,
     ) as cloud:
         yield cloud

@@ -245,6 +245,30 @@ def test_enroll_with_progress_and_listen(
     assert {event["partition"] for event in events} == {announced[0]["partition"]}
 
 
+def test_the_test_channel_end_to_end(
+    serve_simulator: Callable[..., dict[str, Any]],
+    simulator_environment: Callable[[dict[str, Any]], dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # `sim serve --push-env event-test` pushes to the unpartitioned test topic; the CLI follows LOCKCLOUD_PUSH_ENV,
+    # for its listeners and for the enrollment's own stream alike (or the enrollment would never see a press).
+    served = serve_simulator("--press-interval", "0.02", "--push-env", "event-test")
+    assert served["push_env"] == "event-test"
+    for name, value in {**simulator_environment(served), "LOCKCLOUD_PUSH_ENV": "event-test"}.items():
+        monkeypatch.setenv(name, value)
+    assert main(["listen", "--duration", "0.2", "--subscription", "cli-test-channel"]) == 0
+    capsys.readouterr()
+    arguments = ["enroll", "sim-back-door", "--user", "sim-alice", "--type", "card", "--subscription", "x"]
+    assert main(arguments) == 0
+    assert "Enrolled as key" in capsys.readouterr().out
+    listen = ["listen", "--count", "3", "--duration", "20", "--subscription", "cli-test-channel", "--json"]
+    assert main(listen) == 0
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [document["type"] for document in documents] == ["EnrollmentProgress"] * 3
+    assert {document["partition"] for document in documents} == {None}
+
+
 def test_listen_relays_to_redis(
     served_env: dict[str, Any], redis_server: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -232,6 +232,19 @@ async def test_push_transport_picks_the_source_of_streams_opened_without_transpo
         LockCloud("id", "secret", push_transport="mqtt")  # type: ignore[arg-type]
 
 
+async def test_push_env_picks_the_topic_of_streams_opened_without_env() -> None:
+    env = {"LOCKCLOUD_ACCESS_ID": "env-id", "LOCKCLOUD_ACCESS_SECRET": "env-secret"}
+    async with LockCloud.from_env({**env, "LOCKCLOUD_PUSH_ENV": "event-test"}) as cloud:
+        assert cloud.push_env == "event-test"
+        assert "'env-id/out/event-test'" in cloud.events().source.description
+        assert "'env-id/out/event'" in cloud.events(env="event").source.description
+        assert "'env-id/out/event-test'" in cloud.events(transport="websocket").source.description
+    async with LockCloud.from_env(env) as cloud:
+        assert "'env-id/out/event'" in cloud.events().source.description
+    with pytest.raises(ValidationError, match="push_env"):
+        LockCloud("id", "secret", push_env="event/../x")
+
+
 def test_from_env_names_what_is_missing() -> None:
     with pytest.raises(ValidationError, match="LOCKCLOUD_ACCESS_SECRET"):
         LockCloud.from_env({"LOCKCLOUD_ACCESS_ID": "x"})
