@@ -33,6 +33,7 @@ __all__ = [
     "TOKEN_PATH",
     "Endpoint",
     "MessageEncryption",
+    "subscription_for",
     "topic_for",
 ]
 
@@ -147,6 +148,11 @@ TEST_ENV = "event-test"
 def topic_for(access_id: str, env: str = PRODUCTION_ENV) -> str:
     """``{access_id}/out/{env}``: ``event`` in production, ``event-test`` for Tuya's test channel."""
     return f"{access_id}/out/{env}"
+
+
+def subscription_for(access_id: str) -> str:
+    """``{access_id}-sub``: the project's one subscription (Failover), the only one Tuya documents."""
+    return f"{access_id}-sub"
 
 
 #: The message property naming the cipher of the envelope's ``data``; missing means ``aes_ecb``.

@@ -44,7 +44,7 @@ from lockcloud._errors import (
     SubscribeError,
     ValidationError,
 )
-from lockcloud._wire import topic_for
+from lockcloud._wire import subscription_for, topic_for
 from lockcloud.crypto import pulsar_password
 from lockcloud.events._source import Outcome, SourceClosed, SourceMessage
 
@@ -207,7 +207,7 @@ class PulsarOptions:
 
     @property
     def subscription_name(self) -> str:
-        return self.subscription or f"{self.access_id}-sub"
+        return self.subscription or subscription_for(self.access_id)
 
 
 # The same refusals raise the same classes over either transport (see lockcloud/events/_websocket.py).

@@ -43,7 +43,7 @@ from lockcloud._errors import (
     SubscribeError,
     ValidationError,
 )
-from lockcloud._wire import topic_for
+from lockcloud._wire import subscription_for, topic_for
 from lockcloud.crypto import pulsar_password
 from lockcloud.events._source import Outcome, SourceClosed, SourceMessage
 from lockcloud.events._wakeup import Wakeup
@@ -280,7 +280,7 @@ class WebSocketOptions:
 
     @property
     def subscription_name(self) -> str:
-        return self.subscription or f"{self.access_id}-sub"
+        return self.subscription or subscription_for(self.access_id)
 
     @property
     def endpoint(self) -> str:

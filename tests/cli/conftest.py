@@ -207,12 +207,19 @@ def environment_for(info: dict[str, Any]) -> dict[str, str]:
         "LOCKCLOUD_ACCESS_SECRET": info["access_secret"],
         "LOCKCLOUD_BASE_URL": info["base_url"],
         "LOCKCLOUD_PULSAR_URL": info["pulsar_url"],
+        **({"LOCKCLOUD_WEBSOCKET_URL": info["websocket_url"]} if info.get("websocket_url") else {}),
     }
 
 
 @pytest.fixture
 def simulator_environment() -> Callable[[dict[str, Any]], dict[str, str]]:
     return environment_for
+
+
+@pytest.fixture
+def read_line() -> Callable[[Any, float], str]:
+    """``read_line(stream, seconds)``: the next line of a child process's output, failing after ``seconds``."""
+    return read_line_within
 
 
 #: A served simulator that runs ``open_door`` and then keeps the answer back (it says so on stdout): the moment

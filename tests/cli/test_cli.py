@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,15 +29,6 @@ pytestmark = pytest.mark.usefixtures("without_lockcloud_environment")
 
 def run(*args: str, timeout: float = DEMO_TIMEOUT) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*COMMAND, *args], capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def read_line_within(stream: Any, seconds: float) -> str:
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.append(stream.readline()), daemon=True)
-    reader.start()
-    reader.join(seconds)
-    assert lines, f"no output within {seconds} s"
-    return lines[0]
 
 
 # -- demo -------------------------------------------------------------------------------------------------------
@@ -128,7 +118,7 @@ async def test_sim_serve_serves_until_signalled(served: dict[str, Any], stop_sig
     assert "terminate called" not in errors
 
 
-def test_sim_serve_human_output_lists_everything() -> None:
+def test_sim_serve_human_output_lists_everything(read_line: Callable[[Any, float], str]) -> None:
     process = subprocess.Popen(
         [*COMMAND, "sim", "serve", "--no-broker", "--access-id", "myproject", "--access-secret", "s" * 32],
         stdout=subprocess.PIPE,
@@ -136,9 +126,9 @@ def test_sim_serve_human_output_lists_everything() -> None:
         text=True,
     )
     try:
-        lines = [read_line_within(process.stdout, 30)]
+        lines = [read_line(process.stdout, 30)]
         while not lines[-1].startswith("Press Ctrl-C"):
-            lines.append(read_line_within(process.stdout, 30))
+            lines.append(read_line(process.stdout, 30))
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(15) == 0

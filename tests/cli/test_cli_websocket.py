@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,40 +13,17 @@ from lockcloud.cli import main
 pytestmark = pytest.mark.broker
 
 
-def _first_line(process: subprocess.Popen[str], seconds: float) -> str:
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.append(process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
-    reader.start()
-    reader.join(seconds)
-    assert lines, f"no output within {seconds} s"
-    return lines[0]
-
-
 @pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch, without_lockcloud_environment: None) -> Iterator[dict[str, Any]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lockcloud", "sim", "serve", "--json", "--press-interval", "0.05"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        info: dict[str, Any] = json.loads(_first_line(process, 60))
-        monkeypatch.setenv("LOCKCLOUD_ACCESS_ID", info["access_id"])
-        monkeypatch.setenv("LOCKCLOUD_ACCESS_SECRET", info["access_secret"])
-        monkeypatch.setenv("LOCKCLOUD_BASE_URL", info["base_url"])
-        monkeypatch.setenv("LOCKCLOUD_PULSAR_URL", info["pulsar_url"])
-        monkeypatch.setenv("LOCKCLOUD_WEBSOCKET_URL", info["websocket_url"])
-        yield info
-    finally:
-        process.terminate()  # SIGTERM: sim serve stops its broker too
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-        assert process.stdout is not None
-        process.stdout.close()
+def served(
+    serve_simulator: Callable[..., dict[str, Any]],
+    simulator_environment: Callable[[dict[str, Any]], dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+    without_lockcloud_environment: None,
+) -> dict[str, Any]:
+    info = serve_simulator("--press-interval", "0.05")
+    for name, value in simulator_environment(info).items():
+        monkeypatch.setenv(name, value)
+    return info
 
 
 def test_listen_over_websocket_prints_the_enrollment_pushes(
