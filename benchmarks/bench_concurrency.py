@@ -97,7 +97,7 @@ async def _serve() -> None:
 
 
 def _presigned(base: str) -> tuple[str, dict[str, str]]:
-    from lockcloud._auth import canonical_url, compute_sign, string_to_sign
+    from lockcloud._core.signing import canonical_url, compute_sign, string_to_sign
 
     t = str(int(time.time() * 1000))
     token = "benchaccesstoken0000"

@@ -28,7 +28,7 @@ import pulsar.asyncio
 from _harness import bare_consumer, event_stream, interleaved, print_table, row, save, take
 from Crypto.Cipher import AES
 
-from lockcloud._wire import MessageEncryption, topic_for
+from lockcloud._core.wire import MessageEncryption, topic_for
 from lockcloud.events import Decoder, EnrollmentProgress
 from lockcloud.events._pulsar import native_threads, threads_alive
 from lockcloud.sim.broker import LocalBroker

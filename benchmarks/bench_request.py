@@ -25,7 +25,7 @@ from _harness import interleaved, row, run_standalone
 from _sim_server import SimProcess
 
 from lockcloud import LockCloud
-from lockcloud._auth import canonical_url, compute_sign, string_to_sign
+from lockcloud._core.signing import canonical_url, compute_sign, string_to_sign
 
 BASE = "https://openapi.bench"
 GET_PATH = "/v1.0/devices/dev1/door-lock/user-types/2/users/u1/assigned-keys"

@@ -28,7 +28,7 @@ from _sim_server import SimProcess
 from bench_official import NOT_INSTALLED, official_available
 
 from lockcloud import LockCloud
-from lockcloud._auth import canonical_url, compute_sign, is_token_path, string_to_sign
+from lockcloud._core.signing import canonical_url, compute_sign, is_token_path, string_to_sign
 
 CALLERS = 1000
 BASE = "https://openapi.bench"

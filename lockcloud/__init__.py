@@ -1,13 +1,13 @@
 """lockcloud: an asyncio client for smart locks on the Tuya cloud.
 
-Start with :class:`LockCloud`. Errors are described in one place: :mod:`lockcloud._errors` (all importable from here).
+Start with :class:`LockCloud`. Errors are described in one place: :mod:`lockcloud._core.errors` (all importable from here).
 """
 
 from typing import TYPE_CHECKING, Any
 
-from lockcloud._auth import TuyaAuth
 from lockcloud._client import LockCloud
-from lockcloud._errors import (
+from lockcloud._core.auth import TuyaAuth
+from lockcloud._core.errors import (
     APIError,
     AuthenticationError,
     BrokerError,
@@ -48,10 +48,16 @@ from lockcloud._errors import (
     UnsupportedError,
     ValidationError,
 )
-from lockcloud._tokens import FileTokenStore, MemoryTokenStore, StoredRenewal, Token, TokenRenewal, TokenStore
-from lockcloud._transport import RetryPolicy
+from lockcloud._core.retry import RetryPolicy
+from lockcloud._core.tokens import (
+    FileTokenStore,
+    MemoryTokenStore,
+    StoredRenewal,
+    Token,
+    TokenRenewal,
+    TokenStore,
+)
 from lockcloud._version import __version__
-from lockcloud.enrollment import Enrollment, EnrollmentResult, EnrollmentStatus
 from lockcloud.enums import (
     AlbumEventType,
     EnrollmentOperation,
@@ -75,16 +81,17 @@ from lockcloud.models import (
     UnlockKey,
 )
 from lockcloud.regions import Region
+from lockcloud.resources.enrollment import Enrollment, EnrollmentResult, EnrollmentStatus
 
 if TYPE_CHECKING:
-    from lockcloud._redis_tokens import RedisTokenStore as RedisTokenStore
+    from lockcloud._core.redis_tokens import RedisTokenStore as RedisTokenStore
 
 
 def __getattr__(name: str) -> Any:
     # RedisTokenStore needs the optional redis package: imported on first use, never by `import lockcloud` (nor by a
     # star import, so it is left out of __all__).
     if name == "RedisTokenStore":
-        from lockcloud._redis_tokens import RedisTokenStore
+        from lockcloud._core.redis_tokens import RedisTokenStore
 
         return RedisTokenStore
     raise AttributeError(f"module 'lockcloud' has no attribute {name!r}")

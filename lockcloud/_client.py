@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import ipaddress
 import logging
 import os
 import ssl
@@ -16,16 +15,31 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from lockcloud._aiohttp import AiohttpTransport
-from lockcloud._auth import DEFAULT_MAX_RESPONSE_BYTES, ServerClock, TuyaAuth
-from lockcloud._errors import InsecureTransportWarning, ValidationError
-from lockcloud._tokens import TokenManager, TokenStore
-from lockcloud._transport import RateLimiter, RetryPolicy, Transport, seconds
-from lockcloud._wire import PRODUCTION_ENV, TEST_ENV, TOKEN_PATH
+from lockcloud._core.aiohttp_pool import AiohttpTransport
+from lockcloud._core.auth import TuyaAuth
+from lockcloud._core.clock import ServerClock
+from lockcloud._core.envelope import DEFAULT_MAX_RESPONSE_BYTES
+from lockcloud._core.environment import (
+    ENV_ACCESS_ID,
+    ENV_ACCESS_SECRET,
+    ENV_BASE_URL,
+    ENV_PULSAR_URL,
+    ENV_PUSH_ENV,
+    ENV_PUSH_TRANSPORT,
+    ENV_REGION,
+    ENV_WEBSOCKET_URL,
+)
+from lockcloud._core.errors import ValidationError
+from lockcloud._core.network import warn_if_plain
+from lockcloud._core.rate_limit import RateLimiter
+from lockcloud._core.retry import RetryPolicy
+from lockcloud._core.tokens import TokenManager, TokenStore
+from lockcloud._core.transport import Transport
+from lockcloud._core.validation import seconds
+from lockcloud._core.wire import PRODUCTION_ENV, TEST_ENV, TOKEN_PATH
 from lockcloud.regions import Region
 
 if TYPE_CHECKING:
-    from lockcloud.enrollment import Enrollment, EnrollOptions
     from lockcloud.events import (
         EventsOptions,
         EventStream,
@@ -34,8 +48,9 @@ if TYPE_CHECKING:
         RelayForwarderOptions,
     )
     from lockcloud.models import SealedPin
-    from lockcloud.remote_unlock import RemoteUnlock
-    from lockcloud.unlock_methods import UnlockMethods
+    from lockcloud.resources.enrollment import Enrollment, EnrollOptions
+    from lockcloud.resources.remote_unlock import RemoteUnlock
+    from lockcloud.resources.unlock_methods import UnlockMethods
 
 __all__ = ["LockCloud"]
 
@@ -45,30 +60,6 @@ logger.addHandler(logging.NullHandler())
 
 DEFAULT_TIMEOUT = 10.0
 _DEFAULT_CONNECT_TIMEOUT = 5.0
-
-ENV_ACCESS_ID = "LOCKCLOUD_ACCESS_ID"
-ENV_ACCESS_SECRET = "LOCKCLOUD_ACCESS_SECRET"
-ENV_REGION = "LOCKCLOUD_REGION"
-ENV_BASE_URL = "LOCKCLOUD_BASE_URL"
-ENV_PULSAR_URL = "LOCKCLOUD_PULSAR_URL"
-ENV_WEBSOCKET_URL = "LOCKCLOUD_WEBSOCKET_URL"
-ENV_PUSH_TRANSPORT = "LOCKCLOUD_PUSH_TRANSPORT"
-ENV_PUSH_ENV = "LOCKCLOUD_PUSH_ENV"
-
-# Hosts already warned about for plain http:// (once per host and process).
-_warned_plain_hosts: set[str] = set()
-# RFC 6761 names that never leave the machine through DNS.
-_SPECIAL_USE_SUFFIXES = (".localhost", ".test", ".invalid", ".example")
-
-
-def _is_local_host(host: str) -> bool:
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(_SPECIAL_USE_SUFFIXES):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _credential(value: object, name: str) -> str:
@@ -91,21 +82,6 @@ def _http_url(value: object, name: str, *, schemes: tuple[str, ...] = ("https", 
     if parts.query or parts.fragment:
         raise ValidationError(f"{name} must not have a query or fragment")
     return value.rstrip("/")
-
-
-def warn_if_plain(url: str, *, what: str, stacklevel: int = 3) -> None:
-    """An :class:`InsecureTransportWarning`, once per host, for plain ``http://`` to a host off this machine."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.scheme != "http" or _is_local_host(host) or host in _warned_plain_hosts:
-        return
-    _warned_plain_hosts.add(host)
-    warnings.warn(
-        f"{what} {parts.scheme}://{parts.netloc} is plain HTTP to a host that is not this machine: the access id, "
-        "signatures and access tokens travel unencrypted; use https://",
-        InsecureTransportWarning,
-        stacklevel=stacklevel,
-    )
 
 
 def _timeouts(value: object) -> tuple[httpx.Timeout, float]:
@@ -358,7 +334,7 @@ class LockCloud:
         decrypts the ticket key never leaves the client. The ticket call is unsafe (each mints a ticket), so it is
         never replayed after it may have reached Tuya.
         """
-        from lockcloud import _validation as check
+        from lockcloud._core import validation as check
         from lockcloud.crypto import decrypt_ticket_key, encrypt_password
         from lockcloud.models import SealedPin
 
@@ -376,14 +352,14 @@ class LockCloud:
     @functools.cached_property
     def unlock_methods(self) -> UnlockMethods:
         """Unlocking methods: keys, enrollment, names, duress alarms, special attributes."""
-        from lockcloud.unlock_methods import UnlockMethods
+        from lockcloud.resources.unlock_methods import UnlockMethods
 
         return UnlockMethods(self)
 
     @functools.cached_property
     def remote_unlock(self) -> RemoteUnlock:
         """Remote unlock: switches, tickets, opening and closing the door, media."""
-        from lockcloud.remote_unlock import RemoteUnlock
+        from lockcloud.resources.remote_unlock import RemoteUnlock
 
         return RemoteUnlock(self)
 
@@ -432,7 +408,7 @@ class LockCloud:
         avoid that while another consumer of the project's events is running (the events it does not want are
         left unacknowledged for that consumer, but they wait until this enrollment ends).
         """
-        from lockcloud.enrollment import Enrollment
+        from lockcloud.resources.enrollment import Enrollment
 
         return Enrollment(self, device_id, **options)
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from Crypto.Cipher import AES
 
-from lockcloud._errors import CryptoError
+from lockcloud._core.errors import CryptoError
 
 __all__ = [
     "MEDIA_HEADER_SIZE",

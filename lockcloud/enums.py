@@ -1,20 +1,21 @@
 """Every enumerated value of the two lock API documents.
 
 All of them are *open*: a value Tuya adds later decodes to a pseudo-member whose ``is_known`` is false and whose
-``value`` is the raw value, instead of failing (see :mod:`lockcloud._converter`).
+``value`` is the raw value, instead of failing (:class:`OpenStrEnum`, :class:`OpenIntEnum`).
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
-from typing import Self
-
-from lockcloud._converter import OpenIntEnum, OpenStrEnum
+from typing import Any, Self
 
 __all__ = [
     "AlbumEventType",
     "EnrollmentOperation",
     "MediaFileType",
+    "OpenIntEnum",
+    "OpenStrEnum",
     "PasswordType",
     "RemoteUnlockType",
     "RevokeReason",
@@ -24,6 +25,57 @@ __all__ = [
     "UnlockType",
     "UserType",
 ]
+
+
+class OpenStrEnum(enum.StrEnum):
+    """A string enum that turns unknown values into pseudo-members instead of raising.
+
+    ``Enum("newValue")`` returns a member whose ``name`` is ``"UNKNOWN"``, whose ``value`` is the raw string and whose
+    ``is_known`` is false, so new values from Tuya flow through decoding and round-trip unchanged.
+    """
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            # The documents type some of these as Integer while their samples show strings (``orderCode``).
+            return cls(str(value))
+        if not isinstance(value, str):
+            return None
+        alias = cls._aliases().get(value)
+        if alias is not None:
+            return alias
+        member = str.__new__(cls, value)
+        member._name_ = "UNKNOWN"
+        member._value_ = value
+        return member
+
+    @classmethod
+    def _aliases(cls) -> Mapping[str, Self]:
+        """Other spellings of known members; override to map them."""
+        return {}
+
+    @property
+    def is_known(self) -> bool:
+        return self._name_ != "UNKNOWN"
+
+
+class OpenIntEnum(enum.IntEnum):
+    """An int enum that keeps unknown values as pseudo-members (see :class:`OpenStrEnum`)."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+                return cls(int(value))
+            return None
+        member = int.__new__(cls, value)
+        member._name_ = "UNKNOWN"
+        member._value_ = value
+        return member
+
+    @property
+    def is_known(self) -> bool:
+        return self._name_ != "UNKNOWN"
 
 
 class UserType(OpenIntEnum):

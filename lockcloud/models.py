@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 import attrs
 import cattrs
 
-from lockcloud._converter import fast_converter, structure
-from lockcloud._errors import UnexpectedResponseError
+from lockcloud._core.converter import fast_converter, structure
+from lockcloud._core.errors import UnexpectedResponseError
 from lockcloud.enums import AlbumEventType, RemoteUnlockType, StoragePlan, UnlockType
 
 __all__ = [

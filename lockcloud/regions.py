@@ -38,7 +38,7 @@ class Region(enum.Enum):
         try:
             return cls[key]
         except KeyError:
-            from lockcloud._errors import ValidationError
+            from lockcloud._core.errors import ValidationError
 
             known = ", ".join(r.name for r in cls)
             raise ValidationError(f"unknown region {name!r}; expected one of {known}") from None

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import attrs
 import click
 
-from lockcloud._errors import (
+from lockcloud._core.environment import ENV_ACCESS_ID, ENV_ACCESS_SECRET
+from lockcloud._core.errors import (
     APIError,
     CredentialsError,
     EventStreamError,
@@ -19,7 +20,7 @@ from lockcloud._errors import (
     SubscribeError,
     TransportError,
 )
-from lockcloud.cli._errors import ENV_ACCESS_ID, ENV_ACCESS_SECRET, CommandError
+from lockcloud.cli._errors import CommandError
 from lockcloud.cli._options import connection_options, subscription_option
 from lockcloud.cli._output import Output
 from lockcloud.cli._run import run
@@ -101,7 +102,7 @@ async def _remote_checks(
     subscription: str | None,
     websocket: bool = False,
 ) -> None:
-    from lockcloud._transport import RetryPolicy
+    from lockcloud._core.retry import RetryPolicy
 
     async with connect(target, retry=RetryPolicy.never()) as cloud:
         try:

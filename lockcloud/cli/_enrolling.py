@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 from lockcloud.cli._output import Output
 from lockcloud.cli._progress import ProgressBar
-from lockcloud.enrollment import EnrollmentResult, EnrollmentStatus
 from lockcloud.enums import EnrollmentOperation, UnlockType, UserType
+from lockcloud.resources.enrollment import EnrollmentResult, EnrollmentStatus
 
 if TYPE_CHECKING:
     from lockcloud._client import LockCloud

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from lockcloud._errors import (
+from lockcloud._core.environment import ENV_ACCESS_ID, ENV_ACCESS_SECRET, ENV_PULSAR_URL
+from lockcloud._core.errors import (
     ClockSkewError,
     ConnectError,
     CredentialsError,
@@ -20,9 +21,6 @@ from lockcloud.enums import RemoteUnlockType
 
 __all__ = ["SWITCH_NAMES", "CommandError", "describe_error", "one_line"]
 
-ENV_ACCESS_ID = "LOCKCLOUD_ACCESS_ID"
-ENV_ACCESS_SECRET = "LOCKCLOUD_ACCESS_SECRET"
-ENV_REGION = "LOCKCLOUD_REGION"
 
 #: The CLI's names for the remote-unlock switches (``lockcloud remote-unlock DEVICE --enable NAME``).
 SWITCH_NAMES: dict[str, RemoteUnlockType] = {
@@ -76,8 +74,6 @@ def describe_error(error: LockCloudError) -> str:
     if isinstance(error, RelayError):
         return f"{one_line(error)}: check the --relay URL and that redis-server runs there"
     if isinstance(error, EventStreamError):
-        from lockcloud.cli._options import ENV_PULSAR_URL
-
         return (
             f"{one_line(error)}: check --pulsar-url or {ENV_PULSAR_URL} (or --region), and that the project's "
             "message service is enabled; `lockcloud doctor` checks the push channel"

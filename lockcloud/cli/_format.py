@@ -10,9 +10,9 @@ from rich.padding import Padding
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from lockcloud.enrollment import EnrollmentResult
     from lockcloud.events import Event
     from lockcloud.models import RemoteUnlockMethod, UnlockKey
+    from lockcloud.resources.enrollment import EnrollmentResult
 
 __all__ = [
     "describe_event",

@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 import click
 
-from lockcloud._errors import DecodeError
+from lockcloud._core.errors import DecodeError
 from lockcloud.cli._format import describe_event, event_document
 from lockcloud.cli._options import connection_options, positive, subscription_option
 from lockcloud.cli._output import Output

@@ -9,19 +9,23 @@ from typing import Any
 
 import click
 
-from lockcloud._wire import PRODUCTION_ENV, TEST_ENV
-from lockcloud.cli._errors import ENV_ACCESS_ID, ENV_ACCESS_SECRET, ENV_REGION
+from lockcloud._core.environment import (
+    ENV_ACCESS_ID,
+    ENV_ACCESS_SECRET,
+    ENV_BASE_URL,
+    ENV_PULSAR_URL,
+    ENV_PUSH_ENV,
+    ENV_REGION,
+    ENV_SUBSCRIPTION,
+    ENV_WEBSOCKET_URL,
+)
+from lockcloud._core.wire import PRODUCTION_ENV, TEST_ENV
 from lockcloud.cli._output import Output
 from lockcloud.cli._target import Connection
 from lockcloud.enums import UnlockType, UserType
 from lockcloud.regions import Region
 
 __all__ = [
-    "ENV_BASE_URL",
-    "ENV_PULSAR_URL",
-    "ENV_PUSH_ENV",
-    "ENV_SUBSCRIPTION",
-    "ENV_WEBSOCKET_URL",
     "connection_options",
     "output_options",
     "positive",
@@ -30,11 +34,6 @@ __all__ = [
     "user_type_option",
 ]
 
-ENV_BASE_URL = "LOCKCLOUD_BASE_URL"
-ENV_PULSAR_URL = "LOCKCLOUD_PULSAR_URL"
-ENV_WEBSOCKET_URL = "LOCKCLOUD_WEBSOCKET_URL"
-ENV_PUSH_ENV = "LOCKCLOUD_PUSH_ENV"
-ENV_SUBSCRIPTION = "LOCKCLOUD_SUBSCRIPTION"
 
 Command = Callable[..., Any]
 

@@ -8,7 +8,7 @@ from typing import Any, NoReturn
 
 import click
 
-from lockcloud._errors import LockCloudError
+from lockcloud._core.errors import LockCloudError
 from lockcloud.cli._errors import CommandError, describe_error, one_line
 from lockcloud.cli._output import Output
 

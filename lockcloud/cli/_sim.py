@@ -9,16 +9,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from lockcloud._wire import PRODUCTION_ENV, TEST_ENV
-from lockcloud.cli._errors import ENV_ACCESS_ID, ENV_ACCESS_SECRET
-from lockcloud.cli._options import (
+from lockcloud._core.environment import (
+    ENV_ACCESS_ID,
+    ENV_ACCESS_SECRET,
     ENV_BASE_URL,
     ENV_PULSAR_URL,
     ENV_PUSH_ENV,
     ENV_WEBSOCKET_URL,
-    output_options,
-    positive,
 )
+from lockcloud._core.wire import PRODUCTION_ENV, TEST_ENV
+from lockcloud.cli._options import output_options, positive
 from lockcloud.cli._output import Output
 from lockcloud.cli._run import run
 from lockcloud.cli._target import SIM_PRESS_INTERVAL

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from lockcloud._wire import PRODUCTION_ENV
-from lockcloud.cli._errors import ENV_ACCESS_ID, ENV_ACCESS_SECRET, CommandError
+from lockcloud._core.environment import ENV_ACCESS_ID, ENV_ACCESS_SECRET
+from lockcloud._core.wire import PRODUCTION_ENV
+from lockcloud.cli._errors import CommandError
 from lockcloud.cli._output import Output
 from lockcloud.regions import Region
 

@@ -7,7 +7,7 @@ import logging
 import random
 from collections.abc import Callable, Sequence
 
-from lockcloud._errors import EventStreamError
+from lockcloud._core.errors import EventStreamError
 from lockcloud.events._source import Source, SourceClosed, SourceMessage
 
 logger = logging.getLogger("lockcloud.events")

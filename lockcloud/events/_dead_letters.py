@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeAlias
 
-from lockcloud._errors import ValidationError
+from lockcloud._core.errors import ValidationError
 from lockcloud.events._models import DeadLetter
 
 __all__ = ["DeadLetterQuota", "DeadLetterSink", "DirectoryDeadLetters", "MemoryDeadLetters", "as_sink"]

@@ -14,9 +14,9 @@ from typing import Any
 
 from Crypto.Cipher import AES
 
-from lockcloud._converter import from_epoch, strict_bool
-from lockcloud._errors import CryptoError, DecodeError
-from lockcloud._wire import (
+from lockcloud._core.converter import from_epoch, strict_bool
+from lockcloud._core.errors import CryptoError, DecodeError
+from lockcloud._core.wire import (
     DEVICE_EVENT_PROTOCOL,
     ENCRYPTION_PROPERTY,
     ENROLLMENT_BIZ_CODE,

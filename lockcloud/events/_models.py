@@ -8,8 +8,8 @@ from typing import Any
 
 import attrs
 
-from lockcloud._errors import DecodeError
-from lockcloud._wire import ENROLLMENT_BIZ_CODE
+from lockcloud._core.errors import DecodeError
+from lockcloud._core.wire import ENROLLMENT_BIZ_CODE
 from lockcloud.enums import EnrollmentOperation, UnlockMethodEvent
 
 __all__ = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
-from lockcloud._errors import ValidationError
+from lockcloud._core.errors import ValidationError
 from lockcloud.events._pulsar import PulsarOptions, PulsarSettings, PulsarSource
 from lockcloud.events._source import SourceMessage
 from lockcloud.events._stream import EventStream, StreamOptions

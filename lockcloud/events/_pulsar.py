@@ -37,14 +37,14 @@ from typing import Any, Literal, TypedDict
 
 import attrs
 
-from lockcloud._errors import (
+from lockcloud._core.errors import (
     EventStreamError,
     StreamAuthenticationError,
     StreamSubscriptionError,
     SubscribeError,
     ValidationError,
 )
-from lockcloud._wire import subscription_for, topic_for
+from lockcloud._core.wire import subscription_for, topic_for
 from lockcloud.crypto import pulsar_password
 from lockcloud.events._source import Outcome, SourceClosed, SourceMessage
 

@@ -45,7 +45,7 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("the Redis relay needs the redis package: pip install 'lockcloud[redis]'") from exc
 
-from lockcloud._errors import EventStreamError, RelayError, ValidationError
+from lockcloud._core.errors import EventStreamError, RelayError, ValidationError
 from lockcloud.events._backoff import doubled, jittered, receive_or_resubscribe
 from lockcloud.events._source import Outcome, Source, SourceClosed, SourceMessage
 

@@ -45,7 +45,7 @@ import enum
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
-from lockcloud._errors import EventStreamError
+from lockcloud._core.errors import EventStreamError
 
 __all__ = ["Outcome", "Source", "SourceClosed", "SourceMessage"]
 

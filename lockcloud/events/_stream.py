@@ -38,7 +38,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from types import TracebackType
 from typing import Any, Generic, Self, TypedDict, TypeVar, overload
 
-from lockcloud._errors import DecodeError, EventStreamError, ValidationError
+from lockcloud._core.errors import DecodeError, EventStreamError, ValidationError
 from lockcloud.events._backoff import receive_or_resubscribe
 from lockcloud.events._dead_letters import DeadLetterQuota, DeadLetterSink, as_sink, deliver
 from lockcloud.events._decode import Decoder

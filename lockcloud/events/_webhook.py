@@ -23,9 +23,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from lockcloud._asgi import Receive, Scope, Send, send_json, serve_lifespan
-from lockcloud._errors import EventStreamError, ValidationError
-from lockcloud._wire import ENCRYPTION_PROPERTY
+from lockcloud._core.asgi import Receive, Scope, Send, send_json, serve_lifespan
+from lockcloud._core.errors import EventStreamError, ValidationError
+from lockcloud._core.wire import ENCRYPTION_PROPERTY
 from lockcloud.events._source import Outcome, SourceClosed, SourceMessage
 from lockcloud.events._wakeup import Wakeup
 

@@ -18,8 +18,8 @@ from urllib.parse import parse_qsl
 import attrs
 import httpx
 
-from lockcloud._asgi import Receive, Scope, Send, serve_lifespan
-from lockcloud._errors import ValidationError
+from lockcloud._core.asgi import Receive, Scope, Send, serve_lifespan
+from lockcloud._core.errors import ValidationError
 from lockcloud.sim._faults import Faults, LostResponseMode
 from lockcloud.sim._media import MEDIA_PREFIX
 

@@ -4,7 +4,7 @@
 2. ``client_id`` is this project's access id, else 1005;
 3. ``t`` within ``faults.max_clock_skew`` of the simulated clock, else 1013;
 4. business calls: an ``access_token`` header (1002) naming a live token (1010 unknown or expired);
-5. the signature, computed with :mod:`lockcloud._auth` over the exact bytes received, else 1004.
+5. the signature, computed with :mod:`lockcloud._core.auth` over the exact bytes received, else 1004.
 
 Routing comes after (:func:`lockcloud.sim._routes.pick_route`): an unknown API is answered 1108 only to a caller
 who signed correctly.
@@ -15,8 +15,14 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING
 
-from lockcloud._auth import canonical_url, compute_sign, is_token_path, signed_headers_string, string_to_sign
-from lockcloud._wire import (
+from lockcloud._core.signing import (
+    canonical_url,
+    compute_sign,
+    is_token_path,
+    signed_headers_string,
+    string_to_sign,
+)
+from lockcloud._core.wire import (
     ACCESS_TOKEN_HEADER,
     CLIENT_ID_HEADER,
     NONCE_HEADER,

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from lockcloud._errors import APIError, error_for_code
-from lockcloud._wire import ERROR_MESSAGES
+from lockcloud._core.errors import APIError, error_for_code
+from lockcloud._core.wire import ERROR_MESSAGES
 from lockcloud.enums import UnlockType, UserType
 from lockcloud.sim._model import APPLICABILITY, SimKey, SimLock, SimUser
 from lockcloud.sim._push import PushMessage

@@ -13,7 +13,7 @@ import string
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from lockcloud._errors import ValidationError
+from lockcloud._core.errors import ValidationError
 from lockcloud.enums import UnlockType
 from lockcloud.sim import _call
 from lockcloud.sim._call import Call, Handler, Outcome, fail

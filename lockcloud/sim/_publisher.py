@@ -7,7 +7,7 @@ import contextlib
 import logging
 from typing import Any
 
-from lockcloud._wire import PRODUCTION_ENV, MessageEncryption, topic_for
+from lockcloud._core.wire import PRODUCTION_ENV, MessageEncryption, topic_for
 from lockcloud.sim._push import PushMessage, encode_push
 
 __all__ = ["PulsarPublisher"]

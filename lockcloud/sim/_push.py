@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from lockcloud._wire import (
+from lockcloud._core.wire import (
     DEVICE_EVENT_PROTOCOL,
     ENCRYPTION_PROPERTY,
     ENROLLMENT_BIZ_CODE,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from lockcloud._errors import CryptoError
+from lockcloud._core.errors import CryptoError
 from lockcloud.crypto import decrypt_password, encrypt_ticket_key
 from lockcloud.enums import RemoteUnlockType, UnlockType
 from lockcloud.sim import _call

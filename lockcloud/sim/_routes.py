@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import attrs
 
-from lockcloud._transport import redact_path
-from lockcloud._wire import ENDPOINTS
+from lockcloud._core.redaction import redact_path
+from lockcloud._core.wire import ENDPOINTS
 from lockcloud.sim._call import fail
 
 __all__ = ["ROUTES", "Route", "find_routes", "pick_route"]

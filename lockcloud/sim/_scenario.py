@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from lockcloud._errors import ValidationError
+from lockcloud._core.errors import ValidationError
 from lockcloud.crypto import encrypt_media
 from lockcloud.enums import RemoteUnlockType, UnlockType, UserType
 from lockcloud.sim._media import MEDIA_PREFIX

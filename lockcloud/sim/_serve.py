@@ -18,9 +18,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lockcloud._asgi import Receive, Scope, Send
-from lockcloud._errors import LockCloudError, ValidationError
-from lockcloud._wire import PRODUCTION_ENV, topic_for
+from lockcloud._core.asgi import Receive, Scope, Send
+from lockcloud._core.errors import LockCloudError, ValidationError
+from lockcloud._core.wire import PRODUCTION_ENV, topic_for
 from lockcloud.sim._app import SimulatedDisconnect
 from lockcloud.sim._simulator import Simulator
 from lockcloud.sim._websocket import WebSocketConsumers

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from lockcloud._asgi import Receive, Scope, Send
-from lockcloud._errors import APIError, ValidationError
-from lockcloud._transport import redact_path
-from lockcloud._wire import PRODUCTION_ENV, MessageEncryption
+from lockcloud._core.asgi import Receive, Scope, Send
+from lockcloud._core.errors import APIError, ValidationError
+from lockcloud._core.redaction import redact_path
+from lockcloud._core.wire import PRODUCTION_ENV, MessageEncryption
 from lockcloud.enums import RemoteUnlockType, UnlockType
 from lockcloud.sim._app import Reply, Request, serve
 from lockcloud.sim._authentication import authenticate

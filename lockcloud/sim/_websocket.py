@@ -31,7 +31,7 @@ import threading
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from lockcloud._asgi import Receive, Scope, Send, send_json
+from lockcloud._core.asgi import Receive, Scope, Send, send_json
 from lockcloud.crypto import pulsar_password
 
 __all__ = ["WebSocketConsumers"]

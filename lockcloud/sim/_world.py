@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-from lockcloud._errors import ValidationError
+from lockcloud._core.errors import ValidationError
 from lockcloud.enums import UnlockType
 from lockcloud.sim import _enrollment, _media, _remote_unlock, _tokens, _unlock_methods
 from lockcloud.sim._call import Call, Handler, Outcome, fail

@@ -34,7 +34,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
 
-from lockcloud._errors import BrokerError
+from lockcloud._core.errors import BrokerError
 
 __all__ = ["TUYA_PARTITIONS", "BrokerError", "LocalBroker", "find_broker_binary", "full_topic_name"]
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, Self
 
 import attrs
 
-from lockcloud._errors import ValidationError
-from lockcloud._wire import (
+from lockcloud._core.errors import ValidationError
+from lockcloud._core.wire import (
     DEVICE_EVENT_PROTOCOL,
     ENCRYPTION_PROPERTY,
     ENVELOPE_VERSION,

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-import lockcloud._auth
+import lockcloud._core.clock
 from lockcloud import LockCloud, RetryPolicy
 
 BASE_URL = "https://openapi.test"
@@ -36,7 +36,7 @@ ACCESS_SECRET = secrets.token_hex(16)
 
 
 def reference_sign(secret: str, request: httpx.Request) -> str:
-    """Tuya's signing rules, written independently of lockcloud._auth: parse the request exactly as it was sent."""
+    """Tuya's signing rules, written independently of lockcloud._core.signing: parse the request exactly as it was sent."""
     headers = request.headers
     pairs = parse_qsl(request.url.query.decode("ascii"), keep_blank_values=True)
     url = request.url.path
@@ -54,7 +54,7 @@ def reference_sign(secret: str, request: httpx.Request) -> str:
 
 
 class FakeClock:
-    """The local wall clock as lockcloud._auth sees it (it only calls ``time.time()``)."""
+    """The local wall clock as lockcloud._core.clock sees it (it only calls ``time.time()``)."""
 
     def __init__(self, start: float = 1_700_000_000.0) -> None:
         self.local = start
@@ -231,7 +231,7 @@ def consts() -> SimpleNamespace:
 def local_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     """Pin lockcloud's wall clock; ``advance()`` simulates the passage of time."""
     clock = FakeClock()
-    monkeypatch.setattr(lockcloud._auth, "time", clock)
+    monkeypatch.setattr(lockcloud._core.clock, "time", clock)
     return clock
 
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lockcloud._converter import OpenIntEnum, OpenStrEnum, from_epoch, snake_case, structure, unstructure
+from lockcloud._core.converter import OpenIntEnum, OpenStrEnum, from_epoch, snake_case, structure, unstructure
 
 UTC = dt.UTC
 

@@ -1,4 +1,4 @@
-"""The exception tree in ``lockcloud._errors``' docstring is the users' map: it must hold every exported exception,
+"""The exception tree in ``lockcloud._core.errors``' docstring is the users' map: it must hold every exported exception,
 each under its real parent, and name nothing that is not there."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import re
 from types import ModuleType
 
 import lockcloud
-import lockcloud._errors
+import lockcloud._core.errors
 
 # Drawn like `├── Name (also X)   what it means`: the column of the name is its depth.
 _TREE_LINE = re.compile(r"^(?P<lead>[ │├└─]*)(?P<name>[A-Z]\w*)")
@@ -36,7 +36,7 @@ def _exported_exceptions() -> dict[str, type[BaseException]]:
 
 def _tree() -> dict[str, str | None]:
     """``{name: parent name}`` as the docstring's tree draws it (None for the root)."""
-    doc = lockcloud._errors.__doc__ or ""
+    doc = lockcloud._core.errors.__doc__ or ""
     block = doc.split("::\n\n", 1)[1].split("\n\n", 1)[0]
     parents: dict[str, str | None] = {}
     stack: list[tuple[int, str]] = []
@@ -82,7 +82,7 @@ def test_every_exported_exception_is_in_the_tree_under_its_real_parent() -> None
 
 
 def test_the_tree_names_a_second_base_wherever_there_is_one() -> None:
-    tree_text = (lockcloud._errors.__doc__ or "").split("::\n\n", 1)[1].split("\n\n", 1)[0]
+    tree_text = (lockcloud._core.errors.__doc__ or "").split("::\n\n", 1)[1].split("\n\n", 1)[0]
     for name, cls in _exported_exceptions().items():
         if not issubclass(cls, lockcloud.LockCloudError) or name == "LockCloudError":
             continue
@@ -94,7 +94,7 @@ def test_the_tree_names_a_second_base_wherever_there_is_one() -> None:
 
 
 def test_exported_exceptions_outside_the_tree_are_named_in_the_docstring() -> None:
-    doc = lockcloud._errors.__doc__ or ""
+    doc = lockcloud._core.errors.__doc__ or ""
     outside = {
         name: cls
         for name, cls in _exported_exceptions().items()

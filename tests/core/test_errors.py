@@ -31,7 +31,7 @@ from lockcloud import (
     TokenError,
     UnsupportedError,
 )
-from lockcloud._errors import error_for_code
+from lockcloud._core.errors import error_for_code
 
 EXPECTED: dict[int, type[APIError]] = {
     500: ServerError,

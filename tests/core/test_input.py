@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 import lockcloud
-import lockcloud._client
+import lockcloud._core.network
 from lockcloud import (
     InsecureTransportWarning,
     LockCloud,
@@ -22,7 +22,8 @@ from lockcloud import (
     UserType,
     ValidationError,
 )
-from lockcloud._auth import ServerClock, TuyaAuth
+from lockcloud._core.auth import TuyaAuth
+from lockcloud._core.clock import ServerClock
 
 DEVICE = "vdevo123"
 
@@ -180,7 +181,7 @@ def test_credentials_are_checked_without_echoing_them(access_id: Any, access_sec
 
 
 async def test_plain_http_to_another_host_warns_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lockcloud._client, "_warned_plain_hosts", set())
+    monkeypatch.setattr(lockcloud._core.network, "_warned_plain_hosts", set())
     with pytest.warns(InsecureTransportWarning, match="openapi.example.com"):
         first = LockCloud("id", "secret", base_url="http://openapi.example.com")
     with warnings.catch_warnings():

@@ -11,9 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-import lockcloud._transport
+import lockcloud._core.rate_limit
+import lockcloud._core.transport
 from lockcloud import LockCloud, ValidationError
-from lockcloud._transport import RateLimiter
+from lockcloud._core.rate_limit import RateLimiter
 
 PATH = "/v1.0/devices/d1/door-lock/remote-unlocks"
 
@@ -48,7 +49,7 @@ async def test_without_a_cap_calls_overlap(server: Any, make_cloud: Callable[...
 
 
 class FrozenTime:
-    """Stands in for ``time`` and ``asyncio`` inside lockcloud._transport: time moves only when it sleeps."""
+    """Stands in for ``time`` and ``asyncio`` inside lockcloud's rate limiter and transport: time moves only when it sleeps."""
 
     def __init__(self) -> None:
         self.now = 500.0
@@ -69,12 +70,10 @@ class FrozenTime:
 @pytest.fixture
 def frozen(monkeypatch: pytest.MonkeyPatch) -> FrozenTime:
     fake = FrozenTime()
-    monkeypatch.setattr(lockcloud._transport, "time", fake)
-    monkeypatch.setattr(
-        lockcloud._transport,
-        "asyncio",
-        SimpleNamespace(sleep=fake.sleep, Semaphore=asyncio.Semaphore, timeout=asyncio.timeout),
-    )
+    fake_asyncio = SimpleNamespace(sleep=fake.sleep, Semaphore=asyncio.Semaphore, timeout=asyncio.timeout)
+    for module in (lockcloud._core.rate_limit, lockcloud._core.transport):
+        monkeypatch.setattr(module, "time", fake)
+        monkeypatch.setattr(module, "asyncio", fake_asyncio)
     return fake
 
 

@@ -13,7 +13,7 @@ import respx
 from hypothesis import given
 from hypothesis import strategies as st
 
-import lockcloud._transport
+import lockcloud._core.transport
 from lockcloud import (
     ConnectError,
     LockCloud,
@@ -185,7 +185,7 @@ async def test_client_default_policy(respx_mock: respx.MockRouter) -> None:
 
 
 class SteppingMonotonic:
-    """Stands in for the ``time`` module inside lockcloud._transport; each request moves it forward."""
+    """Stands in for the ``time`` module inside lockcloud._core.transport; each request moves it forward."""
 
     def __init__(self) -> None:
         self.now = 1000.0
@@ -202,7 +202,7 @@ async def test_deadline_stops_retries(
     mocked: SimpleNamespace, monkeypatch: pytest.MonkeyPatch, deadline: float | None, expected_attempts: int
 ) -> None:
     clock = SteppingMonotonic()
-    monkeypatch.setattr(lockcloud._transport, "time", clock)
+    monkeypatch.setattr(lockcloud._core.transport, "time", clock)
 
     def slow_timeout(request: httpx.Request) -> httpx.Response:
         clock.now += 20  # each attempt "takes" 20 s

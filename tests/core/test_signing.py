@@ -12,8 +12,10 @@ import pytest
 import respx
 
 from lockcloud import LockCloud
-from lockcloud._auth import ServerClock, TuyaAuth, canonical_url, compute_sign, string_to_sign
-from lockcloud._tokens import MemoryTokenStore, Token, TokenManager
+from lockcloud._core.auth import TuyaAuth
+from lockcloud._core.clock import ServerClock
+from lockcloud._core.signing import canonical_url, compute_sign, string_to_sign
+from lockcloud._core.tokens import MemoryTokenStore, Token, TokenManager
 
 # Tuya's "Sign Requests" page.
 DOC_ID = "1KAD46OrT9HafiKdsXeg"

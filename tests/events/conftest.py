@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from lockcloud._wire import MessageEncryption, topic_for
+from lockcloud._core.wire import MessageEncryption, topic_for
 from lockcloud.events import EventStream
 from lockcloud.events._options import pulsar_stream
 from lockcloud.sim.broker import LocalBroker

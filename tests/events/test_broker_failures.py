@@ -10,7 +10,7 @@ import pulsar
 import pytest
 
 from lockcloud import LockCloud
-from lockcloud._errors import StreamAuthenticationError, StreamSubscriptionError, SubscribeError
+from lockcloud._core.errors import StreamAuthenticationError, StreamSubscriptionError, SubscribeError
 from lockcloud.events import PulsarOptions, PulsarSource
 from lockcloud.sim.broker import LocalBroker
 

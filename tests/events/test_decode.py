@@ -291,7 +291,7 @@ def test_fuzz_well_encrypted_bodies(push: Any, body: Any, protocol: Any, t: Any,
 
 
 def test_events_unstructure_to_plain_data_without_their_claim(push: Any) -> None:
-    from lockcloud._converter import structure, unstructure
+    from lockcloud._core.converter import structure, unstructure
 
     event = decode_message(push.enrollment(2), push.SECRET, {"em": "aes_gcm"})
     plain = unstructure(event)

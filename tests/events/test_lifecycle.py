@@ -15,7 +15,7 @@ from typing import Any
 import certifi
 import pytest
 
-from lockcloud._errors import SubscribeError
+from lockcloud._core.errors import SubscribeError
 from lockcloud.events import PulsarOptions, PulsarSource
 from lockcloud.events._options import pulsar_stream
 from lockcloud.events._pulsar import auth_params

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from lockcloud import LockCloud
-from lockcloud._errors import EventStreamError, SubscribeError
+from lockcloud._core.errors import EventStreamError, SubscribeError
 from lockcloud.events import (
     DeadLetter,
     DeviceEvent,

@@ -2,7 +2,7 @@
 
 The signer properties drive a real :class:`~lockcloud.LockCloud` over ``httpx.MockTransport`` and check each captured
 request from the outside: the query is decoded from the raw bytes on the wire with :mod:`urllib.parse` (not with
-httpx), the sign is recomputed with the public pieces of :mod:`lockcloud._auth` from the captured body bytes and
+httpx), the sign is recomputed with the public pieces of :mod:`lockcloud._core.auth` from the captured body bytes and
 headers, and the string the client actually signed is captured too, so a client that signs one thing and sends
 another fails even where both happen to verify.
 """
@@ -32,8 +32,8 @@ from hypothesis import strategies as st
 import lockcloud.events
 import lockcloud.models
 from lockcloud import LockCloud, LockCloudError
-from lockcloud import _auth as auth
-from lockcloud._converter import OpenIntEnum, OpenStrEnum, structure, unstructure
+from lockcloud._core import auth, signing
+from lockcloud._core.converter import OpenIntEnum, OpenStrEnum, structure, unstructure
 
 SECRET = "0123456789abcdefghijklmnopqrstuv"
 ACCESS_ID = "propertyclientid"
@@ -103,13 +103,13 @@ class _Wire:
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        if auth.is_token_path(request.url.path):
+        if signing.is_token_path(request.url.path):
             return _envelope({"access_token": ACCESS_TOKEN, "refresh_token": "r" * 24, "expire_time": 7200})
         return _envelope({"echo": True})
 
     @contextmanager
     def capturing_signer(self) -> Iterator[None]:
-        original = auth.string_to_sign
+        original = signing.string_to_sign
 
         def recording(method: str, body: bytes, url: str, signed_headers: str = "") -> str:
             self.signed.append((method, body, url, signed_headers))
@@ -144,11 +144,11 @@ def _sent_query(request: httpx.Request) -> list[tuple[str, str]]:
 
 def _recomputed_sign(request: httpx.Request, access_token: str) -> str:
     path = unquote(request.url.raw_path.split(b"?", 1)[0].decode("ascii"))
-    url = auth.canonical_url(path, _sent_query(request))
-    to_sign = auth.string_to_sign(
-        request.method, request.content, url, auth.signed_headers_string(request.headers)
+    url = signing.canonical_url(path, _sent_query(request))
+    to_sign = signing.string_to_sign(
+        request.method, request.content, url, signing.signed_headers_string(request.headers)
     )
-    return auth.compute_sign(
+    return signing.compute_sign(
         SECRET,
         request.headers["client_id"],
         request.headers["t"],

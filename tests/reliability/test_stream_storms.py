@@ -19,7 +19,7 @@ from typing import Any
 import pulsar
 import pulsar.asyncio
 
-from lockcloud._wire import MessageEncryption, topic_for
+from lockcloud._core.wire import MessageEncryption, topic_for
 from lockcloud.events import EnrollmentProgress, EventStream, MemoryDeadLetters
 from lockcloud.events._options import pulsar_stream
 from lockcloud.sim.broker import LocalBroker

@@ -16,7 +16,7 @@ import pytest
 import respx
 
 from lockcloud._client import LockCloud
-from lockcloud._transport import RetryPolicy
+from lockcloud._core.retry import RetryPolicy
 
 BASE_URL = "https://openapi.test"
 ACCESS_ID = "1KAD46OrT9HafiKdsXeg"

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from lockcloud import _validation as check
-from lockcloud._converter import structure
-from lockcloud._errors import UnexpectedResponseError, ValidationError
+from lockcloud._core import validation as check
+from lockcloud._core.converter import structure
+from lockcloud._core.errors import UnexpectedResponseError, ValidationError
 from lockcloud.enums import (
     AlbumEventType,
     EnrollmentOperation,

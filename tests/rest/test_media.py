@@ -13,7 +13,7 @@ import pytest
 import respx
 
 from lockcloud._client import LockCloud
-from lockcloud._errors import (
+from lockcloud._core.errors import (
     ConnectError,
     CryptoError,
     MediaTooLargeError,

@@ -1,4 +1,4 @@
-"""Every call a resource method makes is one of ``lockcloud._wire.ENDPOINTS``, the table the simulator routes by.
+"""Every call a resource method makes is one of ``lockcloud._core.wire.ENDPOINTS``, the table the simulator routes by.
 
 Resource modules spell their paths themselves (a path next to the method that sends it reads best), so this test
 is what keeps them and the simulator's routes from drifting: every public method of ``cloud.unlock_methods`` and
@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from lockcloud import LockCloud, RemoteUnlockType, RevokeReason, SpecialAttribute, UnlockType, UserType
-from lockcloud._wire import ENDPOINTS, TOKEN_PATH, Endpoint
+from lockcloud._core.wire import ENDPOINTS, TOKEN_PATH, Endpoint
 from lockcloud.crypto import encrypt_media, encrypt_ticket_key
 from lockcloud.remote_unlock import RemoteUnlock
 from lockcloud.unlock_methods import UnlockMethods

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from lockcloud._wire import topic_for
+from lockcloud._core.wire import topic_for
 from lockcloud.sim import running
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]

@@ -21,7 +21,7 @@ from typing import Any
 import pulsar
 import pytest
 
-from lockcloud._wire import topic_for
+from lockcloud._core.wire import topic_for
 from lockcloud.sim.broker import TUYA_PARTITIONS, LocalBroker
 from lockcloud.testing import PushBuilder
 

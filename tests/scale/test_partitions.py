@@ -10,7 +10,7 @@ from pathlib import Path
 import pulsar
 import pytest
 
-from lockcloud._wire import topic_for
+from lockcloud._core.wire import topic_for
 from lockcloud.crypto import decrypt_message
 from lockcloud.sim import running
 from lockcloud.sim._publisher import PulsarPublisher

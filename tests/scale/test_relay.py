@@ -16,7 +16,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from lockcloud import LockCloud, RelayError
-from lockcloud._wire import topic_for
+from lockcloud._core.wire import topic_for
 from lockcloud.events import (
     Event,
     EventStream,

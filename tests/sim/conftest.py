@@ -1,7 +1,7 @@
 """Fixtures for the simulator tests.
 
 Tests run with ``--import-mode=importlib``, so helpers reach them through fixtures: ``raw`` sends hand-signed
-requests (signed with :mod:`lockcloud._auth`, the project's one signer) into the simulator in-process, so each test
+requests (signed with :mod:`lockcloud._core.auth`, the project's one signer) into the simulator in-process, so each test
 controls every header.
 """
 
@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from lockcloud import RetryPolicy
-from lockcloud._auth import canonical_url, compute_sign, is_token_path, string_to_sign
 from lockcloud._client import LockCloud
+from lockcloud._core.signing import canonical_url, compute_sign, is_token_path, string_to_sign
 from lockcloud.sim import Simulator
 
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.001, max_backoff=0.002, deadline=None)

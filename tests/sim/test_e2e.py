@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from lockcloud import OutcomeUnknownError, RetryPolicy, SignatureError
-from lockcloud._auth import canonical_url, compute_sign, string_to_sign
 from lockcloud._client import LockCloud
+from lockcloud._core.signing import canonical_url, compute_sign, string_to_sign
 from lockcloud.enrollment import EnrollmentStatus
 from lockcloud.enums import RemoteUnlockType, UnlockType, UserType
 from lockcloud.events import EnrollmentProgress, StatusReport

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from lockcloud._wire import TOKEN_PATH
+from lockcloud._core.wire import TOKEN_PATH
 
 
 class TokenEndpoint:
-    """``fetch(path, params)`` for a :class:`~lockcloud._tokens.TokenManager`, with a small round trip."""
+    """``fetch(path, params)`` for a :class:`~lockcloud._core.tokens.TokenManager`, with a small round trip."""
 
     def __init__(self, round_trip: float = 0.005) -> None:
         self.round_trip = round_trip

@@ -13,8 +13,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from lockcloud import RedisTokenStore, Token, TokenStoreError, ValidationError
-from lockcloud._auth import ServerClock
-from lockcloud._tokens import TokenManager
+from lockcloud._core.clock import ServerClock
+from lockcloud._core.tokens import TokenManager
 from lockcloud.sim import Simulator
 
 PATH = "/v1.0/devices/{device}/door-lock/remote-unlocks"

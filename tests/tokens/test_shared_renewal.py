@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from lockcloud import FileTokenStore, MemoryTokenStore, Token, TokenStore, TokenStoreError
-from lockcloud._auth import ServerClock
-from lockcloud._tokens import TokenManager
+from lockcloud._core.clock import ServerClock
+from lockcloud._core.tokens import TokenManager
 
 StoreFactory = Callable[[], TokenStore]
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from lockcloud import APIError, FileTokenStore, LockCloudError, Token
-from lockcloud._auth import ServerClock
-from lockcloud._tokens import TokenManager
+from lockcloud._core.clock import ServerClock
+from lockcloud._core.tokens import TokenManager
 
 GOOD = {"access_token": "a" * 32, "refresh_token": "r" * 32, "expire_time": 7200, "uid": "u"}
 

@@ -26,9 +26,9 @@ from typing import Any, Protocol, TypeGuard, runtime_checkable
 
 import attrs
 
-from lockcloud._auth import ServerClock
-from lockcloud._errors import APIError, TokenStoreError, TransportError, ValidationError
-from lockcloud._wire import TOKEN_PATH
+from lockcloud._core.clock import ServerClock
+from lockcloud._core.errors import APIError, TokenStoreError, TransportError, ValidationError
+from lockcloud._core.wire import TOKEN_PATH
 
 __all__ = [
     "FileTokenStore",

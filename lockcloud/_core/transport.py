@@ -1,6 +1,6 @@
 """The one path every REST call takes: the Tuya envelope, retries, deadlines and rate limits.
 
-Signing and token healing happen in :class:`~lockcloud._auth.TuyaAuth`'s auth flow; this module decides what an
+Signing and token healing happen in :class:`~lockcloud._core.auth.TuyaAuth`'s auth flow; this module decides what an
 answer means and whether a call may be sent again.
 
 Retries follow the safety of the operation, not its HTTP verb. An *idempotent* call may be replayed after connect
@@ -35,40 +35,29 @@ import asyncio
 import enum
 import json
 import logging
-import math
-import random
 import re
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from types import TracebackType
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import aiohttp
-import attrs
 import httpx
 
-from lockcloud._aiohttp import AiohttpTransport
-from lockcloud._auth import (
+from lockcloud._core.aiohttp_pool import AiohttpTransport
+from lockcloud._core.auth import SENT_EXTENSION, SIGN_URL_EXTENSION, TuyaAuth
+from lockcloud._core.clock import ServerClock, plausible_server_time
+from lockcloud._core.envelope import (
     DEFAULT_MAX_RESPONSE_BYTES,
     NOT_JSON,
-    SENT_EXTENSION,
-    SIGN_URL_EXTENSION,
-    ServerClock,
-    TuyaAuth,
-    canonical_url,
     decode_json,
     envelope_code,
-    is_token_path,
-    plausible_server_time,
     read_envelope,
 )
-from lockcloud._errors import (
+from lockcloud._core.errors import (
     ConnectError,
     LockCloudError,
-    MediaDownloadTimeoutError,
-    MediaTooLargeError,
     OutcomeUnknownError,
     RequestTimeoutError,
     ResponseTooLargeError,
@@ -78,8 +67,12 @@ from lockcloud._errors import (
     ValidationError,
     error_for_code,
 )
+from lockcloud._core.rate_limit import RateLimiter
+from lockcloud._core.redaction import redact_path
+from lockcloud._core.retry import RetryPolicy
+from lockcloud._core.signing import canonical_url, is_token_path
 
-__all__ = ["RateLimiter", "RetryPolicy", "Transport", "download", "redact_path"]
+__all__ = ["NEVER_SENT", "Transport"]
 
 logger = logging.getLogger("lockcloud.http")
 
@@ -89,134 +82,8 @@ THROTTLED_CODES = frozenset({1110, 1199})
 MAY_HAVE_EXECUTED = frozenset({500, 1111})
 RETRYABLE_CODES = THROTTLED_CODES | MAY_HAVE_EXECUTED
 
-_REFRESH_IN_PATH = re.compile(r"(/v1\.0/token/)[^/?\s\"]+")
 
-
-def redact_path(text: str) -> str:
-    """Hide the refresh token that Tuya puts in the refresh call's path."""
-    return _REFRESH_IN_PATH.sub(r"\1<redacted>", text)
-
-
-class _RedactURLs(logging.Filter):
-    """httpx logs each request URL at INFO: the refresh call's path holds a refresh token, and a media download's
-    query may hold signed storage credentials. Both are cut from the record."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args and isinstance(record.args, tuple):
-            record.args = tuple(_redact_log_arg(arg) for arg in record.args)
-        return True
-
-
-_OPENAPI_PATH = re.compile(r"^/v\d+\.\d+/")
-
-
-def _redact_log_arg(arg: object) -> object:
-    if isinstance(arg, httpx.URL):
-        # OpenAPI queries hold nothing secret; any other URL (a storage download) keeps only its path.
-        if arg.query and not _OPENAPI_PATH.match(arg.path):
-            arg = arg.copy_with(query=None)
-        return redact_path(str(arg))
-    if isinstance(arg, str):
-        return redact_path(arg)
-    return arg
-
-
-def _install_httpx_redaction() -> None:
-    httpx_logger = logging.getLogger("httpx")
-    if not any(isinstance(f, _RedactURLs) for f in httpx_logger.filters):
-        httpx_logger.addFilter(_RedactURLs())
-
-
-# At import, not per client: requests signed with TuyaAuth on a plain httpx client are logged by httpx too.
-_install_httpx_redaction()
-
-
-@attrs.frozen
-class RetryPolicy:
-    """How often and how long to retry a call that failed transiently.
-
-    ``max_attempts`` counts the first try. Backoff doubles from ``initial_backoff`` up to ``max_backoff`` with full
-    jitter; no attempt starts after ``deadline`` seconds from the first. ``RetryPolicy.never()`` disables retries.
-    """
-
-    max_attempts: int = 4
-    initial_backoff: float = 0.2
-    max_backoff: float = 5.0
-    deadline: float | None = 30.0
-
-    def __attrs_post_init__(self) -> None:
-        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
-            raise ValidationError(f"max_attempts must be an int, got {type(self.max_attempts).__name__}")
-        if not 1 <= self.max_attempts <= _MAX_ATTEMPTS:
-            raise ValidationError(f"max_attempts must be between 1 and {_MAX_ATTEMPTS} (1 means no retries)")
-        for name in ("initial_backoff", "max_backoff"):
-            seconds(getattr(self, name), name, allow_zero=True)
-        if self.deadline is not None:
-            seconds(self.deadline, "deadline")
-
-    @classmethod
-    def never(cls) -> RetryPolicy:
-        return cls(max_attempts=1)
-
-    def backoff(self, attempt: int) -> float:
-        """Full-jitter delay before attempt ``attempt + 1``."""
-        ceiling = min(self.max_backoff, self.initial_backoff * (2 ** (attempt - 1)))
-        return random.uniform(0, ceiling)
-
-
-_MAX_ATTEMPTS = 100
-
-
-def seconds(value: object, name: str, *, allow_zero: bool = False) -> float:
-    """A duration: a finite, positive number of seconds (or zero where ``allow_zero``)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValidationError(f"{name} must be a number of seconds, got {type(value).__name__}")
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        bound = "zero or more" if allow_zero else "more than zero"
-        raise ValidationError(f"{name} must be a finite number of seconds, {bound}; got {value!r}")
-    return float(value)
-
-
-class RateLimiter:
-    """Client-side limits: ``rate`` requests per second (burst of one second's worth) and ``max_in_flight``."""
-
-    def __init__(self, rate: float | None = None, max_in_flight: int | None = None) -> None:
-        if rate is not None and (
-            isinstance(rate, bool)
-            or not isinstance(rate, int | float)
-            or not math.isfinite(rate)
-            or rate <= 0
-        ):
-            raise ValidationError(
-                f"rate must be a finite number of requests per second above zero, got {rate!r}"
-            )
-        if max_in_flight is not None and (
-            isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int) or max_in_flight < 1
-        ):
-            raise ValidationError(f"max_in_flight must be an int of at least 1, got {max_in_flight!r}")
-        self._interval = 1.0 / rate if rate else 0.0
-        self._burst = max(1.0, rate or 1.0) * self._interval
-        self._next_free = 0.0
-        self._slots = asyncio.Semaphore(max_in_flight) if max_in_flight else None
-
-    async def __aenter__(self) -> None:
-        if self._interval:
-            now = time.monotonic()
-            start = max(self._next_free, now - self._burst)
-            self._next_free = start + self._interval
-            if start > now:
-                await asyncio.sleep(start - now)
-        if self._slots is not None:
-            await self._slots.acquire()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._slots is not None:
-            self._slots.release()
-
-
-_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # Refused on this side before a byte went out, and no retry would change that (a bad URL, an invalid header).
 _NEVER_SENDABLE = (httpx.UnsupportedProtocol, httpx.LocalProtocolError)
 _REQUEST_HEADERS = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
@@ -538,7 +405,7 @@ class Transport:
                     path=shown,
                 ) from failure
             raise ResponseTooLargeError(method=method, path=shown, limit=failure.limit)
-        never_left = isinstance(failure, _NEVER_SENT) or not sent
+        never_left = isinstance(failure, NEVER_SENT) or not sent
         if not never_left and not idempotent:
             raise OutcomeUnknownError(
                 f"sent, but no answer arrived ({reason}); the call may have been executed",
@@ -576,70 +443,3 @@ def _query_value(value: object) -> str:
     if isinstance(value, list | tuple | set | frozenset):
         return ",".join(_query_value(item) for item in value)
     return str(value)
-
-
-def _int_code(code: object) -> int:
-    if isinstance(code, int):
-        return code
-    if isinstance(code, str) and code.strip().lstrip("-").isdigit():
-        return int(code)
-    return -1
-
-
-async def download(
-    client: httpx.AsyncClient,
-    url: str,
-    limit: int,
-    sink: Callable[[bytes], Awaitable[None]],
-    *,
-    time_limit: float,
-) -> None:
-    """Stream an unsigned GET (a media file in Tuya's storage) into ``sink``: at most ``limit`` bytes, and done
-    within ``time_limit`` seconds in total (httpx's own limits are per read, which a slow drip never trips).
-
-    Not retried: a download is cheap to ask for again, and the caller decides. Only scheme, host and path go into
-    errors, and the httpx exception is not chained: storage URLs may carry signed credentials in the query.
-    """
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    # No user info either: only where the file lives, not how the URL authenticates.
-    shown = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
-    failure: httpx.TransportError | None = None
-    budget = asyncio.timeout(time_limit)
-    out_of_time = False
-    try:
-        async with budget, client.stream("GET", url) as response:
-            if response.status_code != 200:
-                body = await response.aread()
-                raise UnexpectedResponseError(
-                    f"media download answered HTTP {response.status_code}",
-                    method="GET",
-                    path=shown,
-                    status_code=response.status_code,
-                    body=body[:2048],
-                )
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit:
-                raise MediaTooLargeError(path=shown, limit=limit)
-            received = 0
-            async for chunk in response.aiter_bytes():
-                received += len(chunk)
-                if received > limit:
-                    raise MediaTooLargeError(path=shown, limit=limit)
-                await sink(chunk)
-    except httpx.TransportError as exc:
-        failure = exc
-    except TimeoutError:
-        if not budget.expired():
-            raise
-        out_of_time = True
-    # Raised outside the except blocks: a chained exception would carry the request and its signed URL.
-    if out_of_time:
-        raise MediaDownloadTimeoutError(path=shown, host=host, timeout=time_limit)
-    if failure is not None:
-        reason = type(failure).__name__
-        if isinstance(failure, _NEVER_SENT):
-            raise ConnectError(f"could not connect ({reason})", method="GET", path=shown)
-        if isinstance(failure, httpx.TimeoutException):
-            raise RequestTimeoutError(f"media download timed out ({reason})", method="GET", path=shown)
-        raise TransportError(f"media download failed ({reason})", method="GET", path=shown)

@@ -4,19 +4,40 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from lockcloud.models import bool_result, decode_result
+import httpx
 
-if TYPE_CHECKING:
-    from lockcloud._client import LockCloud
+from lockcloud._core.retry import RetryPolicy
+from lockcloud.models import SealedPin, bool_result, decode_result
 
-__all__ = ["Resource"]
+__all__ = ["Client", "Resource"]
 
 T = TypeVar("T")
 
 # Above this many items structuring moves off the event loop (a few hundred keys take about a millisecond).
 _LARGE = 500
+
+
+class Client(Protocol):
+    """What a resource needs of the client that holds it (:class:`~lockcloud.LockCloud` is one): the one signed
+    call, a sealed PIN for the calls that carry one, and the plain HTTP client for unsigned downloads."""
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        idempotent: bool | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Any: ...
+
+    async def seal_pin(self, device_id: str, pin: str) -> SealedPin: ...
+
+    @property
+    def http_client(self) -> httpx.AsyncClient: ...
 
 
 class Resource:
@@ -26,7 +47,7 @@ class Resource:
     an enrollment); ``cast_to`` is the type of the result (``bool`` for the calls documented as Boolean).
     """
 
-    def __init__(self, cloud: LockCloud) -> None:
+    def __init__(self, cloud: Client) -> None:
         self._cloud = cloud
 
     def __repr__(self) -> str:

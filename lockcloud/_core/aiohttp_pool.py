@@ -18,7 +18,7 @@ import certifi
 import httpx
 from yarl import URL
 
-from lockcloud._errors import ResponseTooLargeError
+from lockcloud._core.errors import ResponseTooLargeError
 
 __all__ = ["AiohttpTransport"]
 

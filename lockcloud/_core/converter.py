@@ -1,9 +1,9 @@
-"""The one cattrs converter, and the open enums every model uses.
+"""The one cattrs converter every model is structured with.
 
 What it does for every attrs model in lockcloud:
 
 * millisecond (or second) epoch numbers become aware UTC datetimes;
-* enums derived from :class:`OpenStrEnum` / :class:`OpenIntEnum` keep values Tuya adds later instead of failing;
+* enums derived from :class:`~lockcloud.enums.OpenStrEnum` / :class:`~lockcloud.enums.OpenIntEnum` keep values Tuya adds later instead of failing;
 * incoming keys are accepted in camelCase or snake_case (the API documents disagree), and unknown keys are ignored.
 """
 
@@ -13,11 +13,13 @@ import datetime as _dt
 import enum
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn
+
+from lockcloud.enums import OpenIntEnum, OpenStrEnum
 
 __all__ = [
     "OpenIntEnum",
@@ -37,57 +39,6 @@ _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])([A-Z])")
 def snake_case(key: str) -> str:
     """``albumList`` -> ``album_list``; snake_case keys pass unchanged."""
     return _CAMEL_BOUNDARY.sub(r"_\1", key).lower()
-
-
-class OpenStrEnum(enum.StrEnum):
-    """A string enum that turns unknown values into pseudo-members instead of raising.
-
-    ``Enum("newValue")`` returns a member whose ``name`` is ``"UNKNOWN"``, whose ``value`` is the raw string and whose
-    ``is_known`` is false, so new values from Tuya flow through decoding and round-trip unchanged.
-    """
-
-    @classmethod
-    def _missing_(cls, value: object) -> Any:
-        if isinstance(value, int) and not isinstance(value, bool):
-            # The documents type some of these as Integer while their samples show strings (``orderCode``).
-            return cls(str(value))
-        if not isinstance(value, str):
-            return None
-        alias = cls._aliases().get(value)
-        if alias is not None:
-            return alias
-        member = str.__new__(cls, value)
-        member._name_ = "UNKNOWN"
-        member._value_ = value
-        return member
-
-    @classmethod
-    def _aliases(cls) -> Mapping[str, Self]:
-        """Other spellings of known members; override to map them."""
-        return {}
-
-    @property
-    def is_known(self) -> bool:
-        return self._name_ != "UNKNOWN"
-
-
-class OpenIntEnum(enum.IntEnum):
-    """An int enum that keeps unknown values as pseudo-members (see :class:`OpenStrEnum`)."""
-
-    @classmethod
-    def _missing_(cls, value: object) -> Any:
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-                return cls(int(value))
-            return None
-        member = int.__new__(cls, value)
-        member._name_ = "UNKNOWN"
-        member._value_ = value
-        return member
-
-    @property
-    def is_known(self) -> bool:
-        return self._name_ != "UNKNOWN"
 
 
 def from_epoch(value: Any) -> _dt.datetime:

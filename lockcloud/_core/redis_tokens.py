@@ -22,8 +22,8 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("RedisTokenStore needs the redis package: pip install 'lockcloud[redis]'") from exc
 
-from lockcloud._errors import TokenStoreError, ValidationError
-from lockcloud._tokens import MemoryTokenStore, StoredRenewal, Token, TokenRenewal
+from lockcloud._core.errors import TokenStoreError, ValidationError
+from lockcloud._core.tokens import MemoryTokenStore, StoredRenewal, Token, TokenRenewal
 
 __all__ = ["RedisTokenStore"]
 

@@ -10,11 +10,12 @@ open lists keep accepting new values. Messages never echo a PIN.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, TypeVar
 
-from lockcloud._converter import OpenIntEnum, OpenStrEnum
-from lockcloud._errors import ValidationError
+from lockcloud._core.converter import OpenIntEnum, OpenStrEnum
+from lockcloud._core.errors import ValidationError
 from lockcloud.enums import (
     MediaFileType,
     RemoteUnlockType,
@@ -38,6 +39,7 @@ __all__ = [
     "pin",
     "remote_unlock_type",
     "revoke_reason",
+    "seconds",
     "serial_number",
     "ticket_id",
     "unlock_type",
@@ -227,3 +229,13 @@ def max_bytes(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationError(f"max_bytes must be a positive integer, got {_shown(value)}")
     return int(value)
+
+
+def seconds(value: object, name: str, *, allow_zero: bool = False) -> float:
+    """A duration: a finite, positive number of seconds (or zero where ``allow_zero``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(f"{name} must be a number of seconds, got {type(value).__name__}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = "zero or more" if allow_zero else "more than zero"
+        raise ValidationError(f"{name} must be a finite number of seconds, {bound}; got {value!r}")
+    return float(value)
