@@ -58,9 +58,7 @@ _EXPIRY_SLACK = 24 * 3600.0
 
 def is_header_safe(value: str) -> bool:
     """Whether ``value`` can go into an HTTP header as it is: printable ASCII without spaces, bounded."""
-    return (
-        0 < len(value) <= MAX_TOKEN_LENGTH and value.isascii() and value.isprintable() and " " not in value
-    )
+    return 0 < len(value) <= MAX_TOKEN_LENGTH and value.isascii() and value.isprintable() and " " not in value
 
 
 def is_path_safe(value: str) -> bool:
@@ -74,7 +72,9 @@ def token_defect(token: object) -> str | None:
         return f"not a Token ({type(token).__name__})"
     if not isinstance(token.access_token, str) or not is_header_safe(token.access_token):
         return "its access token is not printable ASCII of a sane length"
-    if not isinstance(token.refresh_token, str) or (token.refresh_token and not is_path_safe(token.refresh_token)):
+    if not isinstance(token.refresh_token, str) or (
+        token.refresh_token and not is_path_safe(token.refresh_token)
+    ):
         return "its refresh token holds characters a refresh URL cannot carry"
     if not isinstance(token.uid, str) or len(token.uid) > MAX_TOKEN_LENGTH:
         return "its uid is not a string of a sane length"
@@ -157,7 +157,12 @@ class TokenStore(Protocol):
     transaction. :class:`StoredRenewal` is a ready-made ``TokenRenewal``.
 
     A store that keeps the tokens of several projects apart may also define ``bind(access_id)``: the client calls it
-    once, before anything else, with its project's access id.
+    once, before anything else, with its project's access id. A store that also keeps clouds apart, or seals what
+    it holds, may define ``bind_cloud(access_id, access_secret, cloud)`` instead (``cloud`` is the base URL); the
+    client then calls that.
+
+    Whatever a store hands back is checked before use: a token that could not go into a header or the refresh
+    URL, or whose expiry is absurd, is treated as absent (with a warning) and replaced.
     """
 
     async def load(self) -> Token | None: ...
@@ -170,6 +175,11 @@ class TokenStore(Protocol):
 @runtime_checkable
 class _ProjectBound(Protocol):
     def bind(self, access_id: str) -> None: ...
+
+
+@runtime_checkable
+class _CloudBound(Protocol):
+    def bind_cloud(self, access_id: str, access_secret: str, cloud: str) -> None: ...
 
 
 @attrs.define
@@ -356,8 +366,9 @@ class TokenManager:
     * single-flight: however many callers ask at once, one token call is made; with a shared store, however many
       processes ask at once (the renewal runs under the store's lock, and a newer stored token is adopted).
 
-    Refresh uses the refresh token (which works once); when that fails, a new grant is made. ``access_id`` is
-    handed to a store that keeps projects apart (``bind``).
+    Refresh uses the refresh token (which works once); when that fails, a new grant is made. ``access_id`` (with
+    ``access_secret`` and ``cloud``, the base URL) is handed to a store that keeps projects apart (``bind`` /
+    ``bind_cloud``).
     """
 
     def __init__(
@@ -368,11 +379,20 @@ class TokenManager:
         store: TokenStore | None = None,
         refresh_margin: float = 60.0,
         access_id: str | None = None,
+        access_secret: str | None = None,
+        cloud: str | None = None,
     ) -> None:
         self._fetch = fetch
         self._clock = clock
         self._store: TokenStore = store if store is not None else MemoryTokenStore()
-        if access_id is not None and isinstance(self._store, _ProjectBound):
+        if (
+            access_id is not None
+            and access_secret is not None
+            and cloud is not None
+            and isinstance(self._store, _CloudBound)
+        ):
+            self._store.bind_cloud(access_id, access_secret, cloud)
+        elif access_id is not None and isinstance(self._store, _ProjectBound):
             self._store.bind(access_id)
         self._refresh_margin = refresh_margin
         self._token: Token | None = None

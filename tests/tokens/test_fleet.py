@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from lockcloud._core.redis_tokens import cloud_label
 from lockcloud.sim import Faults, SimServer, Simulator, running
 
 WORKER = Path(__file__).with_name("fleet_worker.py")
@@ -231,7 +232,8 @@ async def test_the_renewal_holder_killed_mid_renewal(
         client = aioredis.Redis.from_url(redis_url)
 
         async def lock_owner() -> str | None:
-            value = await client.get(f"lockcloud:token:{server.access_id}:renewal")
+            key = f"lockcloud:token:v2:{{{server.access_id}}}:{cloud_label(server.base_url)}"
+            value = await client.get(f"{key}:renewal")
             return value.decode() if value else None
 
     else:
