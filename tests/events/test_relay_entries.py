@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lockcloud.crypto import encrypt_message
 from lockcloud.events import (
@@ -443,3 +445,32 @@ def test_plain_redis_to_another_host_warns(side: str) -> None:
     (warning,) = [w for w in caught if issubclass(w.category, InsecureTransportWarning)]
     assert "pass-word-xyz" not in str(warning.message)
     assert "rediss://" in str(warning.message)
+
+
+_FIELD_NAMES = st.sampled_from(
+    [b"v", b"topic", b"id", b"props", b"payload", b"published", b"defect", b"ts", b"sig"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    fields=st.dictionaries(_FIELD_NAMES | st.binary(max_size=8), st.binary(max_size=64), max_size=10),
+    sign=st.booleans(),
+    skew_ms=st.integers(min_value=-(10**9), max_value=10**9),
+)
+def test_whatever_is_in_an_entry_it_is_delivered_only_when_signed_and_fresh(
+    fields: dict[bytes, bytes], sign: bool, skew_ms: int
+) -> None:
+    source = RedisRelaySource("redis://127.0.0.1:1/0", ACCESS_ID, access_secret=SECRET)
+    now_ms = int(time.time() * 1000)
+    if sign:
+        fields = signed(fields, stamp_ms=max(0, now_ms + skew_ms))
+    message = source._accept(f"{now_ms}-0".encode(), fields)
+    if message.defect is not None and message.defect.startswith("relay entry refused"):
+        assert source.refused == 1
+        assert source._acks == [f"{now_ms}-0".encode()]
+    else:
+        assert sign
+        assert abs(skew_ms) <= 300_000
+        assert fields.get(b"v") == b"2"
+        assert source.refused == 0

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lockcloud import FileTokenStore, MemoryTokenStore, Token
 from lockcloud._core.clock import ServerClock
@@ -147,3 +149,37 @@ async def test_a_good_refresh_token_is_still_used(tmp_path: Path) -> None:
     manager = TokenManager(endpoint, ServerClock(), store=FileTokenStore(path))
     await manager.get()
     assert endpoint.paths == [f"{TOKEN_PATH}/{refresh}"]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+_FIELDS = st.fixed_dictionaries(
+    {},
+    optional={
+        "access_token": _JSON | st.text(min_size=1, max_size=80),
+        "refresh_token": _JSON | st.text(max_size=80),
+        "expires_at": _JSON | st.floats(min_value=-1e12, max_value=1e12),
+        "uid": _JSON,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=_FIELDS | _JSON)
+def test_whatever_a_store_holds_is_a_usable_token_or_refused(data: Any) -> None:
+    from lockcloud import ValidationError
+    from lockcloud._core.tokens import is_header_safe, is_path_safe
+
+    try:
+        token = Token.from_dict(data)
+    except ValidationError:
+        return
+    assert is_header_safe(token.access_token)
+    assert token.refresh_token == "" or is_path_safe(token.refresh_token)
+    assert "/" not in token.refresh_token
+    assert "." not in token.refresh_token
