@@ -30,6 +30,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from lockcloud._core.errors import TokenStoreError, ValidationError
 from lockcloud._core.redis_url import redis_address, redis_client
 from lockcloud._core.tokens import MemoryTokenStore, StoredRenewal, Token, TokenRenewal
+from lockcloud._core.validation import seconds
 
 __all__ = ["RedisTokenStore", "cloud_label"]
 
@@ -154,8 +155,9 @@ class RedisTokenStore:
     ) -> None:
         if fallback not in ("error", "local"):
             raise ValidationError("fallback must be 'error' or 'local'")
-        if not lease > 0 or not lock_timeout > 0 or not timeout > 0:
-            raise ValidationError("lease, lock_timeout and timeout must be positive")
+        for value, name in ((lease, "lease"), (max_lease, "max_lease"), (lock_timeout, "lock_timeout")):
+            seconds(value, name)
+        seconds(timeout, "timeout")
         if not max_lease >= lease:
             raise ValidationError("max_lease must be at least lease")
         if key is not None and not key:

@@ -1,42 +1,17 @@
-"""What the token store and the relay share about reaching Redis: the client from a URL, its printable address
-(never the password), and the warning for a plain ``redis://`` to another host.
+"""What the token store and the relay share about reaching Redis: the client from a URL (warning for a plain
+``redis://`` to another host) and its printable address (never the password).
 
 Needs the ``redis`` package (``lockcloud[redis]``); imported only by the modules that use Redis.
 """
 
 from __future__ import annotations
 
-import warnings
-from urllib.parse import urlsplit
-
 import redis.asyncio as aioredis
 
-from lockcloud._core.errors import InsecureTransportWarning, ValidationError
-from lockcloud._core.network import is_local_host
+from lockcloud._core.errors import ValidationError
+from lockcloud._core.network import warn_if_plain
 
-__all__ = ["redis_address", "redis_client", "warn_if_plain_redis"]
-
-# Hosts already warned about (once per host and process).
-_warned_hosts: set[str] = set()
-
-
-def warn_if_plain_redis(url: str, *, what: str, stacklevel: int = 3) -> None:
-    """An :class:`~lockcloud.InsecureTransportWarning`, once per host, for ``redis://`` to a host off this machine:
-    its password (``AUTH``) and everything it carries travel unencrypted."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-    except ValueError:
-        return  # refused by the client below, with a ValidationError
-    if parts.scheme != "redis" or not host or is_local_host(host) or host in _warned_hosts:
-        return
-    _warned_hosts.add(host)
-    warnings.warn(
-        f"{what} redis://{host}{'' if parts.port is None else f':{parts.port}'} is plain Redis to a host that is not "
-        "this machine: its password and what it carries travel unencrypted; use rediss://",
-        InsecureTransportWarning,
-        stacklevel=stacklevel,
-    )
+__all__ = ["redis_address", "redis_client"]
 
 
 def redis_client(url: str, *, what: str, connect_timeout: float, socket_timeout: float) -> aioredis.Redis:
@@ -48,7 +23,8 @@ def redis_client(url: str, *, what: str, connect_timeout: float, socket_timeout:
         )
     except ValueError as exc:
         raise ValidationError(f"not a Redis URL ({exc})") from None
-    warn_if_plain_redis(url, what=what, stacklevel=4)
+    # redis:// to another host: the password (AUTH) and everything carried travel in clear.
+    warn_if_plain(url, what=what, stacklevel=4)
     return client
 
 

@@ -48,6 +48,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from lockcloud._core.errors import EventStreamError, RelayError, ValidationError
 from lockcloud._core.redis_url import redis_address, redis_client
+from lockcloud._core.validation import seconds
 from lockcloud.events._backoff import doubled, jittered, receive_or_resubscribe
 from lockcloud.events._source import Outcome, Source, SourceClosed, SourceMessage
 
@@ -417,7 +418,11 @@ class RedisRelaySource:
         max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES,
         max_skew: float = DEFAULT_MAX_SKEW,
     ) -> None:
-        if batch < 1 or not block > 0 or not timeout > 0 or redelivery_delay < 0 or not stale_after > block:
+        seconds(block, "block")
+        seconds(timeout, "timeout")
+        seconds(redelivery_delay, "redelivery_delay", allow_zero=True)
+        seconds(stale_after, "stale_after")
+        if batch < 1 or not stale_after > block:
             raise ValidationError(
                 "batch must be at least 1, block and timeout positive, redelivery_delay not negative, "
                 "stale_after longer than block"
@@ -430,8 +435,7 @@ class RedisRelaySource:
             or max_entry_bytes < 1024
         ):
             raise ValidationError("max_entry_bytes must be an integer of at least 1024")
-        if not max_skew > 0 or max_skew == float("inf"):
-            raise ValidationError("max_skew must be a positive number of seconds")
+        seconds(max_skew, "max_skew")
         self.key = key or relay_key(access_id)
         self._signing_key = _signing_key(access_secret or "", self.key)
         self._max_entry_bytes = max_entry_bytes

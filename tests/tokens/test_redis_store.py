@@ -82,8 +82,26 @@ def test_a_malformed_url_is_refused_at_once(url: str) -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [{"fallback": "silent"}, {"lease": 0}, {"lock_timeout": -1}, {"timeout": 0}, {"key": ""}],
-    ids=["fallback", "lease", "lock-timeout", "timeout", "key"],
+    [
+        {"fallback": "silent"},
+        {"lease": 0},
+        {"lease": float("nan")},
+        {"max_lease": float("inf")},
+        {"max_lease": 1.0},
+        {"lock_timeout": -1},
+        {"timeout": 0},
+        {"key": ""},
+    ],
+    ids=[
+        "fallback",
+        "lease",
+        "lease-nan",
+        "max-lease-inf",
+        "max-lease-below-lease",
+        "lock-timeout",
+        "timeout",
+        "key",
+    ],
 )
 def test_bad_options_are_refused(options: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
