@@ -64,6 +64,7 @@ class RelayForwarderOptions(PulsarSettings, total=False):
 
     key: str | None
     maxlen: int
+    max_entry_bytes: int
     redis_timeout: float
     retry_delay: float
     max_retry_delay: float

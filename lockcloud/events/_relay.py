@@ -132,6 +132,12 @@ def _signing_key(access_secret: str, key: str) -> bytes:
     return hmac.new(prk, b"entries\0" + key.encode() + b"\x01", hashlib.sha256).digest()
 
 
+def _entry_limit(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1024:
+        raise ValidationError("max_entry_bytes must be an integer of at least 1024")
+    return value
+
+
 def _signature(signing_key: bytes, fields: Mapping[bytes, bytes]) -> bytes:
     mac = hmac.new(signing_key, b"lockcloud relay entry v2", hashlib.sha256)
     for name in sorted(fields):
@@ -193,7 +199,8 @@ class RedisRelayForwarder:
     (approximately: Redis trims whole nodes). ``on_relayed`` is called with each
     :class:`~lockcloud.events.SourceMessage` after it was relayed (the CLI prints it); if it raises, the error is
     logged and counted (``stats.callback_errors``) and relaying goes on. A message the source could not read
-    (``defect`` set) is relayed with its reason, so that readers dead-letter it.
+    (``defect`` set) is relayed with its reason, so that readers dead-letter it; so is one whose entry would exceed
+    ``max_entry_bytes`` (its payload is then left out: readers refuse larger entries unread).
 
     Each entry is signed (HMAC-SHA256 under a key derived from ``access_secret`` and the stream's name) and stamped
     with the time it was written; readers refuse entries that are unsigned, tampered, signed for another stream,
@@ -210,6 +217,7 @@ class RedisRelayForwarder:
         access_secret: str | None = None,
         key: str | None = None,
         maxlen: int = 100_000,
+        max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES,
         redis_timeout: float = 5.0,
         retry_delay: float = 0.2,
         max_retry_delay: float = 10.0,
@@ -228,6 +236,7 @@ class RedisRelayForwarder:
         self.key = key or relay_key(access_id)
         self._signing_key = _signing_key(access_secret or "", self.key)
         self.maxlen = maxlen
+        self.max_entry_bytes = _entry_limit(max_entry_bytes)
         self.stats = RelayStats()
         self.on_relayed = on_relayed
         self._redis = _client(relay_url, redis_timeout)
@@ -310,7 +319,9 @@ class RedisRelayForwarder:
 
     async def _relay(self, batch: Sequence[SourceMessage]) -> bool:
         """Write the batch to Redis, retrying until it took it (True) or the forwarder was closed (False)."""
-        entries: list[dict[Any, Any]] = [_entry(message, self._signing_key) for message in batch]
+        entries: list[dict[Any, Any]] = [
+            _entry(message, self._signing_key, self.max_entry_bytes) for message in batch
+        ]
         bell = bell_key(self.key)
         delay = self._retry_delay
         while self._state == "open":
@@ -350,7 +361,9 @@ class RedisRelayForwarder:
             await self._redis.aclose()
 
 
-def _entry(message: SourceMessage, signing_key: bytes) -> dict[bytes, bytes]:
+def _entry(
+    message: SourceMessage, signing_key: bytes, max_bytes: int = DEFAULT_MAX_ENTRY_BYTES
+) -> dict[bytes, bytes]:
     fields: dict[bytes, bytes] = {
         b"v": _FORMAT,
         b"topic": (message.topic or "").encode(),
@@ -362,7 +375,13 @@ def _entry(message: SourceMessage, signing_key: bytes) -> dict[bytes, bytes]:
     if message.published_at is not None:
         fields[b"published"] = repr(message.published_at).encode()
     if message.defect is not None:
-        fields[b"defect"] = message.defect.encode()
+        fields[b"defect"] = message.defect[:_DEAD_LETTER_FIELD_CHARS].encode()
+    size = sum(len(name) + len(value) for name, value in fields.items())
+    if size > max_bytes:
+        # Readers would refuse it unread: relay what it was instead, so that they dead-letter it with its reason.
+        fields[b"payload"] = b""
+        fields[b"props"] = b"{}"
+        fields[b"defect"] = f"too large to relay ({size} bytes, max_entry_bytes {max_bytes})".encode()
     fields[_STAMP] = str(int(time.time() * 1000)).encode()
     fields[_SIGNATURE] = _signature(signing_key, fields)
     return fields
@@ -429,12 +448,7 @@ class RedisRelaySource:
             )
         if group is not None and not group:
             raise ValidationError("group must not be empty")
-        if (
-            isinstance(max_entry_bytes, bool)
-            or not isinstance(max_entry_bytes, int)
-            or max_entry_bytes < 1024
-        ):
-            raise ValidationError("max_entry_bytes must be an integer of at least 1024")
+        _entry_limit(max_entry_bytes)
         seconds(max_skew, "max_skew")
         self.key = key or relay_key(access_id)
         self._signing_key = _signing_key(access_secret or "", self.key)

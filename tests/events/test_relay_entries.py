@@ -474,3 +474,32 @@ def test_whatever_is_in_an_entry_it_is_delivered_only_when_signed_and_fresh(
         assert abs(skew_ms) <= 300_000
         assert fields.get(b"v") == b"2"
         assert source.refused == 0
+
+
+async def test_a_message_too_large_to_relay_is_relayed_as_what_it_was(redis_server: Any) -> None:
+    from lockcloud.events import SourceMessage
+
+    big = SourceMessage(
+        b"x" * (2 * 1024 * 1024), {"em": "aes_gcm"}, ("t", "(10,0,0,-1)"), message_id="(10,0,0,-1)", topic="t"
+    )
+    good = SourceMessage(
+        _envelope("lock-1", "lock-1:after"),
+        {"em": "aes_gcm"},
+        ("t", "(10,1,0,-1)"),
+        message_id="(10,1,0,-1)",
+        topic="t",
+    )
+    source = RedisRelaySource(redis_server.url, ACCESS_ID, access_secret=SECRET)
+    async with EventStream(source, SECRET) as stream:
+        async with RedisRelayForwarder(
+            _Messages([big, good]), redis_server.url, ACCESS_ID, access_secret=SECRET
+        ) as forwarder:
+            async with asyncio.timeout(30):
+                await forwarder.run()
+        (event,) = await _relayed_events(stream, 1)
+        assert isinstance(event, StatusReport)
+        assert event.data_id == "lock-1:after"
+        (letter,) = stream.dead_letters.letters  # type: ignore[attr-defined]
+        assert letter.message_id == "(10,0,0,-1)"
+        assert "too large to relay" in letter.reason
+        assert source.refused == 0
