@@ -38,7 +38,7 @@ logger = logging.getLogger("lockcloud.auth")
 
 R = TypeVar("R")
 
-TOKEN_REJECTED = frozenset({1010, 1011, 1012})
+TOKEN_REJECTED = TokenError.healable
 
 # Request extensions the transport sets so that nothing is parsed twice: the URL part of the string to sign, and
 # (set by the flow) whether the request was handed to the network.

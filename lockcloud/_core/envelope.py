@@ -10,7 +10,14 @@ import httpx
 
 from lockcloud._core.errors import ResponseTooLargeError
 
-__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "NOT_JSON", "decode_json", "envelope_code", "read_envelope"]
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "NOT_JSON",
+    "decode_json",
+    "envelope_code",
+    "read_capped",
+    "read_envelope",
+]
 
 #: Largest response body read from the OpenAPI; lock results are a few kilobytes.
 DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
@@ -24,19 +31,18 @@ NOT_JSON = object()
 class _CappedStream(httpx.AsyncByteStream):
     """A response body that refuses to grow past ``limit`` bytes, however slowly or quickly it arrives."""
 
-    def __init__(self, stream: httpx.AsyncByteStream, limit: int, request: httpx.Request) -> None:
+    def __init__(self, stream: httpx.AsyncByteStream, limit: int, method: str, path: str) -> None:
         self._stream = stream
         self._limit = limit
-        self._request = request
+        self._method = method
+        self._path = path
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         received = 0
         async for chunk in self._stream:
             received += len(chunk)
             if received > self._limit:
-                raise ResponseTooLargeError(
-                    method=self._request.method, path=self._request.url.path, limit=self._limit
-                )
+                raise ResponseTooLargeError(method=self._method, path=self._path, limit=self._limit)
             yield chunk
 
     async def aclose(self) -> None:
@@ -50,26 +56,30 @@ async def read_envelope(response: httpx.Response, limit: int) -> Any:
     """
     if ENVELOPE_EXTENSION in response.extensions:
         return response.extensions[ENVELOPE_EXTENSION]
+    envelope = decode_json(await read_capped(response, limit))
+    response.extensions[ENVELOPE_EXTENSION] = envelope
+    return envelope
+
+
+async def read_capped(response: httpx.Response, limit: int, *, shown: str | None = None) -> bytes:
+    """The body of a streamed ``response``, refused with :class:`ResponseTooLargeError` past ``limit`` bytes
+    (declared or received). ``shown`` is the redacted path for the error (the request's own path otherwise)."""
+    request = response.request
+    path = request.url.path if shown is None else shown
     declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and len(declared) < 20 and int(declared) > limit:
         await response.aclose()
-        raise ResponseTooLargeError(
-            method=response.request.method, path=response.request.url.path, limit=limit
-        )
+        raise ResponseTooLargeError(method=request.method, path=path, limit=limit)
     try:
         content = response.content
     except httpx.ResponseNotRead:
         stream = response.stream
         if isinstance(stream, httpx.AsyncByteStream):
-            response.stream = _CappedStream(stream, limit, response.request)
+            response.stream = _CappedStream(stream, limit, request.method, path)
         content = await response.aread()
     if len(content) > limit:
-        raise ResponseTooLargeError(
-            method=response.request.method, path=response.request.url.path, limit=limit
-        )
-    envelope = decode_json(content)
-    response.extensions[ENVELOPE_EXTENSION] = envelope
-    return envelope
+        raise ResponseTooLargeError(method=request.method, path=path, limit=limit)
+    return content
 
 
 def decode_json(content: bytes) -> Any:

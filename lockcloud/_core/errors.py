@@ -359,6 +359,8 @@ class SignatureError(AuthenticationError):
 
 class TokenError(AuthenticationError):
     codes = frozenset({1002, 1010, 1011, 1012})
+    #: The codes a fresh token cures: the auth conversation heals the token once and sends the call again.
+    healable: ClassVar[frozenset[int]] = frozenset({1010, 1011, 1012})
 
 
 class ClockSkewError(AuthenticationError):

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from lockcloud._core.classify import NEVER_SENT
 from lockcloud._core.errors import (
     ConnectError,
     MediaDownloadTimeoutError,
@@ -16,7 +17,6 @@ from lockcloud._core.errors import (
     TransportError,
     UnexpectedResponseError,
 )
-from lockcloud._core.transport import NEVER_SENT
 
 __all__ = ["download"]
 

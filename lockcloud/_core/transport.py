@@ -1,29 +1,12 @@
 """The one path every REST call takes: the Tuya envelope, retries, deadlines and rate limits.
 
-Signing and token healing happen in :class:`~lockcloud._core.auth.TuyaAuth`'s auth flow; this module decides what an
-answer means and whether a call may be sent again.
-
-Retries follow the safety of the operation, not its HTTP verb. An *idempotent* call may be replayed after connect
-errors, timeouts, HTTP 5xx and Tuya's busy codes. An *unsafe* call (an unlock, door-operate, enroll, a ticket) is
-sent again only when it provably did nothing:
-
-===================================================  ==============================================================
-what happened                                        unsafe call
-===================================================  ==============================================================
-no connection could be made (connect error/timeout)  sent again within the retry policy (the request never left)
-TLS certificate refused                              :class:`TLSVerificationError`, nothing sent, not retried
-1010 / 1011 / 1012 (token expired or replaced)       token healed, sent once more (authentication comes before any
-                                                     execution; Tuya's own SDKs do the same)
-1013 (request time invalid)                          clock corrected from the answer, :class:`ClockSkewError`
-                                                     raised (an idempotent call is sent once more)
-1110 / 1199 (throttled)                              :class:`RateLimitedError` raised, not replayed (idempotent calls
-                                                     wait and retry)
-500 / 1111 (system error, system busy)               :class:`OutcomeUnknownError` from the :class:`ServerError`: the
-                                                     failure may have come after the lock acted
-any other Tuya code                                  its typed :class:`APIError`: Tuya refused that request
-sent, then timeout / broken connection / drip        :class:`OutcomeUnknownError`
-HTTP 5xx or 2xx that is not an envelope, oversize    :class:`OutcomeUnknownError`
-===================================================  ==============================================================
+Each call is built once (path, query, body, the URL it is signed for), then every attempt reads
+build -> exchange -> classify: :meth:`Transport._exchange` signs it and drives the auth conversation (a rejected
+token is healed once) on the wire (:mod:`lockcloud._core.exchange`: the client's aiohttp pool, or a borrowed
+``httpx.AsyncClient``), and :func:`lockcloud._core.classify.classify` decides, by the safety of the operation rather
+than its HTTP verb, whether the answer is returned, the call is tried again, or an error says what may have
+happened. Its module docstring has the table of what an unsafe call (an unlock, door-operate, enroll, a ticket) is
+sent again for: only what provably did nothing.
 
 Every attempt, including reading its answer, is bounded by ``timeout`` seconds in total and every call by its retry
 policy's ``deadline``, so a server dripping a byte at a time cannot hold a caller longer than that.
@@ -36,7 +19,6 @@ import enum
 import json
 import logging
 import re
-import ssl
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -44,27 +26,15 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 
-from lockcloud._core.auth import SENT_EXTENSION, SIGN_URL_EXTENSION, TuyaAuth
+from lockcloud._core.auth import TuyaAuth
+from lockcloud._core.classify import Answer, AttemptTimedOut, Failure, Step, classify, quoted
 from lockcloud._core.clock import ServerClock, plausible_server_time
 from lockcloud._core.envelope import (
     DEFAULT_MAX_RESPONSE_BYTES,
-    NOT_JSON,
     decode_json,
-    envelope_code,
-    read_envelope,
 )
-from lockcloud._core.errors import (
-    ConnectError,
-    LockCloudError,
-    OutcomeUnknownError,
-    RequestTimeoutError,
-    ResponseTooLargeError,
-    TLSVerificationError,
-    TransportError,
-    UnexpectedResponseError,
-    ValidationError,
-    error_for_code,
-)
+from lockcloud._core.errors import APIError, LockCloudError, ResponseTooLargeError, ValidationError
+from lockcloud._core.exchange import Exchange, HttpxExchange
 from lockcloud._core.rate_limit import RateLimiter
 from lockcloud._core.redaction import redact_path
 from lockcloud._core.retry import RetryPolicy
@@ -74,23 +44,11 @@ if TYPE_CHECKING:
     # Imported when a client builds its pool: aiohttp alone costs about as much as httpx to import.
     from lockcloud._core.aiohttp_pool import AiohttpTransport
 
-__all__ = ["NEVER_SENT", "Transport"]
+__all__ = ["Transport"]
 
 logger = logging.getLogger("lockcloud.http")
 
-CLOCK_REJECTED = 1013
-THROTTLED_CODES = frozenset({1110, 1199})
-#: Failures inside Tuya's servers: they may come after the lock acted.
-MAY_HAVE_EXECUTED = frozenset({500, 1111})
-RETRYABLE_CODES = THROTTLED_CODES | MAY_HAVE_EXECUTED
-
-
-NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-# Refused on this side before a byte went out, and no retry would change that (a bad URL, an invalid header).
-_NEVER_SENDABLE = (httpx.UnsupportedProtocol, httpx.LocalProtocolError)
 _REQUEST_HEADERS = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
-# Server text (``msg``, ``tid``) is quoted in messages up to this many characters.
-_QUOTED_TEXT = 200
 
 
 def _encode_body(body: Any, method: str, shown: str) -> bytes:
@@ -104,23 +62,6 @@ def _encode_body(body: Any, method: str, shown: str) -> bytes:
         ) from None
 
 
-def _quoted(value: object) -> str:
-    text = value if isinstance(value, str) else str(value)
-    return text if len(text) <= _QUOTED_TEXT else text[:_QUOTED_TEXT] + f"... ({len(text)} characters)"
-
-
-def _certificate_problem(failure: BaseException) -> str | None:
-    """The reason a TLS certificate was refused, if that is what ``failure`` comes down to."""
-    seen: BaseException | None = failure
-    for _ in range(8):
-        if seen is None:
-            return None
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return str(seen.verify_message or seen.reason or "certificate verify failed")
-        seen = seen.__cause__ or seen.__context__
-    return None
-
-
 class _Attempt:
     """What one attempt got to: whether the request was handed to the network."""
 
@@ -130,12 +71,8 @@ class _Attempt:
         self.sent = False
 
 
-# Paths that need no percent-encoding: the fast path puts them into the URL as they are.
+# Paths that need no percent-encoding: they go into the URL as they are.
 _PLAIN_PATH = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@/-]*")
-
-
-class _AttemptTimedOut(Exception):
-    """The attempt's total time ran out (a slow drip, a hung server): not an httpx error, so named here."""
 
 
 class Transport:
@@ -156,10 +93,9 @@ class Transport:
         phases: httpx.Timeout | None = None,
     ) -> None:
         self._client = client
-        # The client's own aiohttp pool, driven without httpx objects: the same signing, healing and envelope
-        # rules at a fraction of the CPU per call. Only when the client was not borrowed (its hooks, headers and
-        # transport are then lockcloud's own) and for paths that need no encoding.
-        self._fast = fast
+        # The wire every call takes: the client's own aiohttp pool (no httpx objects built per call: a fraction of
+        # the CPU), or, for a borrowed client, that client (its hooks, headers and transport are the user's).
+        self._wire: Exchange = fast if fast is not None else HttpxExchange(client)
         phases = phases or httpx.Timeout(timeout)
         self._phases = phases
         self._base_url = base_url.rstrip("/")
@@ -200,150 +136,90 @@ class Transport:
             else []
         )
         sign_url = canonical_url(path, query)
-        url = self._base_url + path
-        fast = self._fast is not None and _PLAIN_PATH.fullmatch(path) is not None
-        fast_url = url + "?" + urlencode(query) if query else url
+        url = self._base_url + path + ("?" + urlencode(query) if query else "")
+        if _PLAIN_PATH.fullmatch(path) is None:
+            # Characters a path may not carry as they are: percent-encoded as httpx would, for every wire alike.
+            try:
+                url = str(httpx.URL(url))
+            except httpx.InvalidURL as exc:
+                raise ValidationError(f"{method} {shown}: path or query cannot be put in a URL") from exc
         deadline = None if policy.deadline is None else time.monotonic() + policy.deadline
 
         attempt = 0
-        clock_resynced = False
+        clock_resent = False
         while True:
             attempt += 1
             budget = (
                 attempt_timeout if deadline is None else min(attempt_timeout, deadline - time.monotonic())
             )
             progress = _Attempt()
-            request: httpx.Request | None = None
-            if not fast:
-                # Built directly rather than through build_request, which parses the URL twice: the borrowed
-                # client's headers and timeout still apply (lockcloud sends absolute URLs and uses no cookies).
-                headers = self._client.headers.copy()
-                headers.update(_REQUEST_HEADERS)
-                try:
-                    request = httpx.Request(
-                        method,
-                        fast_url,
-                        headers=headers,
-                        content=body,
-                        extensions={"timeout": self._client.timeout.as_dict(), SIGN_URL_EXTENSION: sign_url},
-                    )
-                except httpx.InvalidURL as exc:
-                    raise ValidationError(f"{method} {shown}: path or query cannot be put in a URL") from exc
             started = time.perf_counter()
-            failure: BaseException | None = None
-            envelope: Any = NOT_JSON
-            status = 0
+            outcome: Answer | Failure
             try:
                 async with asyncio.timeout(max(budget, 0.0)):
-                    if request is None:
-                        envelope, status, raw = await self._exchange_fast(
-                            method, path, fast_url, sign_url, body, shown, progress
-                        )
-                    else:
-                        envelope, status, raw = await self._exchange(request, progress)
+                    envelope, status, raw = await self._exchange(
+                        method, path, url, sign_url, body, shown, progress
+                    )
+                outcome = Answer(status, envelope, raw)
             except (httpx.TransportError, ResponseTooLargeError) as exc:
-                failure = exc
+                outcome = Failure(exc, progress.sent)
             except TimeoutError as exc:
                 if isinstance(exc, LockCloudError):
                     raise  # a nested token call's own timeout
-                failure = _AttemptTimedOut(f"no complete answer within {max(budget, 0.0):.3g} s")
-            # Errors are raised outside the except block on purpose: a chained httpx exception would carry the
-            # request, with its access_token header (and, for a refresh, the refresh token in its URL).
-            if failure is not None:
-                await self._handle_failure(
-                    failure, method, progress.sent, idempotent, policy, attempt, deadline, shown
+                outcome = Failure(
+                    AttemptTimedOut(f"no complete answer within {max(budget, 0.0):.3g} s"), progress.sent
                 )
-                continue
-
-            if not (isinstance(envelope, dict) and "success" in envelope):
-                # An HTTP error page, a proxy's answer, garbage: only a retry can help, and only a safe one.
-                if (
-                    idempotent
-                    and status >= 500
-                    and await self._may_retry(policy, attempt, deadline, shown, status)
-                ):
-                    continue
-                if not idempotent and (status >= 500 or status < 400):
-                    raise OutcomeUnknownError(
-                        f"HTTP {status} without a Tuya answer; the call may have been executed",
-                        method=method,
-                        path=shown,
-                    )
-                raise UnexpectedResponseError(
-                    f"HTTP {status}: not a Tuya envelope"
-                    + (f" after {attempt} attempt(s)" if status >= 500 else ""),
-                    method=method,
-                    path=shown,
-                    status_code=status,
-                    body=raw[:2048],
-                )
-            server_t = envelope.get("t")
-            self._clock.observe(server_t)
-            if envelope.get("success") is True:
+            if isinstance(outcome, Answer) and isinstance(outcome.envelope, dict):
+                self._clock.observe(outcome.envelope.get("t"))
+            verdict = classify(
+                outcome,
+                idempotent=idempotent,
+                method=method,
+                path=shown,
+                attempt=attempt,
+                host=self._host,
+                clock_resent=clock_resent,
+            )
+            if verdict.step is Step.RETURN:
+                assert isinstance(outcome, Answer)
+                server_t = outcome.envelope.get("t")
                 if logger.isEnabledFor(logging.DEBUG):
                     logger.debug(
                         "%s %s ok tid=%s in %.1f ms",
                         method,
                         shown,
-                        _quoted(envelope.get("tid")),
+                        quoted(outcome.envelope.get("tid")),
                         (time.perf_counter() - started) * 1000,
                     )
-                return envelope.get("result"), plausible_server_time(server_t)
-
-            code = envelope_code(envelope)
-            code = -1 if code is None else code
-            logger.debug("%s %s failed code=%s tid=%s", method, shown, code, _quoted(envelope.get("tid")))
-            if code == CLOCK_REJECTED and idempotent and not clock_resynced:
-                clock_resynced = True
+                return verdict.result, plausible_server_time(server_t)
+            if isinstance(outcome, Answer) and isinstance(verdict.error, APIError):
+                logger.debug(
+                    "%s %s failed code=%s tid=%s", method, shown, verdict.error.code, verdict.error.tid
+                )
+            if verdict.step is Step.RESEND:
+                clock_resent = True
                 continue
-            retryable = RETRYABLE_CODES if idempotent else frozenset()
-            if code in retryable and await self._may_retry(policy, attempt, deadline, shown, code):
+            if verdict.step is Step.RETRY and await self._may_retry(
+                policy, attempt, deadline, shown, verdict.reason
+            ):
                 continue
-            tid = envelope.get("tid")
-            error = error_for_code(
-                code,
-                _quoted(envelope.get("msg", "")),
-                tid=None if tid is None else _quoted(tid),
-                method=method,
-                path=shown,
-                body=envelope,
-            )
-            if not idempotent and code in MAY_HAVE_EXECUTED:
-                raise OutcomeUnknownError(
-                    f"Tuya answered {code} ({type(error).__name__}) after the call may have been executed",
-                    method=method,
-                    path=shown,
-                ) from error
-            raise error
+            assert verdict.error is not None
+            # Raised here, outside any except block, on purpose: a chained httpx exception would carry the
+            # request, with its access_token header (and, for a refresh, the refresh token in its URL).
+            raise verdict.error
 
-    async def _exchange(self, request: httpx.Request, progress: _Attempt) -> tuple[Any, int, bytes]:
-        """Send, read the answer under the size cap, and decode it once: ``(json or NOT_JSON, status, raw)``."""
-        try:
-            # Token calls skip the limiter: a business call holding the last slot waits for its token inside it.
-            if self._limiter is None or is_token_path(request.url.path):
-                response = await self._client.send(request, auth=self._auth, stream=True)
-            else:
-                async with self._limiter:
-                    response = await self._client.send(request, auth=self._auth, stream=True)
-        finally:
-            progress.sent = request.extensions.get(SENT_EXTENSION) is True
-        try:
-            envelope = await read_envelope(response, self._max_response_bytes)
-        finally:
-            await response.aclose()
-        return envelope, response.status_code, response.content
-
-    async def _exchange_fast(
+    async def _exchange(
         self, method: str, path: str, url: str, sign_url: str, body: bytes, shown: str, progress: _Attempt
     ) -> tuple[Any, int, bytes]:
-        """:meth:`_exchange` on the client's own aiohttp pool, driving the same auth conversation."""
-        assert self._fast is not None
+        """One attempt on the wire, whichever it is: signed, healed once if the token was rejected, read under
+        the size cap and decoded once: ``(json or NOT_JSON, status, raw)``."""
 
         def signed(access_token: str) -> dict[str, str]:
             headers = dict(_REQUEST_HEADERS)
             self._auth.sign_headers(headers, method, sign_url, body, access_token)
             return headers
 
+        # Token calls skip the limiter: a business call holding the last slot waits for its token inside it.
         if self._limiter is None or is_token_path(path):
             return await self._converse(method, path, url, body, shown, progress, signed)
         async with self._limiter:
@@ -359,66 +235,18 @@ class Transport:
         progress: _Attempt,
         signed: Callable[[str], dict[str, str]],
     ) -> tuple[Any, int, bytes]:
-        assert self._fast is not None
         flow = self._auth.conversation(method, path, signed)
         headers = await flow.__anext__()
         while True:
             progress.sent = True
-            status, raw = await self._fast.exchange(
-                method,
-                url,
-                headers,
-                body,
-                limit=self._max_response_bytes,
-                shown=shown,
-                phases=self._phases,
+            status, raw = await self._wire.exchange(
+                method, url, headers, body, limit=self._max_response_bytes, shown=shown, phases=self._phases
             )
             envelope = decode_json(raw)
             try:
                 headers = await flow.asend(envelope)
             except StopAsyncIteration:
                 return envelope, status, raw
-
-    async def _handle_failure(
-        self,
-        failure: BaseException,
-        method: str,
-        sent: bool,
-        idempotent: bool,
-        policy: RetryPolicy,
-        attempt: int,
-        deadline: float | None,
-        shown: str,
-    ) -> None:
-        """Return to retry; otherwise raise the error that says what may have happened."""
-        reason = str(failure) if isinstance(failure, _AttemptTimedOut) else type(failure).__name__
-        problem = _certificate_problem(failure)
-        if problem is not None:
-            raise TLSVerificationError(method=method, path=shown, host=self._host, reason=problem)
-        if isinstance(failure, _NEVER_SENDABLE):
-            raise TransportError(f"request could not be sent ({reason})", method=method, path=shown)
-        if isinstance(failure, ResponseTooLargeError):
-            if not idempotent:
-                raise OutcomeUnknownError(
-                    f"the answer went over max_response_bytes={failure.limit}; the call may have been executed",
-                    method=method,
-                    path=shown,
-                ) from failure
-            raise ResponseTooLargeError(method=method, path=shown, limit=failure.limit)
-        never_left = isinstance(failure, NEVER_SENT) or not sent
-        if not never_left and not idempotent:
-            raise OutcomeUnknownError(
-                f"sent, but no answer arrived ({reason}); the call may have been executed",
-                method=method,
-                path=shown,
-            )
-        if await self._may_retry(policy, attempt, deadline, shown, failure):
-            return
-        if never_left and not isinstance(failure, _AttemptTimedOut):
-            raise ConnectError(f"could not connect ({reason})", method=method, path=shown)
-        timed_out = isinstance(failure, httpx.TimeoutException | _AttemptTimedOut)
-        error = RequestTimeoutError if timed_out else TransportError
-        raise error(f"{reason} after {attempt} attempt(s)", method=method, path=shown)
 
     async def _may_retry(
         self, policy: RetryPolicy, attempt: int, deadline: float | None, shown: str, reason: object
