@@ -120,13 +120,9 @@ class AccessCodeBook:
 # -- wire -------------------------------------------------------------------------------------------------------
 
 
-def _radio(lock: SimLock) -> str:
-    radio = _RADIO.get(lock.kind)
-    if radio is None:
-        raise fail(2004, f"temporary passwords are not available on this lock type ({lock.kind.label})")
-    if radio == _BLUETOOTH and not lock.gateway:
-        raise fail(2003, f"this lock ({lock.kind.label}) has no gateway")
-    return radio
+def _radio(lock: SimLock, call: Call) -> str:
+    _call.require_applicable(lock, call.action)
+    return _RADIO[lock.kind]
 
 
 def _seconds(body: Mapping[str, Any], name: str) -> int:
@@ -266,7 +262,7 @@ def _code(world: World, lock: SimLock, call: Call) -> SimAccessCode:
 
 
 def create_temp_password(world: World, lock: SimLock, call: Call) -> Outcome:
-    radio = _radio(lock)
+    radio = _radio(lock, call)
     if radio != _ZIGBEE:
         _call.require_online(lock)
     code = SimAccessCode(
@@ -278,7 +274,7 @@ def create_temp_password(world: World, lock: SimLock, call: Call) -> Outcome:
 
 
 def modify_temp_password(world: World, lock: SimLock, call: Call) -> Outcome:
-    radio = _radio(lock)
+    radio = _radio(lock, call)
     if radio != _ZIGBEE:
         _call.require_online(lock)
     code = _code(world, lock, call)
@@ -287,7 +283,7 @@ def modify_temp_password(world: World, lock: SimLock, call: Call) -> Outcome:
 
 
 def list_temp_passwords(world: World, lock: SimLock, call: Call) -> Outcome:
-    radio = _radio(lock)
+    radio = _radio(lock, call)
     wanted = call.query.get("valid")
     if wanted not in (None, "", "true", "false"):
         raise fail(1109, "valid must be true or false")
@@ -303,12 +299,12 @@ def list_temp_passwords(world: World, lock: SimLock, call: Call) -> Outcome:
 
 
 def get_temp_password(world: World, lock: SimLock, call: Call) -> Outcome:
-    radio = _radio(lock)
+    radio = _radio(lock, call)
     return Outcome(_wire(_code(world, lock, call), radio))
 
 
 def _freezing(world: World, lock: SimLock, call: Call, frozen: bool) -> Outcome:
-    radio = _radio(lock)
+    radio = _radio(lock, call)
     if radio != _ZIGBEE:
         raise fail(
             2003, f"freezing a temporary password is not supported on this lock type ({lock.kind.label})"
@@ -330,14 +326,14 @@ def unfreeze_temp_password(world: World, lock: SimLock, call: Call) -> Outcome:
 
 
 def delete_temp_password(world: World, lock: SimLock, call: Call) -> Outcome:
-    _radio(lock)
+    _radio(lock, call)
     code = _code(world, lock, call)
     code.status = "deleted"
     return Outcome(True, detail={"password_id": code.password_id})
 
 
 def clear_temp_passwords(world: World, lock: SimLock, call: Call) -> Outcome:
-    _radio(lock)
+    _radio(lock, call)
     cleared = 0
     for code in world.access_codes.codes_of(lock.device_id).values():
         if code.status != "deleted":
@@ -347,7 +343,7 @@ def clear_temp_passwords(world: World, lock: SimLock, call: Call) -> Outcome:
 
 
 def sync_temp_passwords(world: World, lock: SimLock, call: Call) -> Outcome:
-    _radio(lock)
+    _radio(lock, call)
     _call.require_online(lock)
     for code in world.access_codes.codes_of(lock.device_id).values():
         _settle(world, lock, code)
@@ -359,7 +355,7 @@ def _floor_hour(seconds: float) -> int:
 
 
 def offline_password(world: World, lock: SimLock, call: Call) -> Outcome:
-    _radio(lock)
+    _radio(lock, call)
     body, book = call.body, world.access_codes
     kind = body.get("type", "multiple")
     hour = _floor_hour(world.now())
@@ -401,7 +397,7 @@ def offline_password(world: World, lock: SimLock, call: Call) -> Outcome:
 
 
 def dynamic_password(world: World, lock: SimLock, call: Call) -> Outcome:
-    _radio(lock)
+    _radio(lock, call)
     book = world.access_codes
     current = book.dynamic.get(lock.device_id)
     if current is None or current[1] <= world.now():
