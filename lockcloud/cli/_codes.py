@@ -55,11 +55,10 @@ def _flag_error(error: ValidationError) -> CommandError:
     return CommandError(text)
 
 
-def _zone(name: str | None) -> dt.tzinfo:
+def _zone(name: str | None) -> zoneinfo.ZoneInfo | None:
+    """The zone named by --time-zone, or ``None`` for this machine's local time (with its own DST rules)."""
     if name is None:
-        local = dt.datetime.now().astimezone().tzinfo
-        assert local is not None
-        return local
+        return None
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -68,13 +67,14 @@ def _zone(name: str | None) -> dt.tzinfo:
         ) from None
 
 
-def _when(text: str, flag: str, zone: dt.tzinfo) -> dt.datetime:
+def _when(text: str, flag: str, zone: zoneinfo.ZoneInfo | None) -> dt.datetime:
     for pattern in _TIME_FORMATS:
         try:
             moment = dt.datetime.strptime(text.strip(), pattern)
         except ValueError:
             continue
-        return moment.replace(tzinfo=zone)
+        # A naive time's astimezone() reads it as local time, with the offset in force on that date.
+        return moment.replace(tzinfo=zone) if zone is not None else moment.astimezone()
     raise CommandError(f"{flag}: {text[:40]!r} is not a time like '2030-05-03 15:00' (local time)")
 
 
@@ -186,7 +186,7 @@ def create(
         schedules = _schedule(days, hours)
         if timeout <= 0:
             raise CommandError("--timeout: must be positive")
-        zone_name = time_zone or (getattr(zone, "key", None) if schedules else None)
+        zone_name = zone.key if zone is not None else None
         if schedules and zone_name is None:
             raise CommandError("--time-zone: needed with --days/--hours (e.g. --time-zone Europe/Paris)")
         digits = sys.stdin.readline().strip() if pin == "-" else pin
