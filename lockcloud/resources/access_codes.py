@@ -315,7 +315,11 @@ class AccessCodes(Resource):
         return await self._put_state(device_id, password_id, "unfreeze-password")
 
     async def delete(self, device_id: str, password_id: int) -> bool:
-        """Remove a code (DELETE ``.../door-lock/temp-passwords/{id}``). Retried: deleting twice deletes once."""
+        """Remove a code (DELETE ``.../door-lock/temp-passwords/{id}``).
+
+        Retried like a read. When an earlier attempt's answer was lost, the retry can be answered
+        :class:`~lockcloud.NotFoundError`: the code is gone either way.
+        """
         device = check.device_id(device_id)
         number = _password_id(password_id)
         path = f"/v1.0/devices/{device}/door-lock/temp-passwords/{number}"
@@ -504,16 +508,19 @@ class CodeDelivery:
         """
         limit = seconds(timeout, "timeout")
         interval = seconds(poll_interval, "poll_interval")
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + limit
-        while True:
-            code = await self.status()
-            if _is_delivered(code, self.device_id):
-                return code
-            left = deadline - loop.time()
-            if left <= 0:
-                raise AccessCodeDeliveryTimeoutError(self.device_id, self.password_id, limit)
-            await asyncio.sleep(min(interval, left))
+        deadline = asyncio.timeout(limit)
+        try:
+            async with deadline:
+                while True:
+                    code = await self.status()
+                    if _is_delivered(code, self.device_id):
+                        return code
+                    await asyncio.sleep(interval)
+        except TimeoutError:
+            # A read that timed out inside the transport is a TimeoutError too: only the deadline's own is ours.
+            if not deadline.expired():
+                raise
+            raise AccessCodeDeliveryTimeoutError(self.device_id, self.password_id, limit) from None
 
 
 def _is_delivered(code: TemporaryCode, device_id: str) -> bool:

@@ -338,3 +338,15 @@ def test_an_active_code_past_its_window_is_expired() -> None:
     code = TemporaryCode(id=1, phase=2, invalid_time=ended, delivery_status=DeliveryStatus.SUCCEEDED)
     assert code_state(code, None, ended.timestamp() - 1) is AccessCodeState.ACTIVE
     assert code_state(code, None, ended.timestamp()) is AccessCodeState.EXPIRED
+
+
+async def test_the_deadline_holds_while_a_read_hangs(
+    sim: Simulator, cloud: LockCloud, lockcloud_faults: FaultInjector
+) -> None:
+    front = sim.devices["front_door"]
+    delivery = await cloud.access_codes.create(
+        front, name="Slow", pin=ZIGBEE_PIN, radio="zigbee", **_window()
+    )
+    with lockcloud_faults.latency(30), pytest.raises(AccessCodeDeliveryTimeoutError) as raised:
+        await delivery.delivered(timeout=0.2, poll_interval=POLL)
+    assert raised.value.timeout == 0.2
