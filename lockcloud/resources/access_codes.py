@@ -64,7 +64,7 @@ _MAX_PHONE_LENGTH = 20
 _MAX_RELATED_DEVICES = 16
 _HOUR = 3600
 
-# What a Zigbee lock may answer besides "in progress" and "done": each one is a refusal.
+# Without a delivery_status (Wi-Fi and Bluetooth locks), the state says whether the lock has the code, or never will.
 _SETTLED_STATES = frozenset({AccessCodeState.ACTIVE, AccessCodeState.FROZEN, AccessCodeState.EXPIRED})
 _FAILED_STATES = frozenset({AccessCodeState.FAILED, AccessCodeState.DELETED, AccessCodeState.DELETING})
 
