@@ -405,7 +405,9 @@ class AccessCodes(Resource):
         result = await self._get_raw(path)
         if isinstance(result, str):
             result = {"dynamic_password": result}
-        return await self._decode(result, DynamicCode, method="GET", path=path)
+        code = await self._decode(result, DynamicCode, method="GET", path=path)
+        _require_digits(code.dynamic_password, "GET", path)
+        return code
 
     # -- helpers ---------------------------------------------------------------------------------------------------
 
@@ -460,10 +462,7 @@ class AccessCodes(Resource):
     ) -> OfflineCode:
         path = f"/v1.1/devices/{device}/door-lock/offline-temp-password"
         code = await self._call("POST", path, json=body, cast_to=OfflineCode, unsafe=True)
-        if not code.offline_temp_password:
-            raise UnexpectedResponseError(
-                "the offline code answer holds no code", method="POST", path=path, status_code=200, body=b""
-            )
+        _require_digits(code.offline_temp_password, "POST", path)
         sent_from = dt.datetime.fromtimestamp(first, dt.UTC) if first is not None else None
         sent_until = dt.datetime.fromtimestamp(last, dt.UTC) if last is not None else None
         return attrs.evolve(
@@ -471,6 +470,14 @@ class AccessCodes(Resource):
             kind=kind,
             effective_time=code.effective_time or sent_from,
             invalid_time=code.invalid_time or sent_until,
+        )
+
+
+def _require_digits(code: object, method: str, path: str) -> None:
+    # A code is digits. Anything else is a malformed answer, reported without it (it may hold the code).
+    if not isinstance(code, str) or not code.isascii() or not code.isdigit():
+        raise UnexpectedResponseError(
+            "the answer holds no code of digits", method=method, path=path, status_code=200, body=b""
         )
 
 
