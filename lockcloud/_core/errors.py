@@ -7,6 +7,8 @@
     ├── CryptoError                            undecryptable ticket key, media file or push payload
     ├── DecodeError                            a push message that cannot be turned into an event (keeps .payload)
     ├── RemoteUnlockDisabledError              the lock's remote-unlock switch needed by a flow is off (names it)
+    ├── AccessCodeDeliveryError                the lock refused a temporary access code: .reason (a DeliveryStatus)
+    ├── AccessCodeDeliveryTimeoutError (also TimeoutError)  the lock neither took nor refused a code in time
     ├── BrokerError                            the local pulsar-lite broker did not start (simulator)
     ├── PortUnavailableError (also OSError)    lockcloud.sim: the simulator's port is taken (names host:port)
     ├── BrokerUnavailableError (also ConnectionError)  lockcloud.sim: its broker_url cannot be reached
@@ -53,7 +55,7 @@ scheme (``http://``, ``ws://``, ``pulsar://``, ``redis://``) to a host that is n
 raises it to stand for a dropped connection, so it is an ``httpx.RemoteProtocolError``, and the client turns it
 into what a real one gives (:class:`TransportError` or :class:`OutcomeUnknownError`).
 
-No exception message or repr ever contains the access secret, a token, a ticket key or a PIN.
+No exception message or repr ever contains the access secret, a token, a ticket key, a PIN or a guest's code.
 """
 
 from __future__ import annotations
