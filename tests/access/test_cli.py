@@ -317,3 +317,20 @@ def test_bad_values_are_one_line_naming_the_flag(
     assert "Traceback" not in err
     assert "482913" not in err
     assert served.simulator.executed("create_temp_password") == []
+
+
+def test_a_refused_code_is_one_line_with_the_reason(
+    served: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lockcloud import DeliveryStatus
+
+    served.simulator.world.access_codes.delivery_failure = DeliveryStatus.CAPACITY_REACHED
+    args = ["codes", "create", "sim-front-door", "--name", "G", "--pin", "482913", "--radio", "zigbee"]
+    with pytest.raises(SystemExit) as exited:
+        main([*args, "--from", FROM, "--until", UNTIL])
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert "not delivered" in err
+    assert "capacity_reached" in err
+    assert "482913" not in err
