@@ -106,6 +106,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 #: Guest access codes: online temporary codes, offline codes and the dynamic code (``cloud.access_codes``).
 ACCESS_CODE_ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("create_temp_password", "POST", _V10 + "/temp-password"),
+    Endpoint("create_unnamed_temp_password", "POST", "/v2.0/devices/{device_id}/door-lock/temp-password"),
     Endpoint("list_temp_passwords", "GET", _V10 + "/temp-passwords"),
     Endpoint("get_temp_password", "GET", _V10 + "/temp-password/{password_id}"),
     Endpoint("modify_temp_password", "PUT", _V10 + "/temp-passwords/{password_id}/modify-password"),

@@ -196,7 +196,6 @@ class AccessCodes(Resource):
         self,
         device_id: str,
         *,
-        name: str,
         pin: str,
         valid_from: dt.datetime,
         valid_until: dt.datetime,
@@ -206,8 +205,12 @@ class AccessCodes(Resource):
         time_zone: str | None = None,
         phone: str | None = None,
         related_devices: Sequence[str] = (),
+        name: str | None = None,
     ) -> CodeDelivery:
         """Create a temporary code (POST ``.../door-lock/temp-password``) and return its :class:`CodeDelivery`.
+
+        ``name`` is what the code is for (a guest, a booking); without one the code is created unnamed (POST
+        ``/v2.0/.../door-lock/temp-password``, which takes no name and no related devices).
 
         ``pin`` has 7 digits on Wi-Fi locks and 6 on Zigbee and Bluetooth ones (``radio``). ``valid_from`` and
         ``valid_until`` are aware datetimes (sent as whole seconds). ``schedules`` restrict the code to weekly
@@ -217,6 +220,8 @@ class AccessCodes(Resource):
         """
         device = check.device_id(device_id)
         lock_radio = _radio(radio)
+        if name is None and related_devices:
+            raise ValidationError("related_devices needs a name: the unnamed create takes no related devices")
         body = self._code_body(
             name=name,
             valid_from=valid_from,
@@ -232,7 +237,8 @@ class AccessCodes(Resource):
         body.update(
             password=sealed.password, password_type=PasswordType.TICKET.value, ticket_id=sealed.ticket_id
         )
-        path = f"/v1.0/devices/{device}/door-lock/temp-password"
+        version = "v1.0" if name is not None else "v2.0"
+        path = f"/{version}/devices/{device}/door-lock/temp-password"
         created = await self._call("POST", path, json=body, cast_to=CreatedCode, unsafe=True)
         return CodeDelivery(self, device, created.id, lock_radio)
 
@@ -425,7 +431,7 @@ class AccessCodes(Resource):
     ) -> dict[str, Any]:
         start, end = _window(valid_from, valid_until)
         body: dict[str, Any] = {
-            "name": _name(name),
+            **({"name": _name(name)} if name is not None else {}),
             "effective_time": _epoch(start),
             "invalid_time": _epoch(end),
             "type": 1 if check.flag(single_use, "single_use") else 0,

@@ -180,8 +180,10 @@ def _sealed_pin(world: World, lock: SimLock, call: Call, radio: str) -> str:
 
 def _fill(world: World, lock: SimLock, code: SimAccessCode, call: Call, radio: str) -> None:
     body = call.body
-    name = body.get("name")
-    if not isinstance(name, str) or not name.strip():
+    name = body.get("name", "" if call.action == "create_unnamed_temp_password" else None)
+    if call.action == "create_unnamed_temp_password" and name:
+        raise fail(1109, "the unnamed create takes no name")
+    if not isinstance(name, str) or (not name.strip() and call.action != "create_unnamed_temp_password"):
         raise fail(1100, "name is required")
     start = _seconds(body, "effective_time")
     end = _seconds(body, "invalid_time")
@@ -408,6 +410,7 @@ def dynamic_password(world: World, lock: SimLock, call: Call) -> Outcome:
 
 HANDLERS: Mapping[str, Handler] = {
     "create_temp_password": create_temp_password,
+    "create_unnamed_temp_password": create_temp_password,
     "list_temp_passwords": list_temp_passwords,
     "get_temp_password": get_temp_password,
     "modify_temp_password": modify_temp_password,

@@ -127,6 +127,7 @@ APPLICABILITY: Mapping[str, Applicability] = {
     **dict.fromkeys(
         (
             "create_temp_password",
+            "create_unnamed_temp_password",
             "list_temp_passwords",
             "get_temp_password",
             "modify_temp_password",

@@ -64,6 +64,8 @@ async def test_every_access_code_call_over_loopback(server: SimServer) -> None:
         assert await codes.sync(front) is True
         assert await codes.delete(front, number) is True
         assert await codes.clear(front) is True
+        unnamed = await codes.create(front, pin="975310", radio="zigbee", **_window())
+        assert (await unnamed.delivered(timeout=10, poll_interval=POLL)).name == ""
         offline = await codes.create_offline(back, valid_from=hour, valid_until=hour + dt.timedelta(hours=2))
         await codes.offline_once(back)
         await codes.offline_clear_code(back, offline.password_id or 0)

@@ -75,6 +75,7 @@ BAD_CREATES: dict[str, tuple[dict[str, Any], str]] = {
     "schedule that is not a Schedule": ({"schedules": [{"effective_time": 1}]}, "Schedule values"),
     "single_use not a bool": ({"single_use": "yes"}, "True or False"),
     "related devices as a string": ({"related_devices": "dev-2"}, "list of device ids"),
+    "related devices without a name": ({"name": None, "related_devices": ["dev-2"]}, "needs a name"),
 }
 
 
