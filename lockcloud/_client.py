@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Self, Unpack
 import httpx
 
 from lockcloud._core import validation
-from lockcloud._core.aiohttp_pool import AiohttpTransport
 from lockcloud._core.auth import TuyaAuth
 from lockcloud._core.clock import ServerClock
 from lockcloud._core.envelope import DEFAULT_MAX_RESPONSE_BYTES
@@ -193,7 +192,12 @@ class LockCloud:
         self._active_enrollments: set[str] = set()
         self._owns_http_client = http_client is None
         self._closed = False
-        fast = None if http_client is not None else AiohttpTransport(verify=tls)
+        fast = None
+        if http_client is None:
+            # Here, not at `import lockcloud`: aiohttp costs about as much to import as httpx itself.
+            from lockcloud._core.aiohttp_pool import AiohttpTransport
+
+            fast = AiohttpTransport(verify=tls)
         self._http = http_client or httpx.AsyncClient(timeout=phases, transport=fast)
         self._clock = ServerClock()
         self._call_retry: RetryPolicy | None = None
