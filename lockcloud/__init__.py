@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 from lockcloud._client import LockCloud
 from lockcloud._core.auth import TuyaAuth
 from lockcloud._core.errors import (
+    AccessCodeDeliveryError,
+    AccessCodeDeliveryTimeoutError,
     APIError,
     AuthenticationError,
     BrokerError,
@@ -59,9 +61,13 @@ from lockcloud._core.tokens import (
 )
 from lockcloud._version import __version__
 from lockcloud.enums import (
+    AccessCodeState,
     AlbumEventType,
+    DeliveryStatus,
     EnrollmentOperation,
+    LockRadio,
     MediaFileType,
+    OfflineCodeKind,
     PasswordType,
     RemoteUnlockType,
     RevokeReason,
@@ -70,14 +76,19 @@ from lockcloud.enums import (
     UnlockMethodEvent,
     UnlockType,
     UserType,
+    Weekday,
 )
 from lockcloud.models import (
     Album,
     AlbumEntry,
+    DynamicCode,
     MediaFile,
+    OfflineCode,
     PasswordTicket,
     RemoteUnlockMethod,
+    Schedule,
     SealedPin,
+    TemporaryCode,
     UnlockKey,
 )
 from lockcloud.regions import Region
@@ -99,6 +110,9 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "APIError",
+    "AccessCodeDeliveryError",
+    "AccessCodeDeliveryTimeoutError",
+    "AccessCodeState",
     "Album",
     "AlbumEntry",
     "AlbumEventType",
@@ -109,9 +123,11 @@ __all__ = [
     "CredentialsError",
     "CryptoError",
     "DecodeError",
+    "DeliveryStatus",
     "DeviceError",
     "DeviceNotFoundError",
     "DeviceOfflineError",
+    "DynamicCode",
     "Enrollment",
     "EnrollmentOperation",
     "EnrollmentResult",
@@ -122,12 +138,15 @@ __all__ = [
     "InvalidParameterError",
     "LockCloud",
     "LockCloudError",
+    "LockRadio",
     "MediaDownloadTimeoutError",
     "MediaFile",
     "MediaFileType",
     "MediaTooLargeError",
     "MemoryTokenStore",
     "NotFoundError",
+    "OfflineCode",
+    "OfflineCodeKind",
     "OutcomeUnknownError",
     "PasswordTicket",
     "PasswordType",
@@ -143,6 +162,7 @@ __all__ = [
     "ResponseTooLargeError",
     "RetryPolicy",
     "RevokeReason",
+    "Schedule",
     "SealedPin",
     "ServerError",
     "ServiceNotSubscribedError",
@@ -154,6 +174,7 @@ __all__ = [
     "StreamSubscriptionError",
     "SubscribeError",
     "TLSVerificationError",
+    "TemporaryCode",
     "Token",
     "TokenError",
     "TokenRenewal",
@@ -168,5 +189,6 @@ __all__ = [
     "UnsupportedError",
     "UserType",
     "ValidationError",
+    "Weekday",
     "__version__",
 ]

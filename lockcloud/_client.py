@@ -47,6 +47,7 @@ if TYPE_CHECKING:
         RelayForwarderOptions,
     )
     from lockcloud.models import SealedPin
+    from lockcloud.resources.access_codes import AccessCodes
     from lockcloud.resources.enrollment import Enrollment, EnrollOptions
     from lockcloud.resources.remote_unlock import RemoteUnlock
     from lockcloud.resources.unlock_methods import UnlockMethods
@@ -269,7 +270,7 @@ class LockCloud:
         original.
         """
         view = copy.copy(self)
-        for cached in ("unlock_methods", "remote_unlock"):
+        for cached in ("unlock_methods", "remote_unlock", "access_codes"):
             view.__dict__.pop(cached, None)
         view._owns_http_client = False
         if timeout is not None:
@@ -367,6 +368,13 @@ class LockCloud:
         from lockcloud.resources.remote_unlock import RemoteUnlock
 
         return RemoteUnlock(self)
+
+    @functools.cached_property
+    def access_codes(self) -> AccessCodes:
+        """Guest access codes: online temporary codes (with delivery to await), offline codes, the dynamic code."""
+        from lockcloud.resources.access_codes import AccessCodes
+
+        return AccessCodes(self)
 
     def events(self, **options: Unpack[EventsOptions]) -> EventStream:
         """A push-event stream for this project (``pulsar`` is imported only when it opens).

@@ -11,9 +11,13 @@ from collections.abc import Mapping
 from typing import Any, Self
 
 __all__ = [
+    "AccessCodeState",
     "AlbumEventType",
+    "DeliveryStatus",
     "EnrollmentOperation",
+    "LockRadio",
     "MediaFileType",
+    "OfflineCodeKind",
     "OpenIntEnum",
     "OpenStrEnum",
     "PasswordType",
@@ -24,6 +28,7 @@ __all__ = [
     "UnlockMethodEvent",
     "UnlockType",
     "UserType",
+    "Weekday",
 ]
 
 
@@ -227,3 +232,72 @@ class UnlockMethodEvent(OpenStrEnum):
 
     ENTRY = "unlockMethodEntry"
     DELETE = "unlockMethodDelete"
+
+
+# -- guest access codes (cloud.access_codes) --------------------------------------------------------------------
+
+
+class LockRadio(OpenStrEnum):
+    """How a lock reaches the cloud; it decides the PIN length of a temporary code and what ``phase`` means."""
+
+    WIFI = "wifi"
+    ZIGBEE = "zigbee"
+    BLUETOOTH = "bluetooth"
+
+    @property
+    def pin_length(self) -> int:
+        """Digits of an online temporary code on this radio: 7 on Wi-Fi locks, 6 on Zigbee and Bluetooth ones."""
+        return 7 if self is LockRadio.WIFI else 6
+
+
+class AccessCodeState(OpenStrEnum):
+    """One state for a temporary code, whatever the radio's own ``phase`` numbers are.
+
+    ``UNKNOWN`` members (``is_known`` false) keep a phase no document names, spelt ``"phase-<n>"``.
+    """
+
+    #: Created in the cloud, not yet on the lock (Zigbee "to be created", Wi-Fi/Bluetooth "to be sent").
+    PENDING_DELIVERY = "pending_delivery"
+    #: On the lock and usable inside its window.
+    ACTIVE = "active"
+    #: Frozen: on the lock but refused until unfrozen.
+    FROZEN = "frozen"
+    #: On the lock, but its window has ended.
+    EXPIRED = "expired"
+    #: Being removed from the lock.
+    DELETING = "deleting"
+    DELETED = "deleted"
+    #: The lock refused it (see the code's ``delivery_status`` for why, on Zigbee locks).
+    FAILED = "failed"
+
+
+class DeliveryStatus(OpenIntEnum):
+    """What a Zigbee lock answered to a temporary code (``delivery_status``)."""
+
+    IN_PROGRESS = 1
+    SUCCEEDED = 2
+    FAILED = 3
+    ALREADY_EXISTS = 4
+    CAPACITY_REACHED = 5
+    OVERLAPPING = 6
+
+
+class Weekday(OpenIntEnum):
+    """A day of a weekly schedule; the value is its bit in ``working_day`` (bit 0 is Sunday)."""
+
+    SUNDAY = 1
+    MONDAY = 2
+    TUESDAY = 4
+    WEDNESDAY = 8
+    THURSDAY = 16
+    FRIDAY = 32
+    SATURDAY = 64
+
+
+class OfflineCodeKind(OpenStrEnum):
+    """The ``type`` of an offline code request."""
+
+    MULTIPLE = "multiple"
+    ONCE = "once"
+    CLEAR_ONE = "clear_one"
+    CLEAR_ALL = "clear_all"

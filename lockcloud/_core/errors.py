@@ -7,6 +7,8 @@
     ├── CryptoError                            undecryptable ticket key, media file or push payload
     ├── DecodeError                            a push message that cannot be turned into an event (keeps .payload)
     ├── RemoteUnlockDisabledError              the lock's remote-unlock switch needed by a flow is off (names it)
+    ├── AccessCodeDeliveryError                the lock refused a temporary access code: .reason (a DeliveryStatus)
+    ├── AccessCodeDeliveryTimeoutError (also TimeoutError)  the lock neither took nor refused a code in time
     ├── BrokerError                            the local pulsar-lite broker did not start (simulator)
     ├── PortUnavailableError (also OSError)    lockcloud.sim: the simulator's port is taken (names host:port)
     ├── BrokerUnavailableError (also ConnectionError)  lockcloud.sim: its broker_url cannot be reached
@@ -53,7 +55,7 @@ scheme (``http://``, ``ws://``, ``pulsar://``, ``redis://``) to a host that is n
 raises it to stand for a dropped connection, so it is an ``httpx.RemoteProtocolError``, and the client turns it
 into what a real one gives (:class:`TransportError` or :class:`OutcomeUnknownError`).
 
-No exception message or repr ever contains the access secret, a token, a ticket key or a PIN.
+No exception message or repr ever contains the access secret, a token, a ticket key, a PIN or a guest's code.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ from typing import Any, ClassVar
 
 __all__ = [
     "APIError",
+    "AccessCodeDeliveryError",
+    "AccessCodeDeliveryTimeoutError",
     "AuthenticationError",
     "BrokerError",
     "ClockSkewError",
@@ -146,6 +150,39 @@ class RemoteUnlockDisabledError(LockCloudError):
         self.device_id = device_id
         self.switch = switch
         self.cause = cause
+
+
+class AccessCodeDeliveryError(LockCloudError):
+    """A lock refused a temporary access code, or the cloud gave up delivering it.
+
+    ``reason`` is the lock's answer (a :class:`~lockcloud.DeliveryStatus` such as ``OVERLAPPING`` or
+    ``CAPACITY_REACHED``) or ``None`` when only the code's state said it failed. The code itself is never shown.
+    """
+
+    def __init__(self, device_id: str, password_id: int, reason: Any, state: Any = None) -> None:
+        why = getattr(reason, "name", None) or (f"state {state}" if state is not None else "unknown reason")
+        super().__init__(
+            f"temporary code {password_id} was not delivered to device {device_id!r}: {str(why).lower()}"
+        )
+        self.device_id = device_id
+        self.password_id = password_id
+        self.reason = reason
+        self.state = state
+
+
+class AccessCodeDeliveryTimeoutError(LockCloudError, builtins.TimeoutError):
+    """A temporary access code was neither confirmed nor refused by the lock within the ``timeout`` awaited.
+
+    The code exists in the cloud and may still reach the lock: look at it again, or delete it.
+    """
+
+    def __init__(self, device_id: str, password_id: int, timeout: float) -> None:
+        super().__init__(
+            f"temporary code {password_id} was not confirmed by device {device_id!r} within {timeout:g} s"
+        )
+        self.device_id = device_id
+        self.password_id = password_id
+        self.timeout = timeout
 
 
 class BrokerError(LockCloudError):

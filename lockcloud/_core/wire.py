@@ -13,6 +13,7 @@ from typing import Literal
 import attrs
 
 __all__ = [
+    "ACCESS_CODE_ENDPOINTS",
     "ACCESS_TOKEN_HEADER",
     "CLIENT_ID_HEADER",
     "DEVICE_EVENT_PROTOCOL",
@@ -100,6 +101,24 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("password_ticket", "POST", _V10 + "/password-ticket"),
     Endpoint("latest_media", "GET", _V10 + "/latest/media/url"),
     Endpoint("albums", "GET", _SMART + "/albums-media"),
+)
+
+#: Guest access codes: online temporary codes, offline codes and the dynamic code (``cloud.access_codes``).
+ACCESS_CODE_ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("create_temp_password", "POST", _V10 + "/temp-password"),
+    Endpoint("create_unnamed_temp_password", "POST", "/v2.0/devices/{device_id}/door-lock/temp-password"),
+    Endpoint("list_temp_passwords", "GET", _V10 + "/temp-passwords"),
+    Endpoint("get_temp_password", "GET", _V10 + "/temp-password/{password_id}"),
+    Endpoint("modify_temp_password", "PUT", _V10 + "/temp-passwords/{password_id}/modify-password"),
+    Endpoint("freeze_temp_password", "PUT", _V10 + "/temp-passwords/{password_id}/freeze-password"),
+    Endpoint("unfreeze_temp_password", "PUT", _V10 + "/temp-passwords/{password_id}/unfreeze-password"),
+    Endpoint("delete_temp_password", "DELETE", _V10 + "/temp-passwords/{password_id}"),
+    Endpoint("clear_temp_passwords", "POST", _V10 + "/temp-passwords/rest-password"),
+    # The same call as the page's sample spells it.
+    Endpoint("clear_temp_passwords", "POST", _V10 + "/temp-passwords/reset-password"),
+    Endpoint("sync_temp_passwords", "POST", _V10 + "/issue-password"),
+    Endpoint("offline_password", "POST", "/v1.1/devices/{device_id}/door-lock/offline-temp-password"),
+    Endpoint("dynamic_password", "GET", _V10 + "/dynamic-password"),
 )
 
 #: Tuya's message for each error code it documents.

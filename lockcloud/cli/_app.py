@@ -10,6 +10,7 @@ from typing import TextIO
 import click
 
 from lockcloud._version import __version__
+from lockcloud.cli._codes import codes
 from lockcloud.cli._demo import demo
 from lockcloud.cli._doctor import doctor
 from lockcloud.cli._listen import listen
@@ -31,7 +32,7 @@ def cli() -> None:
     """
 
 
-for command in (demo, sim, keys, enroll, unlock, remote_unlock, listen, doctor):
+for command in (demo, sim, keys, enroll, unlock, remote_unlock, codes, listen, doctor):
     cli.add_command(command)
 
 

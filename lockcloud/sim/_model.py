@@ -123,6 +123,24 @@ APPLICABILITY: Mapping[str, Applicability] = {
     "password_ticket": _rule({_W, _Z, _B, _K, _V, _A}),
     "latest_media": _rule({_W, _B}),
     "albums": _rule({_V}),
+    # Guest access codes: the documents name Wi-Fi, Zigbee and Bluetooth locks (see lockcloud.sim._access_codes).
+    **dict.fromkeys(
+        (
+            "create_temp_password",
+            "create_unnamed_temp_password",
+            "list_temp_passwords",
+            "get_temp_password",
+            "modify_temp_password",
+            "freeze_temp_password",
+            "unfreeze_temp_password",
+            "delete_temp_password",
+            "clear_temp_passwords",
+            "sync_temp_passwords",
+            "offline_password",
+            "dynamic_password",
+        ),
+        _rule({_W, _Z, _B, _K, _V}, gateway={_B}),
+    ),
 }
 
 

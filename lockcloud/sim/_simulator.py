@@ -145,6 +145,17 @@ class Simulator(Scenario):
             self._emit(self.world.press(device_id))
         await self.drain_pushes()
 
+    async def type_code(self, device_id: str, code: str, *, at: float | None = None) -> bool:
+        """A guest types ``code`` on the lock's keypad (at ``at``, epoch seconds on the simulated clock, default
+        now): True when the door opened. The lock's status reports (``unlock_temporary`` with the code's number,
+        or ``alarm_lock: wrong_password`` after repeated wrong tries) are on the broker when this returns."""
+        from lockcloud.sim._access_codes import type_code
+
+        opened, messages = type_code(self.world, device_id, code, at)
+        self._emit(messages)
+        await self.drain_pushes()
+        return opened
+
     def fail_next(
         self,
         code: int,

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from lockcloud._core.errors import ValidationError
 from lockcloud.enums import UnlockType
-from lockcloud.sim import _enrollment, _media, _remote_unlock, _tokens, _unlock_methods
+from lockcloud.sim import _access_codes, _enrollment, _media, _remote_unlock, _tokens, _unlock_methods
 from lockcloud.sim._call import Call, Handler, Outcome, fail
 from lockcloud.sim._faults import Faults
 from lockcloud.sim._media import AlbumKeyStyle
@@ -29,6 +29,7 @@ _HANDLERS: Mapping[str, Handler] = {
     **_enrollment.HANDLERS,
     **_remote_unlock.HANDLERS,
     **_media.HANDLERS,
+    **_access_codes.HANDLERS,
 }
 
 
@@ -67,6 +68,8 @@ class World(Scenario):
         self.next_file_id = 100_000_001
         #: Counts enrollments started, so an automatic presser can tell its session from a later one.
         self.enrollment_generation = 0
+        #: Guest access codes of every lock, and how Zigbee locks deliver them.
+        self.access_codes = _access_codes.AccessCodeBook()
 
     @property
     def access_secret(self) -> str:

@@ -27,7 +27,7 @@ Fixtures
     A :class:`PushPublisher` to the simulator's topic; ``lockcloud_push.build`` is its :class:`PushBuilder`.
 ``lockcloud_faults``
     A :class:`FaultInjector` on ``lockcloud_sim``: outages, lost responses, latency, clock skew, an offline lock,
-    a remote-unlock switch off, each for one ``with`` block.
+    a remote-unlock switch off, Zigbee locks refusing guest codes, each for one ``with`` block.
 ``lockcloud_session_broker``, ``lockcloud_broker``
     pulsar-lite brokers on loopback: one for the session, or one per test to ``kill()`` and ``restart()``.
 

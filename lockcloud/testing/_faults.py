@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from lockcloud._core import validation
 from lockcloud._core.errors import ValidationError
-from lockcloud.enums import RemoteUnlockType
+from lockcloud.enums import DeliveryStatus, RemoteUnlockType
 
 if TYPE_CHECKING:
     from lockcloud.sim import ActionRecord, Simulator
@@ -67,6 +67,17 @@ class FaultInjector:
     ) -> AbstractContextManager[None]:
         """One of the lock's remote-unlock switches off (password-free by default)."""
         return _changed(self.simulator.lock(device_id).remote_unlock, {RemoteUnlockType(switch): False})
+
+    def code_delivery_fails(
+        self, reason: DeliveryStatus | int = DeliveryStatus.OVERLAPPING
+    ) -> AbstractContextManager[None]:
+        """Zigbee locks refuse every temporary code created in the block with ``reason`` (``delivery_status``)."""
+        status = DeliveryStatus(reason)
+        if status in (DeliveryStatus.IN_PROGRESS, DeliveryStatus.SUCCEEDED) or not status.is_known:
+            raise ValidationError(
+                "reason must be a refusal: FAILED, ALREADY_EXISTS, CAPACITY_REACHED, OVERLAPPING"
+            )
+        return _changed(self.simulator.world.access_codes, {"delivery_failure": status})
 
 
 def _check_rate(rate: float) -> None:

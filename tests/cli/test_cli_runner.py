@@ -58,6 +58,20 @@ def test_every_command_that_prints_data_has_json() -> None:
         "remote-unlock",
         "listen",
         "doctor",
+        *(
+            f"codes {name}"
+            for name in (
+                "create",
+                "list",
+                "show",
+                "freeze",
+                "unfreeze",
+                "delete",
+                "clear",
+                "offline",
+                "dynamic",
+            )
+        ),
     }
     for name, command in every.items():
         assert "--json" in {opt for param in command.params for opt in param.opts}, name

@@ -52,6 +52,15 @@ PROMISES: dict[str, list[str]] = {
         "porch       card #3 must be removed at the lock",
         "opened the back door 1 time(s)",
     ],
+    "booking_codes.py": [
+        "delivered: Fri 15:00 -> Sun 11:00 (flat time)",
+        "guest at the door 2 hours early: refused",
+        "guest arrives: opened (lock reported code #",
+        "after check-out: refused",
+        "second code with the same PIN: refused (already_exists)",
+        "removed after the stay",
+        "valid codes left on the lock: 0",
+    ],
     "fastapi_app.py": [
         "POST /unlock (PIN)    -> 200 {'opened': True}",
         "POST /unlock (no PIN) -> 409 {'error': 'remote unlock is switched off', 'switch': 'remoteUnlockWithoutPwd'}",

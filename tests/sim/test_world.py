@@ -19,6 +19,7 @@ from lockcloud import (
     ValidationError,
 )
 from lockcloud._client import LockCloud
+from lockcloud._core.wire import ACCESS_CODE_ENDPOINTS
 from lockcloud.crypto import decrypt_media, decrypt_message, decrypt_ticket_key, encrypt_password
 from lockcloud.enums import AlbumEventType, RemoteUnlockType, UnlockType, UserType
 from lockcloud.events import EnrollmentProgress, StatusReport, decode_message
@@ -77,8 +78,8 @@ def _world_with_every_kind() -> World:
 def test_every_endpoint_has_an_applicability_rule() -> None:
     assert set(_BUSINESS_ACTIONS) == set(APPLICABILITY)
     assert len({(route.method, route.template) for route in ROUTES}) == len(ROUTES)
-    # The 20 lock endpoints, one of them served at two paths, and the two token calls.
-    assert len(ROUTES) == 23
+    # The 20 lock endpoints, one of them served at two paths, and the two token calls; then the access codes.
+    assert len(ROUTES) == 23 + len(ACCESS_CODE_ENDPOINTS)
 
 
 @pytest.mark.parametrize("action", _BUSINESS_ACTIONS)
