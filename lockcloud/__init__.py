@@ -71,6 +71,19 @@ from lockcloud.enums import (
     UnlockType,
     UserType,
 )
+from lockcloud.history_models import (
+    AlarmKind,
+    BatteryState,
+    DoorState,
+    HistoryRecord,
+    HistoryStats,
+    LockStatus,
+    Member,
+    MemberKey,
+    MemberRole,
+    RecordType,
+    UnlockMethod,
+)
 from lockcloud.models import (
     Album,
     AlbumEntry,
@@ -82,6 +95,7 @@ from lockcloud.models import (
 )
 from lockcloud.regions import Region
 from lockcloud.resources.enrollment import Enrollment, EnrollmentResult, EnrollmentStatus
+from lockcloud.resources.history import HistoryPages
 
 if TYPE_CHECKING:
     from lockcloud._core.redis_tokens import RedisTokenStore as RedisTokenStore
@@ -99,10 +113,12 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "APIError",
+    "AlarmKind",
     "Album",
     "AlbumEntry",
     "AlbumEventType",
     "AuthenticationError",
+    "BatteryState",
     "BrokerError",
     "ClockSkewError",
     "ConnectError",
@@ -112,20 +128,28 @@ __all__ = [
     "DeviceError",
     "DeviceNotFoundError",
     "DeviceOfflineError",
+    "DoorState",
     "Enrollment",
     "EnrollmentOperation",
     "EnrollmentResult",
     "EnrollmentStatus",
     "EventStreamError",
     "FileTokenStore",
+    "HistoryPages",
+    "HistoryRecord",
+    "HistoryStats",
     "InsecureTransportWarning",
     "InvalidParameterError",
     "LockCloud",
     "LockCloudError",
+    "LockStatus",
     "MediaDownloadTimeoutError",
     "MediaFile",
     "MediaFileType",
     "MediaTooLargeError",
+    "Member",
+    "MemberKey",
+    "MemberRole",
     "MemoryTokenStore",
     "NotFoundError",
     "OutcomeUnknownError",
@@ -134,6 +158,7 @@ __all__ = [
     "PermissionDeniedError",
     "PlanExpiredError",
     "RateLimitedError",
+    "RecordType",
     "Region",
     "RelayError",
     "RemoteUnlockDisabledError",
@@ -163,6 +188,7 @@ __all__ = [
     "TuyaAuth",
     "UnexpectedResponseError",
     "UnlockKey",
+    "UnlockMethod",
     "UnlockMethodEvent",
     "UnlockType",
     "UnsupportedError",

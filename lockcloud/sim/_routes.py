@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import attrs
 
 from lockcloud._core.redaction import redact_path
-from lockcloud._core.wire import ENDPOINTS
+from lockcloud._core.wire import ENDPOINTS, HISTORY_ENDPOINTS
 from lockcloud.sim._call import fail
 
 __all__ = ["ROUTES", "Route", "find_routes", "pick_route"]
@@ -33,7 +33,9 @@ class Route:
         object.__setattr__(self, "pattern", re.compile(f"^{regex}$"))
 
 
-ROUTES: tuple[Route, ...] = tuple(Route(e.method, e.template, e.action) for e in ENDPOINTS)
+ROUTES: tuple[Route, ...] = tuple(
+    Route(e.method, e.template, e.action) for e in ENDPOINTS + HISTORY_ENDPOINTS
+)
 
 
 def find_routes(path: str) -> list[tuple[Route, dict[str, str]]]:

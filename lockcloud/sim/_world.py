@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from lockcloud._core.errors import ValidationError
 from lockcloud.enums import UnlockType
-from lockcloud.sim import _enrollment, _media, _remote_unlock, _tokens, _unlock_methods
+from lockcloud.sim import _enrollment, _history, _media, _remote_unlock, _tokens, _unlock_methods
 from lockcloud.sim._call import Call, Handler, Outcome, fail
 from lockcloud.sim._faults import Faults
 from lockcloud.sim._media import AlbumKeyStyle
@@ -29,6 +29,7 @@ _HANDLERS: Mapping[str, Handler] = {
     **_enrollment.HANDLERS,
     **_remote_unlock.HANDLERS,
     **_media.HANDLERS,
+    **_history.HANDLERS,
 }
 
 

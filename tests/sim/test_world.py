@@ -19,6 +19,7 @@ from lockcloud import (
     ValidationError,
 )
 from lockcloud._client import LockCloud
+from lockcloud._core.wire import ENDPOINTS, HISTORY_ENDPOINTS
 from lockcloud.crypto import decrypt_media, decrypt_message, decrypt_ticket_key, encrypt_password
 from lockcloud.enums import AlbumEventType, RemoteUnlockType, UnlockType, UserType
 from lockcloud.events import EnrollmentProgress, StatusReport, decode_message
@@ -52,7 +53,8 @@ _BODIES: dict[str, dict[str, Any]] = {
     "revoke_remote_unlock": {"type": 1},
     "door_operate": {"ticket_id": "t", "open": True},
 }
-_BUSINESS_ACTIONS = sorted({route.action for route in ROUTES} - {"token", "refresh_token"})
+# History, members and status serve every lock kind; their endpoints are tested in tests/history.
+_BUSINESS_ACTIONS = sorted({e.action for e in ENDPOINTS} - {"token", "refresh_token"})
 
 
 def _call(world: World, action: str, device_id: str) -> Any:
@@ -77,8 +79,8 @@ def _world_with_every_kind() -> World:
 def test_every_endpoint_has_an_applicability_rule() -> None:
     assert set(_BUSINESS_ACTIONS) == set(APPLICABILITY)
     assert len({(route.method, route.template) for route in ROUTES}) == len(ROUTES)
-    # The 20 lock endpoints, one of them served at two paths, and the two token calls.
-    assert len(ROUTES) == 23
+    # The 20 lock endpoints, one of them served at two paths, and the two token calls; then history's.
+    assert len(ROUTES) == 23 + len(HISTORY_ENDPOINTS)
 
 
 @pytest.mark.parametrize("action", _BUSINESS_ACTIONS)
@@ -408,6 +410,7 @@ async def test_door_operate_opens_and_closes(cloud: LockCloud, sim: Simulator) -
     assert await cloud.remote_unlock.lock(back) is True
     assert sim.lock(back).door_open is False
     assert [push.body["status"][0]["value"] for push in sim.pushes if push.protocol == 4] == [
+        0,
         "open",
         "closed",
     ]
