@@ -9,6 +9,7 @@ import click
 from lockcloud._version import __version__
 from lockcloud.cli._demo import demo
 from lockcloud.cli._doctor import doctor
+from lockcloud.cli._history import history, members, status
 from lockcloud.cli._listen import listen
 from lockcloud.cli._locks import enroll, keys, remote_unlock, unlock
 from lockcloud.cli._output import PROG
@@ -28,7 +29,7 @@ def cli() -> None:
     """
 
 
-for command in (demo, sim, keys, enroll, unlock, remote_unlock, listen, doctor):
+for command in (demo, sim, keys, enroll, unlock, remote_unlock, listen, history, status, members, doctor):
     cli.add_command(command)
 
 
