@@ -73,6 +73,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[bool], list[dict[str, Any]]]]] = {
     "tokens": ("token single-flight, 1,000 concurrent callers", _module("bench_tokens")),
     "fleet": ("one token for 8 processes x 250 callers (Redis, file store)", _module("bench_fleet")),
     "official": ("calls/s vs tuya-connector-python on the simulator", _module("bench_official")),
+    "history": ("paging 10,000 history records vs paging by hand", _module("bench_history")),
     "concurrency": (
         "calls/s and CPU per call at 32/256/1,000 in flight, 150 ms latency",
         _module("bench_concurrency"),
