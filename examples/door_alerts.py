@@ -31,7 +31,11 @@ async def listen_for_alerts(stream: EventStream, alerts_wanted: int) -> None:
         if isinstance(event, LockAlarm) and event.is_duress:
             await alert(f"{event.device_id}: door opened under duress with key #{event.key_number}")
             sent += 1
-        elif isinstance(event, BatteryLevel) and event.percent is not None and event.percent < LOW_BATTERY_PERCENT:
+        elif (
+            isinstance(event, BatteryLevel)
+            and event.percent is not None
+            and event.percent < LOW_BATTERY_PERCENT
+        ):
             await alert(f"{event.device_id}: battery at {event.percent}%")
             sent += 1
         if sent == alerts_wanted:

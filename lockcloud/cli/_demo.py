@@ -18,7 +18,6 @@ from lockcloud.cli._output import Output
 from lockcloud.cli._run import run
 from lockcloud.cli._target import SIM_PRESS_INTERVAL, connect, open_events, sim_target
 from lockcloud.enums import MediaFileType, UnlockType, UserType
-from lockcloud.events import DoorStateChanged
 
 __all__ = ["demo"]
 
@@ -86,8 +85,7 @@ async def _demo(out: Output, photo_path: Path, press_interval: float, verbose: b
             out.say(
                 "\n4. Unlocking the front door remotely with Alice's PIN (ticket, decrypted key, encrypted PIN):"
             )
-            # The lock reports the remote unlock (unlock_app), then the door opening: the demo shows the door.
-            reports = stream.subscribe(DoorStateChanged, device_id=front)
+            reports = stream.subscribe(device_id=front, where=lambda event: event.protocol == 4)
             opened = await cloud.remote_unlock.open_door(front, pin=DEMO_PIN)
             if not opened:
                 raise CommandError("the lock refused the demo PIN")

@@ -82,20 +82,21 @@ def _write(
 
 
 def door_moved(world: World, lock: SimLock, is_open: bool, *, remote: bool) -> list[PushMessage]:
-    """The door opened or closed; a remote opening is an ``unlock_app`` unlock first."""
-    pushes: list[PushMessage] = []
+    """The door opened or closed; a remote opening is also an ``unlock_app`` unlock.
+
+    The door's report comes first, the unlock's second: code that reads the first status report after a remote
+    unlock to learn whether the door opened keeps working.
+    """
+    lock.log.bolt_locked = not is_open
+    lock.door_open = is_open
+    if is_open:
+        lock.pending_remote_request = False
+    pushes = _write(world, lock, "closed_opened", "open" if is_open else "closed")
     if is_open and remote:
-        lock.log.bolt_locked = False
         pushes += _write(world, lock, "unlock_app", 0, unlock_name="remote unlock")
         if lock.media and lock.media[-1].upload_time >= int(world.now()) - 1:
             latest = lock.media[-1]
             lock.log.records[-1].media = (latest.object_name, latest.bucket, latest.file_key)
-    if not is_open:
-        lock.log.bolt_locked = True
-    lock.door_open = is_open
-    if is_open:
-        lock.pending_remote_request = False
-    pushes += _write(world, lock, "closed_opened", "open" if is_open else "closed")
     return pushes
 
 

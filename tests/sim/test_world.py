@@ -335,7 +335,9 @@ async def test_open_door_with_the_right_pin(cloud: LockCloud, sim: Simulator) ->
     assert sim.lock(front).door_open is False
     assert await cloud.remote_unlock.open_door(front, pin=DEMO_PIN) is True
     assert sim.lock(front).door_open is True
-    status = sim.pushes[-1]
+    # The door's report, then the remote unlock's (unlock_app).
+    status, unlocked = sim.pushes[-2:]
+    assert unlocked.body["status"][0]["code"] == "unlock_app"
     assert status.protocol == 4
     assert status.body["status"][0]["code"] == "closed_opened"
     assert status.body["status"][0]["value"] == "open"
@@ -410,8 +412,8 @@ async def test_door_operate_opens_and_closes(cloud: LockCloud, sim: Simulator) -
     assert await cloud.remote_unlock.lock(back) is True
     assert sim.lock(back).door_open is False
     assert [push.body["status"][0]["value"] for push in sim.pushes if push.protocol == 4] == [
-        0,
         "open",
+        0,
         "closed",
     ]
 
