@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lockcloud import AlarmKind, BatteryState, DoorState, LockCloud, UnlockMethod
+from lockcloud import AlarmKind, BatteryState, DoorState, LockCloud, UnlockMethod, ValidationError
 from lockcloud.cli._format import describe_event
 from lockcloud.cli._history import LIVE_FORMATTERS
 from lockcloud.enums import UnlockType
@@ -172,3 +172,17 @@ async def _take(subscription: Any, count: int) -> list[Any]:
         subscription.ack(event)
         events.append(event)
     return events
+
+
+def test_the_push_builder_builds_registered_lock_reports() -> None:
+    payload, properties = _encoded(BUILD.lock_report("lock-1", LockUnlocked, "unlock_card", 3))
+    event = decode_message(payload, SECRET, properties)
+    assert isinstance(event, LockUnlocked)
+    assert (event.method, event.key_number) == (UnlockMethod.CARD, 3)
+    with pytest.raises(ValidationError, match="not a code of DoorStateChanged"):
+        BUILD.lock_report("lock-1", DoorStateChanged, "unlock_card", 3)
+
+
+def _encoded(message: Any) -> tuple[bytes, dict[str, str]]:
+    payload, properties = BUILD.encode(message)
+    return payload, properties
