@@ -8,6 +8,7 @@ then answers commands on stdin, one per line, each with one JSON line:
 * ``expire``: expire every access token now (business calls get 1010);
 * ``latency SECONDS``: answer every call that much later (a network's round trip; the server's CPU stays free);
 * ``grant_replaces 1`` / ``grant_replaces 0``: whether a new grant retires every other token (``Faults``);
+* ``backfill N``: write N fingerprint unlocks, one a second, into the back door's history (no pushes);
 * ``quit`` (or end of input): stop.
 
 :class:`SimProcess` starts and drives it from a benchmark.
@@ -77,6 +78,11 @@ class SimProcess:
         self.close()
 
 
+def _backfill(simulator: Any, device_id: str, count: int) -> None:
+    for index in range(count):
+        simulator.unlock_at_door(device_id, "fingerprint", 1, at=1_790_000_000 + index)
+
+
 async def _serve() -> None:
     from lockcloud.sim import Simulator, running
 
@@ -119,6 +125,10 @@ async def _serve() -> None:
                 replaces = name.split()[1] == "1"
                 run_on_loop(functools.partial(setattr, simulator.faults, "grant_replaces_token", replaces))
                 answer = {"ok": True}
+            elif name.startswith("backfill "):
+                back = simulator.devices["back_door"]
+                run_on_loop(functools.partial(_backfill, simulator, back, int(name.split()[1])))
+                answer = {"ok": True, "device_id": back}
             elif name.startswith("latency "):
                 seconds = float(name.split()[1])
                 run_on_loop(functools.partial(setattr, simulator.faults, "latency", seconds))

@@ -77,6 +77,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[bool], list[dict[str, Any]]]]] = {
         "100 guest codes on 100 locks (ticket, seal, create, delivery) vs tuya-connector-python",
         _module("bench_access_codes"),
     ),
+    "history": ("paging 10,000 history records vs paging by hand", _module("bench_history")),
     "concurrency": (
         "calls/s and CPU per call at 32/256/1,000 in flight, 150 ms latency",
         _module("bench_concurrency"),

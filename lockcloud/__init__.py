@@ -78,6 +78,19 @@ from lockcloud.enums import (
     UserType,
     Weekday,
 )
+from lockcloud.history_models import (
+    AlarmKind,
+    BatteryState,
+    DoorState,
+    HistoryRecord,
+    HistoryStats,
+    LockStatus,
+    Member,
+    MemberKey,
+    MemberRole,
+    RecordType,
+    UnlockMethod,
+)
 from lockcloud.models import (
     Album,
     AlbumEntry,
@@ -93,6 +106,7 @@ from lockcloud.models import (
 )
 from lockcloud.regions import Region
 from lockcloud.resources.enrollment import Enrollment, EnrollmentResult, EnrollmentStatus
+from lockcloud.resources.history import HistoryPages
 
 if TYPE_CHECKING:
     from lockcloud._core.redis_tokens import RedisTokenStore as RedisTokenStore
@@ -113,10 +127,12 @@ __all__ = [
     "AccessCodeDeliveryError",
     "AccessCodeDeliveryTimeoutError",
     "AccessCodeState",
+    "AlarmKind",
     "Album",
     "AlbumEntry",
     "AlbumEventType",
     "AuthenticationError",
+    "BatteryState",
     "BrokerError",
     "ClockSkewError",
     "ConnectError",
@@ -127,6 +143,7 @@ __all__ = [
     "DeviceError",
     "DeviceNotFoundError",
     "DeviceOfflineError",
+    "DoorState",
     "DynamicCode",
     "Enrollment",
     "EnrollmentOperation",
@@ -134,15 +151,22 @@ __all__ = [
     "EnrollmentStatus",
     "EventStreamError",
     "FileTokenStore",
+    "HistoryPages",
+    "HistoryRecord",
+    "HistoryStats",
     "InsecureTransportWarning",
     "InvalidParameterError",
     "LockCloud",
     "LockCloudError",
     "LockRadio",
+    "LockStatus",
     "MediaDownloadTimeoutError",
     "MediaFile",
     "MediaFileType",
     "MediaTooLargeError",
+    "Member",
+    "MemberKey",
+    "MemberRole",
     "MemoryTokenStore",
     "NotFoundError",
     "OfflineCode",
@@ -153,6 +177,7 @@ __all__ = [
     "PermissionDeniedError",
     "PlanExpiredError",
     "RateLimitedError",
+    "RecordType",
     "Region",
     "RelayError",
     "RemoteUnlockDisabledError",
@@ -184,6 +209,7 @@ __all__ = [
     "TuyaAuth",
     "UnexpectedResponseError",
     "UnlockKey",
+    "UnlockMethod",
     "UnlockMethodEvent",
     "UnlockType",
     "UnsupportedError",

@@ -49,7 +49,10 @@ if TYPE_CHECKING:
     from lockcloud.models import SealedPin
     from lockcloud.resources.access_codes import AccessCodes
     from lockcloud.resources.enrollment import Enrollment, EnrollOptions
+    from lockcloud.resources.history import History
+    from lockcloud.resources.members import Members
     from lockcloud.resources.remote_unlock import RemoteUnlock
+    from lockcloud.resources.status import Status
     from lockcloud.resources.unlock_methods import UnlockMethods
 
 __all__ = ["LockCloud"]
@@ -270,7 +273,7 @@ class LockCloud:
         original.
         """
         view = copy.copy(self)
-        for cached in ("unlock_methods", "remote_unlock", "access_codes"):
+        for cached in ("unlock_methods", "remote_unlock", "access_codes", "history", "members", "status"):
             view.__dict__.pop(cached, None)
         view._owns_http_client = False
         if timeout is not None:
@@ -375,6 +378,27 @@ class LockCloud:
         from lockcloud.resources.access_codes import AccessCodes
 
         return AccessCodes(self)
+
+    @functools.cached_property
+    def history(self) -> History:
+        """History: unlock records, legacy open logs and alarm logs, as iterators that page by themselves."""
+        from lockcloud.resources.history import History
+
+        return History(self)
+
+    @functools.cached_property
+    def members(self) -> Members:
+        """Members of a lock's household: list, add, edit, give a key."""
+        from lockcloud.resources.members import Members
+
+        return Members(self)
+
+    @functools.cached_property
+    def status(self) -> Status:
+        """Status: a typed snapshot of the lock's reported state (battery, door, bolt, last alarm)."""
+        from lockcloud.resources.status import Status
+
+        return Status(self)
 
     def events(self, **options: Unpack[EventsOptions]) -> EventStream:
         """A push-event stream for this project (``pulsar`` is imported only when it opens).

@@ -22,6 +22,7 @@ __all__ = [
     "ENROLLMENT_BIZ_CODE",
     "ENVELOPE_VERSION",
     "ERROR_MESSAGES",
+    "HISTORY_ENDPOINTS",
     "NONCE_HEADER",
     "PRODUCTION_ENV",
     "SIGNATURE_HEADERS_HEADER",
@@ -119,6 +120,18 @@ ACCESS_CODE_ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("sync_temp_passwords", "POST", _V10 + "/issue-password"),
     Endpoint("offline_password", "POST", "/v1.1/devices/{device_id}/door-lock/offline-temp-password"),
     Endpoint("dynamic_password", "GET", _V10 + "/dynamic-password"),
+)
+
+#: History, members and status: lock APIs beyond the two documents above (Tuya's smart lock API pages).
+HISTORY_ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("history_records", "GET", _V10 + "/records"),
+    Endpoint("open_logs", "GET", _V10 + "/open-logs"),
+    Endpoint("alarm_logs", "GET", _V10 + "/alarm-logs"),
+    Endpoint("list_members", "GET", _SMART + "/users"),
+    Endpoint("add_member", "POST", "/v1.0/devices/{device_id}/user"),
+    Endpoint("edit_member", "PUT", "/v1.0/devices/{device_id}/users/{user_id}"),
+    Endpoint("allocate_key", "POST", "/v1.0/devices/{device_id}/device-lock/users/{user_id}/allocate"),
+    Endpoint("shadow_properties", "GET", "/v2.0/cloud/thing/{device_id}/shadow/properties"),
 )
 
 #: Tuya's message for each error code it documents.

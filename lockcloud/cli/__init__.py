@@ -9,6 +9,9 @@
     lockcloud unlock DEVICE --pin -        # unlock with a PIN read from stdin (or password-free without --pin)
     lockcloud remote-unlock DEVICE         # show the lock's remote-unlock switches (--enable / --disable)
     lockcloud listen                       # print push events as they arrive (--relay REDIS_URL: forward too)
+    lockcloud history DEVICE --since 7d    # who opened the door and how, and the alarms (--kind duress)
+    lockcloud status DEVICE                # battery, door, bolt, last alarm
+    lockcloud members list DEVICE          # the household and their keys (add, rename, give-key)
     lockcloud doctor                       # check credentials, region, clock, subscriptions, push channel
 
 Credentials come from ``--access-id`` / ``--access-secret`` / ``--region`` or from ``LOCKCLOUD_ACCESS_ID``,

@@ -13,6 +13,7 @@ from lockcloud._version import __version__
 from lockcloud.cli._codes import codes
 from lockcloud.cli._demo import demo
 from lockcloud.cli._doctor import doctor
+from lockcloud.cli._history import history, members, status
 from lockcloud.cli._listen import listen
 from lockcloud.cli._locks import enroll, keys, remote_unlock, unlock
 from lockcloud.cli._output import PROG
@@ -32,7 +33,20 @@ def cli() -> None:
     """
 
 
-for command in (demo, sim, keys, enroll, unlock, remote_unlock, codes, listen, doctor):
+for command in (
+    demo,
+    sim,
+    keys,
+    enroll,
+    unlock,
+    remote_unlock,
+    codes,
+    listen,
+    history,
+    status,
+    members,
+    doctor,
+):
     cli.add_command(command)
 
 

@@ -57,8 +57,12 @@ def switches_table(methods: Sequence[RemoteUnlockMethod], *, indent: int = 2) ->
 
 
 def describe_event(event: Event) -> str:
+    from lockcloud.cli._history import describe_live_event
     from lockcloud.events import DeviceEvent, EnrollmentProgress, StatusReport
 
+    live = describe_live_event(event)
+    if live is not None:
+        return live
     if isinstance(event, EnrollmentProgress):
         total = f" total={event.total_period}" if event.total_period is not None else ""
         operate = None if event.operate is None else int(event.operate)

@@ -9,7 +9,9 @@
   :meth:`~EventStream.subscribe` iterators, each filtered by device or type, acknowledging each message once every
   recipient is done with it.
 * :func:`decode_message` turns one message into an event (:class:`EnrollmentProgress`, :class:`DeviceEvent`,
-  :class:`StatusReport` or :class:`UnknownEvent`), or raises :class:`~lockcloud.DecodeError`.
+  :class:`StatusReport` or :class:`UnknownEvent`), or raises :class:`~lockcloud.DecodeError`. Lock reports are
+  typed by the :data:`REGISTRY`: :class:`LockUnlocked`, :class:`LockAlarm`, :class:`DoorStateChanged` and
+  :class:`BatteryLevel` are status reports too, so ``stream.subscribe(LockAlarm)`` reads as it says.
 
 ``pulsar`` (the ``lockcloud[pulsar]`` extra) is imported only when a :class:`PulsarSource` opens; nothing else
 needs it.
@@ -25,10 +27,14 @@ from lockcloud.events._dead_letters import (
 )
 from lockcloud.events._decode import Decoder, decode_message
 from lockcloud.events._models import (
+    BatteryLevel,
     DeadLetter,
     DeviceEvent,
+    DoorStateChanged,
     EnrollmentProgress,
     Event,
+    LockAlarm,
+    LockUnlocked,
     StatusItem,
     StatusReport,
     StreamStats,
@@ -36,6 +42,7 @@ from lockcloud.events._models import (
 )
 from lockcloud.events._options import EventsOptions, PushTransport, RelayForwarderOptions, RelaySettings
 from lockcloud.events._pulsar import PlaintextPulsarWarning, PulsarOptions, PulsarSettings, PulsarSource
+from lockcloud.events._registry import REGISTRY, Registration, registered_models
 from lockcloud.events._source import Outcome, Source, SourceClosed, SourceMessage
 from lockcloud.events._stream import EventStream, StreamOptions, Subscription
 from lockcloud.events._webhook import WebhookSource, sign_webhook
@@ -51,16 +58,21 @@ if TYPE_CHECKING:
 _RELAY_NAMES = frozenset({"RedisRelayForwarder", "RedisRelaySource", "RelayStats", "relay_key"})
 
 __all__ = [
+    "REGISTRY",
+    "BatteryLevel",
     "DeadLetter",
     "DeadLetterQuota",
     "DeadLetterSink",
     "Decoder",
     "DeviceEvent",
     "DirectoryDeadLetters",
+    "DoorStateChanged",
     "EnrollmentProgress",
     "Event",
     "EventStream",
     "EventsOptions",
+    "LockAlarm",
+    "LockUnlocked",
     "MemoryDeadLetters",
     "Outcome",
     "PlaintextPulsarWarning",
@@ -68,6 +80,7 @@ __all__ = [
     "PulsarSettings",
     "PulsarSource",
     "PushTransport",
+    "Registration",
     "RelayForwarderOptions",
     "RelaySettings",
     "Source",
@@ -84,6 +97,7 @@ __all__ = [
     "WebSocketSource",
     "WebhookSource",
     "decode_message",
+    "registered_models",
     "sign_webhook",
 ]
 

@@ -32,6 +32,7 @@ from lockcloud.events._models import (
     StatusReport,
     UnknownEvent,
 )
+from lockcloud.events._registry import classify
 
 __all__ = ["Decoder", "decode_message"]
 
@@ -218,7 +219,10 @@ def _status_report(
             StatusItem(code=item["code"], value=item.get("value"), timestamp=_optional_time(item.get("t")))
         )
     data_id = body.get("dataId")
-    return StatusReport(
+    # Lock reports (unlocks, alarms, door, battery) become their typed event; the registry says which.
+    model, fields = classify(protocol, items)
+    return model(
+        **fields,
         protocol=protocol,
         device_id=_device_id(body),
         published_at=published_at,

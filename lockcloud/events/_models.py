@@ -11,12 +11,17 @@ import attrs
 from lockcloud._core.errors import DecodeError
 from lockcloud._core.wire import ENROLLMENT_BIZ_CODE
 from lockcloud.enums import EnrollmentOperation, UnlockMethodEvent
+from lockcloud.history_models import AlarmKind, BatteryState, DoorState, UnlockMethod
 
 __all__ = [
+    "BatteryLevel",
     "DeadLetter",
     "DeviceEvent",
+    "DoorStateChanged",
     "EnrollmentProgress",
     "Event",
+    "LockAlarm",
+    "LockUnlocked",
     "StatusItem",
     "StatusReport",
     "StreamStats",
@@ -92,6 +97,47 @@ class StatusReport(Event):
     status: tuple[StatusItem, ...] = ()
     product_key: str | None = None
     data_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class LockUnlocked(StatusReport):
+    """A lock reported an unlock: ``method`` (fingerprint, card, password, app ...) and the ``key_number`` it
+    reported. ``duress`` is true when the same report carries the duress alarm. The push names no member: look
+    the key up with ``cloud.members`` or read the record with ``cloud.history``."""
+
+    method: UnlockMethod
+    key_number: int | None = None
+    duress: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class LockAlarm(StatusReport):
+    """A lock raised an alarm: ``kind`` (duress, doorbell, wrong finger, tamper, low battery ...; an unknown kind
+    keeps its raw value). For a duress alarm ``method`` and ``key_number`` name the key that raised it."""
+
+    kind: AlarmKind
+    method: UnlockMethod | None = None
+    key_number: int | None = None
+
+    @property
+    def is_duress(self) -> bool:
+        return self.kind is AlarmKind.DURESS
+
+
+@attrs.frozen(kw_only=True)
+class DoorStateChanged(StatusReport):
+    """The door opened or closed (``closed_opened``)."""
+
+    door: DoorState
+
+
+@attrs.frozen(kw_only=True)
+class BatteryLevel(StatusReport):
+    """The lock reported its battery: ``percent`` (``residual_electricity``) and/or ``state``
+    (``battery_state``), each ``None`` when the report lacks it."""
+
+    percent: int | None = None
+    state: BatteryState | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -22,6 +22,7 @@ import attrs
 from lockcloud.enums import DeliveryStatus
 from lockcloud.sim import _call
 from lockcloud.sim._call import Call, Handler, Outcome, fail
+from lockcloud.sim._history import write_record
 from lockcloud.sim._model import LockKind, SimLock
 from lockcloud.sim._push import PushMessage, status_report
 from lockcloud.sim._remote_unlock import decrypt_pin, spend_ticket
@@ -462,10 +463,11 @@ def type_code(
     now = world.now() if at is None else at
     stamp = int(now * 1000)
     reported: dict[str, Any] | None = None
+    name: str | None = None
     code = _temporary_match(world, lock, typed, now)
     if code is not None:
         code.used = code.single_use
-        reported = {"unlock_temporary": code.password_id}
+        reported, name = {"unlock_temporary": code.password_id}, code.name
     else:
         for offline in book.offline_of(device_id).values():
             if (
@@ -476,7 +478,7 @@ def type_code(
                 continue
             if offline.kind in ("multiple", "once"):
                 offline.used = offline.kind == "once"
-                reported = {"unlock_offline_pd": offline.password_id}
+                reported, name = {"unlock_offline_pd": offline.password_id}, offline.name or None
             else:
                 # A clear code opens nothing; it removes offline codes from the lock.
                 offline.used = True
@@ -492,8 +494,15 @@ def type_code(
         tries = book.wrong_tries.get(device_id, 0) + 1
         book.wrong_tries[device_id] = tries
         if tries % book.wrong_tries_alarm == 0:
+            lock.log.last_alarm = "wrong_password"
+            write_record(world, lock, "alarm_lock", "wrong_password", at_ms=stamp, push=False)
             return False, [status_report(lock, {"alarm_lock": "wrong_password"}, stamp)]
         return False, []
     book.wrong_tries[device_id] = 0
+    # The history keeps the unlock and the door's opening; the lock reports both in one status report.
+    ((dp_code, number),) = reported.items()
+    write_record(world, lock, dp_code, number, at_ms=stamp, unlock_name=name, push=False)
+    write_record(world, lock, "closed_opened", "open", at_ms=stamp, push=False)
+    lock.log.bolt_locked = False
     lock.door_open = True
     return True, [status_report(lock, {**reported, "closed_opened": "open"}, stamp)]

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import attrs
 
 from lockcloud.enums import RemoteUnlockType, UnlockType, UserType
+from lockcloud.sim._lock_log import LockLog
 
 __all__ = [
     "APPLICABILITY",
@@ -220,6 +221,8 @@ class SimLock:
     enrollment: Enrollment | None = None
     media: list[SimMedia] = attrs.field(factory=list)
     next_unlock_no: int = 1
+    #: History, members and reported state (:mod:`lockcloud.sim._history`).
+    log: LockLog = attrs.field(factory=LockLog, repr=False)
 
     def keys_of(self, user_id: str | None) -> list[SimKey]:
         return [key for key in self.keys.values() if key.user_id == user_id]

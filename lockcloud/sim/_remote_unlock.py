@@ -15,8 +15,9 @@ from lockcloud.crypto import decrypt_password, encrypt_ticket_key
 from lockcloud.enums import RemoteUnlockType, UnlockType
 from lockcloud.sim import _call
 from lockcloud.sim._call import Call, Handler, Outcome, fail
+from lockcloud.sim._history import door_moved
 from lockcloud.sim._model import SimLock, SimTicket, random_id
-from lockcloud.sim._push import PushMessage, status_report
+from lockcloud.sim._push import PushMessage
 
 if TYPE_CHECKING:
     from lockcloud.sim._world import World
@@ -98,10 +99,8 @@ def _camera(world: World, lock: SimLock, event_type: int) -> None:
 
 
 def _door_moved(world: World, lock: SimLock, is_open: bool) -> tuple[PushMessage, ...]:
-    lock.door_open = is_open
-    if is_open:
-        lock.pending_remote_request = False
-    return (status_report(lock, {"closed_opened": "open" if is_open else "closed"}, world.now_ms()),)
+    # Written to the lock's history, with the unlock_app and closed_opened reports a lock pushes.
+    return tuple(door_moved(world, lock, is_open, remote=True))
 
 
 def open_door(world: World, lock: SimLock, call: Call) -> Outcome:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import attrs
 
 from lockcloud._core.redaction import redact_path
-from lockcloud._core.wire import ACCESS_CODE_ENDPOINTS, ENDPOINTS
+from lockcloud._core.wire import ACCESS_CODE_ENDPOINTS, ENDPOINTS, HISTORY_ENDPOINTS
 from lockcloud.sim._call import fail
 
 __all__ = ["ROUTES", "Route", "find_routes", "pick_route"]
@@ -34,7 +34,7 @@ class Route:
 
 
 ROUTES: tuple[Route, ...] = tuple(
-    Route(e.method, e.template, e.action) for e in (*ENDPOINTS, *ACCESS_CODE_ENDPOINTS)
+    Route(e.method, e.template, e.action) for e in (*ENDPOINTS, *ACCESS_CODE_ENDPOINTS, *HISTORY_ENDPOINTS)
 )
 
 

@@ -28,6 +28,7 @@ from lockcloud.sim._app import Reply, Request, serve
 from lockcloud.sim._authentication import authenticate
 from lockcloud.sim._call import Call, Outcome, fail, json_body
 from lockcloud.sim._faults import Faults, LostResponseMode, ScriptedFault
+from lockcloud.sim._history import HistoryScenario
 from lockcloud.sim._log import ActionRecord, RequestRecord
 from lockcloud.sim._media import AlbumKeyStyle
 from lockcloud.sim._model import SimMedia, random_id
@@ -52,7 +53,7 @@ IN_PROCESS_URL = "http://lockcloud-sim.localhost"
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
 
-class Simulator(Scenario):
+class Simulator(Scenario, HistoryScenario):
     """A simulated Tuya cloud project with smart locks, served as an ASGI app (the object itself is the app).
 
     ``access_id`` / ``access_secret`` default to random ones. ``seed=True`` starts from the demo world (one lock

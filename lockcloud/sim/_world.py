@@ -13,7 +13,15 @@ from collections.abc import Mapping
 
 from lockcloud._core.errors import ValidationError
 from lockcloud.enums import UnlockType
-from lockcloud.sim import _access_codes, _enrollment, _media, _remote_unlock, _tokens, _unlock_methods
+from lockcloud.sim import (
+    _access_codes,
+    _enrollment,
+    _history,
+    _media,
+    _remote_unlock,
+    _tokens,
+    _unlock_methods,
+)
 from lockcloud.sim._call import Call, Handler, Outcome, fail
 from lockcloud.sim._faults import Faults
 from lockcloud.sim._media import AlbumKeyStyle
@@ -30,6 +38,7 @@ _HANDLERS: Mapping[str, Handler] = {
     **_remote_unlock.HANDLERS,
     **_media.HANDLERS,
     **_access_codes.HANDLERS,
+    **_history.HANDLERS,
 }
 
 

@@ -19,6 +19,7 @@ from lockcloud._core.wire import (
     ENCRYPTION_PROPERTY,
     ENVELOPE_VERSION,
     PRODUCTION_ENV,
+    STATUS_REPORT_PROTOCOL,
     MessageEncryption,
     topic_for,
 )
@@ -26,6 +27,7 @@ from lockcloud.enums import UnlockMethodEvent
 from lockcloud.sim._push import PushMessage, device_event, encode_push, enrollment_push, seal, status_report
 
 if TYPE_CHECKING:
+    from lockcloud.events import StatusReport
     from lockcloud.sim import SimServer, Simulator
 
 __all__ = ["PushBuilder", "PushPublisher"]
@@ -114,6 +116,21 @@ class PushBuilder:
     def status(self, device_id: str, status: Mapping[str, Any], *, t: int | None = None) -> PushMessage:
         """A protocol 4 status report, one item per ``code -> value`` (``{"closed_opened": "open"}``)."""
         return status_report(self._device(device_id), status, self.clock() if t is None else t)
+
+    def lock_report(
+        self, device_id: str, event_type: type[StatusReport], code: str, value: Any, *, t: int | None = None
+    ) -> PushMessage:
+        """A protocol 4 report that decodes to ``event_type`` (``LockUnlocked``, ``LockAlarm`` ...): ``code`` must be
+        one the event registry maps to it (``build.lock_report(door, LockUnlocked, "unlock_card", 3)``)."""
+        from lockcloud.events import REGISTRY
+
+        registration = REGISTRY.get((STATUS_REPORT_PROTOCOL, code))
+        if registration is None or registration.model is not event_type:
+            codes = sorted(r.code for r in REGISTRY.values() if r.model is event_type)
+            raise ValidationError(
+                f"{code!r} is not a code of {event_type.__name__} (one of {', '.join(codes)})"
+            )
+        return self.status(device_id, {code: value}, t=t)
 
     # -- envelopes ----------------------------------------------------------------------------------------------
 

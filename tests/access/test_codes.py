@@ -14,13 +14,16 @@ from lockcloud import (
     AccessCodeDeliveryError,
     AccessCodeDeliveryTimeoutError,
     AccessCodeState,
+    AlarmKind,
     DeliveryStatus,
+    DoorState,
     LockCloud,
     LockRadio,
     OfflineCodeKind,
     OutcomeUnknownError,
     RetryPolicy,
     Schedule,
+    UnlockMethod,
     UnsupportedError,
 )
 from lockcloud.models import TemporaryCode, code_state
@@ -74,6 +77,28 @@ async def test_a_zigbee_code_is_delivered_late_and_then_opens_the_door(
     report = sim.pushes[-1]
     assert report.protocol == 4
     assert {item["code"]: item["value"] for item in report.body["status"]}["unlock_temporary"] == code.id
+
+
+async def test_a_guest_at_the_keypad_is_in_the_history(sim: Simulator, cloud: LockCloud) -> None:
+    back = sim.devices["back_door"]
+    delivery = await cloud.access_codes.create(back, name="Cleaner", pin=WIFI_PIN, radio="wifi", **_window())
+    code = await delivery.delivered(timeout=5, poll_interval=POLL)
+    assert await sim.type_code(back, WIFI_PIN) is True
+    for _ in range(3):
+        assert await sim.type_code(back, "0000000") is False
+    records = [record async for record in cloud.history.records(back)]
+    newest_first = [(record.method, record.alarm, record.key_number) for record in records[:2]]
+    assert newest_first == [
+        (None, AlarmKind.WRONG_PASSWORD, None),
+        (UnlockMethod.TEMPORARY_PASSWORD, None, code.id),
+    ]
+    assert records[1].unlock_name == "Cleaner"
+    status = await cloud.status.get(back)
+    assert (status.door, status.bolt_locked, status.last_alarm) == (
+        DoorState.OPEN,
+        False,
+        AlarmKind.WRONG_PASSWORD,
+    )
 
 
 async def test_wifi_and_bluetooth_codes_are_active_at_once(sim: Simulator, cloud: LockCloud) -> None:

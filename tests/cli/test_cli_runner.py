@@ -57,6 +57,12 @@ def test_every_command_that_prints_data_has_json() -> None:
         "unlock",
         "remote-unlock",
         "listen",
+        "history",
+        "status",
+        "members list",
+        "members add",
+        "members rename",
+        "members give-key",
         "doctor",
         *(
             f"codes {name}"

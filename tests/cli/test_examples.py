@@ -32,6 +32,13 @@ def run_example(name: str) -> str:
 
 #: What each example must print, line by line (each a substring of its output).
 PROMISES: dict[str, list[str]] = {
+    "door_alerts.py": [
+        "ALERT sim-back-door: door opened under duress with key #3",
+        "ALERT sim-back-door: battery at 15%",
+        "card #3 by Bob",
+        "fingerprint #1 by Alice",
+        "status: battery 15% (medium), door open",
+    ],
     "web_handler.py": [
         "GET keys          -> 200 [{'unlock_no': 1, 'type': 'password'}",
         "POST open (PIN)   -> 200 {'opened': True}",

@@ -19,7 +19,7 @@ from lockcloud import (
     ValidationError,
 )
 from lockcloud._client import LockCloud
-from lockcloud._core.wire import ACCESS_CODE_ENDPOINTS
+from lockcloud._core.wire import ACCESS_CODE_ENDPOINTS, ENDPOINTS, HISTORY_ENDPOINTS
 from lockcloud.crypto import decrypt_media, decrypt_message, decrypt_ticket_key, encrypt_password
 from lockcloud.enums import AlbumEventType, RemoteUnlockType, UnlockType, UserType
 from lockcloud.events import EnrollmentProgress, StatusReport, decode_message
@@ -53,7 +53,10 @@ _BODIES: dict[str, dict[str, Any]] = {
     "revoke_remote_unlock": {"type": 1},
     "door_operate": {"ticket_id": "t", "open": True},
 }
-_BUSINESS_ACTIONS = sorted({route.action for route in ROUTES} - {"token", "refresh_token"})
+# History, members and status serve every lock kind; their endpoints are tested in tests/history.
+_BUSINESS_ACTIONS = sorted(
+    {e.action for e in (*ENDPOINTS, *ACCESS_CODE_ENDPOINTS)} - {"token", "refresh_token"}
+)
 
 
 def _call(world: World, action: str, device_id: str) -> Any:
@@ -78,8 +81,8 @@ def _world_with_every_kind() -> World:
 def test_every_endpoint_has_an_applicability_rule() -> None:
     assert set(_BUSINESS_ACTIONS) == set(APPLICABILITY)
     assert len({(route.method, route.template) for route in ROUTES}) == len(ROUTES)
-    # The 20 lock endpoints, one of them served at two paths, and the two token calls; then the access codes.
-    assert len(ROUTES) == 23 + len(ACCESS_CODE_ENDPOINTS)
+    # The 20 lock endpoints, one of them served at two paths, and the two token calls; then access codes' and history's.
+    assert len(ROUTES) == 23 + len(ACCESS_CODE_ENDPOINTS) + len(HISTORY_ENDPOINTS)
 
 
 @pytest.mark.parametrize("action", _BUSINESS_ACTIONS)
@@ -334,7 +337,9 @@ async def test_open_door_with_the_right_pin(cloud: LockCloud, sim: Simulator) ->
     assert sim.lock(front).door_open is False
     assert await cloud.remote_unlock.open_door(front, pin=DEMO_PIN) is True
     assert sim.lock(front).door_open is True
-    status = sim.pushes[-1]
+    # The door's report, then the remote unlock's (unlock_app).
+    status, unlocked = sim.pushes[-2:]
+    assert unlocked.body["status"][0]["code"] == "unlock_app"
     assert status.protocol == 4
     assert status.body["status"][0]["code"] == "closed_opened"
     assert status.body["status"][0]["value"] == "open"
@@ -410,6 +415,7 @@ async def test_door_operate_opens_and_closes(cloud: LockCloud, sim: Simulator) -
     assert sim.lock(back).door_open is False
     assert [push.body["status"][0]["value"] for push in sim.pushes if push.protocol == 4] == [
         "open",
+        0,
         "closed",
     ]
 
