@@ -51,7 +51,10 @@ def _stop(process: subprocess.Popen[str]) -> tuple[int, str]:
 
 def test_sim_serve_prints_the_console_url_and_serves_it() -> None:
     process = subprocess.Popen(
-        [*COMMAND, "sim", "serve", "--no-broker", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*COMMAND, "sim", "serve", "--no-broker", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         served: dict[str, Any] = json.loads(_read_line(process.stdout))
@@ -123,7 +126,9 @@ def test_demo_prints_the_console_url_and_open_hands_it_to_the_browser(tmp_path: 
         # After the demo, the console still serves, and shows what the demo did.
         token = printed.split("token=")[1]
         state = httpx.get(
-            printed.split("/console/")[0] + "/console/api/state", headers={"x-console-token": token}, timeout=10
+            printed.split("/console/")[0] + "/console/api/state",
+            headers={"x-console-token": token},
+            timeout=10,
         ).json()
         assert any(push["body"].get("bizCode") == "doorUnlockMethodStatus" for push in state["pushes"])
         assert "PNG image" in text
