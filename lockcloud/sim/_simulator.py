@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import http
 import logging
+import math
 import string
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -292,8 +293,17 @@ class Simulator(Scenario):
         if emitted:
             self.notify_watchers()
 
-    def _start_auto_press(self, device_id: str) -> None:
-        interval = self.press_interval
+    def press_automatically(self, device_id: str, interval: float) -> None:
+        """Let the person at a lock that is enrolling press every ``interval`` seconds until the enrollment ends
+        (as ``press_interval`` does for every enrollment)."""
+        if not (isinstance(interval, int | float) and math.isfinite(interval) and interval > 0):
+            raise ValidationError("interval must be a positive number of seconds")
+        if self.lock(device_id).enrollment is None:
+            raise ValidationError(f"lock {device_id!r} is not enrolling anything")
+        self._start_auto_press(device_id, interval)
+
+    def _start_auto_press(self, device_id: str, interval: float | None = None) -> None:
+        interval = self.press_interval if interval is None else interval
         enrollment = self.world.lock(device_id).enrollment
         if interval is None or enrollment is None:
             return

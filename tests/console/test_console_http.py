@@ -314,3 +314,24 @@ def test_loopback_and_host_checks() -> None:
     assert not console._host_ok("localhost:8124")
     assert not console._host_ok("attacker.example:8123")
     assert console.token not in repr(console)
+
+
+async def test_an_enrollment_can_run_by_itself(page: Page, server: SimServer) -> None:
+    front = server.devices["front_door"]
+    refused = await page.act(expect=400, do="auto_press", device_id=front, interval=0.01)
+    assert "not enrolling" in refused["message"]
+    async with server.client() as cloud, cloud.events(url=server.pulsar_url) as stream:
+        async with cloud.enroll(
+            front,
+            user_id="sim-alice",
+            user_type=UserType.HOME_USER,
+            unlock_type=UnlockType.FINGERPRINT,
+            events=stream,
+        ) as enrollment:
+            async for progress in enrollment:
+                if progress.total_period is not None:
+                    await page.act(do="auto_press", device_id=front, interval=0.01)
+        assert enrollment.result.ok
+    assert server.simulator.lock(front).enrollment is None
+    nan = await page.act(expect=400, do="auto_press", device_id=front, interval="nan")
+    assert nan["message"].startswith("interval")

@@ -101,6 +101,14 @@ class AtTheLock:
             return f"{lock.name}: {enrollment.unlock_type.plain} enrolled for {enrollment.user_id}"
         return f"{lock.name}: {enrollment.remaining} more to go"
 
+    async def auto_press(self, device_id: str, interval: float) -> str:
+        lock = self.simulator.lock(device_id)
+        enrollment = lock.enrollment
+        if enrollment is None:
+            raise ValidationError(f"{lock.name} is not enrolling anything: start an enrollment from your app")
+        self.simulator.press_automatically(device_id, interval)
+        return f"{lock.name}: the enrollment goes on by itself, every {interval:g} s"
+
     async def type_pin(self, device_id: str, pin: str) -> str:
         lock = self.simulator.lock(device_id)
         key = next(
@@ -330,6 +338,10 @@ Parser = Callable[[Simulator, Mapping[str, Any]], dict[str, Any]]
 #: Action name -> (what the page calls it, its form's fields parsed).
 ACTIONS: Mapping[str, Parser] = {
     "press": lambda sim, raw: {"device_id": _device(sim, raw)},
+    "auto_press": lambda sim, raw: {
+        "device_id": _device(sim, raw),
+        "interval": _number(raw, "interval", 0.01, 60.0),
+    },
     "type_pin": lambda sim, raw: {"device_id": _device(sim, raw), "pin": _pin(raw)},
     "wrong_attempt": lambda sim, raw: {
         "device_id": _device(sim, raw),
@@ -348,6 +360,7 @@ ACTIONS: Mapping[str, Parser] = {
 
 _RUNNERS: Mapping[str, Callable[..., Awaitable[str]]] = {
     "press": AtTheLock.press,
+    "auto_press": AtTheLock.auto_press,
     "type_pin": AtTheLock.type_pin,
     "wrong_attempt": AtTheLock.wrong_attempt,
     "duress_unlock": AtTheLock.duress_unlock,

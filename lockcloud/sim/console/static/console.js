@@ -79,7 +79,10 @@
     const enrolling = el("div", { class: "enrolling", "data-field": "enrollment", hidden: "" });
     const enrollText = el("p", { class: "enroll-text" });
     const press = button("Press", { do: "press", device_id: id }, { class: "primary" });
-    enrolling.append(enrollText, press);
+    const auto = button("Let it run by itself", { do: "auto_press", device_id: id, interval: 0.5 });
+    const enrollButtons = el("div", { class: "actions" });
+    enrollButtons.append(press, auto);
+    enrolling.append(enrollText, enrollButtons);
 
     const membersTitle = el("h4", {}, "Keys by member");
     const members = el("ul", { class: "members", "data-field": "members" });
