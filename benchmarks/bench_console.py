@@ -37,10 +37,7 @@ def _events_url(console_url: str) -> str:
     return f"{base}/console/api/events?token={token}"
 
 
-async def measure(quick: bool = False) -> list[dict[str, Any]]:
-    import statistics
-
-    rounds, per_round = (6, 100) if quick else (14, 300)
+def _start_server() -> tuple[subprocess.Popen[str], dict[str, Any]]:
     server = subprocess.Popen(
         [sys.executable, "-m", "lockcloud", "sim", "serve", "--no-broker", "--json"],
         stdout=subprocess.PIPE,
@@ -48,14 +45,30 @@ async def measure(quick: bool = False) -> list[dict[str, Any]]:
         text=True,
     )
     assert server.stdout is not None
-    served = json.loads(server.stdout.readline())
+    return server, json.loads(server.stdout.readline())
+
+
+def _start_reader(events: str) -> subprocess.Popen[str]:
+    """A process reading the console's event stream, as a browser tab does; returns once it got a snapshot."""
+    reader = subprocess.Popen([sys.executable, "-c", _READER, events], stdout=subprocess.PIPE, text=True)
+    assert reader.stdout is not None
+    assert reader.stdout.readline().strip() == "ready"
+    return reader
+
+
+async def measure(quick: bool = False) -> list[dict[str, Any]]:
+    import statistics
+
+    rounds, per_round = (6, 100) if quick else (14, 300)
+    server, served = _start_server()
     events = _events_url(served["console_url"])
     front = served["devices"]["front_door"]
     watched: list[float] = []
     alone: list[float] = []
-    snapshots = 0
     try:
-        async with LockCloud(served["access_id"], served["access_secret"], base_url=served["base_url"]) as cloud:
+        async with LockCloud(
+            served["access_id"], served["access_secret"], base_url=served["base_url"]
+        ) as cloud:
 
             async def call() -> None:
                 await cloud.unlock_methods.list_assigned(front, "sim-alice", 1)
@@ -64,11 +77,7 @@ async def measure(quick: bool = False) -> list[dict[str, Any]]:
                 await call()
             for index in range(rounds * 2):
                 with_console = index % 4 in (0, 3)  # ABBA order: drift hits both sides alike
-                reader = None
-                if with_console:
-                    reader = subprocess.Popen([sys.executable, "-c", _READER, events], stdout=subprocess.PIPE, text=True)
-                    assert reader.stdout is not None
-                    assert reader.stdout.readline().strip() == "ready"
+                reader = _start_reader(events) if with_console else None
                 started = time.perf_counter()
                 for _ in range(per_round):
                     await call()
@@ -77,7 +86,6 @@ async def measure(quick: bool = False) -> list[dict[str, Any]]:
                 if reader is not None:
                     reader.terminate()
                     reader.wait(10)
-                    snapshots += 1
     finally:
         server.terminate()
         server.wait(15)
