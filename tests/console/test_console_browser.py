@@ -219,3 +219,36 @@ async def test_buttons_act_through_the_simulator(browser: Browser, server: SimSe
     async with server.client() as cloud:
         await cloud.unlock_methods.list_unassigned(server.devices["front_door"])
     await browser.until(lambda d: "/unassigned" in calls.text or "unassigned" in calls.text)
+
+
+async def test_live_updates_keep_focus_and_typed_input(browser: Browser, server: SimServer) -> None:
+    front, back = server.devices["front_door"], server.devices["back_door"]
+    await browser.open(server)
+    pin = browser.card(front).find_element(By.CSS_SELECTOR, 'input[data-field="pin"]')
+    await browser.run(lambda: pin.send_keys("12"))
+    server.simulator.report_status(back, {"doorbell": True})
+    server.simulator.notify_watchers()
+    pushes = browser.driver.find_element(By.ID, "push-list")
+    await browser.until(lambda d: "doorbell" in pushes.text)
+    assert browser.driver.switch_to.active_element == pin
+    assert pin.get_attribute("value") == "12"
+
+
+async def test_the_faults_form_reaches_the_client(browser: Browser, server: SimServer) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    from lockcloud import DeviceOfflineError
+
+    await browser.open(server)
+    form = browser.driver.find_element(By.ID, "fault-form")
+    await browser.run(lambda: Select(form.find_element(By.NAME, "kind")).select_by_value("fail_next"))
+    assert not form.find_element(By.NAME, "seconds").is_displayed()
+    action = form.find_element(By.NAME, "action")
+    await browser.run(lambda: action.send_keys("list_unassigned_keys"))
+    await browser.run(form.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click)
+    await browser.until(lambda d: "answered 2001" in d.find_element(By.ID, "outcome").text)
+    await browser.until(lambda d: "code 2001" in d.find_element(By.ID, "faults-now").text)
+    async with server.client() as cloud:
+        with pytest.raises(DeviceOfflineError):
+            await cloud.unlock_methods.list_unassigned(server.devices["front_door"])
+    await browser.until(lambda d: "code 2001" in d.find_element(By.ID, "call-list").text)
