@@ -46,6 +46,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("the Redis relay needs the redis package: pip install 'lockcloud[redis]'") from exc
 
 from lockcloud._core.errors import EventStreamError, RelayError, ValidationError
+from lockcloud._core.validation import seconds
 from lockcloud.events._backoff import doubled, jittered, receive_or_resubscribe
 from lockcloud.events._source import Outcome, Source, SourceClosed, SourceMessage
 
@@ -320,7 +321,11 @@ class RedisRelaySource:
         redelivery_delay: float = 1.0,
         stale_after: float = 3600.0,
     ) -> None:
-        if batch < 1 or not block > 0 or not timeout > 0 or redelivery_delay < 0 or not stale_after > block:
+        seconds(block, "block")
+        seconds(timeout, "timeout")
+        seconds(redelivery_delay, "redelivery_delay", allow_zero=True)
+        seconds(stale_after, "stale_after")
+        if batch < 1 or not stale_after > block:
             raise ValidationError(
                 "batch must be at least 1, block and timeout positive, redelivery_delay not negative, "
                 "stale_after longer than block"

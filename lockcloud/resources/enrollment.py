@@ -155,8 +155,7 @@ class Enrollment:
             ("cancel_timeout", cancel_timeout),
             ("key_lookup_timeout", key_lookup_timeout),
         ):
-            if value <= 0:
-                raise ValidationError(f"{name} must be positive")
+            check.seconds(value, name)
         self._events = events
         self._owns_events = events is None
         self._idle_timeout = idle_timeout
