@@ -60,3 +60,33 @@ async def test_press_automatically_needs_an_enrollment_and_a_sane_interval() -> 
         with pytest.raises(ValidationError, match="interval"):
             sim.press_automatically(front, bad)
     await sim.aclose()
+
+
+def test_optional_panels_render_what_the_simulator_keeps_and_mask_secrets() -> None:
+    from types import SimpleNamespace
+
+    import attrs
+
+    from lockcloud.sim.console._view import _panels
+
+    @attrs.define
+    class Code:
+        name: str
+        code: str
+        state: str
+
+    sim = Simulator()
+    plain = sim.lock(sim.devices["front_door"])
+    assert _panels(sim, plain) == []
+    lock = SimpleNamespace(
+        access_codes={1: Code("Cleaner", "482913", "active")},
+        history=[{"what": "unlock", "pin": "123456"}, {"what": "doorbell", "pin": ""}],
+    )
+    codes, history = _panels(sim, lock)  # type: ignore[arg-type]
+    assert codes == {
+        "name": "codes",
+        "title": "Access codes",
+        "rows": [{"name": "Cleaner", "code": "••••", "state": "active"}],
+    }
+    assert [row["what"] for row in history["rows"]] == ["doorbell", "unlock"]  # newest first
+    assert all(row["pin"] == "••••" for row in history["rows"])
