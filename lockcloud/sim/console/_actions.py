@@ -114,12 +114,21 @@ class AtTheLock:
         key = next(
             (k for k in lock.keys.values() if k.unlock_type is UnlockType.PASSWORD and k.pin == pin), None
         )
-        if key is None:
-            return await self.wrong_attempt(device_id, "password")
-        return self._unlock(lock, key, duress=key.hijack)
+        if key is not None:
+            return self._unlock(lock, key, duress=key.hijack)
+        type_code = self._scenario("type_code")
+        if type_code is not None:
+            # Guest access codes, when the simulator keeps them: it decides, and alarms after repeated wrong tries.
+            opened = await type_code(device_id, pin)
+            return f"{lock.name}: " + ("opened with a guest code" if opened else "the code was refused")
+        return await self.wrong_attempt(device_id, "password")
 
     async def wrong_attempt(self, device_id: str, method: str) -> str:
         lock = self.simulator.lock(device_id)
+        raise_alarm = self._scenario("raise_alarm")
+        if raise_alarm is not None and lock.online:
+            raise_alarm(device_id, _ALARM[method])
+            return f"{lock.name}: wrong {method}, the lock refused"
         self._camera(lock, _FAILED_EVENT[method])
         sent = self.simulator.report_status(device_id, {"alarm_lock": _ALARM[method]})
         return f"{lock.name}: wrong {method}, the lock refused" + _offline_note(sent)
@@ -140,6 +149,11 @@ class AtTheLock:
 
     async def ring_doorbell(self, device_id: str) -> str:
         lock = self.simulator.lock(device_id)
+        raise_alarm = self._scenario("raise_alarm")
+        if raise_alarm is not None and lock.online:
+            lock.pending_remote_request = True
+            raise_alarm(device_id, "doorbell")
+            return f"{lock.name}: ding dong"
         self.simulator.ring_doorbell(device_id)
         sent = self.simulator.report_status(device_id, {"doorbell": True})
         return f"{lock.name}: ding dong" + _offline_note(sent)
@@ -147,6 +161,11 @@ class AtTheLock:
     async def door(self, device_id: str, open: bool) -> str:
         lock = self.simulator.lock(device_id)
         body = self.body(device_id)
+        by_hand = self._scenario("open_door_by_hand" if open else "close_door")
+        if by_hand is not None and lock.online:
+            by_hand(device_id)
+            body.bolt_locked = not open
+            return f"{lock.name}: door {'opened' if open else 'closed'}"
         if open:
             body.bolt_locked = False
             lock.pending_remote_request = False
@@ -159,6 +178,10 @@ class AtTheLock:
     async def battery(self, device_id: str, level: int) -> str:
         lock = self.simulator.lock(device_id)
         self.body(device_id).battery = level
+        drain = self._scenario("drain_battery")
+        if drain is not None and lock.online:
+            drain(device_id, level)
+            return f"{lock.name}: battery at {level}%"
         status: dict[str, Any] = {"residual_electricity": level}
         if level <= LOW_BATTERY:
             status["alarm_lock"] = "low_battery"
@@ -210,8 +233,20 @@ class AtTheLock:
 
     # -- helpers --------------------------------------------------------------------------------------------------
 
+    def _scenario(self, name: str) -> Callable[..., Any] | None:
+        """The simulator's own call for something done at the door, when it has one (a lock's history and access
+        codes live there): the console then takes exactly that path; otherwise it reports the status itself."""
+        call = getattr(self.simulator, name, None)
+        return call if callable(call) else None
+
     def _unlock(self, lock: SimLock, key: SimKey, *, duress: bool) -> str:
         body = self.body(lock.device_id)
+        at_door = self._scenario("unlock_at_door")
+        if at_door is not None and lock.online and duress == key.hijack:
+            at_door(lock.device_id, key.unlock_type, key.unlock_no)
+            body.bolt_locked = False
+            how = "under duress" if duress else "and the door opened"
+            return f"{lock.name}: unlocked with key #{key.unlock_no} ({key.unlock_type.plain}) {how}"
         body.bolt_locked = False
         lock.door_open = True
         lock.pending_remote_request = False

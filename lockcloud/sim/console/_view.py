@@ -39,8 +39,10 @@ _STEP = {
     "unlock_hand": "Show palm",
     "unlock_finger_vein": "Place finger",
 }
-#: Field names whose values are secrets in the optional panels' rows (an access code's digits ...).
-_SECRET_WORDS = ("pin", "code", "password", "secret", "token", "key")
+#: Field names whose values are secrets in the optional panels' rows (and any ``*_key``, ``*_secret`` ...).
+_SECRETS = frozenset({"pin", "password", "secret", "token", "key"})
+#: In the access codes panel, a ``code`` is the digits themselves.
+_CODE_SECRETS = _SECRETS | {"code"}
 
 
 def snapshot(simulator: Simulator, at_the_lock: AtTheLock) -> dict[str, Any]:
@@ -98,9 +100,9 @@ def _lock(simulator: Simulator, at_the_lock: AtTheLock, lock: SimLock) -> dict[s
         "product_key": lock.product_key,
         "radio": radio,
         "online": lock.online,
-        "battery": body.battery,
+        "battery": _battery(lock, body.battery),
         "door": "open" if lock.door_open else "closed",
-        "bolt": "unlocked" if lock.door_open or not body.bolt_locked else "locked",
+        "bolt": "unlocked" if lock.door_open or not _bolt_locked(lock, body.bolt_locked) else "locked",
         "pending_remote_request": lock.pending_remote_request,
         "remote_unlock": {switch.value: on for switch, on in lock.remote_unlock.items()},
         "has_camera": lock.kind.has_camera,
@@ -118,6 +120,17 @@ def _lock(simulator: Simulator, at_the_lock: AtTheLock, lock: SimLock) -> dict[s
         "panels": _panels(simulator, lock),
     }
     return view
+
+
+def _battery(lock: SimLock, fallback: int) -> int:
+    # The simulator's own record of the battery, when it keeps one (a lock's log), else the console's.
+    level = getattr(getattr(lock, "log", None), "battery_percent", None)
+    return level if isinstance(level, int) and not isinstance(level, bool) else fallback
+
+
+def _bolt_locked(lock: SimLock, fallback: bool) -> bool:
+    locked = getattr(getattr(lock, "log", None), "bolt_locked", None)
+    return locked if isinstance(locked, bool) else fallback
 
 
 def _members(simulator: Simulator, lock: SimLock) -> list[dict[str, Any]]:
@@ -151,19 +164,22 @@ def _panels(simulator: Simulator, lock: SimLock) -> list[dict[str, Any]]:
     """Optional panels, shown when the simulator keeps such state: a lock's access codes and its history.
 
     Read generically (records with attributes, or mappings), so the console shows them as soon as the simulator has
-    them; a field whose name says it is a secret is masked.
+    them; a field whose name says it is a secret is masked, and values that are not plain text are left out.
     """
     panels = []
-    for name, title, attribute in (
-        ("codes", "Access codes", "access_codes"),
-        ("history", "History", "history"),
+    for name, title, source in (
+        ("codes", "Access codes", _codes_source(simulator, lock)),
+        ("history", "History", _history_source(lock)),
     ):
-        source = getattr(lock, attribute, None)
         if source is None:
             continue
         items = source.values() if isinstance(source, Mapping) else source
+        if not isinstance(items, Iterable):
+            continue
         try:
-            rows = [_row(item) for item in list(items)[-RECENT:]]
+            rows = [
+                _row(item, _CODE_SECRETS if name == "codes" else _SECRETS) for item in list(items)[-RECENT:]
+            ]
         except TypeError:
             continue
         panels.append(
@@ -172,23 +188,47 @@ def _panels(simulator: Simulator, lock: SimLock) -> list[dict[str, Any]]:
     return panels
 
 
-def _row(item: object) -> dict[str, str]:
+def _codes_source(simulator: Simulator, lock: SimLock) -> object:
+    book = getattr(simulator.world, "access_codes", None)
+    codes_of = getattr(book, "codes_of", None)
+    if callable(codes_of):
+        return codes_of(lock.device_id)
+    return getattr(lock, "access_codes", None)
+
+
+def _history_source(lock: SimLock) -> object:
+    records = getattr(getattr(lock, "log", None), "records", None)
+    return records if records is not None else getattr(lock, "history", None)
+
+
+def _row(item: object, secrets: frozenset[str]) -> dict[str, str]:
     if attrs.has(type(item)):
         fields = attrs.asdict(item, recurse=False)  # type: ignore[arg-type]
     elif isinstance(item, Mapping):
         fields = dict(item)
     else:
         fields = {"value": item}
-    return {
-        str(field): ("••••" if any(word in str(field).lower() for word in _SECRET_WORDS) else _text(value))
-        for field, value in fields.items()
-    }
+    row = {}
+    for field, value in fields.items():
+        label = str(field)
+        if _secret(label, secrets):
+            row[label] = "••••"
+        elif value is None:
+            row[label] = ""
+        elif isinstance(value, bool | int | float | str) or hasattr(value, "value"):
+            row[label] = _text(value)
+    return row
 
 
 def _text(value: object) -> str:
     if hasattr(value, "value") and not isinstance(value, bool | int | float | str):
         value = value.value
     return str(value)
+
+
+def _secret(name: str, secrets: frozenset[str]) -> bool:
+    lowered = name.lower()
+    return lowered in secrets or lowered.endswith(("_key", "_secret", "_token", "_pin"))
 
 
 def _faults(simulator: Simulator) -> dict[str, Any]:
