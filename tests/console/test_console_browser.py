@@ -252,3 +252,38 @@ async def test_the_faults_form_reaches_the_client(browser: Browser, server: SimS
         with pytest.raises(DeviceOfflineError):
             await cloud.unlock_methods.list_unassigned(server.devices["front_door"])
     await browser.until(lambda d: "code 2001" in d.find_element(By.ID, "call-list").text)
+
+
+@pytest.mark.skipif(
+    not hasattr(__import__("lockcloud.sim", fromlist=["Simulator"]).Simulator, "type_code"),
+    reason="this simulator keeps no guest access codes (Simulator.type_code)",
+)
+async def test_typed_guest_code_reaches_the_clients_stream(browser: Browser, server: SimServer) -> None:
+    import datetime as dt
+
+    front = server.devices["front_door"]
+    now = dt.datetime.now(dt.UTC)
+    server.simulator.world.access_codes.delivery_delay = 0.01  # type: ignore[attr-defined]
+    async with server.client() as cloud, cloud.events(url=server.pulsar_url) as stream:
+        delivery = await cloud.access_codes.create(  # type: ignore[attr-defined]
+            front,
+            name="Cleaner <b>Tuesdays</b>",
+            pin="482913",
+            radio="zigbee",
+            valid_from=now - dt.timedelta(hours=1),
+            valid_until=now + dt.timedelta(days=1),
+        )
+        code = await delivery.delivered(timeout=PATIENCE, poll_interval=0.02)
+        await browser.open(server)
+        card = browser.card(front)
+        await browser.until(lambda d: "Cleaner <b>Tuesdays</b>" in card.text)
+        assert "482913" not in browser.driver.page_source
+        reports = stream.subscribe(device_id=front, where=lambda event: event.protocol == 4)
+        pin = card.find_element(By.CSS_SELECTOR, 'input[data-field="pin"]')
+        await browser.run(lambda: pin.send_keys("482913" + Keys.ENTER))
+        async with asyncio.timeout(PATIENCE):
+            event = await anext(reports)
+        reports.ack(event)
+    assert isinstance(event, StatusReport)
+    assert {item.code: item.value for item in event.status}["unlock_temporary"] == code.id
+    await browser.until(lambda d: "guest code" in d.find_element(By.ID, "outcome").text)
