@@ -193,6 +193,8 @@ async def test_outside_text_is_shown_as_text_and_the_page_fits_360_px(
         )
     )
     assert width[0] <= width[1]
+    # The page's own assets only: nothing it loads shows up among the app's REST calls.
+    assert server.simulator.requests == []
     # The server refuses what the page's own form would let through.
     pin = card.find_element(By.CSS_SELECTOR, 'input[data-field="pin"]')
     await browser.run(lambda: pin.send_keys("12ab" + Keys.ENTER))

@@ -46,7 +46,7 @@ async def test_page_needs_the_token_and_ships_a_strict_policy(page: Page) -> Non
     assert "frame-ancestors 'none'" in policy
     assert shown.headers["referrer-policy"] == "no-referrer"
     assert '<script src="static/console.js"' in shown.text
-    for asset in ("console.js", "console.css"):
+    for asset in ("console.js", "console.css", "favicon.svg"):
         static = await page.http.get(f"/console/static/{asset}")
         assert static.status_code == 200
     for unknown in ("_server.py", "index.html", "..%2f_server.py"):

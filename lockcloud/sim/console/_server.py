@@ -40,6 +40,8 @@ _COALESCE_SECONDS = 0.05
 _STATIC = {
     "console.js": "text/javascript; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
+    # Served here so the browser does not ask the simulator's API for /favicon.ico (a "REST call" in the feed).
+    "favicon.svg": "image/svg+xml",
 }
 _SECURITY_HEADERS = [
     (
