@@ -202,7 +202,13 @@ class LockCloud:
         self._call_retry: RetryPolicy | None = None
         self._call_timeout: float | None = None
         self.tokens = TokenManager(
-            self._token_call, self._clock, store=token_store, refresh_margin=margin, access_id=self.access_id
+            self._token_call,
+            self._clock,
+            store=token_store,
+            refresh_margin=margin,
+            access_id=self.access_id,
+            access_secret=self._access_secret,
+            cloud=self.base_url,
         )
         auth = TuyaAuth(
             self.access_id,
