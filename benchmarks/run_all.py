@@ -90,6 +90,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[bool], list[dict[str, Any]]]]] = {
     ),
     "websocket": ("push events over WebSocket vs the native Pulsar source", _module("bench_websocket")),
     "wsclient": ("WebSocket client library: websockets vs aiohttp", _module("bench_ws_client")),
+    "console": ("REST per-call time with the simulator console open vs none", _module("bench_console")),
 }
 
 

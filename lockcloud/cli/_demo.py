@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -31,17 +32,26 @@ __all__ = ["demo"]
 @click.option(
     "--press-interval", type=float, default=SIM_PRESS_INTERVAL, callback=positive_seconds, hidden=True
 )
+@click.option(
+    "--open",
+    "open_console",
+    is_flag=True,
+    help="Open the simulator's web console in your browser, and keep it running after the demo until Ctrl-C.",
+)
 @output_options
-def demo(photo: str | None, press_interval: float, out: Output, verbose: bool) -> None:
+def demo(photo: str | None, press_interval: float, open_console: bool, out: Output, verbose: bool) -> None:
     """Enroll, list keys, set a duress alarm, unlock and fetch a photo on the embedded simulator.
 
-    No Tuya account is used: a simulated cloud and a local Pulsar broker run for the length of the demo.
+    No Tuya account is used: a simulated cloud and a local Pulsar broker run for the length of the demo; its web
+    console's address is printed (``--open`` opens it).
     """
     photo_path = Path(photo) if photo else Path(tempfile.gettempdir()) / "lockcloud-demo-photo.png"
-    run(out, _demo(out, photo_path, press_interval, verbose))
+    run(out, _demo(out, photo_path, press_interval, verbose, open_console=open_console))
 
 
-async def _demo(out: Output, photo_path: Path, press_interval: float, verbose: bool) -> None:
+async def _demo(
+    out: Output, photo_path: Path, press_interval: float, verbose: bool, *, open_console: bool = False
+) -> None:
     from lockcloud.sim import DEMO_PIN, running
 
     started = time.monotonic()
@@ -53,7 +63,14 @@ async def _demo(out: Output, photo_path: Path, press_interval: float, verbose: b
         alice = server.simulator.home_user
         assert alice is not None
         out.say(f"Simulated cloud at {server.base_url}, push messages via {server.pulsar_url}")
-        report["simulator"] = {"base_url": server.base_url, "pulsar_url": server.pulsar_url}
+        out.say(f"Watch the locks and act at the door in the console: {server.console_url}")
+        report["simulator"] = {
+            "base_url": server.base_url,
+            "pulsar_url": server.pulsar_url,
+            "console_url": server.console_url,
+        }
+        if open_console and server.console_url is not None:
+            await _open_in_browser(out, server.console_url)
         async with connect(target) as cloud, open_events(cloud, verbose=verbose) as stream:
             out.say(f"\n1. Enrolling a fingerprint for {alice} on the front door ({front}); the lock's push")
             out.say("   messages drive the bar while the simulated finger is pressed:")
@@ -104,11 +121,35 @@ async def _demo(out: Output, photo_path: Path, press_interval: float, verbose: b
             kind = "PNG image" if head[:8] == b"\x89PNG\r\n\x1a\n" else "file"
             out.say(f"   {size} bytes decrypted, a {kind}, saved to {photo_path}")
             report["photo"] = {"path": str(photo_path), "bytes": size}
+        if open_console:
+            out.say("\nThe console stays up: press Ctrl-C to stop the simulator.")
+            await _until_interrupted()
         out.say("\n6. Shutting down the simulator and the broker...")
     elapsed = time.monotonic() - started
     report["seconds"] = round(elapsed, 2)
     out.say(f"Done in {elapsed:.1f} s.")
     out.emit(report)
+
+
+async def _open_in_browser(out: Output, url: str) -> None:
+    import webbrowser
+
+    opened = await asyncio.to_thread(webbrowser.open, url)
+    if not opened:
+        out.note(f"no browser could be started; open {url} yourself")
+
+
+async def _until_interrupted() -> None:
+    """Serve until Ctrl-C or SIGTERM, which then end the demo normally (not as an interruption)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
 
 
 async def _door_report(reports: Any) -> str:

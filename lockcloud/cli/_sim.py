@@ -38,6 +38,14 @@ def sim() -> None:
 
 @sim.command()
 @click.option("--port", type=click.IntRange(0, 65535), default=0, help="REST API port (default: a free one).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on. Anything but loopback makes the simulator and its console reachable from other "
+    "machines (a warning is printed).",
+)
+@click.option("--no-console", is_flag=True, help="Do not serve the web console at /console/.")
 @click.option("--access-id", help="Fixed access id (default: random).")
 @click.option("--access-secret", help="Fixed 32-character access secret (default: random).")
 @click.option("--no-broker", is_flag=True, help="Serve REST only; push messages are only recorded.")
@@ -73,6 +81,8 @@ def sim() -> None:
 @output_options
 def serve(
     port: int,
+    host: str,
+    no_console: bool,
     access_id: str | None,
     access_secret: str | None,
     no_broker: bool,
@@ -83,12 +93,15 @@ def serve(
     out: Output,
     verbose: bool,
 ) -> None:
-    """Serve a simulated cloud on 127.0.0.1 until Ctrl-C or SIGTERM; prints its URLs and credentials."""
+    """Serve a simulated cloud on 127.0.0.1 until Ctrl-C or SIGTERM; prints its URLs (the web console's too) and
+    credentials."""
     run(
         out,
         _serve(
             out,
             port=port,
+            host=host,
+            console=not no_console,
             access_id=access_id,
             access_secret=access_secret,
             broker=not no_broker,
@@ -104,6 +117,8 @@ async def _serve(
     out: Output,
     *,
     port: int,
+    host: str = "127.0.0.1",
+    console: bool = True,
     access_id: str | None,
     access_secret: str | None,
     broker: bool,
@@ -126,13 +141,20 @@ async def _serve(
         loop.add_signal_handler(signum, stop.set)
     try:
         async with running(
-            simulator, broker=broker, broker_url=broker_url, port=port, env=push_env
+            simulator,
+            broker=broker,
+            broker_url=broker_url,
+            host=host,
+            port=port,
+            env=push_env,
+            console=console,
         ) as server:
             out.emit(
                 {
                     "base_url": server.base_url,
                     "pulsar_url": server.pulsar_url,
                     "websocket_url": server.websocket_url,
+                    "console_url": server.console_url,
                     "push_env": server.env,
                     "access_id": server.access_id,
                     "access_secret": server.access_secret,
@@ -159,11 +181,14 @@ async def _serve(
 
 
 def _describe_server(out: Output, server: SimServer) -> None:
+    from lockcloud.sim.console import is_loopback
+
     sim = server.simulator
     out.say("lockcloud simulator - a simulated Tuya cloud with smart locks (not a real Tuya project)")
     out.say(f"  REST API:      {server.base_url}")
     out.say(f"  push broker:   {server.pulsar_url or '(none)'}  topic {server.access_id}/out/{server.env}")
     out.say(f"  push over ws:  {server.websocket_url or '(none)'}  (Pulsar WebSocket API, same topic)")
+    out.say(f"  console:       {server.console_url or '(off)'}")
     out.say(f"  access id:     {server.access_id}")
     out.say(f"  access secret: {server.access_secret}")
     out.say(f"  users:         {sim.home_user} (home user), {sim.guest_user} (non-home user)")
@@ -180,4 +205,10 @@ def _describe_server(out: Output, server: SimServer) -> None:
         out.say(f"  export {ENV_WEBSOCKET_URL}={server.websocket_url}")
     if server.env != PRODUCTION_ENV:
         out.say(f"  export {ENV_PUSH_ENV}={server.env}")
+    host = server.base_url.removeprefix("http://").rsplit(":", 1)[0]
+    if not is_loopback(host):
+        out.note(
+            f"warning: listening on {host}: the simulator (credentials printed above) and its console are reachable"
+            " from other machines; use --host 127.0.0.1 to keep them on this one"
+        )
     out.say("Press Ctrl-C to stop.")

@@ -29,7 +29,8 @@ class ActionRecord:
 @attrs.frozen
 class RequestRecord:
     """Every request the simulator received, executed or not: the Tuya code it was answered with (``None`` for
-    success, a lost response or a gateway error page) and the HTTP status (a gateway error's, or 200)."""
+    success, a lost response or a gateway error page), the HTTP status (a gateway error's, or 200) and the ``tid``
+    of the envelope it was answered with (empty for a gateway page or a lost response)."""
 
     seq: int
     at: float
@@ -40,3 +41,4 @@ class RequestRecord:
     executed: bool
     response_lost: bool
     http_status: int = 200
+    tid: str = ""

@@ -24,11 +24,15 @@ from lockcloud._core.wire import PRODUCTION_ENV, topic_for
 from lockcloud.sim._app import SimulatedDisconnect
 from lockcloud.sim._simulator import Simulator
 from lockcloud.sim._websocket import WebSocketConsumers
+from lockcloud.sim.console import Console, is_loopback
+from lockcloud.sim.console._server import PREFIX as CONSOLE_PREFIX
 
 if TYPE_CHECKING:
     from lockcloud._client import LockCloud
 
 __all__ = ["PortUnavailableError", "SimServer", "running"]
+
+logger = logging.getLogger("lockcloud.sim")
 
 _STARTUP_POLL = 0.005
 
@@ -58,7 +62,8 @@ class SimServer:
     ``base_url`` is the REST API (``http://127.0.0.1:PORT``), ``pulsar_url`` the broker its push messages go to
     (``None`` when started without one), ``websocket_url`` the same messages over Pulsar's WebSocket consumer API
     (``ws://127.0.0.1:PORT/``, on the REST port; ``None`` without a broker) and ``websockets`` its endpoint (to
-    switch it off, count consumers or inject frames), ``simulator`` the :class:`Simulator` for the scenario API.
+    switch it off, count consumers or inject frames), ``simulator`` the :class:`Simulator` for the scenario API,
+    ``console_url`` the web console's page with its token (``None`` when started with ``console=False``).
     """
 
     def __init__(
@@ -68,8 +73,11 @@ class SimServer:
         pulsar_url: str | None,
         env: str = PRODUCTION_ENV,
         websockets: WebSocketConsumers | None = None,
+        console: Console | None = None,
     ) -> None:
         self.simulator = simulator
+        self.console = console
+        self.console_url = console.url(base_url) if console is not None else None
         self.base_url = base_url
         self.pulsar_url = pulsar_url
         self.env = env
@@ -227,6 +235,7 @@ async def running(
     backlog: int = 128,
     data_dir: str | Path | None = None,
     env: str = PRODUCTION_ENV,
+    console: bool = True,
     **options: Any,
 ) -> AsyncIterator[SimServer]:
     """Serve a simulator over loopback HTTP (uvicorn) and produce its push messages to a broker.
@@ -237,7 +246,9 @@ async def running(
     a port that is taken raises :class:`PortUnavailableError` naming ``host:port``. ``backlog`` is the listening
     socket's queue of connections not accepted yet (raise it for load tests opening many connections at once).
     Push messages go to ``{access_id}/out/{env}``, keyed by device id: ``event`` (the default) is served with
-    Tuya's 11 partitions by the embedded broker, ``event-test`` unpartitioned. Everything is stopped on exit::
+    Tuya's 11 partitions by the embedded broker, ``event-test`` unpartitioned. With ``console`` (the default) the
+    web console is served at ``/console/`` (``server.console_url``); bound to an address other than loopback, it
+    is reachable from the network, token required, and a warning is logged. Everything is stopped on exit::
 
         async with lockcloud.sim.running(press_interval=0.05) as server:
             async with server.client() as cloud:
@@ -278,24 +289,43 @@ async def running(
                 pulsar_url, sim.access_id, sim.access_secret, log_file=str(workdir / "pulsar-client-ws.log")
             )
             stack.push_async_callback(consumers.aclose)
+        web_console: Console | None = None
+        if console:
+            web_console = Console(sim)
+            web_console.bind(bound_host, bound_port)
+            if not is_loopback(bound_host):
+                logger.warning(
+                    "the simulator's console listens on %s, reachable from other machines (with its token)",
+                    bound_host,
+                )
         stack.enter_context(_quiet_embedded_servers())
-        server = _EmbeddedServer(_with_websockets(sim, consumers), sock)
+        server = _EmbeddedServer(_with_websockets(sim, consumers, web_console), sock)
         await server.start()
         stack.push_async_callback(server.stop)
-        yield SimServer(sim, f"http://{bound_host}:{bound_port}", pulsar_url, env, consumers)
+        if web_console is not None:
+            # Pushed after the server's stop, so it runs first: open event streams end instead of holding it.
+            stack.callback(web_console.close)
+        yield SimServer(sim, f"http://{bound_host}:{bound_port}", pulsar_url, env, consumers, web_console)
 
 
 def _with_websockets(
-    sim: Simulator, consumers: WebSocketConsumers | None
+    sim: Simulator, consumers: WebSocketConsumers | None, console: Console | None = None
 ) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
-    """The simulator's app, with WebSocket handshakes going to the consumer endpoint."""
-    if consumers is None:
+    """The simulator's app, with WebSocket handshakes going to the consumer endpoint and ``/console`` to the
+    console."""
+    if consumers is None and console is None:
         return sim
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
+        if scope["type"] == "websocket" and consumers is not None:
             await consumers(scope, receive, send)
+        elif console is not None and scope["type"] == "http" and _under(str(scope["path"]), CONSOLE_PREFIX):
+            await console(scope, receive, send)
         else:
             await sim(scope, receive, send)
 
     return app
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")

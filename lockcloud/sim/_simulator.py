@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import http
 import logging
+import math
 import string
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -33,7 +34,7 @@ from lockcloud.sim._log import ActionRecord, RequestRecord
 from lockcloud.sim._media import AlbumKeyStyle
 from lockcloud.sim._model import SimMedia, random_id
 from lockcloud.sim._publisher import PulsarPublisher
-from lockcloud.sim._push import PushMessage
+from lockcloud.sim._push import PushMessage, status_report
 from lockcloud.sim._routes import find_routes, pick_route
 from lockcloud.sim._scenario import Scenario
 from lockcloud.sim._seed import Seeded, seed_demo
@@ -93,6 +94,7 @@ class Simulator(Scenario, HistoryScenario):
         self._publisher: PulsarPublisher | None = None
         self._auto_press: dict[str, asyncio.Task[None]] = {}
         self._seq = 0
+        self._watchers: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:
         broker = self._publisher.url if self._publisher is not None else None
@@ -226,6 +228,37 @@ class Simulator(Scenario, HistoryScenario):
             and (device_id is None or record.device_id == device_id)
         ]
 
+    def watch(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` (no arguments, on the event loop's thread) after every request the simulator answers
+        and every push message it produces; returns the function that stops it. A callback that raises is logged
+        and kept."""
+        self._watchers.append(callback)
+
+        def stop() -> None:
+            with contextlib.suppress(ValueError):
+                self._watchers.remove(callback)
+
+        return stop
+
+    def notify_watchers(self) -> None:
+        """Tell the :meth:`watch` callbacks that something changed (the scenario API's changes are not seen)."""
+        for callback in list(self._watchers):
+            try:
+                callback()
+            except Exception:
+                logger.exception("a simulator watcher failed")
+
+    def report_status(self, device_id: str, status: Mapping[str, Any]) -> PushMessage | None:
+        """The lock reports ``status`` codes by itself (a protocol 4 push: ``closed_opened``, ``doorbell``,
+        ``unlock_password`` ...), as a person at the door makes it do; ``None`` when the lock is offline and so
+        cannot report."""
+        lock = self.lock(device_id)
+        if not lock.online:
+            return None
+        message = status_report(lock, status, self.world.now_ms())
+        self._emit((message,))
+        return message
+
     # -- push messages --------------------------------------------------------------------------------------------
 
     async def connect_broker(
@@ -263,13 +296,26 @@ class Simulator(Scenario, HistoryScenario):
             await publisher.close()
 
     def _emit(self, messages: Iterable[PushMessage]) -> None:
+        emitted = False
         for message in messages:
             self.pushes.append(message)
+            emitted = True
             if self._publisher is not None:
                 self._publisher.submit(message)
+        if emitted:
+            self.notify_watchers()
 
-    def _start_auto_press(self, device_id: str) -> None:
-        interval = self.press_interval
+    def press_automatically(self, device_id: str, interval: float) -> None:
+        """Let the person at a lock that is enrolling press every ``interval`` seconds until the enrollment ends
+        (as ``press_interval`` does for every enrollment)."""
+        if not (isinstance(interval, int | float) and math.isfinite(interval) and interval > 0):
+            raise ValidationError("interval must be a positive number of seconds")
+        if self.lock(device_id).enrollment is None:
+            raise ValidationError(f"lock {device_id!r} is not enrolling anything")
+        self._start_auto_press(device_id, interval)
+
+    def _start_auto_press(self, device_id: str, interval: float | None = None) -> None:
+        interval = self.press_interval if interval is None else interval
         enrollment = self.world.lock(device_id).enrollment
         if interval is None or enrollment is None:
             return
@@ -333,6 +379,7 @@ class Simulator(Scenario, HistoryScenario):
     def _handle(self, request: Request) -> Reply:
         self._seq += 1
         seq = self._seq
+        tid = _tid()
         method, path = request.method, request.path
         routes = find_routes(path)
         action = next((route.action for route, _ in routes if route.method == method), None)
@@ -371,17 +418,17 @@ class Simulator(Scenario, HistoryScenario):
             if fault is not None and fault.gateway is not None:
                 self._record_request(seq, method, shown, action, None, True, True, fault.gateway)
                 return Reply({}, gateway_status=fault.gateway)
-            envelope = {"success": True, "t": self.world.now_ms(), "result": outcome.result, "tid": _tid()}
-            self._record_request(seq, method, shown, action, None, executed, lost)
+            envelope = {"success": True, "t": self.world.now_ms(), "result": outcome.result, "tid": tid}
+            self._record_request(seq, method, shown, action, None, executed, lost, tid="" if lost else tid)
             return Reply(envelope, fault.lose if lost and fault is not None else None)
         except APIError as error:
-            self._record_request(seq, method, shown, action, error.code, executed, lost)
+            self._record_request(seq, method, shown, action, error.code, executed, lost, tid=tid)
             envelope = {
                 "success": False,
                 "code": error.code,
                 "msg": error.msg,
                 "t": self.world.now_ms(),
-                "tid": _tid(),
+                "tid": tid,
             }
             return Reply(envelope)
 
@@ -417,6 +464,8 @@ class Simulator(Scenario, HistoryScenario):
         executed: bool,
         lost: bool,
         http_status: int = 200,
+        *,
+        tid: str = "",
     ) -> None:
         record = RequestRecord(
             seq=seq,
@@ -428,10 +477,12 @@ class Simulator(Scenario, HistoryScenario):
             executed=executed,
             response_lost=lost,
             http_status=http_status,
+            tid=tid,
         )
         self.requests.append(record)
         answer = code if code is not None else ("ok" if http_status == 200 else f"HTTP {http_status}")
         logger.debug("%s %s -> %s", method, path, answer)
+        self.notify_watchers()
 
 
 def _tid() -> str:
