@@ -445,6 +445,8 @@ class PulsarSource:
         self._closed = False
         self._threads: set[int] = set()
         self._log: _LogForwarder | None = None
+        # Topic name -> partition number (None: not partitioned), parsed once per topic rather than per message.
+        self._partitions: dict[str, int | None] = {}
 
     @property
     def description(self) -> str:
@@ -716,10 +718,10 @@ class PulsarSource:
         topic = raw.topic_name()
         message_id = raw.message_id()
         text_id = str(message_id)
-        partition: int | None = None
-        marker = topic.rfind("-partition-")
-        if marker != -1 and topic[marker + 11 :].isdigit():
-            partition = int(topic[marker + 11 :])
+        partitions = self._partitions
+        partition = partitions.get(topic, -1)
+        if partition == -1:
+            partition = partitions[topic] = _partition_of(topic)
         return SourceMessage(
             raw.data(),
             raw.properties(),
@@ -828,6 +830,13 @@ class PulsarSource:
 
         operation(done)
         return future
+
+
+def _partition_of(topic: str) -> int | None:
+    marker = topic.rfind("-partition-")
+    if marker != -1 and topic[marker + 11 :].isdigit():
+        return int(topic[marker + 11 :])
+    return None
 
 
 def _settle_result(future: asyncio.Future[Any], result: Any) -> None:
