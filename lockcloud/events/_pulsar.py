@@ -67,8 +67,22 @@ LogLevel = Literal["debug", "info", "warn", "warning", "error"]
 _SUBSCRIPTION_TYPES = ("failover", "exclusive", "shared", "key_shared")
 _INITIAL_POSITIONS = ("latest", "earliest")
 _LOG_LEVELS = ("debug", "info", "warn", "warning", "error")
-#: Subscribe attempts that time out before giving up (see PulsarSource._subscribe: pulsar-lite's consumer ids).
+#: Subscribing gives up after this many connect_timeouts in all (see PulsarSource._subscribe: pulsar-lite's ids).
 _SUBSCRIBE_ATTEMPTS = 4
+#: What pulsar-client is given, beyond its own operation timeout, to answer a subscribe.
+_ANSWER_MARGIN = 5.0
+
+
+def _attempt_seconds(options: PulsarOptions) -> int:
+    """pulsar-client's operation timeout (whole seconds), which bounds each subscribe attempt.
+
+    On a broker on this machine (pulsar-lite, whose consumer ids collide between processes) an eighth of
+    ``connect_timeout``, so that a colliding attempt fails fast and the next one, with fresh ids, follows; on any
+    other broker ``connect_timeout`` itself (capped by ``operation_timeout``), as a distant broker may need it.
+    """
+    if _is_loopback(urllib.parse.urlsplit(options.url).hostname or ""):
+        return max(1, int(options.connect_timeout / 8))
+    return max(1, round(min(options.operation_timeout, options.connect_timeout)))
 
 
 def auth_params(access_id: str, access_secret: str) -> str:
@@ -167,9 +181,10 @@ class PulsarOptions:
     path, or False to switch it off explicitly. ``initial_position`` only matters when the subscription is first
     created. ``receiver_queue_size`` is pulsar-client's prefetch queue and ``receive_window`` the most messages
     handed over in one batch. ``connect_timeout`` bounds opening: a refused connection, a TLS or authentication
-    failure, or a subscription nobody answers, each raise :class:`~lockcloud.SubscribeError` within it (a
-    subscribe that times out on a shared subscription type is tried up to 4 times: a consumer joining others on a
-    local pulsar-lite broker needs that). ``log_level`` / ``log_file`` set pulsar-client's own log (see the module
+    failure, or a subscription nobody answers, each raise :class:`~lockcloud.SubscribeError`. Each subscribe
+    attempt is bounded by pulsar-client's own operation timeout: ``connect_timeout`` (at most ``operation_timeout``),
+    an eighth of it on a broker on this machine; one that times out is tried again with fresh consumer ids, for up to 4 ``connect_timeout``
+    in all (a consumer joining others on a local pulsar-lite broker needs that), except on an exclusive subscription. ``log_level`` / ``log_file`` set pulsar-client's own log (see the module
     docstring).
     """
 
@@ -476,7 +491,7 @@ class PulsarSource:
             "authentication": pulsar.AuthenticationBasic(
                 auth_params_string=auth_params(options.access_id, options.access_secret)
             ),
-            "operation_timeout_seconds": max(1, round(options.operation_timeout)),
+            "operation_timeout_seconds": _attempt_seconds(options),
             "connection_timeout_ms": max(1, round(options.connect_timeout * 1000)),
             "logger": pulsar.FileLogger(level, log_path),
         }
@@ -609,12 +624,19 @@ class PulsarSource:
         conf.schema(pulsar.schema.BytesSchema().schema_info())
         loop = asyncio.get_running_loop()
         # pulsar-lite keys a subscription's consumers by the id the client gave them, and every client numbers
-        # its consumers from 0 (one per partition): the second process on a shared subscription collides, the
-        # broker drops the connection and the subscribe times out. The next attempt gets fresh ids. (Pulsar itself
-        # scopes ids by connection.) An exclusive subscription is not meant to be joined: one attempt.
-        attempts = 1 if options.subscription_type == "exclusive" else _SUBSCRIBE_ATTEMPTS
-        timeout = options.connect_timeout
-        for attempt in range(1, attempts + 1):
+        # its consumers from 0 (one per partition): a process joining others on a subscription collides, the
+        # broker drops the connection, and pulsar-client retries the same ids until its operation timeout fails
+        # the subscribe (Result.Timeout). The next attempt gets fresh ids. (Pulsar itself scopes ids by
+        # connection.) So each attempt is bounded by pulsar-client itself, whose operation timeout is a fraction of
+        # connect_timeout (see _attempt_seconds): no attempt is ever abandoned while pulsar-client still runs it,
+        # where it could later take partitions behind our back. Listeners started together then subscribe one
+        # after another, an attempt apart. An exclusive subscription is not meant to be joined: one attempt.
+        started = loop.time()
+        budget = options.connect_timeout * _SUBSCRIBE_ATTEMPTS
+        attempt_seconds = _attempt_seconds(options)
+        attempts = 0
+        while True:
+            attempts += 1
             subscribed: asyncio.Future[Any] = loop.create_future()
 
             def done(value: Any, subscribed: asyncio.Future[Any] = subscribed) -> None:
@@ -622,30 +644,35 @@ class PulsarSource:
 
             self._client.subscribe_async_v2(self.topic, self.subscription, conf, done)
             try:
-                async with asyncio.timeout(timeout):
+                # pulsar-client answers within its operation timeout; the margin is for a loaded machine.
+                async with asyncio.timeout(attempt_seconds + _ANSWER_MARGIN):
                     value = await asyncio.shield(subscribed)
             except TimeoutError:
+                # pulsar-client did not answer at all: stop the whole client, so that nothing it was still doing
+                # can subscribe later, and report it.
                 subscribed.add_done_callback(_close_late_consumer)
-                value = None
-            timed_out = value is None or (
-                isinstance(value, _pulsar.Error) and value.error == pulsar.Result.Timeout
-            )
-            if timed_out and attempt < attempts:
-                logger.info(
-                    "subscribing to %s timed out (attempt %d of %d); trying again",
-                    self.topic,
-                    attempt,
-                    attempts,
+                self.shutdown()
+                raise self._failure(
+                    f"pulsar-client did not answer the subscribe within {attempt_seconds + _ANSWER_MARGIN:g} s",
+                    "timeout",
+                    "see the lockcloud.events.pulsar log",
+                ) from None
+            timed_out = isinstance(value, _pulsar.Error) and value.error == pulsar.Result.Timeout
+            if not timed_out:
+                break
+            if options.subscription_type == "exclusive" or loop.time() - started + attempt_seconds > budget:
+                raise self._failure(
+                    f"the broker did not confirm the subscription within {loop.time() - started:.0f} s"
+                    + (f" ({attempts} attempts of {attempt_seconds:g} s)" if attempts > 1 else ""),
+                    "timeout",
+                    "another consumer may be holding the subscription (a running 'lockcloud listen', or another "
+                    "process): stop it or pass a subscription of your own",
                 )
-                continue
-            break
-        if value is None:
-            raise self._failure(
-                f"the broker did not confirm the subscription within connect_timeout={timeout:g} s"
-                + (f" ({attempts} attempts)" if attempts > 1 else ""),
-                "timeout",
-                "another consumer may be holding the subscription (a running 'lockcloud listen', or another "
-                "process): stop it or pass a subscription of your own",
+            logger.info(
+                "subscribing to %s timed out after %g s (attempt %d); trying again",
+                self.topic,
+                attempt_seconds,
+                attempts,
             )
         if isinstance(value, _pulsar.Error):
             raise self._subscribe_error(value.error, value.message) from None
