@@ -123,7 +123,8 @@ def _drain_bare(url: str, env: str, subscription: str, count: int) -> None:
             receiver_queue_size=1000,
         )
         for _ in range(count):
-            consumer.acknowledge(consumer.receive())
+            # A timeout, so that a broker that died fails the run instead of hanging it.
+            consumer.acknowledge(consumer.receive(timeout_millis=30_000))
         consumer.close()
     finally:
         client.close()
