@@ -18,7 +18,14 @@ from lockcloud.cli._format import describe_event, event_document
 from lockcloud.cli._options import connection_options, positive, subscription_option
 from lockcloud.cli._output import Output
 from lockcloud.cli._run import run
-from lockcloud.cli._target import Connection, connect, open_events, open_target, resolve_device
+from lockcloud.cli._target import (
+    Connection,
+    connect,
+    open_events,
+    open_target,
+    push_over_websocket,
+    resolve_device,
+)
 from lockcloud.events import Decoder, Event, SourceMessage
 
 __all__ = ["listen", "partition_of"]
@@ -150,7 +157,7 @@ async def _listen(request: _Request, websocket: bool) -> None:
             source = stream.source
             _ready(
                 out,
-                "websocket" if websocket else "pulsar",
+                "websocket" if push_over_websocket(websocket) else "pulsar",
                 source.description,
                 stream.topic,
                 getattr(source, "subscription", None),
