@@ -2,7 +2,8 @@
 
 Each measurement is a fresh interpreter (``python -c``) timing only its import statement with ``perf_counter``, so
 interpreter start-up is left out and nothing is cached in ``sys.modules``; the byte-code caches are warm (one
-unmeasured run of each first). Runs of the three statements alternate; medians are reported. The same processes
+unmeasured run of each first). Runs of the three statements alternate; medians are reported, of wall time and of
+the process's CPU time (steadier on a shared machine). The same processes
 report whether ``pulsar`` (the Pulsar client, a large C++ extension) was loaded: ``import lockcloud`` must not load
 it, and neither should ``import lockcloud.events`` (it is imported when a stream connects).
 
@@ -23,35 +24,40 @@ STATEMENTS = {
     "httpx": "import httpx",
     "lockcloud": "import lockcloud",
     "lockcloud.events": "import lockcloud, lockcloud.events",
+    # In the programs lockcloud is for (an asyncio app), asyncio is imported before either library.
+    "httpx in an asyncio app": "import httpx",
+    "lockcloud in an asyncio app": "import lockcloud",
 }
+SETUP = {"httpx in an asyncio app": "import asyncio", "lockcloud in an asyncio app": "import asyncio"}
 
 _PROBE = """
 import sys, time, json
-started = time.perf_counter()
+{setup}
+started, cpu_started = time.perf_counter(), time.process_time()
 {statement}
-elapsed = time.perf_counter() - started
-print(json.dumps({{"seconds": elapsed, "pulsar": "pulsar" in sys.modules, "modules": len(sys.modules)}}))
+elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+print(json.dumps({{"seconds": elapsed, "cpu": cpu, "pulsar": "pulsar" in sys.modules, "modules": len(sys.modules)}}))
 """
 
 
-def _run(statement: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-c", _PROBE.format(statement=statement)], capture_output=True, text=True, check=True
-    )
+def _run(name: str) -> dict[str, Any]:
+    probe = _PROBE.format(statement=STATEMENTS[name], setup=SETUP.get(name, ""))
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     result: dict[str, Any] = json.loads(done.stdout)
     return result
 
 
 def measure(quick: bool = False) -> list[dict[str, Any]]:
     repeats = 5 if quick else 15
-    for statement in STATEMENTS.values():
-        _run(statement)  # byte-code caches
+    for name in STATEMENTS:
+        _run(name)  # byte-code caches
     samples: dict[str, list[dict[str, Any]]] = {name: [] for name in STATEMENTS}
     for index in range(repeats):
         names = list(STATEMENTS) if index % 2 == 0 else list(reversed(STATEMENTS))
         for name in names:
-            samples[name].append(_run(STATEMENTS[name]))
+            samples[name].append(_run(name))
     seconds = {name: statistics.median(s["seconds"] for s in values) for name, values in samples.items()}
+    cpu = {name: statistics.median(s["cpu"] for s in values) for name, values in samples.items()}
     pulsar = {name: any(s["pulsar"] for s in values) for name, values in samples.items()}
     modules = {name: values[0]["modules"] for name, values in samples.items()}
     baseline = "import httpx (fresh process)"
@@ -73,6 +79,21 @@ def measure(quick: bool = False) -> list[dict[str, Any]]:
             baseline,
             note=f"{modules['lockcloud.events']} modules loaded; "
             f"'pulsar' in sys.modules after import lockcloud.events: {pulsar['lockcloud.events']}",
+        ),
+        # CPU time of the importing process: what the import costs, without the waits a loaded machine adds.
+        row(
+            "import lockcloud, CPU time (fresh process)",
+            cpu["lockcloud"],
+            cpu["httpx"],
+            "s",
+            "import httpx, CPU time (fresh process)",
+        ),
+        row(
+            "import lockcloud, CPU time, asyncio already imported",
+            cpu["lockcloud in an asyncio app"],
+            cpu["httpx in an asyncio app"],
+            "s",
+            "import httpx, CPU time, asyncio already imported",
         ),
     ]
 

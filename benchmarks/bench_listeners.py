@@ -202,7 +202,9 @@ async def _relay_latency(count: int) -> tuple[list[float], list[float], str]:
                 _listener, "relay", broker.url, "forwarder", "--relay", redis_url, "--position", "latest"
             )
             try:
-                async with EventStream(RedisRelaySource(redis_url, ACCESS_ID), SECRET) as relayed:
+                async with EventStream(
+                    RedisRelaySource(redis_url, ACCESS_ID, access_secret=SECRET), SECRET
+                ) as relayed:
                     subject = await _latencies(relayed, broker.url, count)
             finally:
                 forwarder.kill()

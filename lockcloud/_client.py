@@ -11,11 +11,10 @@ import warnings
 from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, Unpack
-from urllib.parse import urlsplit
 
 import httpx
 
-from lockcloud._core.aiohttp_pool import AiohttpTransport
+from lockcloud._core import validation
 from lockcloud._core.auth import TuyaAuth
 from lockcloud._core.clock import ServerClock
 from lockcloud._core.envelope import DEFAULT_MAX_RESPONSE_BYTES
@@ -74,13 +73,8 @@ def _credential(value: object, name: str) -> str:
 
 
 def _http_url(value: object, name: str, *, schemes: tuple[str, ...] = ("https", "http")) -> str:
-    if not isinstance(value, str):
-        raise ValidationError(f"{name} must be a string URL, got {type(value).__name__}")
-    parts = urlsplit(value)
-    if parts.scheme not in schemes or not parts.hostname:
-        raise ValidationError(f"{name} must be an absolute {' or '.join(schemes)} URL, got {value[:80]!r}")
-    if parts.query or parts.fragment:
-        raise ValidationError(f"{name} must not have a query or fragment")
+    validation.url(value, name, schemes=schemes)
+    assert isinstance(value, str)
     return value.rstrip("/")
 
 
@@ -158,11 +152,11 @@ class LockCloud:
             raise ValidationError(f"region must be a lockcloud.Region, got {type(region).__name__}")
         self.region = region
         self.base_url = _http_url(base_url if base_url is not None else region.base_url, "base_url")
-        if pulsar_url is not None and not isinstance(pulsar_url, str):
-            raise ValidationError(f"pulsar_url must be a string URL, got {type(pulsar_url).__name__}")
+        if pulsar_url is not None and pulsar_url != "":
+            validation.url(pulsar_url, "pulsar_url", schemes=("pulsar+ssl", "pulsar"))
         self.pulsar_url = pulsar_url or region.pulsar_url
-        if websocket_url is not None and not isinstance(websocket_url, str):
-            raise ValidationError(f"websocket_url must be a string URL, got {type(websocket_url).__name__}")
+        if websocket_url is not None and websocket_url != "":
+            validation.url(websocket_url, "websocket_url", schemes=("wss", "ws"))
         self.websocket_url = websocket_url or region.websocket_url
         if push_transport not in ("pulsar", "websocket"):
             raise ValidationError(f"push_transport must be 'pulsar' or 'websocket', not {push_transport!r}")
@@ -197,13 +191,24 @@ class LockCloud:
         self._active_enrollments: set[str] = set()
         self._owns_http_client = http_client is None
         self._closed = False
-        fast = None if http_client is not None else AiohttpTransport(verify=tls)
+        fast = None
+        if http_client is None:
+            # Here, not at `import lockcloud`: aiohttp costs about as much to import as httpx itself.
+            from lockcloud._core.aiohttp_pool import AiohttpTransport
+
+            fast = AiohttpTransport(verify=tls)
         self._http = http_client or httpx.AsyncClient(timeout=phases, transport=fast)
         self._clock = ServerClock()
         self._call_retry: RetryPolicy | None = None
         self._call_timeout: float | None = None
         self.tokens = TokenManager(
-            self._token_call, self._clock, store=token_store, refresh_margin=margin, access_id=self.access_id
+            self._token_call,
+            self._clock,
+            store=token_store,
+            refresh_margin=margin,
+            access_id=self.access_id,
+            access_secret=self._access_secret,
+            cloud=self.base_url,
         )
         auth = TuyaAuth(
             self.access_id,

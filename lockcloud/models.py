@@ -14,9 +14,8 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import attrs
-import cattrs
 
-from lockcloud._core.converter import fast_converter, structure
+from lockcloud._core.converter import fast_structure, structure
 from lockcloud._core.errors import UnexpectedResponseError
 from lockcloud.enums import AlbumEventType, RemoteUnlockType, StoragePlan, UnlockType
 
@@ -227,7 +226,7 @@ def decode_result(value: Any, cls: type[T], *, method: str, path: str) -> T:
             return structure(value, cls)
         except RecursionError:
             details = "nested too deeply"
-        except cattrs.BaseValidationError as exc:
+        except ExceptionGroup as exc:  # cattrs' BaseValidationError (cattrs is imported on first use)
             details = _problems(exc, name)
         except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
             details = type(exc).__name__
@@ -245,7 +244,7 @@ def decode_result(value: Any, cls: type[T], *, method: str, path: str) -> T:
 
 
 _STRUCTURE_FAILURES = (
-    cattrs.BaseValidationError,
+    ExceptionGroup,  # cattrs' BaseValidationError
     RecursionError,
     TypeError,
     ValueError,
@@ -262,7 +261,7 @@ def _structure_items(value: list[Any], item_type: Any, name: str) -> tuple[list[
     failed = 0
     for index, item in enumerate(value):
         try:
-            items.append(fast_converter.structure(item, item_type))
+            items.append(fast_structure(item, item_type))
         except _STRUCTURE_FAILURES:
             failed += 1
             if len(shown) < _SHOWN_PROBLEMS:
@@ -278,7 +277,7 @@ def _structure_items(value: list[Any], item_type: Any, name: str) -> tuple[list[
 def _item_problem(item: Any, item_type: Any, where: str) -> str:
     try:
         structure(item, item_type)
-    except cattrs.BaseValidationError as exc:
+    except ExceptionGroup as exc:  # cattrs' BaseValidationError
         return _problems(exc, where)
     except RecursionError:
         return f"{where}: nested too deeply"

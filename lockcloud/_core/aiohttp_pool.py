@@ -86,6 +86,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._max_connections = max_connections or 0
         self._keepalive_expiry = keepalive_expiry
         self._session: aiohttp.ClientSession | None = None
+        # httpx's phases as aiohttp's, converted once for the phases the transport keeps passing.
+        self._phases: tuple[httpx.Timeout, aiohttp.ClientTimeout] | None = None
+
+    def _client_timeout(self, phases: httpx.Timeout) -> aiohttp.ClientTimeout:
+        if self._phases is None or self._phases[0] is not phases:
+            converted = aiohttp.ClientTimeout(
+                total=None, connect=phases.pool, sock_connect=phases.connect, sock_read=phases.read
+            )
+            self._phases = (phases, converted)
+        return self._phases[1]
 
     def _open_session(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
@@ -151,7 +161,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         *,
         limit: int,
         shown: str,
-        phases: aiohttp.ClientTimeout,
+        phases: httpx.Timeout,
     ) -> tuple[int, bytes]:
         """One request without httpx objects around it: ``(status, body)``, the body read up to ``limit`` bytes.
 
@@ -168,7 +178,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 headers=headers,
                 data=body or None,
                 allow_redirects=False,
-                timeout=phases,
+                timeout=self._client_timeout(phases),
             ) as response:
                 declared = response.content_length
                 if declared is not None and declared > limit:

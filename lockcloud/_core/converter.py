@@ -11,21 +11,24 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+import functools
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
-import cattrs
-from cattrs.gen import make_dict_structure_fn
 
 from lockcloud.enums import OpenIntEnum, OpenStrEnum
+
+if TYPE_CHECKING:
+    import cattrs
 
 __all__ = [
     "OpenIntEnum",
     "OpenStrEnum",
     "converter",
     "fast_converter",
+    "fast_structure",
     "from_epoch",
     "structure",
     "unstructure",
@@ -71,6 +74,9 @@ def _to_epoch_ms(value: _dt.datetime) -> int:
 
 
 def _make_converter(*, detailed_validation: bool = True) -> cattrs.Converter:
+    import cattrs
+    from cattrs.gen import make_dict_structure_fn
+
     conv = cattrs.Converter(forbid_extra_keys=False, detailed_validation=detailed_validation)
     conv.register_structure_hook(_dt.datetime, lambda value, _: from_epoch(value))
     conv.register_structure_hook(bool, lambda value, _: strict_bool(value))
@@ -96,16 +102,30 @@ def _make_converter(*, detailed_validation: bool = True) -> cattrs.Converter:
     return conv
 
 
-converter = _make_converter()
-# The same rules without cattrs' error tree: a failure costs microseconds instead of a tenth of a millisecond, which
-# matters when an answer holds 100,000 bad items. Used to structure long lists item by item.
-fast_converter = _make_converter(detailed_validation=False)
+# Built on first use, not at `import lockcloud`: cattrs and the generated structuring code are only needed once a
+# call returns something to structure.
+@functools.cache
+def converter() -> cattrs.Converter:
+    """The shared converter."""
+    return _make_converter()
+
+
+@functools.cache
+def fast_converter() -> cattrs.Converter:
+    """The same rules without cattrs' error tree: a failure costs microseconds instead of a tenth of a millisecond,
+    which matters when an answer holds 100,000 bad items. Used to structure long lists item by item."""
+    return _make_converter(detailed_validation=False)
 
 
 def structure(value: Any, cls: type[T]) -> T:
     """Structure decoded JSON into ``cls`` with the shared converter."""
-    return converter.structure(value, cls)
+    return converter().structure(value, cls)
+
+
+def fast_structure(value: Any, cls: type[T]) -> T:
+    """:func:`structure` without the detailed error tree (see :func:`fast_converter`)."""
+    return fast_converter().structure(value, cls)
 
 
 def unstructure(value: Any) -> Any:
-    return converter.unstructure(value)
+    return converter().unstructure(value)

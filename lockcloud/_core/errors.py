@@ -9,6 +9,7 @@
     ├── RemoteUnlockDisabledError              the lock's remote-unlock switch needed by a flow is off (names it)
     ├── BrokerError                            the local pulsar-lite broker did not start (simulator)
     ├── PortUnavailableError (also OSError)    lockcloud.sim: the simulator's port is taken (names host:port)
+    ├── BrokerUnavailableError (also ConnectionError)  lockcloud.sim: its broker_url cannot be reached
     ├── EventStreamError                       the push stream could not subscribe, or failed for good
     │   ├── SubscribeError                     the broker refused or never answered: .reason .url .topic .fix
     │   │   ├── StreamAuthenticationError      the credentials were refused (or the message service is off)
@@ -46,9 +47,9 @@
 Codes without a class of their own raise :class:`APIError` itself, with the raw body kept. Everything in the tree
 is importable from ``lockcloud`` except the two marked with the package that exports them.
 
-Two warnings (``UserWarning`` subclasses), each issued once per host: :class:`InsecureTransportWarning` for plain
-``http://`` to a host that is not loopback, and ``lockcloud.events.PlaintextPulsarWarning`` for ``pulsar://`` (not
-``pulsar+ssl://``) to one. ``lockcloud.sim.SimulatedDisconnect`` is outside the tree on purpose: the simulator
+One warning (a ``UserWarning``), issued once per scheme and host: :class:`InsecureTransportWarning` for a plain
+scheme (``http://``, ``ws://``, ``pulsar://``, ``redis://``) to a host that is not this machine; its subclass
+``lockcloud.events.PlaintextPulsarWarning`` for ``pulsar://``. ``lockcloud.sim.SimulatedDisconnect`` is outside the tree on purpose: the simulator
 raises it to stand for a dropped connection, so it is an ``httpx.RemoteProtocolError``, and the client turns it
 into what a real one gives (:class:`TransportError` or :class:`OutcomeUnknownError`).
 
@@ -220,7 +221,15 @@ class TLSVerificationError(ConnectError):
 
 
 class InsecureTransportWarning(UserWarning):
-    """Credentials or tokens would travel in clear: plain ``http://`` (or ``pulsar://``) to a host off this machine."""
+    """Credentials or tokens would travel in clear: a plain scheme (``http://``, ``ws://``, ``pulsar://``,
+    ``redis://``) to a host off this machine."""
+
+
+class PlaintextPulsarWarning(InsecureTransportWarning):
+    """A ``pulsar://`` (not ``pulsar+ssl://``) URL to a host off this machine: the Pulsar password goes in clear.
+
+    Exported by :mod:`lockcloud.events`.
+    """
 
 
 class RequestTimeoutError(TransportError, builtins.TimeoutError):

@@ -1,4 +1,4 @@
-"""The one rule for "this machine": which hosts a plain (unencrypted) scheme may reach without a warning."""
+"""The one rule for "this machine", and the warning for a plain (unencrypted) scheme to any other host."""
 
 from __future__ import annotations
 
@@ -6,36 +6,50 @@ import ipaddress
 import warnings
 from urllib.parse import urlsplit
 
-from lockcloud._core.errors import InsecureTransportWarning
+from lockcloud._core.errors import InsecureTransportWarning, PlaintextPulsarWarning
 
 __all__ = ["is_local_host", "warn_if_plain"]
 
-# Hosts already warned about for plain http:// (once per host and process).
-_warned_plain_hosts: set[str] = set()
+# Each plain scheme: its encrypted counterpart, what it would carry in clear, and the warning it draws.
+_PLAIN_SCHEMES: dict[str, tuple[str, str, type[InsecureTransportWarning]]] = {
+    "http": ("https", "the access id, signatures and access tokens", InsecureTransportWarning),
+    "ws": ("wss", "the access id, the Pulsar password and every message", InsecureTransportWarning),
+    "pulsar": ("pulsar+ssl", "the Pulsar password and every message", PlaintextPulsarWarning),
+    "redis": ("rediss", "the Redis password and what is stored there", InsecureTransportWarning),
+}
+# (scheme, host) pairs already warned about (once per process).
+_warned: set[tuple[str, str]] = set()
 # RFC 6761 names that never leave the machine through DNS.
 _SPECIAL_USE_SUFFIXES = (".localhost", ".test", ".invalid", ".example")
 
 
 def is_local_host(host: str) -> bool:
-    host = host.strip("[]").lower()
+    """True for loopback addresses, ``localhost`` and the special-use names that never reach DNS."""
+    host = host.strip("[]").lower().rstrip(".")
     if host == "localhost" or host.endswith(_SPECIAL_USE_SUFFIXES):
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
     except ValueError:
         return False
 
 
 def warn_if_plain(url: str, *, what: str, stacklevel: int = 3) -> None:
-    """An :class:`InsecureTransportWarning`, once per host, for plain ``http://`` to a host off this machine."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.scheme != "http" or is_local_host(host) or host in _warned_plain_hosts:
+    """An :class:`InsecureTransportWarning`, once per scheme and host, for a plain scheme to a host off this
+    machine (``http://``, ``ws://``, ``pulsar://``, ``redis://``); secure schemes and loopback pass silently."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return  # not a URL: its validation says so
+    plain = _PLAIN_SCHEMES.get(parts.scheme)
+    if plain is None or is_local_host(host) or (parts.scheme, host) in _warned:
         return
-    _warned_plain_hosts.add(host)
+    _warned.add((parts.scheme, host))
+    secure, exposed, category = plain
     warnings.warn(
-        f"{what} {parts.scheme}://{parts.netloc} is plain HTTP to a host that is not this machine: the access id, "
-        "signatures and access tokens travel unencrypted; use https://",
-        InsecureTransportWarning,
+        f"{what} {parts.scheme}://{host} is plain {parts.scheme}:// to a host that is not this machine: "
+        f"{exposed} travel in clear; use {secure}://",
+        category,
         stacklevel=stacklevel,
     )

@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import os
+import re
 import socket
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -46,6 +47,40 @@ logger = logging.getLogger("lockcloud.auth")
 #: Token lifetimes accepted from the server; anything else is a broken answer, not a token to use.
 MIN_LIFETIME = 60.0
 MAX_LIFETIME = 30 * 24 * 3600.0
+
+#: The longest access or refresh token accepted (Tuya's are 32 characters).
+MAX_TOKEN_LENGTH = 512
+# A refresh token becomes a path segment of the refresh URL: nothing that could end, climb or escape it.
+_REFRESH_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_~-]*")
+# How far beyond the longest lifetime a stored expiry may lie (clocks differ) before it is absurd.
+_EXPIRY_SLACK = 24 * 3600.0
+
+
+def is_header_safe(value: str) -> bool:
+    """Whether ``value`` can go into an HTTP header as it is: printable ASCII without spaces, bounded."""
+    return 0 < len(value) <= MAX_TOKEN_LENGTH and value.isascii() and value.isprintable() and " " not in value
+
+
+def is_path_safe(value: str) -> bool:
+    """Whether ``value`` can be the refresh token segment of the refresh URL (letters, digits, ``_~-``)."""
+    return len(value) <= MAX_TOKEN_LENGTH and _REFRESH_TOKEN.fullmatch(value) is not None
+
+
+def token_defect(token: object) -> str | None:
+    """Why ``token`` cannot be used as it is (without quoting it), or ``None`` when it can."""
+    if not isinstance(token, Token):
+        return f"not a Token ({type(token).__name__})"
+    if not isinstance(token.access_token, str) or not is_header_safe(token.access_token):
+        return "its access token is not printable ASCII of a sane length"
+    if not isinstance(token.refresh_token, str) or (
+        token.refresh_token and not is_path_safe(token.refresh_token)
+    ):
+        return "its refresh token holds characters a refresh URL cannot carry"
+    if not isinstance(token.uid, str) or len(token.uid) > MAX_TOKEN_LENGTH:
+        return "its uid is not a string of a sane length"
+    if not _is_number(token.expires_at) or not math.isfinite(token.expires_at) or token.expires_at <= 0:
+        return "its expiry is not a positive finite number"
+    return None
 
 
 @attrs.frozen
@@ -80,7 +115,11 @@ class Token:
             raise ValidationError("a stored token's uid must be a string")
         if not _is_number(expires_at) or not math.isfinite(expires_at):
             raise ValidationError("a stored token needs a finite expires_at")
-        return cls(access_token, refresh_token, float(expires_at), uid or "")
+        token = cls(access_token, refresh_token, float(expires_at), uid or "")
+        defect = token_defect(token)
+        if defect is not None:
+            raise ValidationError(f"a stored token that cannot be used: {defect}")
+        return token
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:
@@ -118,7 +157,12 @@ class TokenStore(Protocol):
     transaction. :class:`StoredRenewal` is a ready-made ``TokenRenewal``.
 
     A store that keeps the tokens of several projects apart may also define ``bind(access_id)``: the client calls it
-    once, before anything else, with its project's access id.
+    once, before anything else, with its project's access id. A store that also keeps clouds apart, or seals what
+    it holds, may define ``bind_cloud(access_id, access_secret, cloud)`` instead (``cloud`` is the base URL); the
+    client then calls that.
+
+    Whatever a store hands back is checked before use: a token that could not go into a header or the refresh
+    URL, or whose expiry is absurd, is treated as absent (with a warning) and replaced.
     """
 
     async def load(self) -> Token | None: ...
@@ -131,6 +175,11 @@ class TokenStore(Protocol):
 @runtime_checkable
 class _ProjectBound(Protocol):
     def bind(self, access_id: str) -> None: ...
+
+
+@runtime_checkable
+class _CloudBound(Protocol):
+    def bind_cloud(self, access_id: str, access_secret: str, cloud: str) -> None: ...
 
 
 @attrs.define
@@ -168,6 +217,8 @@ class MemoryTokenStore:
 
 _LOCK_POLL_FIRST = 0.005
 _LOCK_POLL_MAX = 0.05
+# A token file is a few hundred bytes: anything much larger is not one, and is not read whole.
+_MAX_FILE_BYTES = 64 * 1024
 
 
 class FileTokenStore:
@@ -186,6 +237,8 @@ class FileTokenStore:
         self.path = Path(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.lock_timeout = lock_timeout
+        #: Times the file held something that is not a usable token (each treated as absent, with a warning).
+        self.rejected = 0
 
     async def load(self) -> Token | None:
         return await asyncio.to_thread(self._load)
@@ -238,13 +291,19 @@ class FileTokenStore:
 
     def _load(self) -> Token | None:
         try:
-            data = json.loads(self.path.read_bytes())
-            return Token.from_dict(data)
+            with self.path.open("rb") as file:
+                content = file.read(_MAX_FILE_BYTES + 1)
+            if len(content) > _MAX_FILE_BYTES:
+                raise ValueError("larger than any token file")
+            return Token.from_dict(json.loads(content))
         except FileNotFoundError:
             return None
         except (OSError, ValueError, RecursionError) as exc:
-            # A cache that cannot be read must not break the call: a fresh grant is made instead.
-            logger.warning("ignoring unreadable token file %s (%s)", self.path, type(exc).__name__)
+            # A cache that cannot be read must not break the call: a fresh grant is made instead (and replaces it).
+            # The reason names the defect, never the value.
+            self.rejected += 1
+            reason = str(exc) if isinstance(exc, ValidationError) else type(exc).__name__
+            logger.warning("ignoring unreadable token file %s (%s)", self.path, reason)
             return None
 
     def _save(self, token: Token | None) -> None:
@@ -307,8 +366,9 @@ class TokenManager:
     * single-flight: however many callers ask at once, one token call is made; with a shared store, however many
       processes ask at once (the renewal runs under the store's lock, and a newer stored token is adopted).
 
-    Refresh uses the refresh token (which works once); when that fails, a new grant is made. ``access_id`` is
-    handed to a store that keeps projects apart (``bind``).
+    Refresh uses the refresh token (which works once); when that fails, a new grant is made. ``access_id`` (with
+    ``access_secret`` and ``cloud``, the base URL) is handed to a store that keeps projects apart (``bind`` /
+    ``bind_cloud``).
     """
 
     def __init__(
@@ -319,11 +379,20 @@ class TokenManager:
         store: TokenStore | None = None,
         refresh_margin: float = 60.0,
         access_id: str | None = None,
+        access_secret: str | None = None,
+        cloud: str | None = None,
     ) -> None:
         self._fetch = fetch
         self._clock = clock
         self._store: TokenStore = store if store is not None else MemoryTokenStore()
-        if access_id is not None and isinstance(self._store, _ProjectBound):
+        if (
+            access_id is not None
+            and access_secret is not None
+            and cloud is not None
+            and isinstance(self._store, _CloudBound)
+        ):
+            self._store.bind_cloud(access_id, access_secret, cloud)
+        elif access_id is not None and isinstance(self._store, _ProjectBound):
             self._store.bind(access_id)
         self._refresh_margin = refresh_margin
         self._token: Token | None = None
@@ -333,6 +402,9 @@ class TokenManager:
         self.token_calls = 0
         #: Renewals settled by adopting a token another client had stored (no token call).
         self.adopted = 0
+        #: Tokens read back from the store that could not be used (wrong shape, absurd expiry): each was treated
+        #: as absent, with a warning, and replaced by a fresh one.
+        self.rejected_stored = 0
 
     def __repr__(self) -> str:
         return f"TokenManager(has_token={self._token is not None}, store={self._store!r})"
@@ -345,7 +417,7 @@ class TokenManager:
         if not self._loaded:
             async with self._lock:
                 if not self._loaded:
-                    self._token = await self._store.load()
+                    self._token = self._trusted(await self._store.load())
                     self._loaded = True
             token = self._token
             if token is not None and not self._expiring(token):
@@ -379,11 +451,11 @@ class TokenManager:
 
     async def _renew(self, current: Token | None) -> Token:
         # Another process may have renewed already; if so its token is taken without queueing for the lock.
-        stored = await self._store.load()
+        stored = self._trusted(await self._store.load())
         if self._replaces(stored, current):
             return self._adopt(stored)
         async with self._store.renewal() as renewal:
-            stored = renewal.stored
+            stored = self._trusted(renewal.stored)
             if self._replaces(stored, current):
                 return self._adopt(stored)
             # The stored pair is the newest anyone has: refreshing an older one would fail (a refresh retires it).
@@ -391,6 +463,24 @@ class TokenManager:
             await renewal.commit(token)
         self._token = token
         return token
+
+    def _trusted(self, stored: Token | None) -> Token | None:
+        """``stored`` if it can be used as it is; ``None`` (absent, to be replaced) and a warning otherwise.
+
+        Whatever a store hands back is checked like an answer from the network: a token that could not go into a
+        header or a refresh URL, or that claims to stay valid for longer than any token the server grants, would
+        otherwise fail (or misdirect) every call of every process sharing the store, for ever.
+        """
+        if stored is None:
+            return None
+        defect = token_defect(stored)
+        if defect is None and stored.expires_at > self._clock.now() + MAX_LIFETIME + _EXPIRY_SLACK:
+            defect = "its expiry is further away than any token lifetime"
+        if defect is None:
+            return stored
+        self.rejected_stored += 1
+        logger.warning("ignoring the token in the store: %s; a new one replaces it", defect)
+        return None
 
     def _replaces(self, stored: Token | None, current: Token | None) -> bool:
         """Whether ``stored`` is a usable token other than the one being replaced."""
@@ -406,7 +496,10 @@ class TokenManager:
         return token
 
     async def _new_token(self, previous: Token | None) -> Token:
-        if previous is not None and previous.refresh_token:
+        if previous is not None and previous.refresh_token and not is_path_safe(previous.refresh_token):
+            # Never pasted into the URL: it could make the refresh a call to another endpoint.
+            logger.warning("the refresh token cannot go into a refresh URL; requesting a new grant instead")
+        elif previous is not None and previous.refresh_token:
             try:
                 token = await self._call(f"{TOKEN_PATH}/{previous.refresh_token}", None)
             except (APIError, TransportError) as exc:
@@ -437,6 +530,10 @@ class TokenManager:
             refresh_token = ""  # the next renewal is then a grant
         if not isinstance(refresh_token, str):
             raise refuse("with a refresh_token that is not a string")
+        if refresh_token and not is_path_safe(refresh_token):
+            # The access token is still good; only the next renewal becomes a grant instead of a refresh.
+            logger.warning("the token response's refresh token cannot go into a refresh URL; it is not kept")
+            refresh_token = ""
         uid = result.get("uid")
         lifetime = _lifetime(result.get("expire_time", result.get("expire")))
         if lifetime is None or not MIN_LIFETIME <= lifetime <= MAX_LIFETIME:

@@ -39,13 +39,11 @@ import re
 import ssl
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
-import aiohttp
 import httpx
 
-from lockcloud._core.aiohttp_pool import AiohttpTransport
 from lockcloud._core.auth import SENT_EXTENSION, SIGN_URL_EXTENSION, TuyaAuth
 from lockcloud._core.clock import ServerClock, plausible_server_time
 from lockcloud._core.envelope import (
@@ -71,6 +69,10 @@ from lockcloud._core.rate_limit import RateLimiter
 from lockcloud._core.redaction import redact_path
 from lockcloud._core.retry import RetryPolicy
 from lockcloud._core.signing import canonical_url, is_token_path
+
+if TYPE_CHECKING:
+    # Imported when a client builds its pool: aiohttp alone costs about as much as httpx to import.
+    from lockcloud._core.aiohttp_pool import AiohttpTransport
 
 __all__ = ["NEVER_SENT", "Transport"]
 
@@ -159,9 +161,7 @@ class Transport:
         # transport are then lockcloud's own) and for paths that need no encoding.
         self._fast = fast
         phases = phases or httpx.Timeout(timeout)
-        self._fast_timeout = aiohttp.ClientTimeout(
-            total=None, connect=phases.pool, sock_connect=phases.connect, sock_read=phases.read
-        )
+        self._phases = phases
         self._base_url = base_url.rstrip("/")
         self._host = urlsplit(self._base_url).hostname or ""
         self._auth = auth
@@ -371,7 +371,7 @@ class Transport:
                 body,
                 limit=self._max_response_bytes,
                 shown=shown,
-                phases=self._fast_timeout,
+                phases=self._phases,
             )
             envelope = decode_json(raw)
             try:

@@ -10,9 +10,11 @@ open lists keep accepting new values. Messages never echo a PIN.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from typing import Any, TypeVar
+from urllib.parse import SplitResult, urlsplit
 
 from lockcloud._core.converter import OpenIntEnum, OpenStrEnum
 from lockcloud._core.errors import ValidationError
@@ -34,21 +36,29 @@ __all__ = [
     "max_bytes",
     "media_file_type",
     "non_empty_text",
+    "non_negative_seconds",
     "open_door_pin",
     "path_part",
     "pin",
+    "positive_seconds",
     "remote_unlock_type",
     "revoke_reason",
     "seconds",
     "serial_number",
     "ticket_id",
     "unlock_type",
+    "url",
     "user_type",
 ]
 
 _FORBIDDEN_IN_ID = re.compile(r"[/\\?#%\s]")
+_USERINFO = re.compile(r"//[^/?#]*@")
 _OPEN_DOOR_PIN_LENGTH = 6
 MAX_ID_LENGTH = 128
+MAX_URL_LENGTH = 2048
+# DNS limits (RFC 1035): a label is 1-63 octets, a name at most 253.
+_MAX_LABEL = 63
+_MAX_HOST = 253
 MAX_TEXT_LENGTH = 256
 MAX_PIN_LENGTH = 32
 INTEGER_MAX = 2**31 - 1
@@ -169,8 +179,11 @@ def attribute(value: object) -> SpecialAttribute:
     """
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(f"attribute must be a SpecialAttribute or an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValidationError(f"attribute must be positive (1 voice, 2 photo capture), got {int(value)}")
+    if not 1 <= value <= INTEGER_MAX:
+        shown = str(int(value)) if abs(value) < 10**20 else f"a {len(str(abs(int(value))))}-digit number"
+        raise ValidationError(
+            f"attribute must be between 1 and {INTEGER_MAX} (1 voice, 2 photo capture), got {shown}"
+        )
     return SpecialAttribute(value)
 
 
@@ -231,6 +244,16 @@ def max_bytes(value: Any) -> int:
     return int(value)
 
 
+def positive_seconds(instance: object, attribute: Any, value: object) -> None:
+    """An attrs validator: a finite number of seconds above zero (``nan`` and infinity refused)."""
+    seconds(value, attribute.name)
+
+
+def non_negative_seconds(instance: object, attribute: Any, value: object) -> None:
+    """An attrs validator: a finite number of seconds, zero or more."""
+    seconds(value, attribute.name, allow_zero=True)
+
+
 def seconds(value: object, name: str, *, allow_zero: bool = False) -> float:
     """A duration: a finite, positive number of seconds (or zero where ``allow_zero``)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -239,3 +262,78 @@ def seconds(value: object, name: str, *, allow_zero: bool = False) -> float:
         bound = "zero or more" if allow_zero else "more than zero"
         raise ValidationError(f"{name} must be a finite number of seconds, {bound}; got {value!r}")
     return float(value)
+
+
+def url(
+    value: object,
+    name: str,
+    *,
+    schemes: tuple[str, ...],
+    query: bool = False,
+    credentials: bool = False,
+) -> SplitResult:
+    """A service URL, checked whole before any library below sees it, so a bad one is one clear line.
+
+    Refused, naming ``name``: anything but text; control or invisible characters (the value is shown escaped, so
+    nothing reaches a terminal raw); another scheme; no host; a host that is not an IP literal or a DNS name
+    (empty or over-long labels, a name over 253 octets, a name IDNA cannot encode); a port outside 1-65535;
+    a query or fragment unless ``query``; ``user:password@`` unless ``credentials`` (never echoed).
+    """
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} must be a URL string, got {type(value).__name__}")
+    expected = " or ".join(f"{scheme}://" for scheme in schemes)
+    shown = _shown(_USERINFO.sub("//***@", value))  # a password before "@" is never echoed
+    if not value:
+        raise ValidationError(f"{name} must be a {expected} URL, got an empty value")
+    if len(value) > MAX_URL_LENGTH:
+        raise ValidationError(f"{name} must be at most {MAX_URL_LENGTH} characters, got {len(value)}")
+    if not value.isprintable() or any(char.isspace() for char in value):
+        # Surrogates (bytes that were not UTF-8), escapes and zero-width characters all land here.
+        raise ValidationError(f"{name} {shown} must not contain spaces, control or invisible characters")
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:  # an unclosed "[" of an IPv6 literal
+        raise ValidationError(f"{name} {shown} is not a valid URL ({exc})") from None
+    if parts.scheme not in schemes:
+        raise ValidationError(f"{name} must start with {expected}, got {shown}")
+    if "@" in parts.netloc and not credentials:
+        # Not repeated back: the part before "@" may be a password.
+        raise ValidationError(f"{name} must not hold credentials (user:password@host)")
+    host = parts.hostname
+    if not host:
+        raise ValidationError(f"{name} must name a host, got {shown}")
+    _host_name(host, name)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise ValidationError(f"{name} has a port outside 1-65535: {shown}")
+    if (parts.query or parts.fragment) and not query:
+        raise ValidationError(f"{name} must not have a query or fragment, got {shown}")
+    return parts
+
+
+def _host_name(host: str, name: str) -> None:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+        return
+    except ValueError:
+        pass
+    if ":" in host:
+        raise ValidationError(f"{name} has an invalid IPv6 address {_shown(host)}")
+    labels = host.rstrip(".").split(".")
+    for label in labels:
+        if not label:
+            raise ValidationError(f"{name} host {_shown(host)} has an empty label (two dots in a row?)")
+        try:
+            encoded = label.encode("idna")
+        except UnicodeError:
+            raise ValidationError(
+                f"{name} host {_shown(host)} has a label that is not a valid DNS name (at most {_MAX_LABEL} "
+                "letters, digits and hyphens)"
+            ) from None
+        if len(encoded) > _MAX_LABEL:
+            raise ValidationError(f"{name} host {_shown(host)} has a label over {_MAX_LABEL} characters")
+    if len(host.rstrip(".").encode("idna")) > _MAX_HOST:
+        raise ValidationError(f"{name} host is over {_MAX_HOST} characters")

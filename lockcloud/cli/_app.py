@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+import warnings
 from collections.abc import Sequence
+from typing import TextIO
 
 import click
 
@@ -32,12 +35,36 @@ for command in (demo, sim, keys, enroll, unlock, remote_unlock, listen, doctor):
     cli.add_command(command)
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    # One line a user can act on, not Python's file name, line number and source line.
+    text = " ".join(str(message).split())
+    print(f"{PROG}: warning: {text}", file=file or sys.stderr)
+
+
+def _usage_line(error: click.UsageError) -> str:
+    """A usage error in one line: what is wrong, naming the flag, and where the help is."""
+    command = error.ctx.command_path if error.ctx is not None else PROG
+    return f"{command}: {' '.join(error.format_message().split())} (see `{command} --help`)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lockcloud`` console script: returns 0, or raises ``SystemExit`` with the status."""
     try:
-        status = cli.main(
-            args=list(argv) if argv is not None else None, prog_name=PROG, standalone_mode=False
-        )
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            status = cli.main(
+                args=list(argv) if argv is not None else None, prog_name=PROG, standalone_mode=False
+            )
+    except click.UsageError as exc:
+        click.echo(_usage_line(exc), err=True)
+        raise SystemExit(exc.exit_code) from None
     except click.ClickException as exc:
         exc.show()
         raise SystemExit(exc.exit_code) from None

@@ -13,7 +13,7 @@ import click
 from lockcloud.cli._enrolling import enroll_with_progress
 from lockcloud.cli._errors import CommandError
 from lockcloud.cli._format import describe_event, key_row, keys_table, result_document
-from lockcloud.cli._options import output_options, positive
+from lockcloud.cli._options import output_options, positive_seconds
 from lockcloud.cli._output import Output
 from lockcloud.cli._run import run
 from lockcloud.cli._target import SIM_PRESS_INTERVAL, connect, open_events, sim_target
@@ -28,7 +28,9 @@ __all__ = ["demo"]
     type=click.Path(dir_okay=False),
     help="Where to save the decrypted photo (default: a temp file).",
 )
-@click.option("--press-interval", type=float, default=SIM_PRESS_INTERVAL, callback=positive, hidden=True)
+@click.option(
+    "--press-interval", type=float, default=SIM_PRESS_INTERVAL, callback=positive_seconds, hidden=True
+)
 @output_options
 def demo(photo: str | None, press_interval: float, out: Output, verbose: bool) -> None:
     """Enroll, list keys, set a duress alarm, unlock and fetch a photo on the embedded simulator.

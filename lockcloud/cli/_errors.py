@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lockcloud._core.environment import ENV_ACCESS_ID, ENV_ACCESS_SECRET, ENV_PULSAR_URL
+from lockcloud._core.environment import ENV_ACCESS_ID, ENV_ACCESS_SECRET, ENV_PULSAR_URL, ENV_WEBSOCKET_URL
 from lockcloud._core.errors import (
     ClockSkewError,
     ConnectError,
@@ -16,6 +16,7 @@ from lockcloud._core.errors import (
     RemoteUnlockDisabledError,
     ServiceNotSubscribedError,
     SignatureError,
+    SubscribeError,
 )
 from lockcloud.enums import RemoteUnlockType
 
@@ -74,8 +75,12 @@ def describe_error(error: LockCloudError) -> str:
     if isinstance(error, RelayError):
         return f"{one_line(error)}: check the --relay URL and that redis-server runs there"
     if isinstance(error, EventStreamError):
+        websocket = isinstance(error, SubscribeError) and error.url.startswith(("ws://", "wss://"))
+        flag, variable = (
+            ("--websocket-url", ENV_WEBSOCKET_URL) if websocket else ("--pulsar-url", ENV_PULSAR_URL)
+        )
         return (
-            f"{one_line(error)}: check --pulsar-url or {ENV_PULSAR_URL} (or --region), and that the project's "
+            f"{one_line(error)}: check {flag} or {variable} (or --region), and that the project's "
             "message service is enabled; `lockcloud doctor` checks the push channel"
         )
     if isinstance(error, DeviceNotFoundError):

@@ -15,7 +15,7 @@ import click
 
 from lockcloud._core.errors import DecodeError
 from lockcloud.cli._format import describe_event, event_document
-from lockcloud.cli._options import connection_options, positive, subscription_option
+from lockcloud.cli._options import connection_options, positive_seconds, subscription_option
 from lockcloud.cli._output import Output
 from lockcloud.cli._run import run
 from lockcloud.cli._target import (
@@ -34,7 +34,7 @@ __all__ = ["listen", "partition_of"]
 @click.command()
 @click.option("--device", "devices", multiple=True, help="Only this device (repeatable).")
 @click.option("--count", type=click.IntRange(min=1), help="Stop after this many events.")
-@click.option("--duration", type=float, callback=positive, help="Stop after this many seconds.")
+@click.option("--duration", type=float, callback=positive_seconds, help="Stop after this many seconds.")
 @click.option(
     "--websocket",
     is_flag=True,

@@ -15,7 +15,7 @@ from lockcloud.cli._errors import SWITCH_NAMES, CommandError
 from lockcloud.cli._format import key_row, keys_table, result_document, switches_table
 from lockcloud.cli._options import (
     connection_options,
-    positive,
+    positive_seconds,
     subscription_option,
     unlock_type_option,
     user_type_option,
@@ -97,9 +97,9 @@ async def _keys(
 @click.option(
     "--timeout",
     type=float,
+    callback=positive_seconds,
     default=60.0,
     show_default=True,
-    callback=positive,
     help="Give up (and cancel at the lock) after this many seconds without progress.",
 )
 @click.option(

@@ -8,7 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
+from lockcloud._core import validation
 from lockcloud._core.environment import (
     ENV_ACCESS_ID,
     ENV_ACCESS_SECRET,
@@ -19,6 +21,7 @@ from lockcloud._core.environment import (
     ENV_SUBSCRIPTION,
     ENV_WEBSOCKET_URL,
 )
+from lockcloud._core.errors import ValidationError
 from lockcloud._core.wire import PRODUCTION_ENV, TEST_ENV
 from lockcloud.cli._output import Output
 from lockcloud.cli._target import Connection
@@ -26,9 +29,10 @@ from lockcloud.enums import UnlockType, UserType
 from lockcloud.regions import Region
 
 __all__ = [
+    "checked_url",
     "connection_options",
     "output_options",
-    "positive",
+    "positive_seconds",
     "subscription_option",
     "unlock_type_option",
     "user_type_option",
@@ -36,6 +40,40 @@ __all__ = [
 
 
 Command = Callable[..., Any]
+
+
+def positive_seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """A duration on the command line: a finite number of seconds above zero (``nan``, ``inf``, 0 refused)."""
+    if value is not None:
+        try:
+            validation.seconds(value, "the value")
+        except ValidationError:
+            raise click.BadParameter(
+                f"{value!r} is not a finite number of seconds above zero", ctx, param
+            ) from None
+    return value
+
+
+def source_name(ctx: click.Context, param: click.Parameter) -> str:
+    """How the user gave a parameter: its flag, or its environment variable when it came from there."""
+    envvar = getattr(param, "envvar", None)
+    if param.name and ctx.get_parameter_source(param.name) is ParameterSource.ENVIRONMENT and envvar:
+        return str(envvar)
+    return param.opts[0] if param.opts else str(param.name)
+
+
+def checked_url(*schemes: str) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
+    """A callback refusing a malformed URL on the command line, in one line naming the flag or variable."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if value:
+            try:
+                validation.url(value, source_name(ctx, param), schemes=schemes)
+            except ValidationError as exc:
+                raise click.UsageError(str(exc), ctx) from None
+        return value
+
+    return check
 
 
 def _region(ctx: click.Context, param: click.Parameter, value: str | None) -> Region | None:
@@ -157,18 +195,21 @@ def connection_options(func: Command) -> Command:
                 ),
                 click.option(
                     "--base-url",
+                    callback=checked_url("https", "http"),
                     envvar=ENV_BASE_URL,
                     show_envvar=True,
                     help="REST API URL overriding the region's.",
                 ),
                 click.option(
                     "--pulsar-url",
+                    callback=checked_url("pulsar+ssl", "pulsar"),
                     envvar=ENV_PULSAR_URL,
                     show_envvar=True,
                     help="Push broker URL overriding the region's.",
                 ),
                 click.option(
                     "--websocket-url",
+                    callback=checked_url("wss", "ws"),
                     envvar=ENV_WEBSOCKET_URL,
                     show_envvar=True,
                     help="Push URL over WebSocket (wss://host:8285/) overriding the region's.",
@@ -200,9 +241,3 @@ def subscription_option(func: Command) -> Command:
     return click.option("--subscription", envvar=ENV_SUBSCRIPTION, show_envvar=True, help=SUBSCRIPTION_HELP)(
         func
     )
-
-
-def positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    if value is not None and value <= 0:
-        raise click.BadParameter("must be positive", ctx, param)
-    return value

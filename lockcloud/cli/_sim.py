@@ -18,7 +18,8 @@ from lockcloud._core.environment import (
     ENV_WEBSOCKET_URL,
 )
 from lockcloud._core.wire import PRODUCTION_ENV, TEST_ENV
-from lockcloud.cli._options import output_options, positive
+from lockcloud.cli._errors import CommandError
+from lockcloud.cli._options import checked_url, output_options, positive_seconds
 from lockcloud.cli._output import Output
 from lockcloud.cli._run import run
 from lockcloud.cli._target import SIM_PRESS_INTERVAL
@@ -40,13 +41,17 @@ def sim() -> None:
 @click.option("--access-id", help="Fixed access id (default: random).")
 @click.option("--access-secret", help="Fixed 32-character access secret (default: random).")
 @click.option("--no-broker", is_flag=True, help="Serve REST only; push messages are only recorded.")
-@click.option("--broker-url", help="Produce push messages to this running broker instead of starting one.")
+@click.option(
+    "--broker-url",
+    callback=checked_url("pulsar", "pulsar+ssl"),
+    help="Produce push messages to this running broker instead of starting one.",
+)
 @click.option(
     "--press-interval",
     type=float,
+    callback=positive_seconds,
     default=SIM_PRESS_INTERVAL,
     show_default=True,
-    callback=positive,
     help="Seconds between simulated finger presses during an enrollment.",
 )
 @click.option(
@@ -107,7 +112,7 @@ async def _serve(
     push_encryption: MessageEncryption,
     push_env: str,
 ) -> None:
-    from lockcloud.sim import Simulator, running
+    from lockcloud.sim import BrokerUnavailableError, PortUnavailableError, Simulator, running
 
     simulator = Simulator(
         access_id or None,
@@ -139,6 +144,15 @@ async def _serve(
             _describe_server(out, server)
             await stop.wait()
             out.say("stopping...")
+    except PortUnavailableError as exc:
+        raise CommandError(
+            f"the simulator cannot listen on {exc.host}:{exc.port}: {exc.reason}; "
+            "pass another --port (0: a free one)"
+        ) from None
+    except BrokerUnavailableError as exc:
+        raise CommandError(
+            f"{exc}; check --broker-url, or leave it out to start an embedded broker"
+        ) from None
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TypeAlias
 
 from lockcloud._core.errors import ValidationError
+from lockcloud._core.validation import seconds
 from lockcloud.events._models import DeadLetter
 
 __all__ = ["DeadLetterQuota", "DeadLetterSink", "DirectoryDeadLetters", "MemoryDeadLetters", "as_sink"]
@@ -94,7 +95,8 @@ class DeadLetterQuota:
     """
 
     def __init__(self, count: int = 1000, size: int = 16 * 1024 * 1024, per: float = 60.0) -> None:
-        if count < 1 or size < 1 or per <= 0:
+        seconds(per, "per")
+        if count < 1 or size < 1:
             raise ValidationError("a dead-letter quota needs a positive count, size and period")
         self.count = count
         self.size = size

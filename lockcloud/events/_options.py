@@ -64,6 +64,7 @@ class RelayForwarderOptions(PulsarSettings, total=False):
 
     key: str | None
     maxlen: int
+    max_entry_bytes: int
     redis_timeout: float
     retry_delay: float
     max_retry_delay: float
@@ -152,7 +153,11 @@ def _relay_stream(access_id: str, access_secret: str, options: dict[str, Any]) -
         else:
             stream[name] = value
     source = RedisRelaySource(
-        relay["relay"], access_id, group=relay.get("relay_group"), start=relay.get("relay_start", "$")
+        relay["relay"],
+        access_id,
+        access_secret=access_secret,
+        group=relay.get("relay_group"),
+        start=relay.get("relay_start", "$"),
     )
     return EventStream(source, access_secret, **stream)
 
@@ -168,4 +173,4 @@ def relay_forwarder(
     for name, value in options.items():
         (pulsar if name in _PULSAR_KEYS else forwarder)[name] = value
     source = _pulsar_source(access_id, access_secret, pulsar)
-    return RedisRelayForwarder(source, relay_url, access_id, **forwarder)
+    return RedisRelayForwarder(source, relay_url, access_id, access_secret=access_secret, **forwarder)

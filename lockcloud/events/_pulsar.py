@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import ipaddress
 import json
 import logging
 import os
@@ -30,20 +29,22 @@ import tempfile
 import threading
 import time
 import urllib.parse
-import warnings
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypedDict
 
 import attrs
 
+from lockcloud._core import validation
 from lockcloud._core.errors import (
     EventStreamError,
+    PlaintextPulsarWarning,
     StreamAuthenticationError,
     StreamSubscriptionError,
     SubscribeError,
     ValidationError,
 )
+from lockcloud._core.network import warn_if_plain
 from lockcloud._core.wire import subscription_for, topic_for
 from lockcloud.crypto import pulsar_password
 from lockcloud.events._source import Outcome, SourceClosed, SourceMessage
@@ -101,38 +102,6 @@ def auth_params(access_id: str, access_secret: str) -> str:
     )
 
 
-class PlaintextPulsarWarning(UserWarning):
-    """A ``pulsar://`` (not ``pulsar+ssl://``) URL to a host off this machine: the Pulsar password goes in clear."""
-
-
-_warned_hosts: set[str] = set()
-
-
-def _warn_if_plaintext(url: str) -> None:
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme != "pulsar":
-        return
-    host = parsed.hostname or ""
-    if _is_loopback(host) or host in _warned_hosts:
-        return
-    _warned_hosts.add(host)
-    warnings.warn(
-        f"{url} is plaintext pulsar://: the Pulsar password and every message cross the network in clear; "
-        "use pulsar+ssl://",
-        PlaintextPulsarWarning,
-        stacklevel=4,
-    )
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class PulsarSettings(TypedDict, total=False):
     """The Pulsar keywords of ``LockCloud.events()`` (see :class:`PulsarOptions` for each)."""
 
@@ -151,9 +120,12 @@ class PulsarSettings(TypedDict, total=False):
     pulsar_log_file: str | None
 
 
-def _positive(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if value <= 0:
-        raise ValidationError(f"{attribute.name} must be positive")
+def _positive(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value <= 0:
+            raise ValidationError(f"{attribute.name} must be positive")
+    else:
+        validation.positive_seconds(instance, attribute, value)  # refuses nan and infinity
 
 
 def _one_of(choices: tuple[str, ...]) -> Callable[[Any, attrs.Attribute[Any], str], None]:
@@ -165,11 +137,7 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[Any, attrs.Attribute[Any], st
 
 
 def _service_url(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    parsed = urllib.parse.urlsplit(value or "")
-    if parsed.scheme not in ("pulsar", "pulsar+ssl") or not parsed.hostname:
-        raise ValidationError(
-            f"url must be pulsar+ssl://host:port (or pulsar:// for a local broker), not {value!r}"
-        )
+    validation.url(value, attribute.name, schemes=("pulsar+ssl", "pulsar"))
 
 
 @attrs.frozen(kw_only=True)
@@ -449,7 +417,7 @@ class PulsarSource:
         if not isinstance(options, PulsarOptions):
             raise ValidationError("PulsarSource takes a PulsarOptions")
         require_pulsar_client()
-        _warn_if_plaintext(options.url)
+        warn_if_plain(options.url, what="the push URL", stacklevel=4)
         self.options = options
         self.url = options.url
         self.topic = options.topic

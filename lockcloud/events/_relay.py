@@ -28,13 +28,14 @@ import asyncio
 import collections
 import contextlib
 import hashlib
+import hmac
 import json
 import logging
 import os
 import secrets
 import socket
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -46,16 +47,48 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("the Redis relay needs the redis package: pip install 'lockcloud[redis]'") from exc
 
 from lockcloud._core.errors import EventStreamError, RelayError, ValidationError
+from lockcloud._core.redis_url import redis_address, redis_client
+from lockcloud._core.validation import seconds
 from lockcloud.events._backoff import doubled, jittered, receive_or_resubscribe
 from lockcloud.events._source import Outcome, Source, SourceClosed, SourceMessage
 
-__all__ = ["RedisRelayForwarder", "RedisRelaySource", "RelayStats", "relay_key"]
+__all__ = ["RedisRelayForwarder", "RedisRelaySource", "RelayStats", "bell_key", "dead_key", "relay_key"]
 
 logger = logging.getLogger("lockcloud.events")
 
 #: Entry layout version, so that a later layout can be told apart (and dead-lettered by an older reader).
-_FORMAT = b"1"
+_FORMAT = b"2"
+#: The field holding the entry's HMAC, and the one holding the forwarder's clock when it wrote the entry.
+_SIGNATURE = b"sig"
+_STAMP = b"ts"
+#: A relayed message is a few kilobytes; an entry larger than this is refused without being sent to the reader.
+DEFAULT_MAX_ENTRY_BYTES = 1024 * 1024
+#: How far the forwarder's stamp may lie from the time Redis gave the entry (clocks differ), before it is a replay.
+DEFAULT_MAX_SKEW = 300.0
+# Fields of a refused entry kept in its dead letter, each cut to this many characters.
+_DEAD_LETTER_FIELD_CHARS = 4096
 _EPHEMERAL_PREFIX = "lockcloud-reader-"
+# A read of the group that never sends an entry larger than ARGV[5] bytes (fields and values together): such an
+# entry comes back as its id and {'lockcloud-oversized', size}, and only its size crosses the network. (XREADGROUP
+# cannot block inside a script: readers wait on the bell stream instead.)
+_GUARDED_READ = """
+local reply = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], ARGV[4])
+if not reply then return {} end
+local limit = tonumber(ARGV[5])
+local out = {}
+for i, entry in ipairs(reply[1][2]) do
+    local fields = entry[2]
+    if type(fields) == 'table' then
+        local size = 0
+        for _, part in ipairs(fields) do size = size + string.len(part) end
+        if size > limit then fields = {'lockcloud-oversized', tostring(size)} end
+    end
+    out[i] = {entry[1], fields}
+end
+return out
+"""
+_OVERSIZED = b"lockcloud-oversized"
+_DEAD_MAXLEN = 10_000
 # Acknowledgements Redis did not take are sent again this long after (doubling up to the maximum).
 _ACK_RETRY_DELAY = 0.2
 _ACK_MAX_RETRY_DELAY = 5.0
@@ -69,18 +102,50 @@ def relay_key(access_id: str) -> str:
 
 
 def _client(url: str, timeout: float, block: float = 0.0) -> aioredis.Redis:
-    try:
-        # The socket timeout must outlast a blocking read, or every idle XREADGROUP would look like a dead server.
-        return aioredis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout + block)
-    except ValueError as exc:
-        raise ValidationError(f"not a Redis URL ({exc})") from None
+    # The socket timeout must outlast a blocking read, or every idle XREADGROUP would look like a dead server.
+    return redis_client(url, what="the Redis relay", connect_timeout=timeout, socket_timeout=timeout + block)
 
 
 def _address(client: aioredis.Redis) -> str:
-    kwargs = client.connection_pool.connection_kwargs
-    if "path" in kwargs:
-        return f"unix:{kwargs['path']}"
-    return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+    return redis_address(client)
+
+
+def bell_key(key: str) -> str:
+    """The small stream a forwarder rings after each write, so that readers wait without reading entries."""
+    return f"{key}:bell"
+
+
+def dead_key(key: str) -> str:
+    """The stream where readers keep what they refused from ``key`` (bounded: ``MAXLEN ~ 10000``)."""
+    return f"{key}:refused"
+
+
+def _signing_key(access_secret: str, key: str) -> bytes:
+    """HKDF-SHA256 (RFC 5869) of the access secret for one relay stream: an entry signed for one stream (one
+    project) verifies on no other."""
+    if not access_secret:
+        raise ValidationError(
+            "access_secret is required: relay entries are signed with a key derived from it, and readers refuse "
+            "unsigned ones"
+        )
+    prk = hmac.new(b"lockcloud relay v2", access_secret.encode(), hashlib.sha256).digest()
+    return hmac.new(prk, b"entries\0" + key.encode() + b"\x01", hashlib.sha256).digest()
+
+
+def _entry_limit(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1024:
+        raise ValidationError("max_entry_bytes must be an integer of at least 1024")
+    return value
+
+
+def _signature(signing_key: bytes, fields: Mapping[bytes, bytes]) -> bytes:
+    mac = hmac.new(signing_key, b"lockcloud relay entry v2", hashlib.sha256)
+    for name in sorted(fields):
+        if name == _SIGNATURE:
+            continue
+        value = fields[name]
+        mac.update(len(name).to_bytes(4, "big") + name + len(value).to_bytes(8, "big") + value)
+    return mac.hexdigest().encode()
 
 
 def _unreachable(address: str, exc: BaseException) -> RelayError:
@@ -106,14 +171,16 @@ class RelayStats:
 
     ``relayed`` counts the messages written to Redis (and then acknowledged to the source), ``retries`` the
     writes that failed and were tried again, ``resubscriptions`` the times the source was subscribed again after
-    a failure, and ``partitions`` how many messages came from each partition topic: the partitions this listener
-    owned.
+    a failure, ``partitions`` how many messages came from each partition topic: the partitions this listener
+    owned, and ``callback_errors`` how often ``on_relayed`` raised.
     """
 
     relayed: int = 0
     retries: int = 0
     resubscriptions: int = 0
     partitions: dict[str, int] = attrs.field(factory=dict)
+    #: Times ``on_relayed`` raised (logged; the forwarder goes on).
+    callback_errors: int = 0
 
 
 class RedisRelayForwarder:
@@ -130,8 +197,15 @@ class RedisRelayForwarder:
     to the source only once ``XADD`` returned; while Redis is away the same batch is retried (with backoff, up to
     ``max_retry_delay`` seconds apart) and nothing behind it is taken. ``maxlen`` bounds the Redis stream
     (approximately: Redis trims whole nodes). ``on_relayed`` is called with each
-    :class:`~lockcloud.events.SourceMessage` after it was relayed (the CLI prints it). A message the source could
-    not read (``defect`` set) is relayed with its reason, so that readers dead-letter it.
+    :class:`~lockcloud.events.SourceMessage` after it was relayed (the CLI prints it); if it raises, the error is
+    logged and counted (``stats.callback_errors``) and relaying goes on. A message the source could not read
+    (``defect`` set) is relayed with its reason, so that readers dead-letter it; so is one whose entry would exceed
+    ``max_entry_bytes`` (its payload is then left out: readers refuse larger entries unread).
+
+    Each entry is signed (HMAC-SHA256 under a key derived from ``access_secret`` and the stream's name) and stamped
+    with the time it was written; readers refuse entries that are unsigned, tampered, signed for another stream,
+    or replayed long after (see :class:`RedisRelaySource`). After each write the forwarder rings
+    :func:`bell_key`, a one-entry stream readers wait on.
     """
 
     def __init__(
@@ -140,8 +214,10 @@ class RedisRelayForwarder:
         relay_url: str,
         access_id: str,
         *,
+        access_secret: str | None = None,
         key: str | None = None,
         maxlen: int = 100_000,
+        max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES,
         redis_timeout: float = 5.0,
         retry_delay: float = 0.2,
         max_retry_delay: float = 10.0,
@@ -158,7 +234,9 @@ class RedisRelayForwarder:
             )
         self.source = source
         self.key = key or relay_key(access_id)
+        self._signing_key = _signing_key(access_secret or "", self.key)
         self.maxlen = maxlen
+        self.max_entry_bytes = _entry_limit(max_entry_bytes)
         self.stats = RelayStats()
         self.on_relayed = on_relayed
         self._redis = _client(relay_url, redis_timeout)
@@ -224,14 +302,27 @@ class RedisRelayForwarder:
                 topic = message.topic or "-"
                 stats.partitions[topic] = stats.partitions.get(topic, 0) + 1
                 if self.on_relayed is not None:
-                    self.on_relayed(message)
+                    self._tell(self.on_relayed, message)
+
+    def _tell(self, callback: Callable[[SourceMessage], None], message: SourceMessage) -> None:
+        try:
+            callback(message)
+        except Exception:
+            # The message is relayed and acknowledged either way: a broken callback must not stop the relay.
+            self.stats.callback_errors += 1
+            logger.exception(
+                "relay %s: on_relayed raised for message %s; relaying goes on", self.key, message.message_id
+            )
 
     def _count_resubscription(self) -> None:
         self.stats.resubscriptions += 1
 
     async def _relay(self, batch: Sequence[SourceMessage]) -> bool:
         """Write the batch to Redis, retrying until it took it (True) or the forwarder was closed (False)."""
-        entries = [_entry(message) for message in batch]
+        entries: list[dict[Any, Any]] = [
+            _entry(message, self._signing_key, self.max_entry_bytes) for message in batch
+        ]
+        bell = bell_key(self.key)
         delay = self._retry_delay
         while self._state == "open":
             try:
@@ -240,6 +331,8 @@ class RedisRelayForwarder:
                 async with self._redis.pipeline(transaction=False) as pipe:
                     for fields in entries:
                         pipe.xadd(self.key, fields, maxlen=self.maxlen, approximate=True)
+                    # After the entries: a reader woken by the bell finds them.
+                    pipe.xadd(bell, {b"n": str(len(entries)).encode()}, maxlen=1, approximate=False)
                     await pipe.execute()
                 return True
             except (RedisError, OSError) as exc:
@@ -268,8 +361,10 @@ class RedisRelayForwarder:
             await self._redis.aclose()
 
 
-def _entry(message: SourceMessage) -> dict[Any, Any]:
-    fields: dict[Any, Any] = {
+def _entry(
+    message: SourceMessage, signing_key: bytes, max_bytes: int = DEFAULT_MAX_ENTRY_BYTES
+) -> dict[bytes, bytes]:
+    fields: dict[bytes, bytes] = {
         b"v": _FORMAT,
         b"topic": (message.topic or "").encode(),
         # The reader's dedupe key is (topic, id): a source without message ids is keyed by a digest of its key.
@@ -280,7 +375,15 @@ def _entry(message: SourceMessage) -> dict[Any, Any]:
     if message.published_at is not None:
         fields[b"published"] = repr(message.published_at).encode()
     if message.defect is not None:
-        fields[b"defect"] = message.defect.encode()
+        fields[b"defect"] = message.defect[:_DEAD_LETTER_FIELD_CHARS].encode()
+    size = sum(len(name) + len(value) for name, value in fields.items())
+    if size > max_bytes:
+        # Readers would refuse it unread: relay what it was instead, so that they dead-letter it with its reason.
+        fields[b"payload"] = b""
+        fields[b"props"] = b"{}"
+        fields[b"defect"] = f"too large to relay ({size} bytes, max_entry_bytes {max_bytes})".encode()
+    fields[_STAMP] = str(int(time.time() * 1000)).encode()
+    fields[_SIGNATURE] = _signature(signing_key, fields)
     return fields
 
 
@@ -304,6 +407,17 @@ class RedisRelaySource:
     recipient gave up is offered again after ``redelivery_delay`` seconds. After a Redis failure the stream
     resubscribes and this reader re-reads its own unacknowledged entries (their keys are unchanged, so nothing
     is delivered twice). The URL's password never appears in :attr:`description`, logs or errors.
+
+    **Nothing read is trusted.** An entry is accepted only if its signature verifies (HMAC-SHA256 under a key
+    derived from ``access_secret`` and the stream's name, as :class:`RedisRelayForwarder` signs) and its stamp lies
+    within ``max_skew`` seconds of the time Redis took it (a copy of an old entry written again is a replay). An
+    entry larger than ``max_entry_bytes`` is measured in Redis and never sent here. A refused entry is
+    acknowledged at once (it never stays pending), kept in :func:`dead_key` with its reason, counted
+    (:attr:`refused`, by reason in :attr:`refusals`), logged as a warning, and handed to the stream as a message
+    that cannot be read, so it lands in the stream's dead letters too.
+
+    While Redis cannot be reached, :attr:`outage` holds the :class:`~lockcloud.RelayError` saying so (``None``
+    once a read succeeds again): an enrollment that waits in vain for progress names it as its cause.
     """
 
     def __init__(
@@ -311,6 +425,7 @@ class RedisRelaySource:
         url: str,
         access_id: str,
         *,
+        access_secret: str | None = None,
         key: str | None = None,
         group: str | None = None,
         start: str = "$",
@@ -319,15 +434,33 @@ class RedisRelaySource:
         timeout: float = 5.0,
         redelivery_delay: float = 1.0,
         stale_after: float = 3600.0,
+        max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES,
+        max_skew: float = DEFAULT_MAX_SKEW,
     ) -> None:
-        if batch < 1 or not block > 0 or not timeout > 0 or redelivery_delay < 0 or not stale_after > block:
+        seconds(block, "block")
+        seconds(timeout, "timeout")
+        seconds(redelivery_delay, "redelivery_delay", allow_zero=True)
+        seconds(stale_after, "stale_after")
+        if batch < 1 or not stale_after > block:
             raise ValidationError(
                 "batch must be at least 1, block and timeout positive, redelivery_delay not negative, "
                 "stale_after longer than block"
             )
         if group is not None and not group:
             raise ValidationError("group must not be empty")
+        _entry_limit(max_entry_bytes)
+        seconds(max_skew, "max_skew")
         self.key = key or relay_key(access_id)
+        self._signing_key = _signing_key(access_secret or "", self.key)
+        self._max_entry_bytes = max_entry_bytes
+        self._max_skew_ms = max_skew * 1000
+        #: Entries refused (unsigned, tampered, replayed, oversized, malformed), and how many for each reason.
+        self.refused = 0
+        self.refusals: dict[str, int] = {}
+        #: Why Redis cannot be used right now (``None`` while it answers).
+        self.outage: RelayError | None = None
+        self._bell_id: bytes | None = None
+        self._dead: list[dict[Any, Any]] = []
         self.ephemeral = group is None
         self.group = (
             group or f"{_EPHEMERAL_PREFIX}{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
@@ -435,17 +568,20 @@ class RedisRelaySource:
                 return messages
 
     async def _read(self) -> list[SourceMessage]:
-        block = self._block
-        if self._redeliveries:
-            block = min(block, max(0.001, self._redeliveries[0][0] - time.monotonic()))
         cursor = self._cursor
         try:
-            answer: Any = await self._redis.xreadgroup(
+            if cursor == ">" and self._bell_id is None:
+                # Seen before reading: a write after the read rings a newer bell, so the wait below ends at once.
+                self._bell_id = await self._latest_bell()
+            answer: Any = await self._redis.eval(
+                _GUARDED_READ,
+                1,
+                self.key,
                 self.group,
                 self.consumer,
-                {self.key: cursor},
-                count=self._batch,
-                block=max(1, round(block * 1000)),
+                self._batch,
+                cursor,
+                self._max_entry_bytes,
             )
         except ResponseError as exc:
             if "NOGROUP" in str(exc) and self._state != "closed":
@@ -454,16 +590,45 @@ class RedisRelaySource:
                 logger.warning("relay group %s is gone; creating it again", self.group)
                 await self._create_group(self._last_id or "$")
                 self._cursor = ">"
+                self._bell_id = None
                 return []
-            raise EventStreamError(f"reading the relay failed: {exc}") from None
+            raise EventStreamError(f"reading the relay failed: {str(exc)[:200]}") from None
         except (RedisError, OSError) as exc:
             self._cursor = "0"
-            raise _unreachable(self.address, exc) from None
-        entries = answer[0][1] if answer else []
+            raise self._lost(exc) from None
+        self.outage = None
+        entries = [(entry[0], _pairs(entry[1])) for entry in answer or []]
         if cursor != ">":
             # Re-reading our own pending entries, a page at a time; once none are left, new ones.
             self._cursor = entries[-1][0].decode() if entries else ">"
+            return self._messages(entries)
+        if not entries:
+            await self._wait_for_bell()
         return self._messages(entries)
+
+    async def _latest_bell(self) -> bytes:
+        last: Any = await self._redis.xrevrange(bell_key(self.key), count=1)
+        return bytes(last[0][0]) if last else b"0-0"
+
+    async def _wait_for_bell(self) -> None:
+        """Wait until a forwarder rings (or ``block`` seconds, or a redelivery is due); nothing is read."""
+        block = self._block
+        if self._redeliveries:
+            block = min(block, max(0.001, self._redeliveries[0][0] - time.monotonic()))
+        bell = bell_key(self.key)
+        try:
+            rung: Any = await self._redis.xread(
+                {bell: self._bell_id or b"$"}, count=1, block=max(1, round(block * 1000))
+            )
+        except (RedisError, OSError) as exc:
+            raise self._lost(exc) from None
+        if rung:
+            self._bell_id = bytes(rung[0][1][-1][0])
+
+    def _lost(self, exc: BaseException) -> RelayError:
+        error = _unreachable(self.address, exc)
+        self.outage = error
+        return error
 
     def _messages(self, entries: list[tuple[bytes, dict[bytes, bytes] | None]]) -> list[SourceMessage]:
         messages = []
@@ -479,8 +644,67 @@ class RedisRelaySource:
                 self._ack_wanted.set()
                 continue
             self._last_id = entry_id.decode()
-            messages.append(_message(entry_id, fields))
+            messages.append(self._accept(entry_id, fields))
         return messages
+
+    def _accept(self, entry_id: bytes, fields: dict[bytes, bytes]) -> SourceMessage:
+        """The relayed message, or (refused) a message that cannot be read, naming why."""
+        if _OVERSIZED in fields:
+            size = fields[_OVERSIZED].decode(errors="replace")
+            return self._refuse(
+                entry_id, "oversized", f"larger than max_entry_bytes ({size} > {self._max_entry_bytes})", {}
+            )
+        if fields.get(b"v") != _FORMAT:
+            return self._refuse(entry_id, "layout", "not a relayed message of this layout (v2)", fields)
+        signature = fields.get(_SIGNATURE, b"")
+        if not hmac.compare_digest(signature, _signature(self._signing_key, fields)):
+            return self._refuse(entry_id, "signature", "its signature does not verify", fields)
+        stamp = _milliseconds(fields.get(_STAMP))
+        taken = _milliseconds(entry_id.split(b"-", 1)[0])
+        if stamp is None or taken is None or abs(taken - stamp) > self._max_skew_ms:
+            return self._refuse(
+                entry_id, "replay", "stamped too far from when Redis took it (a replayed copy?)", fields
+            )
+        message = _message(entry_id, fields)
+        if message is None:
+            return self._refuse(
+                entry_id, "malformed", "signed, but its fields are missing or malformed", fields
+            )
+        return message
+
+    def _refuse(
+        self, entry_id: bytes, kind: str, reason: str, fields: Mapping[bytes, bytes]
+    ) -> SourceMessage:
+        self.refused += 1
+        self.refusals[kind] = self.refusals.get(kind, 0) + 1
+        text_id = entry_id.decode(errors="replace")
+        logger.warning("relay %s: entry %s refused: %s", self.key, text_id, reason)
+        # Acknowledged now, whatever becomes of its dead letter: it must not stay pending for ever.
+        self._acks.append(entry_id)
+        size = sum(len(name) + len(value) for name, value in fields.items())
+        self._dead.append(
+            {
+                b"entry": entry_id,
+                b"reason": reason.encode(),
+                b"group": self.group.encode(),
+                b"size": b"%d" % size,
+            }
+        )
+        self._ack_wanted.set()
+        shown = {
+            name.decode(errors="replace"): value[:_DEAD_LETTER_FIELD_CHARS].decode(errors="replace")
+            for name, value in fields.items()
+            if name != _SIGNATURE
+        }
+        document = json.dumps({"relay_entry": text_id, "reason": reason, "fields": shown}).encode()
+        return SourceMessage(
+            document,
+            {},
+            ("relay-entry", entry_id),
+            message_id=f"relay:{text_id}",
+            handle=entry_id,
+            defect=f"relay entry refused: {reason}",
+        )
 
     async def _reclaim_due(self) -> list[SourceMessage]:
         due: list[Any] = []
@@ -495,7 +719,7 @@ class RedisRelaySource:
         except (RedisError, OSError) as exc:
             # Still pending for us: re-read with the rest after resubscribing.
             self._cursor = "0"
-            raise _unreachable(self.address, exc) from None
+            raise self._lost(exc) from None
         found = {entry_id for entry_id, _ in claimed}
         gone = [entry_id for entry_id in due if entry_id not in found]
         return self._messages([*claimed, *((entry_id, None) for entry_id in gone)])
@@ -518,8 +742,13 @@ class RedisRelaySource:
         """After a failed read: check the server again, then re-read our own pending entries."""
         if self._state == "closed":
             raise SourceClosed("the relay source is closed")
-        await _check_reachable(self._redis, self.address)
+        try:
+            await _check_reachable(self._redis, self.address)
+        except RelayError as exc:
+            self.outage = exc
+            raise
         self._cursor = "0"
+        self._bell_id = None
 
     async def _acknowledge_forever(self) -> None:
         # Stopped by a flag, not by cancelling it: redis-py may swallow a cancellation that lands in XACK.
@@ -540,15 +769,23 @@ class RedisRelaySource:
                 retry = _ACK_RETRY_DELAY if retry is None else doubled(retry, _ACK_MAX_RETRY_DELAY)
 
     async def _flush_acks(self) -> bool:
-        """Send the acknowledgements held; False (and still held) if Redis did not take them."""
+        """Send the refused entries' records and the acknowledgements held; False (and still held) if Redis did
+        not take them."""
         ids, self._acks = self._acks, []
-        if not ids:
+        dead, self._dead = self._dead, []
+        if not ids and not dead:
             return True
         try:
-            await self._redis.xack(self.key, self.group, *ids)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for record in dead:
+                    pipe.xadd(dead_key(self.key), record, maxlen=_DEAD_MAXLEN, approximate=True)
+                if ids:
+                    pipe.xack(self.key, self.group, *ids)
+                await pipe.execute()
         except (RedisError, OSError) as exc:
             logger.debug("relay acknowledgements not sent (%s)", type(exc).__name__)
             self._acks[:0] = ids
+            self._dead[:0] = dead
             return False
         return True
 
@@ -576,7 +813,20 @@ def _text(value: object) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
-def _message(entry_id: bytes, fields: dict[bytes, bytes]) -> SourceMessage:
+def _pairs(flat: object) -> dict[bytes, bytes] | None:
+    """``[name, value, name, value, ...]`` as a dict (``None`` for an entry trimmed away)."""
+    if not isinstance(flat, list):
+        return None
+    return {bytes(flat[i]): bytes(flat[i + 1]) for i in range(0, len(flat) - 1, 2)}
+
+
+def _milliseconds(value: bytes | None) -> int | None:
+    if value is None or not value.isdigit() or len(value) > 16:
+        return None
+    return int(value)
+
+
+def _message(entry_id: bytes, fields: dict[bytes, bytes]) -> SourceMessage | None:
     payload = fields.get(b"payload")
     message_id = fields.get(b"id")
     topic = fields.get(b"topic")
@@ -585,38 +835,27 @@ def _message(entry_id: bytes, fields: dict[bytes, bytes]) -> SourceMessage:
     with contextlib.suppress(ValueError, RecursionError):
         properties = json.loads(fields.get(b"props", b""))
     if (
-        fields.get(b"v") == _FORMAT
-        and payload is not None
-        and message_id
-        and topic is not None
-        and isinstance(properties, dict)
-        and all(isinstance(k, str) and isinstance(v, str) for k, v in properties.items())
+        payload is None
+        or not message_id
+        or topic is None
+        or not isinstance(properties, dict)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in properties.items())
     ):
-        text_id = message_id.decode(errors="replace")
-        text_topic = topic.decode(errors="replace") or None
-        defect = fields.get(b"defect")
-        return SourceMessage(
-            payload,
-            properties,
-            # The Pulsar key, so that a message relayed twice is one message to the stream.
-            (text_topic, text_id),
-            message_id=text_id,
-            handle=entry_id,
-            topic=text_topic,
-            partition=None if text_topic is None else _partition(text_topic),
-            published_at=_seconds(fields.get(b"published")),
-            defect=None if defect is None else defect.decode(errors="replace"),
-        )
-    # Not something a forwarder wrote: the entry itself goes to the dead letters, readable.
-    raw = {k.decode(errors="replace"): v.decode(errors="replace") for k, v in fields.items()}
-    document = json.dumps({"relay_entry": entry_id.decode(), "fields": raw}).encode()
+        return None
+    text_id = message_id.decode(errors="replace")
+    text_topic = topic.decode(errors="replace") or None
+    defect = fields.get(b"defect")
     return SourceMessage(
-        document,
-        {},
-        ("relay-entry", entry_id),
-        message_id=f"relay:{entry_id.decode()}",
+        payload,
+        properties,
+        # The Pulsar key, so that a message relayed twice is one message to the stream.
+        (text_topic, text_id),
+        message_id=text_id,
         handle=entry_id,
-        defect="not a relayed message (unknown layout, or fields missing)",
+        topic=text_topic,
+        partition=None if text_topic is None else _partition(text_topic),
+        published_at=_seconds(fields.get(b"published")),
+        defect=None if defect is None else defect.decode(errors="replace"),
     )
 
 

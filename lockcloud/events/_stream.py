@@ -39,6 +39,7 @@ from types import TracebackType
 from typing import Any, Generic, Self, TypedDict, TypeVar, overload
 
 from lockcloud._core.errors import DecodeError, EventStreamError, ValidationError
+from lockcloud._core.validation import seconds
 from lockcloud.events._backoff import receive_or_resubscribe
 from lockcloud.events._dead_letters import DeadLetterQuota, DeadLetterSink, as_sink, deliver
 from lockcloud.events._decode import Decoder
@@ -415,10 +416,13 @@ class EventStream:
             raise ValidationError("access_secret is required")
         if buffer_size < 1:
             raise ValidationError("buffer_size must be at least 1")
-        if dedupe_window < 0:
-            raise ValidationError("dedupe_window must not be negative")
-        if close_timeout < 0 or resubscribe_delay < 0 or max_resubscribe_delay < 0:
-            raise ValidationError("close_timeout and the resubscribe delays must not be negative")
+        for name, value in (
+            ("dedupe_window", dedupe_window),
+            ("close_timeout", close_timeout),
+            ("resubscribe_delay", resubscribe_delay),
+            ("max_resubscribe_delay", max_resubscribe_delay),
+        ):
+            seconds(value, name, allow_zero=True)
         self.source = source
         self._access_secret = access_secret
         self._decoder = Decoder(access_secret)

@@ -25,6 +25,7 @@ from typing import Any
 
 from lockcloud._core.asgi import Receive, Scope, Send, send_json, serve_lifespan
 from lockcloud._core.errors import EventStreamError, ValidationError
+from lockcloud._core.validation import seconds
 from lockcloud._core.wire import ENCRYPTION_PROPERTY
 from lockcloud.events._source import Outcome, SourceClosed, SourceMessage
 from lockcloud.events._wakeup import Wakeup
@@ -121,7 +122,9 @@ class WebhookSource:
             raise ValidationError("give either a non-empty secret or insecure=True, not both")
         if max_body_size < 1:
             raise ValidationError("max_body_size must be positive")
-        if tolerance <= 0 or accept_timeout <= 0 or max_remembered < 1:
+        seconds(tolerance, "tolerance")
+        seconds(accept_timeout, "accept_timeout")
+        if max_remembered < 1:
             raise ValidationError("tolerance, accept_timeout and max_remembered must be positive")
         self._secret = secret
         self.insecure = insecure

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import attrs
 
+from lockcloud._core import validation
 from lockcloud._core.errors import (
     EventStreamError,
     StreamAuthenticationError,
@@ -43,6 +44,7 @@ from lockcloud._core.errors import (
     SubscribeError,
     ValidationError,
 )
+from lockcloud._core.network import warn_if_plain
 from lockcloud._core.wire import subscription_for, topic_for
 from lockcloud.crypto import pulsar_password
 from lockcloud.events._source import Outcome, SourceClosed, SourceMessage
@@ -110,19 +112,14 @@ def consumer_url(
     initial_position: InitialPosition = "latest",
 ) -> str:
     """The consumer endpoint for ``topic`` (``tenant/namespace/name``) under ``base_url`` (``ws[s]://host:port/``)."""
-    parts = urllib.parse.urlsplit(base_url)
-    if "@" in parts.netloc:
+    authority = base_url.partition("//")[2].split("/", 1)[0] if isinstance(base_url, str) else ""
+    if "@" in authority:
         # Not repeated back: websockets would send them as Basic credentials, and the URL shows in logs and errors.
         raise ValidationError(
             "the WebSocket push URL must not hold credentials (user:password@host): the access id and secret "
             "go in the handshake headers"
         )
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise ValidationError(
-            f"a WebSocket push URL starts with ws:// or wss:// and names a host, not {base_url!r}"
-        )
-    if parts.query or parts.fragment:
-        raise ValidationError("the WebSocket push URL must not have a query or fragment")
+    parts = validation.url(base_url, "websocket_url", schemes=("wss", "ws"))
     names = topic.split("/")
     if len(names) != 3 or not all(names):
         raise ValidationError(f"topic must be tenant/namespace/name, not {topic!r}")
@@ -222,14 +219,12 @@ def _epoch(value: object) -> float | None:
     return moment.timestamp()
 
 
-def _positive(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if value <= 0:
-        raise ValidationError(f"{attribute.name} must be positive")
-
-
-def _not_negative(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if value < 0:
-        raise ValidationError(f"{attribute.name} must not be negative")
+def _positive(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value <= 0:
+            raise ValidationError(f"{attribute.name} must be positive")
+    else:
+        validation.positive_seconds(instance, attribute, value)  # refuses nan and infinity
 
 
 def _required(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
@@ -264,7 +259,7 @@ class WebSocketOptions:
     initial_position: InitialPosition = "latest"
     consumer_name: str | None = None
     receiver_queue_size: int = attrs.field(default=1000, validator=_positive)
-    ack_timeout: float = attrs.field(default=3.0, validator=_not_negative)
+    ack_timeout: float = attrs.field(default=3.0, validator=validation.non_negative_seconds)
     verify: bool | str = True
     connect_timeout: float = attrs.field(default=10.0, validator=_positive)
     ping_interval: float = attrs.field(default=20.0, validator=_positive)
@@ -372,6 +367,7 @@ class WebSocketSource:
         """Connect once; a refusal raises a typed error (see :class:`WebSocketOptions`) within ``connect_timeout``."""
         if self._closed:
             raise SourceClosed("this source was closed")
+        warn_if_plain(self.url, what="the WebSocket push URL", stacklevel=3)
         await self._connect()
 
     def _failure_error(

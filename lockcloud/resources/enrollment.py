@@ -107,7 +107,8 @@ class EnrollOptions(TypedDict, total=False):
 
     ``user_id``, ``user_type`` and ``unlock_type`` say whose key of which kind is enrolled (required). ``events``
     is an open stream to share (else one is opened for this enrollment). ``idle_timeout`` (60 s) ends the
-    enrollment without a push for that long, ``cancel_timeout`` (10 s) bounds the wait for the lock's cancel
+    enrollment without a push for that long (or, when the stream's source is down then, such as the Redis relay,
+    raises the :class:`~lockcloud.RelayError` naming it), ``cancel_timeout`` (10 s) bounds the wait for the lock's cancel
     confirmation, ``key_lookup_timeout`` (5 s) the wait for the new key to be listed, ``clock_tolerance`` (5 s)
     how much older than the request a push may be. ``pin`` is the password to enroll for a password key.
     """
@@ -155,8 +156,7 @@ class Enrollment:
             ("cancel_timeout", cancel_timeout),
             ("key_lookup_timeout", key_lookup_timeout),
         ):
-            if value <= 0:
-                raise ValidationError(f"{name} must be positive")
+            check.seconds(value, name)
         self._events = events
         self._owns_events = events is None
         self._idle_timeout = idle_timeout
@@ -259,6 +259,14 @@ class Enrollment:
                 async with asyncio.timeout(self._idle_timeout):
                     progress = await anext(self._subscription)
             except TimeoutError:
+                outage = _source_outage(self._events)
+                if outage is not None:
+                    # No progress could arrive: the cause is the event source, not the lock. No cancel confirmation
+                    # could arrive either.
+                    self._status = EnrollmentStatus.FAILED
+                    self._reason = f"the event source is unavailable: {outage}"
+                    await self._cancel_quietly(wait_for_confirmation=False)
+                    raise outage.with_traceback(None) from None
                 self._status = EnrollmentStatus.TIMED_OUT
                 self._reason = f"no progress from the lock for {self._idle_timeout:g} s"
                 await self._cancel_quietly(wait_for_confirmation=True)
@@ -403,3 +411,10 @@ async def _shielded(awaitable: Any) -> None:
     if cancelled:
         raise asyncio.CancelledError
     task.result()
+
+
+def _source_outage(stream: object) -> EventStreamError | None:
+    """The failure a stream's source reports while it cannot be read (``outage``, e.g. the Redis relay's:
+    a :class:`~lockcloud.RelayError` naming the server)."""
+    outage = getattr(getattr(stream, "source", None), "outage", None)
+    return outage if isinstance(outage, EventStreamError) else None

@@ -32,6 +32,7 @@ from lockcloud.sim._app import SimulatedDisconnect
 from lockcloud.sim._faults import Faults, LostResponseMode, ScriptedFault
 from lockcloud.sim._log import ActionRecord, RequestRecord
 from lockcloud.sim._model import LockKind, SimKey, SimLock, SimMedia, SimUser
+from lockcloud.sim._publisher import BrokerUnavailableError
 from lockcloud.sim._push import PushMessage
 from lockcloud.sim._seed import DEMO_PIN
 from lockcloud.sim._serve import PortUnavailableError, SimServer, running
@@ -40,6 +41,7 @@ from lockcloud.sim._simulator import Simulator
 __all__ = [
     "DEMO_PIN",
     "ActionRecord",
+    "BrokerUnavailableError",
     "Faults",
     "LockKind",
     "LostResponseMode",

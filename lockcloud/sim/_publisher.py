@@ -7,10 +7,25 @@ import contextlib
 import logging
 from typing import Any
 
+from lockcloud._core import validation
+from lockcloud._core.errors import LockCloudError
 from lockcloud._core.wire import PRODUCTION_ENV, MessageEncryption, topic_for
 from lockcloud.sim._push import PushMessage, encode_push
 
-__all__ = ["PulsarPublisher"]
+__all__ = ["BrokerUnavailableError", "PulsarPublisher"]
+
+_DEFAULT_PULSAR_PORTS = {"pulsar": 6650, "pulsar+ssl": 6651}
+
+
+class BrokerUnavailableError(LockCloudError, ConnectionError):
+    """The simulator cannot produce to the broker it was pointed at (``url``): nothing listens there, or the
+    broker did not let it create its producer within the operation timeout."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"the simulator cannot produce push messages to the broker at {url}: {reason}")
+        self.url = url
+        self.reason = reason
+
 
 logger = logging.getLogger("lockcloud.sim")
 
@@ -51,8 +66,22 @@ class PulsarPublisher:
         return f"PulsarPublisher(url={self.url!r}, topic={self.topic!r}, em={self.em!r})"
 
     async def start(self) -> None:
-        """Connect and create the producer; raises the pulsar-client exception if the broker is unreachable."""
-        await asyncio.to_thread(self._connect)
+        """Connect and create the producer; :class:`BrokerUnavailableError` if the broker cannot be reached."""
+        parts = validation.url(self.url, "broker_url", schemes=("pulsar", "pulsar+ssl"))
+        host, port = parts.hostname or "", parts.port or _DEFAULT_PULSAR_PORTS[parts.scheme]
+        # A TCP handshake of our own first: pulsar-client would wait its whole operation timeout to say "TimeOut".
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), self._operation_timeout)
+        except (OSError, TimeoutError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+            raise BrokerUnavailableError(self.url, f"cannot connect to {host}:{port} ({reason})") from None
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        try:
+            await asyncio.to_thread(self._connect)
+        except Exception as exc:  # pulsar-client's own exceptions: Timeout, ConnectError, ...
+            raise BrokerUnavailableError(self.url, f"the broker refused the producer ({exc})") from None
         self._worker = asyncio.create_task(self._run(), name="lockcloud-sim-publisher")
 
     def _connect(self) -> None:

@@ -36,8 +36,20 @@ _STARTUP_POLL = 0.005
 class PortUnavailableError(LockCloudError, OSError):
     """The simulator could not listen on the address it was given (in use, or not allowed); names ``host:port``.
 
-    Also an :class:`OSError` with the original ``errno``, so ``errno.EADDRINUSE`` can be told apart.
+    Also an :class:`OSError` with the original ``errno``, so ``errno.EADDRINUSE`` can be told apart; ``host``,
+    ``port`` and ``reason`` say what was refused.
     """
+
+    def __init__(self, code: int, host: str, port: int, reason: str) -> None:
+        super().__init__(
+            code, f"the simulator cannot listen on {host}:{port}: {reason}; pass another port (0: a free one)"
+        )
+        self.host = host
+        self.port = port
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 class SimServer:
@@ -200,9 +212,7 @@ def _listening_socket(host: str, port: int, backlog: int) -> socket.socket:
         sock.close()
         code = exc.errno if exc.errno is not None else errno.EINVAL
         reason = "the address is already in use" if code == errno.EADDRINUSE else (exc.strerror or str(exc))
-        raise PortUnavailableError(
-            code, f"the simulator cannot listen on {host}:{port}: {reason}; pass another port, or port=0"
-        ) from None
+        raise PortUnavailableError(code, host, port, reason) from None
     return sock
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
+from lockcloud._core import validation
 from lockcloud._core.errors import ValidationError
 from lockcloud.enums import RemoteUnlockType
 
@@ -48,8 +49,8 @@ class FaultInjector:
 
     def latency(self, seconds: float, *, jitter: float = 0.0) -> AbstractContextManager[None]:
         """Every answer ``seconds`` late (plus up to ``jitter``)."""
-        if seconds < 0 or jitter < 0:
-            raise ValidationError("latency and jitter cannot be negative")
+        validation.seconds(seconds, "latency", allow_zero=True)
+        validation.seconds(jitter, "jitter", allow_zero=True)
         return _changed(self.simulator.faults, {"latency": seconds, "latency_jitter": jitter})
 
     def clock_skew(self, seconds: float) -> AbstractContextManager[None]:

@@ -47,6 +47,10 @@ class Terminal:
             self.pid == 0
         ):  # the child: size the terminal before anything can ask for it, then become lockcloud
             fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+            # A runner in the background (`pytest &`, some CI agents) ignores SIGINT, and an ignored signal stays
+            # ignored across exec: Python would then never raise KeyboardInterrupt, and Ctrl-C tests would hang.
+            # A person at a terminal has it at its default, so the child does too.
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
             os.execve(sys.executable, argv, child_env)
 
     def text(self) -> str:

@@ -109,3 +109,20 @@ async def test_a_refused_connection_is_never_sent_and_retried() -> None:
     async with LockCloud("id", "secret", base_url=f"http://127.0.0.1:{port}", retry=RETRY) as cloud:
         with pytest.raises(ConnectError):
             await cloud.request("POST", "/v1.0/devices/d1/door-lock/open-door")
+
+
+def test_import_lockcloud_leaves_aiohttp_until_a_client_builds_its_pool() -> None:
+    # aiohttp costs about as much to import as httpx (bench_import): only a client that uses its own pool pays it.
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, httpx, lockcloud\n"
+        "assert 'aiohttp' not in sys.modules, 'import lockcloud loaded aiohttp'\n"
+        "lockcloud.LockCloud('id', 's' * 32, http_client=httpx.AsyncClient())\n"
+        "assert 'aiohttp' not in sys.modules, 'a borrowed httpx client loaded aiohttp'\n"
+        "lockcloud.LockCloud('id', 's' * 32)\n"
+        "assert 'aiohttp' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

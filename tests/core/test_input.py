@@ -181,7 +181,7 @@ def test_credentials_are_checked_without_echoing_them(access_id: Any, access_sec
 
 
 async def test_plain_http_to_another_host_warns_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lockcloud._core.network, "_warned_plain_hosts", set())
+    monkeypatch.setattr(lockcloud._core.network, "_warned", set())
     with pytest.warns(InsecureTransportWarning, match="openapi.example.com"):
         first = LockCloud("id", "secret", base_url="http://openapi.example.com")
     with warnings.catch_warnings():

@@ -374,6 +374,8 @@ async def test_bad_device_id_is_rejected_before_sending(
         lambda c: c.unlock_methods.set_special_attribute("d", 1, "1", True),
         lambda c: c.unlock_methods.set_special_attribute("d", 1, 1, "false"),
         lambda c: c.unlock_methods.set_special_attribute("d", -3, 1, True),
+        lambda c: c.unlock_methods.set_special_attribute("d", 1, 10**40, True),
+        lambda c: c.unlock_methods.set_special_attribute("d", 1, 2**31, True),
     ],
 )
 async def test_bad_arguments_are_rejected_before_sending(

@@ -113,7 +113,9 @@ async def run_stream(args: argparse.Namespace, stop: asyncio.Event, seen: set[st
 
 
 async def run_relay(args: argparse.Namespace, stop: asyncio.Event, seen: set[str]) -> dict[str, Any]:
-    async with RedisRelayForwarder(pulsar_source(args), args.relay, args.access_id) as forwarder:
+    async with RedisRelayForwarder(
+        pulsar_source(args), args.relay, args.access_id, access_secret=args.secret
+    ) as forwarder:
         await serve(forwarder.run(), args, stop, seen)
     return attrs.asdict(forwarder.stats)
 

@@ -7,6 +7,7 @@ import contextlib
 import random
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from lockcloud.events import (
     Subscription,
     relay_key,
 )
+from lockcloud.events._relay import dead_key
 from lockcloud.sim.broker import LocalBroker
 from lockcloud.testing import PushBuilder
 
@@ -36,6 +38,14 @@ ACCESS_ID = "relayproject00000"
 SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
 TOPIC = topic_for(ACCESS_ID)
 BUILD = PushBuilder(SECRET)
+
+
+def signed(fields: dict[bytes, bytes], *, stamp_ms: int | None = None) -> dict[bytes, bytes]:
+    """``fields`` as a forwarder of this project writes them: stamped now and signed."""
+    from lockcloud.events._relay import _signature, _signing_key
+
+    stamped = {**fields, b"ts": str(stamp_ms if stamp_ms is not None else int(time.time() * 1000)).encode()}
+    return {**stamped, b"sig": _signature(_signing_key(SECRET, relay_key(ACCESS_ID)), stamped)}
 
 
 def envelope(device: str, data_id: str) -> bytes:
@@ -72,7 +82,7 @@ def pulsar_source(broker: LocalBroker, tmp_path: Path, **options: Any) -> Pulsar
 
 
 def relay_stream(url: str, **options: Any) -> EventStream:
-    return EventStream(RedisRelaySource(url, ACCESS_ID, **options), SECRET)
+    return EventStream(RedisRelaySource(url, ACCESS_ID, access_secret=SECRET, **options), SECRET)
 
 
 @contextlib.asynccontextmanager
@@ -80,7 +90,7 @@ async def forwarding(
     broker: LocalBroker, relay_url: str, tmp_path: Path, **options: Any
 ) -> AsyncIterator[RedisRelayForwarder]:
     async with RedisRelayForwarder(
-        pulsar_source(broker, tmp_path), relay_url, ACCESS_ID, **options
+        pulsar_source(broker, tmp_path), relay_url, ACCESS_ID, access_secret=SECRET, **options
     ) as forwarder:
         task = asyncio.create_task(forwarder.run())
         try:
@@ -174,7 +184,7 @@ async def test_malformed_entries_are_dead_lettered_and_duplicates_dropped(redis_
     key = relay_key(ACCESS_ID)
     client = aioredis.Redis.from_url(redis_server.url)
     good = {
-        b"v": b"1",
+        b"v": b"2",
         b"topic": b"persistent://t-partition-3",
         b"id": b"(1,2,3,-1)",
         b"props": b'{"em":"aes_gcm"}',
@@ -182,13 +192,19 @@ async def test_malformed_entries_are_dead_lettered_and_duplicates_dropped(redis_
     try:
         async with relay_stream(redis_server.url, group="dead-letters") as stream:
             await client.xadd(key, {b"junk": b"\xff\x00"})
-            await client.xadd(key, {**good, b"props": b"[1, 2]", b"payload": envelope("lock-1", "x")})
-            await client.xadd(key, {**good, b"v": b"2", b"payload": envelope("lock-1", "x")})
-            await client.xadd(key, {**good, b"payload": b"not an envelope"})
-            await client.xadd(key, {**good, b"id": b"(1,3,3,-1)", b"payload": envelope("lock-1", "lock-1:1")})
+            await client.xadd(key, signed({**good, b"props": b"[1, 2]", b"payload": envelope("lock-1", "x")}))
+            await client.xadd(key, signed({**good, b"v": b"3", b"payload": envelope("lock-1", "x")}))
+            await client.xadd(key, signed({**good, b"payload": b"not an envelope"}))
+            await client.xadd(
+                key, signed({**good, b"id": b"(1,3,3,-1)", b"payload": envelope("lock-1", "lock-1:1")})
+            )
             # The same Pulsar message relayed twice (a listener died before acknowledging it): one event.
-            await client.xadd(key, {**good, b"id": b"(1,3,3,-1)", b"payload": envelope("lock-1", "lock-1:1")})
-            await client.xadd(key, {**good, b"id": b"(1,4,3,-1)", b"payload": envelope("lock-1", "lock-1:2")})
+            await client.xadd(
+                key, signed({**good, b"id": b"(1,3,3,-1)", b"payload": envelope("lock-1", "lock-1:1")})
+            )
+            await client.xadd(
+                key, signed({**good, b"id": b"(1,4,3,-1)", b"payload": envelope("lock-1", "lock-1:2")})
+            )
             # Alive after four dead letters: the entries behind them come through.
             events = await take(stream, 2)
             assert [e.data_id for e in events] == ["lock-1:1", "lock-1:2"]
@@ -224,7 +240,9 @@ async def test_a_message_the_source_could_not_read_is_relayed_and_dead_lettered(
     )
     source = _ListSource([defect, good])
     async with relay_stream(redis_server.url) as stream:
-        async with RedisRelayForwarder(source, redis_server.url, ACCESS_ID) as forwarder:
+        async with RedisRelayForwarder(
+            source, redis_server.url, ACCESS_ID, access_secret=SECRET
+        ) as forwarder:
             await forwarder.run()  # the source closes once it has handed both over
         assert source.acknowledged == [defect, good]
         events = await take(stream, 1)
@@ -275,12 +293,15 @@ class _ListSource:
 async def test_a_named_group_resumes_where_it_stopped(redis_server: Any) -> None:
     key = relay_key(ACCESS_ID)
     client = aioredis.Redis.from_url(redis_server.url)
-    good = {b"v": b"1", b"topic": b"persistent://t-partition-0", b"props": b'{"em":"aes_gcm"}'}
+    good = {b"v": b"2", b"topic": b"persistent://t-partition-0", b"props": b'{"em":"aes_gcm"}'}
     try:
         async with relay_stream(redis_server.url, group="web-1") as stream:
             for seq in range(3):
                 await client.xadd(
-                    key, {**good, b"id": f"(1,{seq},0,-1)".encode(), b"payload": envelope("l", f"l:{seq}")}
+                    key,
+                    signed(
+                        {**good, b"id": f"(1,{seq},0,-1)".encode(), b"payload": envelope("l", f"l:{seq}")}
+                    ),
                 )
             first = await take(stream, 2)
             # Leaving with the second event unfinished (the body raised): it stays unacknowledged.
@@ -297,13 +318,15 @@ async def test_an_entry_a_subscriber_gave_up_is_offered_again(redis_server: Any)
     key = relay_key(ACCESS_ID)
     client = aioredis.Redis.from_url(redis_server.url)
     fields = {
-        b"v": b"1",
+        b"v": b"2",
         b"topic": b"persistent://t-partition-0",
         b"id": b"(2,0,0,-1)",
         b"props": b'{"em":"aes_gcm"}',
         b"payload": envelope("lock-9", "lock-9:0"),
     }
-    source = RedisRelaySource(redis_server.url, ACCESS_ID, group="retry", redelivery_delay=0.2)
+    source = RedisRelaySource(
+        redis_server.url, ACCESS_ID, access_secret=SECRET, group="retry", redelivery_delay=0.2
+    )
     taken: list[Event] = []
 
     async def fail_in_body(subscription: Subscription[Event], taken: list[Event]) -> None:
@@ -315,7 +338,7 @@ async def test_an_entry_a_subscriber_gave_up_is_offered_again(redis_server: Any)
     try:
         async with EventStream(source, SECRET, firehose=False) as stream:
             first = stream.subscribe(device_id="lock-9")
-            await client.xadd(key, fields)
+            await client.xadd(key, signed(fields))
             with pytest.raises(RuntimeError, match="handler failed"):
                 await fail_in_body(first, taken)
             async with stream.subscribe(device_id="lock-9") as second:
@@ -335,18 +358,18 @@ async def test_an_entry_a_subscriber_gave_up_is_offered_again(redis_server: Any)
 async def test_a_reader_survives_a_redis_restart(redis_server: Any) -> None:
     key = relay_key(ACCESS_ID)
     client = aioredis.Redis.from_url(redis_server.url)
-    good = {b"v": b"1", b"topic": b"persistent://t-partition-0", b"props": b'{"em":"aes_gcm"}'}
+    good = {b"v": b"2", b"topic": b"persistent://t-partition-0", b"props": b'{"em":"aes_gcm"}'}
     try:
-        source = RedisRelaySource(redis_server.url, ACCESS_ID, block=0.2, timeout=1)
+        source = RedisRelaySource(redis_server.url, ACCESS_ID, access_secret=SECRET, block=0.2, timeout=1)
         async with EventStream(source, SECRET, resubscribe_delay=0.1, max_resubscribe_delay=0.5) as stream:
-            await client.xadd(key, {**good, b"id": b"(3,0,0,-1)", b"payload": envelope("l", "l:0")})
+            await client.xadd(key, signed({**good, b"id": b"(3,0,0,-1)", b"payload": envelope("l", "l:0")}))
             assert [e.data_id for e in await take(stream, 1)] == ["l:0"]
             # Empty after the restart (no persistence): the reader's group is gone with the stream.
             await asyncio.to_thread(redis_server.restart)
             await client.aclose()
             client = aioredis.Redis.from_url(redis_server.url)
             # Added before or after the reader noticed: it makes its group again after the last entry it saw.
-            await client.xadd(key, {**good, b"id": b"(3,1,0,-1)", b"payload": envelope("l", "l:1")})
+            await client.xadd(key, signed({**good, b"id": b"(3,1,0,-1)", b"payload": envelope("l", "l:1")}))
             assert [e.data_id for e in await take(stream, 1)] == ["l:1"]
             assert stream.stats.resubscriptions >= 1
     finally:
@@ -391,9 +414,14 @@ def test_relay_options_are_checked() -> None:
     with pytest.raises(ValidationError, match="two different sources"):
         events_stream(ACCESS_ID, SECRET, {"relay": "redis://127.0.0.1:1/0", "transport": "websocket"})
     with pytest.raises(ValidationError, match="not a Redis URL"):
-        RedisRelaySource("http://example.invalid", ACCESS_ID)
+        RedisRelaySource("http://example.invalid", ACCESS_ID, access_secret=SECRET)
     with pytest.raises(ValidationError):
-        RedisRelaySource("redis://127.0.0.1:1/0", "")
+        RedisRelaySource("redis://127.0.0.1:1/0", "", access_secret=SECRET)
+    # Unsigned entries are refused: neither side works without the key they are signed with.
+    with pytest.raises(ValidationError, match="access_secret is required"):
+        RedisRelaySource("redis://127.0.0.1:1/0", ACCESS_ID)
+    with pytest.raises(ValidationError, match="access_secret is required"):
+        RedisRelayForwarder(_ListSource([]), "redis://127.0.0.1:1/0", ACCESS_ID)
     stream = events_stream(ACCESS_ID, SECRET, {"relay": "redis://:pw@127.0.0.1:1/0", "relay_group": "web-1"})
     assert isinstance(stream.source, RedisRelaySource)
     assert stream.source.group == "web-1"
@@ -406,12 +434,14 @@ async def test_cancelling_a_receive_loses_no_entry(redis_server: Any) -> None:
     key = relay_key(ACCESS_ID)
     client = aioredis.Redis.from_url(redis_server.url)
     good = {
-        b"v": b"1",
+        b"v": b"2",
         b"topic": b"persistent://t-partition-1",
         b"props": b'{"em":"aes_gcm"}',
         b"payload": b"{}",
     }
-    source = RedisRelaySource(redis_server.url, ACCESS_ID, group="cancelled", block=0.05)
+    source = RedisRelaySource(
+        redis_server.url, ACCESS_ID, access_secret=SECRET, group="cancelled", block=0.05
+    )
     added: list[str] = []
     seen: list[str] = []
     rng = random.Random(12)
@@ -419,7 +449,7 @@ async def test_cancelling_a_receive_loses_no_entry(redis_server: Any) -> None:
         await source.open()
         for index in range(150):
             message_id = f"(4,{index},1,-1)"
-            await client.xadd(key, {**good, b"id": message_id.encode()})
+            await client.xadd(key, signed({**good, b"id": message_id.encode()}))
             added.append(message_id)
             receiving = asyncio.ensure_future(source.receive())
             await asyncio.sleep(rng.random() * 0.004)
@@ -468,36 +498,33 @@ async def test_the_forwarder_goes_on_after_a_broker_crash(
     assert all(seqs == sorted(set(seqs)) for seqs in by_lock.values()), by_lock
 
 
-async def test_a_malformed_entry_stays_pending_while_the_dead_letter_sink_fails(redis_server: Any) -> None:
+async def test_a_refused_entry_is_acknowledged_and_kept_even_while_the_dead_letter_sink_fails(
+    redis_server: Any,
+) -> None:
+    """A refused entry never stays pending (a named group would hand it to every restart for ever): it is
+    acknowledged at once and kept, with its reason, in the relay's refused stream."""
     key = relay_key(ACCESS_ID)
     client = aioredis.Redis.from_url(redis_server.url)
-    good = {b"v": b"1", b"topic": b"persistent://t-partition-2", b"props": b'{"em":"aes_gcm"}'}
-    sink_up = False
-    kept: list[Any] = []
+    good = {b"v": b"2", b"topic": b"persistent://t-partition-2", b"props": b'{"em":"aes_gcm"}'}
 
     def sink(letter: Any) -> None:
-        if not sink_up:
-            raise OSError("dead-letter disk full")
-        kept.append(letter)
+        raise OSError("dead-letter disk full")
 
     try:
-        source = RedisRelaySource(redis_server.url, ACCESS_ID, group="sink-down")
+        source = RedisRelaySource(redis_server.url, ACCESS_ID, access_secret=SECRET, group="sink-down")
         async with EventStream(source, SECRET, dead_letters=sink) as stream:
-            await client.xadd(key, {b"junk": b"1"})
-            await client.xadd(key, {**good, b"id": b"(5,0,2,-1)", b"payload": envelope("l", "l:0")})
+            junk_id = await client.xadd(key, {b"junk": b"1"})
+            await client.xadd(key, signed({**good, b"id": b"(5,0,2,-1)", b"payload": envelope("l", "l:0")}))
             assert [e.data_id for e in await take(stream, 1)] == ["l:0"]
             assert stream.stats.dead_letter_failures == 1
-        # Not acknowledged: the junk entry is still pending for the group; the event was acknowledged.
-        pending = await client.xpending(key, "sink-down")
-        assert pending["pending"] == 1
-        sink_up = True
-        source = RedisRelaySource(redis_server.url, ACCESS_ID, group="sink-down")
-        async with EventStream(source, SECRET, dead_letters=sink) as stream:
-            async with asyncio.timeout(30):
-                while not kept:  # noqa: ASYNC110 - the sink is called by the stream's pump
-                    await asyncio.sleep(0.05)
-        assert "not a relayed message" in kept[0].reason
+            assert source.refused == 1
+            assert source.refusals == {"layout": 1}
+        # The event was acknowledged on leaving, the refused entry when it was refused.
         assert (await client.xpending(key, "sink-down"))["pending"] == 0
+        (record,) = [fields for _, fields in await client.xrange(dead_key(key))]
+        assert record[b"entry"] == junk_id
+        assert b"not a relayed message" in record[b"reason"]
+        assert record[b"group"] == b"sink-down"
     finally:
         await client.aclose()
 

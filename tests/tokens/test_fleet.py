@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from lockcloud._core.redis_tokens import cloud_label
 from lockcloud.sim import Faults, SimServer, Simulator, running
 
 WORKER = Path(__file__).with_name("fleet_worker.py")
@@ -231,7 +232,8 @@ async def test_the_renewal_holder_killed_mid_renewal(
         client = aioredis.Redis.from_url(redis_url)
 
         async def lock_owner() -> str | None:
-            value = await client.get(f"lockcloud:token:{server.access_id}:renewal")
+            key = f"lockcloud:token:v2:{{{server.access_id}}}:{cloud_label(server.base_url)}"
+            value = await client.get(f"{key}:renewal")
             return value.decode() if value else None
 
     else:
@@ -264,3 +266,30 @@ async def test_the_renewal_holder_killed_mid_renewal(
         await fleet.close()
         if store_kind == "redis":
             await client.aclose()
+
+
+async def test_a_fleet_is_not_held_for_ever_by_a_lock_without_a_lease_nor_by_a_planted_token(
+    served: Callable[..., Any], redis_server: Any
+) -> None:
+    """Someone who can write to Redis plants a token and a renewal lock without a TTL: the processes neither use
+    the token nor wait for the lock for ever; one of them gives the lock a lease, and the fleet renews once."""
+    server = await served()
+    key = f"lockcloud:token:v2:{{{server.access_id}}}:{cloud_label(server.base_url)}"
+    client = aioredis.Redis.from_url(redis_server.url)
+    planted = {"access_token": "planted0123456789abcdef", "refresh_token": "planted", "expires_at": 4e9}
+    try:
+        await client.set(key, json.dumps(planted))
+        await client.set(f"{key}:renewal", "ghost:4242:abcd")  # no TTL
+        store = {"kind": "redis", "url": redis_server.url, "lease": 1.0, "lock_timeout": 20.0}
+        fleet = await Fleet.start(_configs(server, store, count=3))
+        try:
+            first_use = Phase(server.simulator)
+            results = await fleet.run()
+            assert _failed(results) == {}
+            assert first_use.token_calls == 1
+            assert first_use.answers(1010) == 0  # the planted token was never sent
+            assert await client.get(f"{key}:renewal") is None
+        finally:
+            await fleet.close()
+    finally:
+        await client.aclose()

@@ -18,6 +18,7 @@ from lockcloud._core.tokens import TokenManager
 from lockcloud.sim import Simulator
 
 PATH = "/v1.0/devices/{device}/door-lock/remote-unlocks"
+SECRET = "store-test-secret-0123456789abcdef"
 
 
 @pytest.fixture
@@ -27,6 +28,7 @@ async def stores() -> AsyncIterator[Callable[..., RedisTokenStore]]:
 
     def factory(url: str, **options: Any) -> RedisTokenStore:
         options.setdefault("key", f"test:{secrets.token_hex(6)}")
+        options.setdefault("secret", SECRET)
         made.append(RedisTokenStore(url, **options))
         return made[-1]
 
@@ -80,8 +82,26 @@ def test_a_malformed_url_is_refused_at_once(url: str) -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [{"fallback": "silent"}, {"lease": 0}, {"lock_timeout": -1}, {"timeout": 0}, {"key": ""}],
-    ids=["fallback", "lease", "lock-timeout", "timeout", "key"],
+    [
+        {"fallback": "silent"},
+        {"lease": 0},
+        {"lease": float("nan")},
+        {"max_lease": float("inf")},
+        {"max_lease": 1.0},
+        {"lock_timeout": -1},
+        {"timeout": 0},
+        {"key": ""},
+    ],
+    ids=[
+        "fallback",
+        "lease",
+        "lease-nan",
+        "max-lease-inf",
+        "max-lease-below-lease",
+        "lock-timeout",
+        "timeout",
+        "key",
+    ],
 )
 def test_bad_options_are_refused(options: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
@@ -93,10 +113,16 @@ def test_a_store_without_a_key_says_how_to_get_one() -> None:
     with pytest.raises(ValidationError, match="key"):
         _ = store.key
     store.bind("projectid123")
-    assert store.key == "lockcloud:token:projectid123"
+    assert store.key == "lockcloud:token:v2:{projectid123}"
     store.bind("projectid123")
     with pytest.raises(ValidationError, match="one project"):
         store.bind("another-project")
+    bound = RedisTokenStore("redis://127.0.0.1:6379/0")
+    bound.bind_cloud("projectid123", SECRET, "https://openapi.tuyaeu.com")
+    assert bound.key == "lockcloud:token:v2:{projectid123}:openapi.tuyaeu.com"
+    assert bound.lock_key == "lockcloud:token:v2:{projectid123}:openapi.tuyaeu.com:renewal"
+    with pytest.raises(ValidationError, match="one project"):
+        bound.bind_cloud("projectid123", SECRET, "https://openapi.tuyaus.com")
 
 
 @pytest.mark.parametrize(
@@ -127,7 +153,8 @@ async def test_a_corrupt_value_is_absent_with_a_warning_and_replaced(
         await raw.set(store.key, value)
     with caplog.at_level(logging.WARNING, logger="lockcloud"):
         assert await store.load() is None
-    assert any("not a token" in record.getMessage() for record in caplog.records)
+    assert any("ignoring" in record.getMessage() for record in caplog.records)
+    assert store.rejected == 1
     manager = TokenManager(_endpoint(), ServerClock(), store=store)
     token = await manager.get()
     assert await store.load() == token
@@ -159,11 +186,14 @@ async def test_secrets_stay_out_of_reprs_keys_and_logs(
             await cloud.request("GET", PATH.format(device=sim.devices["front_door"]))
             renewed = await cloud.tokens.get()
             assert renewed != token
-            keys = [key.decode() for key in await raw.keys(f"lockcloud:token:{sim.access_id}*")]
-            assert keys == [f"lockcloud:token:{sim.access_id}"]
+            keys = [key.decode() for key in await raw.keys(f"lockcloud:token:v2:{{{sim.access_id}}}*")]
+            assert keys == [f"lockcloud:token:v2:{{{sim.access_id}}}:lockcloud-sim.localhost"]
             assert sim.access_secret not in "".join(keys)
-            stored = json.loads(await raw.get(keys[0]))
-            assert stored["access_token"] == renewed.access_token  # the token itself must be there
+            stored = await raw.get(keys[0])
+            # Sealed: the token is there, but not readable by whoever reads Redis.
+            assert await cloud.tokens._store.load() == renewed
+            assert renewed.access_token.encode() not in stored
+            assert renewed.refresh_token.encode() not in stored
             assert renewed.access_token not in repr(cloud.tokens)
     text = "\n".join(record.getMessage() for record in caplog.records)
     for secret in (token.access_token, token.refresh_token, renewed.access_token, sim.access_secret):
@@ -216,10 +246,11 @@ async def test_a_commit_never_overwrites_a_newer_token(
     raw: aioredis.Redis, session_redis: Any, stores: Callable[..., RedisTokenStore]
 ) -> None:
     store = stores(session_redis.url)
+    other = stores(session_redis.url, key=store.key)
     newer = Token("n" * 20, "n" * 20, 1e10)
     async with store.renewal() as renewal:
         # Someone who did not hold the lock (its lease ran out while it was paused) wrote meanwhile.
-        await raw.set(store.key, json.dumps(newer.to_dict()))
+        await other.save(newer)
         await renewal.commit(Token("o" * 20, "o" * 20, 1e10))
     assert await store.load() == newer
 

@@ -37,7 +37,7 @@ async def shared(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         made: list[RedisTokenStore] = []
 
         def factory() -> TokenStore:
-            made.append(RedisTokenStore(server.url, key=key))
+            made.append(RedisTokenStore(server.url, key=key, secret="shared-renewal-secret-0123456789"))
             return made[-1]
 
         yield factory

@@ -1,0 +1,179 @@
+"""Malformed URLs and non-finite numbers are one clear ``ValidationError`` naming the option, before any library
+below sees them; plain schemes to another host warn, once."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import lockcloud._core.network
+from lockcloud import InsecureTransportWarning, LockCloud, RetryPolicy, ValidationError
+from lockcloud.events import PlaintextPulsarWarning, PulsarOptions, WebSocketOptions
+from lockcloud.events._dead_letters import DeadLetterQuota
+from lockcloud.testing import FaultInjector
+
+SECRET = "s" * 32
+
+# Each of these reached httpx, yarl, pulsar-client or the idna codec and raised ValueError / UnicodeError there.
+MALFORMED_HOSTS = [
+    ("[::1", "not a valid URL"),  # an unclosed "["
+    ("a..b", "empty label"),
+    ("a" * 300 + ".com", "label"),
+    ("h:99999", "port outside 1-65535"),
+    ("h:0", "port outside 1-65535"),
+    ("h:port", "port outside 1-65535"),
+    ("h\x1b[31m", "control or invisible"),
+    ("h\udcff", "control or invisible"),  # bytes that were not UTF-8, as os.fsdecode gives them
+    ("h\u200b", "control or invisible"),
+    ("h st", "spaces"),
+    ("", "must name a host"),
+]
+
+
+@pytest.mark.parametrize(("host", "complaint"), MALFORMED_HOSTS)
+@pytest.mark.parametrize(
+    ("option", "scheme"), [("base_url", "https"), ("pulsar_url", "pulsar+ssl"), ("websocket_url", "wss")]
+)
+def test_a_malformed_url_is_one_validation_error_naming_the_option(
+    option: str, scheme: str, host: str, complaint: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        LockCloud("id", SECRET, **{option: f"{scheme}://{host}/"})
+    message = str(info.value)
+    assert message.startswith(option)
+    assert complaint in message
+    assert message.isprintable(), "the value is shown escaped, never raw on a terminal"
+    assert len(message) < 200
+
+
+@pytest.mark.parametrize(
+    ("make", "name"),
+    [
+        (lambda url: PulsarOptions(url=url, access_id="id", access_secret=SECRET), "url"),
+        (lambda url: WebSocketOptions(url=url, access_id="id", access_secret=SECRET), "websocket_url"),
+    ],
+)
+@pytest.mark.parametrize(("host", "complaint"), MALFORMED_HOSTS[:6])
+def test_push_options_refuse_malformed_urls_alike(
+    make: Callable[[str], Any], name: str, host: str, complaint: str
+) -> None:
+    scheme = "pulsar" if name == "url" else "ws"
+    with pytest.raises(ValidationError, match=complaint):
+        make(f"{scheme}://{host}/")
+
+
+def test_a_password_in_a_url_is_never_echoed() -> None:
+    for url in ("https://user:hunter2@h\x1b/", "https://user:hunter2@h/", "https://user:hunter2@[::1/"):
+        with pytest.raises(ValidationError) as info:
+            LockCloud("id", SECRET, base_url=url)
+        assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://openapi.tuyaeu.com", "http://127.0.0.1:8080/", "http://[::1]:2", "https://bücher.example/"],
+)
+def test_good_urls_pass(url: str) -> None:
+    LockCloud("id", SECRET, base_url=url)
+
+
+NOT_FINITE = [math.nan, math.inf, -math.inf]
+
+
+@pytest.mark.parametrize("value", NOT_FINITE)
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda v: LockCloud("id", SECRET, timeout=v),
+        lambda v: RetryPolicy(deadline=v),
+        lambda v: RetryPolicy(initial_backoff=v),
+        lambda v: PulsarOptions(
+            url="pulsar://127.0.0.1:1", access_id="id", access_secret=SECRET, connect_timeout=v
+        ),
+        lambda v: PulsarOptions(
+            url="pulsar://127.0.0.1:1", access_id="id", access_secret=SECRET, operation_timeout=v
+        ),
+        lambda v: WebSocketOptions(
+            url="ws://127.0.0.1:1", access_id="id", access_secret=SECRET, ping_interval=v
+        ),
+        lambda v: WebSocketOptions(
+            url="ws://127.0.0.1:1", access_id="id", access_secret=SECRET, ack_timeout=v
+        ),
+        lambda v: DeadLetterQuota(per=v),
+    ],
+)
+def test_durations_refuse_nan_and_infinity(make: Callable[[float], Any], value: float) -> None:
+    with pytest.raises(ValidationError, match="finite"):
+        make(value)
+
+
+@pytest.mark.parametrize("value", NOT_FINITE)
+async def test_event_stream_and_enrollment_durations_refuse_nan(value: float) -> None:
+    async with LockCloud("id", SECRET, base_url="http://127.0.0.1:9") as cloud:
+        with pytest.raises(ValidationError, match="finite"):
+            cloud.events(url="pulsar://127.0.0.1:1", dedupe_window=value)
+        with pytest.raises(ValidationError, match="finite"):
+            cloud.enroll("dev", user_id="u", user_type=1, unlock_type="fingerprint", idle_timeout=value)
+
+
+@pytest.mark.parametrize("value", NOT_FINITE)
+def test_simulated_latency_refuses_nan(value: float) -> None:
+    from lockcloud.sim import Simulator
+
+    with pytest.raises(ValidationError, match="finite"):
+        FaultInjector(Simulator()).latency(value)
+
+
+@pytest.fixture
+def fresh_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lockcloud._core.network, "_warned", set())
+
+
+@pytest.mark.usefixtures("fresh_warnings")
+@pytest.mark.parametrize(
+    ("url", "category", "secure"),
+    [
+        ("http://198.51.100.7:80", InsecureTransportWarning, "https://"),
+        ("ws://198.51.100.7:8285/", InsecureTransportWarning, "wss://"),
+        ("pulsar://198.51.100.7:6650", PlaintextPulsarWarning, "pulsar+ssl://"),
+        ("redis://198.51.100.7:6379/0", InsecureTransportWarning, "rediss://"),
+    ],
+)
+def test_every_plain_scheme_to_another_host_warns_once(
+    url: str, category: type[Warning], secure: str
+) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lockcloud._core.network.warn_if_plain(url, what="the URL")
+        lockcloud._core.network.warn_if_plain(url, what="the URL")
+    assert [type(w.message) for w in caught] == [category]
+    assert secure in str(caught[0].message)
+    assert "in clear" in str(caught[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for local in ("127.0.0.1", "localhost", "[::1]", "sim.localhost"):
+            lockcloud._core.network.warn_if_plain(url.replace("198.51.100.7", local), what="the URL")
+        lockcloud._core.network.warn_if_plain(url.replace(url.split(":")[0], secure[:-3]), what="the URL")
+
+
+@pytest.mark.usefixtures("fresh_warnings")
+async def test_a_websocket_stream_on_plain_ws_to_another_host_warns(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lockcloud.events import WebSocketSource
+
+    connected: list[str] = []
+
+    async def connect(self: WebSocketSource) -> None:  # no traffic off this machine: only the warning matters
+        connected.append(self.url)
+
+    monkeypatch.setattr(WebSocketSource, "_connect", connect)
+    source = WebSocketSource(
+        WebSocketOptions(url="ws://198.51.100.7:8285/", access_id="id", access_secret=SECRET)
+    )
+    with pytest.warns(InsecureTransportWarning, match="wss://"):
+        await source.open()
+    assert connected == ["ws://198.51.100.7:8285/"]
+    await source.close(0.1)
