@@ -48,7 +48,7 @@ __all__ = ["listen", "partition_of"]
 @click.option(
     "--connect-timeout",
     type=float,
-    callback=positive,
+    callback=positive_seconds,
     help="Seconds to reach the broker and each try to subscribe may take (default 10).",
 )
 @subscription_option

@@ -44,7 +44,7 @@ from lockcloud._core.errors import (
     SubscribeError,
     ValidationError,
 )
-from lockcloud._core.network import warn_if_plain
+from lockcloud._core.network import is_local_host, warn_if_plain
 from lockcloud._core.wire import subscription_for, topic_for
 from lockcloud.crypto import pulsar_password
 from lockcloud.events._source import Outcome, SourceClosed, SourceMessage
@@ -81,7 +81,7 @@ def _attempt_seconds(options: PulsarOptions) -> int:
     ``connect_timeout``, so that a colliding attempt fails fast and the next one, with fresh ids, follows; on any
     other broker ``connect_timeout`` itself (capped by ``operation_timeout``), as a distant broker may need it.
     """
-    if _is_loopback(urllib.parse.urlsplit(options.url).hostname or ""):
+    if is_local_host(urllib.parse.urlsplit(options.url).hostname or ""):
         return max(1, int(options.connect_timeout / 8))
     return max(1, round(min(options.operation_timeout, options.connect_timeout)))
 
