@@ -325,10 +325,12 @@ class _Bridge:
         self._receive = receive
         self._send = send
         self._loop = asyncio.get_running_loop()
-        # The receiving thread hands messages over through this queue in batches; its bound is the backpressure.
-        self._incoming: asyncio.Queue[list[Any]] = asyncio.Queue(
-            maxsize=max(1, request.queue_size // _HANDOFF_BATCH)
-        )
+        # The receiving thread hands messages over through this queue in batches; the semaphore bounds the batches
+        # in it (the backpressure), taken by the thread before a hand-off and given back by _forward. (A bounded
+        # queue filled with run_coroutine_threadsafe would need a timed wait that it cannot cancel safely: a put
+        # completing as it is cancelled would be sent twice.)
+        self._incoming: asyncio.Queue[list[Any]] = asyncio.Queue()
+        self._room = threading.BoundedSemaphore(max(1, request.queue_size // _HANDOFF_BATCH))
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._receive_from_broker, name="lockcloud-sim-ws", daemon=True
@@ -389,16 +391,13 @@ class _Bridge:
                 with contextlib.suppress(Exception):
                     while len(batch) < _HANDOFF_BATCH:
                         batch.append(self._consumer.receive(timeout_millis=0))
-                while not self._stop.is_set():
-                    try:
-                        handoff = asyncio.run_coroutine_threadsafe(self._incoming.put(batch), self._loop)
-                    except RuntimeError:
-                        return  # the event loop is gone
-                    try:
-                        handoff.result(_HANDOFF_POLL)
-                        break
-                    except TimeoutError:
-                        handoff.cancel()
+                while not self._room.acquire(timeout=_HANDOFF_POLL):
+                    if self._stop.is_set():
+                        return
+                try:
+                    self._loop.call_soon_threadsafe(self._incoming.put_nowait, batch)
+                except RuntimeError:
+                    return  # the event loop is gone
         finally:
             with contextlib.suppress(Exception):
                 self._consumer.close()
@@ -414,6 +413,7 @@ class _Bridge:
         outstanding = self._outstanding
         while True:
             batch = await self._incoming.get()
+            self._room.release()
             for message in batch:
                 message_id = message.message_id()
                 encoded = base64.b64encode(message_id.serialize()).decode()
