@@ -24,12 +24,16 @@ from typing import Any
 
 import pulsar
 from _harness import rate_and_cpu_rows, run_standalone, take
-from bench_decode import ACCESS_ID, SECRET, TOPIC, _publish_backlog
+from bench_decode import ACCESS_ID, SECRET, _publish_backlog
 
+from lockcloud._core.wire import topic_for
 from lockcloud.events import EnrollmentProgress, EventStream
 from lockcloud.events._options import pulsar_stream, websocket_stream
 from lockcloud.events._pulsar import native_threads, threads_alive
 
+#: The simulator's topic: the project's default env, GCM like a default Tuya project.
+TOPIC = topic_for(ACCESS_ID)
+_ENV = "event"
 _SIM_SERVE = [sys.executable, "-m", "lockcloud", "sim", "serve", "--json"]
 
 
@@ -71,7 +75,7 @@ def measure(quick: bool = False) -> list[dict[str, Any]]:
         sides = ("websocket", "native")
         names = {side: [f"bench-{side}-{index}" for index in range(rounds + 1)] for side in sides}
         _create_subscriptions(info["pulsar_url"], [name for side in sides for name in names[side]])
-        _publish_backlog(info["pulsar_url"], messages)
+        _publish_backlog(info["pulsar_url"], _ENV, messages, "aes_gcm")
 
         def stream(side: str, subscription: str) -> EventStream:
             if side == "websocket":

@@ -4,8 +4,8 @@
   ticket into the 16-byte key that :func:`encrypt_password` uses for the PIN.
 * Media files: :func:`decrypt_media` opens the container Tuya stores cover images in;
   :class:`MediaDecryptor` does the same chunk by chunk for streamed downloads.
-* Push messages: :func:`decrypt_message` opens the ``data`` of a Pulsar envelope and
-  :func:`pulsar_password` derives the broker password.
+* Push messages: :func:`decrypt_message` opens the ``data`` of a Pulsar envelope (:class:`MessageCipher` does
+  it for many messages with one key) and :func:`pulsar_password` derives the broker password.
 
 The ``encrypt_*`` inverses exist for the local simulator and for tests.
 
@@ -31,6 +31,7 @@ from lockcloud._core.errors import CryptoError
 __all__ = [
     "MEDIA_HEADER_SIZE",
     "MediaDecryptor",
+    "MessageCipher",
     "decrypt_media",
     "decrypt_message",
     "decrypt_password",
@@ -245,9 +246,84 @@ def _message_key(access_secret: str) -> bytes:
 
 def _cipher_mode(em: str | None) -> str:
     mode = (em or "aes_ecb").strip().lower()
-    if mode not in {"aes_ecb", "aes_gcm"}:
+    if mode not in _MESSAGE_MODES:
         raise CryptoError(f"unknown message encryption {em!r} (expected 'aes_gcm' or 'aes_ecb')")
     return mode
+
+
+_MESSAGE_MODES = frozenset({"aes_ecb", "aes_gcm"})
+#: What an ``em`` property usually holds, mapped without string work on the hot path.
+_EXACT_MODES = {None: "aes_ecb", "": "aes_ecb", "aes_ecb": "aes_ecb", "aes_gcm": "aes_gcm"}
+
+
+class MessageCipher:
+    """Opens the ``data`` of push messages encrypted with one key; build it once and reuse it.
+
+    AES-GCM goes through ``cryptography``'s ``AESGCM``, one object per key serving every nonce (pycryptodome must
+    build a cipher object per nonce, which cost more than the rest of decoding a message); AES-ECB through
+    pycryptodome, one cipher object for every message (ECB keeps no state between blocks).
+    :func:`decrypt_message` and the stream's decoder both decrypt here.
+    """
+
+    __slots__ = ("_ecb", "_gcm")
+
+    def __init__(self, key: bytes) -> None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        raw = _aes_key(key, "message key")
+        self._gcm = AESGCM(raw)
+        self._ecb: Any = AES.new(raw, AES.MODE_ECB)
+
+    @classmethod
+    def for_secret(cls, access_secret: str) -> MessageCipher:
+        """The cipher of a project: the key is characters 8 to 24 of its access secret."""
+        return cls(_message_key(access_secret))
+
+    def __repr__(self) -> str:
+        return "MessageCipher(<key hidden>)"
+
+    def decrypt(self, data_b64: str | bytes, em: str | None = None) -> bytes:
+        """The plaintext of a message's base64 ``data``; ``em`` as in :func:`decrypt_message`."""
+        mode = _EXACT_MODES.get(em) if em is None or type(em) is str else None
+        if mode is None:
+            mode = _cipher_mode(em)
+        try:
+            # Strict: an alphabet character short, a stray byte or misplaced padding is an error, not skipped.
+            raw = binascii.a2b_base64(data_b64, strict_mode=True)
+        except (binascii.Error, ValueError, TypeError):
+            raise CryptoError("message data is not valid base64") from None
+        if mode == "aes_gcm":
+            return self.open_gcm(raw)
+        return self.open_ecb(raw)
+
+    def open_gcm(self, raw: bytes) -> bytes:
+        """12-byte nonce, ciphertext, 16-byte tag, no associated data (Tuya's layout) -> plaintext."""
+        if len(raw) < _GCM_NONCE_SIZE + _GCM_TAG_SIZE:
+            raise CryptoError(f"message data too short for AES-GCM: {len(raw)} bytes")
+        view = memoryview(raw)
+        try:
+            return self._gcm.decrypt(view[:_GCM_NONCE_SIZE], view[_GCM_NONCE_SIZE:], None)
+        except _invalid_tag():
+            raise CryptoError(
+                "message authentication failed (tampered data or wrong access secret)"
+            ) from None
+
+    def open_ecb(self, raw: bytes) -> bytes:
+        """Whole AES blocks with PKCS7 padding -> plaintext, the padding checked and stripped."""
+        _check_ciphertext(raw, "message data")
+        return _unpad(self._ecb.decrypt(raw), "message data")
+
+
+_InvalidTag: type[Exception] | None = None
+
+
+def _invalid_tag() -> type[Exception]:
+    global _InvalidTag
+    if _InvalidTag is None:
+        from cryptography.exceptions import InvalidTag
+
+        _InvalidTag = InvalidTag
+    return _InvalidTag
 
 
 def decrypt_message(data_b64: str | bytes, access_secret: str, em: str | None = None) -> bytes:
@@ -255,23 +331,11 @@ def decrypt_message(data_b64: str | bytes, access_secret: str, em: str | None = 
 
     ``em`` is the message property of the same name: ``"aes_gcm"`` (12-byte nonce, ciphertext, 16-byte tag,
     no associated data) or ``"aes_ecb"``, also meant by a missing or empty ``em`` (PKCS7, unpadded properly).
-    The key is characters 8 to 24 of the access secret.
+    The key is characters 8 to 24 of the access secret. To open many messages, build a :class:`MessageCipher`
+    once instead.
     """
-    mode = _cipher_mode(em)
-    key = _message_key(access_secret)
-    try:
-        raw = base64.b64decode(data_b64, validate=True)
-    except (binascii.Error, ValueError, TypeError):
-        raise CryptoError("message data is not valid base64") from None
-    if mode == "aes_ecb":
-        return _ecb_decrypt(raw, key, "message data")
-    if len(raw) < _GCM_NONCE_SIZE + _GCM_TAG_SIZE:
-        raise CryptoError(f"message data too short for AES-GCM: {len(raw)} bytes")
-    nonce, ciphertext, tag = raw[:_GCM_NONCE_SIZE], raw[_GCM_NONCE_SIZE:-_GCM_TAG_SIZE], raw[-_GCM_TAG_SIZE:]
-    try:
-        return bytes(AES.new(key, AES.MODE_GCM, nonce=nonce).decrypt_and_verify(ciphertext, tag))
-    except ValueError:
-        raise CryptoError("message authentication failed (tampered data or wrong access secret)") from None
+    _cipher_mode(em)
+    return MessageCipher.for_secret(access_secret).decrypt(data_b64, em)
 
 
 def encrypt_message(plaintext: bytes, access_secret: str, em: str | None = None) -> str:
@@ -281,9 +345,10 @@ def encrypt_message(plaintext: bytes, access_secret: str, em: str | None = None)
     if mode == "aes_ecb":
         raw = _ecb_encrypt(bytes(plaintext), key)
     else:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         nonce = os.urandom(_GCM_NONCE_SIZE)
-        ciphertext, tag = AES.new(key, AES.MODE_GCM, nonce=nonce).encrypt_and_digest(bytes(plaintext))
-        raw = nonce + bytes(ciphertext) + bytes(tag)
+        raw = nonce + AESGCM(key).encrypt(nonce, bytes(plaintext), None)
     return base64.b64encode(raw).decode("ascii")
 
 

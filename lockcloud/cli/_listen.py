@@ -18,7 +18,14 @@ from lockcloud.cli._format import describe_event, event_document
 from lockcloud.cli._options import connection_options, positive_seconds, subscription_option
 from lockcloud.cli._output import Output
 from lockcloud.cli._run import run
-from lockcloud.cli._target import Connection, connect, open_events, open_target, resolve_device
+from lockcloud.cli._target import (
+    Connection,
+    connect,
+    open_events,
+    open_target,
+    push_over_websocket,
+    resolve_device,
+)
 from lockcloud.events import Decoder, Event, SourceMessage
 
 __all__ = ["listen", "partition_of"]
@@ -38,6 +45,12 @@ __all__ = ["listen", "partition_of"]
     metavar="REDIS_URL",
     help="Also forward every message to this Redis stream, for web workers (needs lockcloud[redis]).",
 )
+@click.option(
+    "--connect-timeout",
+    type=float,
+    callback=positive_seconds,
+    help="Seconds to reach the broker and each try to subscribe may take (default 10).",
+)
 @subscription_option
 @connection_options
 def listen(
@@ -46,15 +59,19 @@ def listen(
     duration: float | None,
     websocket: bool,
     relay: str | None,
+    connect_timeout: float | None,
     subscription: str | None,
     connection: Connection,
     out: Output,
 ) -> None:
-    """Print push events as they arrive and the partitions they come from (one JSON document per event and per
-    newly seen partition with --json); Ctrl-C to stop."""
+    """Print push events as they arrive and the partitions they come from; Ctrl-C to stop.
+
+    Once subscribed it says so in one line ("Listening on ..."; with --json a document of type "ready"), so a
+    script can wait for it; then one line (one JSON document) per event and per newly seen partition.
+    """
     if relay and websocket:
         raise click.UsageError("--relay forwards from Pulsar's own protocol; drop --websocket to relay")
-    request = _Request(connection, out, devices, count, duration, subscription)
+    request = _Request(connection, out, devices, count, duration, subscription, connect_timeout)
     run(out, _relay(request, relay) if relay else _listen(request, websocket))
 
 
@@ -80,6 +97,24 @@ class _Request:
     count: int | None
     duration: float | None
     subscription: str | None
+    connect_timeout: float | None = None
+
+    def stream_options(self) -> dict[str, Any]:
+        return {} if self.connect_timeout is None else {"connect_timeout": self.connect_timeout}
+
+
+def _ready(
+    out: Output, transport: str, description: str, topic: str | None, subscription: str | None
+) -> None:
+    out.emit(
+        {
+            "type": "ready",
+            "transport": transport,
+            "source": description,
+            "topic": topic,
+            "subscription": subscription,
+        }
+    )
 
 
 class _Partitions:
@@ -112,10 +147,22 @@ async def _listen(request: _Request, websocket: bool) -> None:
             out.note("the embedded simulator only pushes what this command makes it do, so expect silence")
         device_ids = [resolve_device(target, device) for device in request.devices]
         async with open_events(
-            cloud, verbose=request.connection.verbose, subscription=request.subscription, websocket=websocket
+            cloud,
+            verbose=request.connection.verbose,
+            subscription=request.subscription,
+            websocket=websocket,
+            **request.stream_options(),
         ) as stream:
             events = stream.subscribe(device_id=device_ids or None)
-            out.say(f"Listening on {stream.source.description}; Ctrl-C to stop.")
+            source = stream.source
+            _ready(
+                out,
+                "websocket" if push_over_websocket(websocket) else "pulsar",
+                source.description,
+                stream.topic,
+                getattr(source, "subscription", None),
+            )
+            out.say(f"Listening on {source.description}; Ctrl-C to stop.")
             partitions = _Partitions(out)
             seen = 0
             deadline = time.monotonic() + request.duration if request.duration else None
@@ -157,11 +204,22 @@ async def _relay(request: _Request, relay_url: str) -> None:
             if request.count is not None and shown >= request.count:
                 enough.set()
 
-        options: dict[str, Any] = {"pulsar_log_level": "info" if request.connection.verbose else "error"}
+        options: dict[str, Any] = {
+            "pulsar_log_level": "info" if request.connection.verbose else "error",
+            **request.stream_options(),
+        }
         if request.subscription:
             options["subscription"] = request.subscription
         forwarder = cloud.relay_forwarder(relay_url, on_relayed=relayed, **options)
         async with forwarder:
+            source = forwarder.source
+            _ready(
+                out,
+                "pulsar",
+                source.description,
+                getattr(source, "topic", None),
+                getattr(source, "subscription", None),
+            )
             out.say(
                 f"Relaying {forwarder.source.description} to {forwarder.relay_address} {forwarder.key}; "
                 "Ctrl-C to stop."

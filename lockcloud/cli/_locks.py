@@ -102,6 +102,11 @@ async def _keys(
     show_default=True,
     help="Give up (and cancel at the lock) after this many seconds without progress.",
 )
+@click.option(
+    "--websocket",
+    is_flag=True,
+    help="Follow the lock's pushes over WebSocket (port 8285; no pulsar-client needed), not Pulsar's protocol.",
+)
 @subscription_option
 @connection_options
 def enroll(
@@ -110,6 +115,7 @@ def enroll(
     user_type: UserType,
     unlock_type: UnlockType,
     timeout: float,
+    websocket: bool,
     subscription: str | None,
     connection: Connection,
     out: Output,
@@ -118,7 +124,7 @@ def enroll(
 
     DEVICE is a device id (with --sim also a role such as front_door). Ctrl-C cancels the enrollment at the lock.
     """
-    run(out, _enroll(connection, out, device, user, user_type, unlock_type, timeout, subscription))
+    run(out, _enroll(connection, out, device, user, user_type, unlock_type, timeout, subscription, websocket))
 
 
 async def _enroll(
@@ -130,6 +136,7 @@ async def _enroll(
     unlock_type: UnlockType,
     idle_timeout: float,
     subscription: str | None,
+    websocket: bool = False,
 ) -> None:
     async with (
         open_target(connection, out, press_interval=SIM_PRESS_INTERVAL) as target,
@@ -140,7 +147,9 @@ async def _enroll(
         out.say(
             f"Enrolling a {unlock_type.value} for {user} on {device_id}; follow the lock's prompts{hint}."
         )
-        async with open_events(cloud, verbose=connection.verbose, subscription=subscription) as stream:
+        async with open_events(
+            cloud, verbose=connection.verbose, subscription=subscription, websocket=websocket
+        ) as stream:
             result = await enroll_with_progress(
                 cloud,
                 stream,

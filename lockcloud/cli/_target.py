@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from lockcloud._core.environment import ENV_ACCESS_ID, ENV_ACCESS_SECRET
+from lockcloud._core.environment import ENV_ACCESS_ID, ENV_ACCESS_SECRET, ENV_PUSH_TRANSPORT
 from lockcloud._core.wire import PRODUCTION_ENV
 from lockcloud.cli._errors import CommandError
 from lockcloud.cli._output import Output
@@ -138,6 +139,17 @@ async def connect(target: Target, **options: Any) -> AsyncIterator[LockCloud]:
         yield cloud
 
 
+def push_over_websocket(websocket: bool) -> bool:
+    """Whether a command reads the push stream over WebSocket: its ``--websocket`` flag, or else
+    ``LOCKCLOUD_PUSH_TRANSPORT=websocket`` (as ``LockCloud.from_env`` reads it)."""
+    if websocket:
+        return True
+    transport = os.environ.get(ENV_PUSH_TRANSPORT, "").strip().lower()
+    if transport not in ("", "pulsar", "websocket"):
+        raise CommandError(f"{ENV_PUSH_TRANSPORT} must be 'pulsar' or 'websocket', not {transport!r}")
+    return transport == "websocket"
+
+
 def open_events(
     cloud: LockCloud,
     *,
@@ -148,9 +160,10 @@ def open_events(
 ) -> EventStream:
     """The project's push stream, read through subscriptions only; the C++ Pulsar client logs errors only,
     unless ``--verbose``. ``websocket`` reads it over Pulsar's WebSocket API. The CLI's only call of
-    ``cloud.events``."""
+    ``cloud.events``. ``LOCKCLOUD_PUSH_TRANSPORT=websocket`` counts as ``websocket`` (see
+    :func:`push_over_websocket`)."""
     options.setdefault("firehose", False)
-    if websocket:
+    if push_over_websocket(websocket):
         options["transport"] = "websocket"
     else:
         options["pulsar_log_level"] = "info" if verbose else "error"

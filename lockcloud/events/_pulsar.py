@@ -44,7 +44,7 @@ from lockcloud._core.errors import (
     SubscribeError,
     ValidationError,
 )
-from lockcloud._core.network import warn_if_plain
+from lockcloud._core.network import is_local_host, warn_if_plain
 from lockcloud._core.wire import subscription_for, topic_for
 from lockcloud.crypto import pulsar_password
 from lockcloud.events._source import Outcome, SourceClosed, SourceMessage
@@ -68,8 +68,22 @@ LogLevel = Literal["debug", "info", "warn", "warning", "error"]
 _SUBSCRIPTION_TYPES = ("failover", "exclusive", "shared", "key_shared")
 _INITIAL_POSITIONS = ("latest", "earliest")
 _LOG_LEVELS = ("debug", "info", "warn", "warning", "error")
-#: Subscribe attempts that time out before giving up (see PulsarSource._subscribe: pulsar-lite's consumer ids).
+#: Subscribing gives up after this many connect_timeouts in all (see PulsarSource._subscribe: pulsar-lite's ids).
 _SUBSCRIBE_ATTEMPTS = 4
+#: What pulsar-client is given, beyond its own operation timeout, to answer a subscribe.
+_ANSWER_MARGIN = 5.0
+
+
+def _attempt_seconds(options: PulsarOptions) -> int:
+    """pulsar-client's operation timeout (whole seconds), which bounds each subscribe attempt.
+
+    On a broker on this machine (pulsar-lite, whose consumer ids collide between processes) an eighth of
+    ``connect_timeout``, so that a colliding attempt fails fast and the next one, with fresh ids, follows; on any
+    other broker ``connect_timeout`` itself (capped by ``operation_timeout``), as a distant broker may need it.
+    """
+    if is_local_host(urllib.parse.urlsplit(options.url).hostname or ""):
+        return max(1, int(options.connect_timeout / 8))
+    return max(1, round(min(options.operation_timeout, options.connect_timeout)))
 
 
 def auth_params(access_id: str, access_secret: str) -> str:
@@ -135,9 +149,10 @@ class PulsarOptions:
     path, or False to switch it off explicitly. ``initial_position`` only matters when the subscription is first
     created. ``receiver_queue_size`` is pulsar-client's prefetch queue and ``receive_window`` the most messages
     handed over in one batch. ``connect_timeout`` bounds opening: a refused connection, a TLS or authentication
-    failure, or a subscription nobody answers, each raise :class:`~lockcloud.SubscribeError` within it (a
-    subscribe that times out on a shared subscription type is tried up to 4 times: a consumer joining others on a
-    local pulsar-lite broker needs that). ``log_level`` / ``log_file`` set pulsar-client's own log (see the module
+    failure, or a subscription nobody answers, each raise :class:`~lockcloud.SubscribeError`. Each subscribe
+    attempt is bounded by pulsar-client's own operation timeout: ``connect_timeout`` (at most ``operation_timeout``),
+    an eighth of it on a broker on this machine; one that times out is tried again with fresh consumer ids, for up to 4 ``connect_timeout``
+    in all (a consumer joining others on a local pulsar-lite broker needs that), except on an exclusive subscription. ``log_level`` / ``log_file`` set pulsar-client's own log (see the module
     docstring).
     """
 
@@ -413,6 +428,8 @@ class PulsarSource:
         self._closed = False
         self._threads: set[int] = set()
         self._log: _LogForwarder | None = None
+        # Topic name -> partition number (None: not partitioned), parsed once per topic rather than per message.
+        self._partitions: dict[str, int | None] = {}
 
     @property
     def description(self) -> str:
@@ -442,7 +459,7 @@ class PulsarSource:
             "authentication": pulsar.AuthenticationBasic(
                 auth_params_string=auth_params(options.access_id, options.access_secret)
             ),
-            "operation_timeout_seconds": max(1, round(options.operation_timeout)),
+            "operation_timeout_seconds": _attempt_seconds(options),
             "connection_timeout_ms": max(1, round(options.connect_timeout * 1000)),
             "logger": pulsar.FileLogger(level, log_path),
         }
@@ -575,12 +592,19 @@ class PulsarSource:
         conf.schema(pulsar.schema.BytesSchema().schema_info())
         loop = asyncio.get_running_loop()
         # pulsar-lite keys a subscription's consumers by the id the client gave them, and every client numbers
-        # its consumers from 0 (one per partition): the second process on a shared subscription collides, the
-        # broker drops the connection and the subscribe times out. The next attempt gets fresh ids. (Pulsar itself
-        # scopes ids by connection.) An exclusive subscription is not meant to be joined: one attempt.
-        attempts = 1 if options.subscription_type == "exclusive" else _SUBSCRIBE_ATTEMPTS
-        timeout = options.connect_timeout
-        for attempt in range(1, attempts + 1):
+        # its consumers from 0 (one per partition): a process joining others on a subscription collides, the
+        # broker drops the connection, and pulsar-client retries the same ids until its operation timeout fails
+        # the subscribe (Result.Timeout). The next attempt gets fresh ids. (Pulsar itself scopes ids by
+        # connection.) So each attempt is bounded by pulsar-client itself, whose operation timeout is a fraction of
+        # connect_timeout (see _attempt_seconds): no attempt is ever abandoned while pulsar-client still runs it,
+        # where it could later take partitions behind our back. Listeners started together then subscribe one
+        # after another, an attempt apart. An exclusive subscription is not meant to be joined: one attempt.
+        started = loop.time()
+        budget = options.connect_timeout * _SUBSCRIBE_ATTEMPTS
+        attempt_seconds = _attempt_seconds(options)
+        attempts = 0
+        while True:
+            attempts += 1
             subscribed: asyncio.Future[Any] = loop.create_future()
 
             def done(value: Any, subscribed: asyncio.Future[Any] = subscribed) -> None:
@@ -588,30 +612,35 @@ class PulsarSource:
 
             self._client.subscribe_async_v2(self.topic, self.subscription, conf, done)
             try:
-                async with asyncio.timeout(timeout):
+                # pulsar-client answers within its operation timeout; the margin is for a loaded machine.
+                async with asyncio.timeout(attempt_seconds + _ANSWER_MARGIN):
                     value = await asyncio.shield(subscribed)
             except TimeoutError:
+                # pulsar-client did not answer at all: stop the whole client, so that nothing it was still doing
+                # can subscribe later, and report it.
                 subscribed.add_done_callback(_close_late_consumer)
-                value = None
-            timed_out = value is None or (
-                isinstance(value, _pulsar.Error) and value.error == pulsar.Result.Timeout
-            )
-            if timed_out and attempt < attempts:
-                logger.info(
-                    "subscribing to %s timed out (attempt %d of %d); trying again",
-                    self.topic,
-                    attempt,
-                    attempts,
+                self.shutdown()
+                raise self._failure(
+                    f"pulsar-client did not answer the subscribe within {attempt_seconds + _ANSWER_MARGIN:g} s",
+                    "timeout",
+                    "see the lockcloud.events.pulsar log",
+                ) from None
+            timed_out = isinstance(value, _pulsar.Error) and value.error == pulsar.Result.Timeout
+            if not timed_out:
+                break
+            if options.subscription_type == "exclusive" or loop.time() - started + attempt_seconds > budget:
+                raise self._failure(
+                    f"the broker did not confirm the subscription within {loop.time() - started:.0f} s"
+                    + (f" ({attempts} attempts of {attempt_seconds:g} s)" if attempts > 1 else ""),
+                    "timeout",
+                    "another consumer may be holding the subscription (a running 'lockcloud listen', or another "
+                    "process): stop it or pass a subscription of your own",
                 )
-                continue
-            break
-        if value is None:
-            raise self._failure(
-                f"the broker did not confirm the subscription within connect_timeout={timeout:g} s"
-                + (f" ({attempts} attempts)" if attempts > 1 else ""),
-                "timeout",
-                "another consumer may be holding the subscription (a running 'lockcloud listen', or another "
-                "process): stop it or pass a subscription of your own",
+            logger.info(
+                "subscribing to %s timed out after %g s (attempt %d); trying again",
+                self.topic,
+                attempt_seconds,
+                attempts,
             )
         if isinstance(value, _pulsar.Error):
             raise self._subscribe_error(value.error, value.message) from None
@@ -684,10 +713,10 @@ class PulsarSource:
         topic = raw.topic_name()
         message_id = raw.message_id()
         text_id = str(message_id)
-        partition: int | None = None
-        marker = topic.rfind("-partition-")
-        if marker != -1 and topic[marker + 11 :].isdigit():
-            partition = int(topic[marker + 11 :])
+        partitions = self._partitions
+        partition = partitions.get(topic, -1)
+        if partition == -1:
+            partition = partitions[topic] = _partition_of(topic)
         return SourceMessage(
             raw.data(),
             raw.properties(),
@@ -796,6 +825,13 @@ class PulsarSource:
 
         operation(done)
         return future
+
+
+def _partition_of(topic: str) -> int | None:
+    marker = topic.rfind("-partition-")
+    if marker != -1 and topic[marker + 11 :].isdigit():
+        return int(topic[marker + 11 :])
+    return None
 
 
 def _settle_result(future: asyncio.Future[Any], result: Any) -> None:

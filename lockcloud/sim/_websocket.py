@@ -43,6 +43,10 @@ _SUBSCRIPTION_TYPES = ("Exclusive", "Failover", "Shared", "Key_Shared")
 _RECEIVE_POLL_MS = 100
 _HANDOFF_POLL = 0.2
 _REDELIVERY_TICK = 0.05
+#: Most messages handed from the receiving thread to the event loop at once.
+_HANDOFF_BATCH = 100
+#: Most unacknowledged messages remembered per connection when nothing is resent on a timer (ackTimeoutMillis=0).
+_UNTIMED_OUTSTANDING = 10_000
 
 
 class _Refused(Exception):
@@ -321,8 +325,12 @@ class _Bridge:
         self._receive = receive
         self._send = send
         self._loop = asyncio.get_running_loop()
-        # The receiving thread hands messages over through this queue; its bound is the backpressure.
-        self._incoming: asyncio.Queue[Any] = asyncio.Queue(maxsize=request.queue_size)
+        # The receiving thread hands messages over through this queue in batches; the semaphore bounds the batches
+        # in it (the backpressure), taken by the thread before a hand-off and given back by _forward. (A bounded
+        # queue filled with run_coroutine_threadsafe would need a timed wait that it cannot cancel safely: a put
+        # completing as it is cancelled would be sent twice.)
+        self._incoming: asyncio.Queue[list[Any]] = asyncio.Queue()
+        self._room = threading.BoundedSemaphore(max(1, request.queue_size // _HANDOFF_BATCH))
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._receive_from_broker, name="lockcloud-sim-ws", daemon=True
@@ -376,16 +384,20 @@ class _Bridge:
                         with contextlib.suppress(RuntimeError):
                             asyncio.run_coroutine_threadsafe(self.drop(), self._loop)
                     return
-                while not self._stop.is_set():
-                    try:
-                        handoff = asyncio.run_coroutine_threadsafe(self._incoming.put(message), self._loop)
-                    except RuntimeError:
-                        return  # the event loop is gone
-                    try:
-                        handoff.result(_HANDOFF_POLL)
-                        break
-                    except TimeoutError:
-                        handoff.cancel()
+                # Whatever else is already queued goes over with it: one hand-off to the event loop per batch,
+                # not per message (a wake-up of the loop and a GIL hand-over each).
+                batch = [message]
+                # pulsar.Timeout: nothing more is queued; any other failure shows again on the next blocking receive.
+                with contextlib.suppress(Exception):
+                    while len(batch) < _HANDOFF_BATCH:
+                        batch.append(self._consumer.receive(timeout_millis=0))
+                while not self._room.acquire(timeout=_HANDOFF_POLL):
+                    if self._stop.is_set():
+                        return
+                try:
+                    self._loop.call_soon_threadsafe(self._incoming.put_nowait, batch)
+                except RuntimeError:
+                    return  # the event loop is gone
         finally:
             with contextlib.suppress(Exception):
                 self._consumer.close()
@@ -397,19 +409,27 @@ class _Bridge:
         self._closing.discard(self._thread_done)
 
     async def _forward(self) -> None:
+        ack_timeout = self._request.ack_timeout
+        outstanding = self._outstanding
         while True:
-            message = await self._incoming.get()
-            encoded = base64.b64encode(message.message_id().serialize()).decode()
-            frame = {
-                "messageId": encoded,
-                "payload": base64.b64encode(message.data()).decode(),
-                "properties": dict(message.properties()),
-                "publishTime": _iso(message.publish_timestamp()),
-                "redeliveryCount": message.redelivery_count(),
-            }
-            deadline = self._loop.time() + self._request.ack_timeout
-            self._outstanding[encoded] = _Outstanding(message.message_id(), frame, deadline)
-            await self.send_text(json.dumps(frame))
+            batch = await self._incoming.get()
+            self._room.release()
+            for message in batch:
+                message_id = message.message_id()
+                encoded = base64.b64encode(message_id.serialize()).decode()
+                frame = {
+                    "messageId": encoded,
+                    "payload": base64.b64encode(message.data()).decode(),
+                    "properties": dict(message.properties()),
+                    "publishTime": _iso(message.publish_timestamp()),
+                    "redeliveryCount": message.redelivery_count(),
+                }
+                outstanding[encoded] = _Outstanding(message_id, frame, self._loop.time() + ack_timeout)
+                if not ack_timeout and len(outstanding) > _UNTIMED_OUTSTANDING:
+                    # Nothing is resent on a timer, so the oldest entry is only a shortcut for its ack or negative
+                    # ack (both still work without it, from the id): forget it rather than grow without bound.
+                    del outstanding[next(iter(outstanding))]
+                await self.send_text(json.dumps(frame))
 
     async def _redeliver_overdue(self) -> None:
         while True:
@@ -462,10 +482,16 @@ class _Bridge:
         if kind == "negativeAcknowledge":
             if outstanding is not None:
                 await self._resend(outstanding)
+            else:
+                # Forgotten (see _forward): left to the broker, as Pulsar's own WebSocket service does (pulsar-lite
+                # ignores it: the message comes back when this connection closes, being unacknowledged).
+                with contextlib.suppress(Exception):
+                    self._consumer.negative_acknowledge(message_id)
             return
         self._outstanding.pop(encoded, None)
         try:
-            self._consumer.acknowledge(message_id)
+            # Asynchronous: the blocking acknowledge waits for pulsar-client and stalls every bridge's event loop.
+            self._consumer._consumer.acknowledge_async(message_id, _ack_done)
         except Exception as exc:
             logger.debug("WebSocket consumer: acknowledgement failed: %s", type(exc).__name__)
 
@@ -487,6 +513,12 @@ class _Bridge:
         # Messages handed over but never sent stay unacknowledged: the broker delivers them again.
         while not self._incoming.empty():
             self._incoming.get_nowait()
+        self._outstanding.clear()
+
+
+def _ack_done(result: Any) -> None:
+    # On a pulsar-client thread; a lost acknowledgement is a redelivery, which clients dedupe.
+    pass
 
 
 class _ClientGone(Exception):

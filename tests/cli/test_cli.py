@@ -224,6 +224,11 @@ def test_enroll_with_progress_and_listen(
     assert "Enrolled as key #4." in text
     assert main(["listen", "--count", "3", "--duration", "20", "--subscription", "cli-test", "--json"]) == 0
     documents = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    # First the listener says it is subscribed, then the partitions and events.
+    ready = documents.pop(0)
+    assert ready["type"] == "ready"
+    assert ready["transport"] == "pulsar"
+    assert ready["subscription"] == "cli-test"
     events = [document for document in documents if document["type"] != "partition"]
     assert [event["type"] for event in events] == ["EnrollmentProgress"] * 3
     assert [event["body"]["bizData"]["period"] for event in events] == [1, 1, 0]
@@ -255,6 +260,7 @@ def test_the_test_channel_end_to_end(
     listen = ["listen", "--count", "3", "--duration", "20", "--subscription", "cli-test-channel", "--json"]
     assert main(listen) == 0
     documents = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert documents.pop(0)["type"] == "ready"
     assert [document["type"] for document in documents] == ["EnrollmentProgress"] * 3
     assert {document["partition"] for document in documents} == {None}
 
@@ -285,7 +291,8 @@ def test_listen_relays_to_redis(
     ]
     assert main([*arguments, "--duration", "20"]) == 0
     documents = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [d["type"] for d in documents if d["type"] != "partition"] == ["EnrollmentProgress"] * 3
+    assert documents[0]["type"] == "ready"
+    assert [d["type"] for d in documents[1:] if d["type"] != "partition"] == ["EnrollmentProgress"] * 3
     client = redis.Redis.from_url(redis_server.url)
     try:
         assert client.xlen(f"lockcloud:events:{served_env['access_id']}") >= 3

@@ -47,7 +47,9 @@ def test_listen_over_websocket_prints_the_enrollment_pushes(
         "--json",
     ]
     assert main(command) == 0
-    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    ready, *events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert ready["type"] == "ready"
+    assert ready["transport"] == "websocket"
     assert [event["type"] for event in events] == ["EnrollmentProgress"] * 3
     assert [event["body"]["bizData"]["period"] for event in events] == [1, 1, 0]
     assert {event["device_id"] for event in events} == {"sim-back-door"}
@@ -67,3 +69,43 @@ def test_doctor_tries_the_push_channel_over_websocket(
     assert push["ok"] is True
     assert served["websocket_url"] in str(push)
     assert "(WebSocket)" in str(push)
+
+
+@pytest.mark.parametrize("how", ["flag", "environment"])
+def test_enroll_follows_the_pushes_over_websocket(
+    served: dict[str, Any], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """--websocket, or LOCKCLOUD_PUSH_TRANSPORT=websocket: the enrollment's own stream reads the WebSocket API."""
+    arguments = [
+        "enroll",
+        "sim-back-door",
+        "--user",
+        "sim-alice",
+        "--type",
+        "card",
+        "--subscription",
+        f"ws-{how}",
+    ]
+    if how == "flag":
+        arguments.append("--websocket")
+    else:
+        monkeypatch.setenv("LOCKCLOUD_PUSH_TRANSPORT", "websocket")
+    # The native port leads nowhere: only a stream over WebSocket sees the lock's presses.
+    monkeypatch.setenv("LOCKCLOUD_PULSAR_URL", "pulsar://127.0.0.1:1")
+    assert main(arguments) == 0
+    assert "Enrolled as key" in capsys.readouterr().out
+
+
+def test_listen_honours_the_push_transport_variable(
+    served: dict[str, Any], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOCKCLOUD_PUSH_TRANSPORT", "websocket")
+    assert main(["listen", "--duration", "0.2", "--subscription", "ws-env", "--json"]) == 0
+    ready = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert ready["transport"] == "websocket"
+    assert ready["source"].startswith(served["websocket_url"].rstrip("/"))
+    monkeypatch.setenv("LOCKCLOUD_PUSH_TRANSPORT", "carrier-pigeon")
+    with pytest.raises(SystemExit) as exited:
+        main(["listen", "--duration", "0.2"])
+    assert exited.value.code == 1
+    assert "LOCKCLOUD_PUSH_TRANSPORT must be 'pulsar' or 'websocket'" in capsys.readouterr().err
