@@ -38,7 +38,7 @@ from lockcloud.events._options import EventsOptions, PushTransport, RelayForward
 from lockcloud.events._pulsar import PlaintextPulsarWarning, PulsarOptions, PulsarSettings, PulsarSource
 from lockcloud.events._source import Outcome, Source, SourceClosed, SourceMessage
 from lockcloud.events._stream import EventStream, StreamOptions, Subscription
-from lockcloud.events._webhook import WebhookSource, sign_webhook
+from lockcloud.events._webhook import WebhookSource, generate_webhook_secret, sign_webhook
 from lockcloud.events._websocket import WebSocketOptions, WebSocketSettings, WebSocketSource
 
 if TYPE_CHECKING:
@@ -84,6 +84,7 @@ __all__ = [
     "WebSocketSource",
     "WebhookSource",
     "decode_message",
+    "generate_webhook_secret",
     "sign_webhook",
 ]
 
