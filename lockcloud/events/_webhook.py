@@ -173,8 +173,10 @@ class WebhookSource:
         seconds(tolerance, "tolerance")
         seconds(accept_timeout, "accept_timeout")
         seconds(body_timeout, "body_timeout")
-        if max_remembered < 1:
-            raise ValidationError("tolerance, accept_timeout and max_remembered must be positive")
+        if replay_window is not None:
+            seconds(replay_window, "replay_window")
+        if not isinstance(max_remembered, int) or max_remembered < 1:
+            raise ValidationError("max_remembered must be a positive whole number")
         self._key = None if secret is None else _key(secret)
         self.insecure = insecure
         self.body_timeout = body_timeout
