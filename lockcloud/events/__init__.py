@@ -45,7 +45,7 @@ from lockcloud.events._pulsar import PlaintextPulsarWarning, PulsarOptions, Puls
 from lockcloud.events._registry import REGISTRY, Registration, registered_models
 from lockcloud.events._source import Outcome, Source, SourceClosed, SourceMessage
 from lockcloud.events._stream import EventStream, StreamOptions, Subscription
-from lockcloud.events._webhook import WebhookSource, sign_webhook
+from lockcloud.events._webhook import WebhookSource, generate_webhook_secret, sign_webhook
 from lockcloud.events._websocket import WebSocketOptions, WebSocketSettings, WebSocketSource
 
 if TYPE_CHECKING:
@@ -97,6 +97,7 @@ __all__ = [
     "WebSocketSource",
     "WebhookSource",
     "decode_message",
+    "generate_webhook_secret",
     "registered_models",
     "sign_webhook",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import time
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ from lockcloud.events import (
     EventStream,
     MemoryDeadLetters,
     WebhookSource,
+    generate_webhook_secret,
     sign_webhook,
 )
 
@@ -25,9 +27,11 @@ GUARD = 30.0
 HOOK_SECRET = "whsec-Zq8vN2pL5tR7yB4m"
 
 
-def signed(body: bytes, em: str | None = "aes_gcm", **headers: str) -> dict[str, str]:
+def signed(
+    body: bytes, em: str | None = "aes_gcm", *, message_id: str | None = None, **headers: str
+) -> dict[str, str]:
     """Headers of a signed POST of ``body``, as a relay would send it."""
-    result = sign_webhook(body, HOOK_SECRET)
+    result = sign_webhook(body, HOOK_SECRET, message_id=message_id)
     if em:
         result["em"] = em
     result.update({name.replace("_", "-"): value for name, value in headers.items()})
@@ -52,9 +56,14 @@ async def http(source: WebhookSource, stream: EventStream) -> AsyncIterator[http
 
 
 async def post(
-    http: httpx.AsyncClient, body: bytes, em: str | None = "aes_gcm", **headers: str
+    http: httpx.AsyncClient,
+    body: bytes,
+    em: str | None = "aes_gcm",
+    *,
+    message_id: str | None = None,
+    **headers: str,
 ) -> httpx.Response:
-    return await http.post("/tuya", content=body, headers=signed(body, em, **headers))
+    return await http.post("/tuya", content=body, headers=signed(body, em, message_id=message_id, **headers))
 
 
 async def test_posted_envelopes_become_events_in_both_ciphers(
@@ -114,7 +123,7 @@ async def test_unsigned_wrongly_signed_and_stale_posts_are_refused(
     tampered = await http.post("/", content=body + b" ", headers=good)
     for response in (unsigned, wrong, stale, future, tampered):
         assert response.status_code == 401, response.text
-        assert response.headers["www-authenticate"] == "x-lockcloud-signature"
+        assert response.headers["www-authenticate"] == "webhook-signature"
     assert "sign_webhook" in unsigned.json()["error"]
     assert "stale" in stale.json()["error"]
     assert stream.stats.received == 0
@@ -124,31 +133,50 @@ async def test_replays_are_answered_duplicate_and_delivered_once(
     http: httpx.AsyncClient, stream: EventStream, push: Any
 ) -> None:
     body = push.envelope(push.enrollment_body(0, finish=True))
-    first = await post(http, body, x_message_id="m-1")
-    # The same capture replayed three ways: as is, with a new message id, and re-signed with a fresh timestamp.
-    headers = signed(body, x_message_id="m-1")
+    first = await post(http, body, message_id="m-1")
+    # The same capture replayed: as is, with unsigned headers changed or added, and re-signed by the sender with a
+    # fresh timestamp (a redelivery keeps its id).
+    headers = signed(body, message_id="m-1")
     replays = [
         await http.post("/", content=body, headers=headers),
-        await post(http, body, x_message_id="m-2"),
-        await post(http, body),
+        await http.post("/", content=body, headers={**headers, "em": "aes_ecb"}),
+        await http.post("/", content=body, headers={**headers, "x-tuya-em": "aes_ecb", "x-anything": "1"}),
+        await post(http, body, message_id="m-1"),
     ]
     assert first.json() == {"status": "buffered"}
-    assert [r.json() for r in replays] == [{"status": "duplicate"}] * 3
+    assert [r.json() for r in replays] == [{"status": "duplicate"}] * 4
     (event,) = [await anext(stream)]
     assert event.finish is True
-    assert event.message_id == "m-1"
+    assert event.message_id == "m-1"  # the signed webhook-id
     assert stream.stats.received == 1
     with pytest.raises(TimeoutError):
         async with asyncio.timeout(0.2):
             await anext(stream)
 
 
-async def test_a_body_first_posted_with_the_wrong_em_is_still_delivered_with_the_right_one(
+async def test_a_captured_post_replayed_with_invented_cipher_headers_writes_no_more_dead_letters(
+    http: httpx.AsyncClient, stream: EventStream, push: Any
+) -> None:
+    # The cipher header is not signed: before, each invented value made a new dedupe key and a new dead letter,
+    # until the quota refused real messages. The signed webhook-id is the key now.
+    body = push.enrollment(1, em="aes_gcm")
+    headers = signed(body, em="aes_ecb", message_id="m-9")
+    first = await http.post("/", content=body, headers=headers)
+    replays = [
+        await http.post("/", content=body, headers={**headers, "em": em})
+        for em in ("aes_gcm", "AES_GCM", " aes_ecb", "x", "")
+    ]
+    assert first.status_code == 422
+    assert {r.json()["status"] for r in replays} == {"duplicate"}
+    assert stream.stats.dead_letters == 1
+
+
+async def test_a_sender_that_fixes_its_cipher_sends_a_new_message_id(
     http: httpx.AsyncClient, stream: EventStream, push: Any
 ) -> None:
     body = push.enrollment(1, em="aes_gcm")
-    wrong = await post(http, body, em="aes_ecb")
-    right = await post(http, body, em="aes_gcm")
+    wrong = await post(http, body, em="aes_ecb", message_id="m-1")
+    right = await post(http, body, em="aes_gcm", message_id="m-2")
     assert wrong.status_code == 422
     assert right.json() == {"status": "buffered"}
     assert (await anext(stream)).period == 1
@@ -311,3 +339,126 @@ async def test_a_post_refused_while_a_subscriber_is_full_reaches_every_subscribe
                 assert retried.json() == {"status": "duplicate"}
                 firehose = [(await anext(stream)).period for _ in range(2)]
     assert firehose == [0, 1]
+
+
+# -- Standard Webhooks: interoperability, hostile headers, slow bodies ---------------------------------------------
+
+
+async def test_a_standard_webhooks_sender_is_accepted(push: Any) -> None:
+    standardwebhooks = pytest.importorskip("standardwebhooks")
+    secret = generate_webhook_secret()
+    sender = standardwebhooks.Webhook(secret)
+    source = WebhookSource(secret=secret)
+    body = push.enrollment(4)
+    stamp = dt.datetime.now(dt.UTC)
+    headers = {
+        "webhook-id": "msg_2Lx9",
+        "webhook-timestamp": str(int(stamp.timestamp())),
+        "webhook-signature": sender.sign("msg_2Lx9", stamp, body),
+        "em": "aes_gcm",
+    }
+    async with (
+        EventStream(source, push.SECRET) as stream,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=source), base_url="http://hook") as client,
+    ):
+        response = await client.post("/", content=body, headers=headers)
+        assert response.json() == {"status": "buffered"}
+        assert (await anext(stream)).period == 4
+    # ... and what sign_webhook makes, the standard's own verifier accepts.
+    ours = sign_webhook(body, secret, message_id="msg_1")
+    sender.verify(body, ours)
+
+
+async def test_a_rotated_key_is_accepted_beside_the_old_one(
+    http: httpx.AsyncClient, stream: EventStream, push: Any
+) -> None:
+    body = push.enrollment(1)
+    old = sign_webhook(body, "the-old-secret", message_id="m-1")
+    new = sign_webhook(body, HOOK_SECRET, message_id="m-1", timestamp=int(old["webhook-timestamp"]))
+    both = {
+        **new,
+        "webhook-signature": f"{old['webhook-signature']} {new['webhook-signature']}",
+        "em": "aes_gcm",
+    }
+    response = await http.post("/", content=body, headers=both)
+    assert response.json() == {"status": "buffered"}
+
+
+def test_secrets_in_the_standard_form() -> None:
+    secret = generate_webhook_secret()
+    assert secret.startswith("whsec_")
+    assert generate_webhook_secret() != secret
+    with pytest.raises(ValidationError, match="base64"):
+        WebhookSource(secret="whsec_not*base64")
+    with pytest.raises(ValidationError, match="message_id"):
+        sign_webhook(b"{}", secret, message_id="has space")
+
+
+HOSTILE_NUMBERS = ["\u0661\u0662\u0663", "\u00b9\u00b2", "9" * 300, "-5", "1e3", " 12", ""]
+
+
+@pytest.mark.parametrize("stamp", HOSTILE_NUMBERS)
+async def test_a_hostile_timestamp_is_400_not_500(
+    http: httpx.AsyncClient, stream: EventStream, push: Any, stamp: str
+) -> None:
+    body = push.enrollment(1)
+    headers: dict[str, str | bytes] = {**signed(body), "webhook-timestamp": stamp.encode("utf-8")}
+    response = await http.post("/", content=body, headers=headers)
+    assert response.status_code == 400
+    assert "webhook-timestamp" in response.json()["error"]
+
+
+async def _call(app: WebhookSource, headers: list[tuple[bytes, bytes]], body: bytes) -> int:
+    """One raw ASGI request (httpx would correct a hostile content-length itself)."""
+    statuses: list[int] = []
+    delivered = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal delivered
+        if delivered:
+            return {"type": "http.disconnect"}
+        delivered = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    await app({"type": "http", "method": "POST", "path": "/", "headers": headers}, receive, send)
+    return statuses[0]
+
+
+@pytest.mark.parametrize("length", HOSTILE_NUMBERS)
+async def test_a_hostile_content_length_is_400_not_500(
+    stream: EventStream, source: WebhookSource, length: str
+) -> None:
+    status = await _call(source, [(b"content-length", length.encode("utf-8"))], b"{}")
+    assert status == 400
+
+
+async def test_a_slow_drip_body_gets_408_over_a_real_server(push: Any, unused_tcp_port: int) -> None:
+    uvicorn = pytest.importorskip("uvicorn")
+    source = WebhookSource(secret=HOOK_SECRET, body_timeout=0.5)
+    config = uvicorn.Config(source, host="127.0.0.1", port=unused_tcp_port, log_level="error", lifespan="off")
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        async with EventStream(source, push.SECRET):
+            while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+                await asyncio.sleep(0.02)
+            body = push.enrollment(1)
+            reader, writer = await asyncio.open_connection("127.0.0.1", unused_tcp_port)
+            head = "".join(f"{name}: {value}\r\n" for name, value in signed(body).items())
+            writer.write(
+                f"POST / HTTP/1.1\r\nhost: hook\r\ncontent-type: application/json\r\n"
+                f"content-length: {len(body)}\r\n{head}\r\n".encode()
+                + body[:5]
+            )
+            await writer.drain()  # ... and the rest never comes
+            async with asyncio.timeout(GUARD):
+                status_line = await reader.readline()
+            writer.close()
+    finally:
+        server.should_exit = True
+        await serving
+    assert status_line.split()[1] == b"408"
