@@ -290,9 +290,13 @@ def _models(module: Any) -> list[type]:
 
 
 REST_MODELS = _models(lockcloud.models)
-# PulsarOptions and WebSocketOptions are a source's settings (validated on construction), not data that goes over
-# the wire.
-_SOURCE_SETTINGS = (lockcloud.events.PulsarOptions, lockcloud.events.WebSocketOptions)
+# PulsarOptions and WebSocketOptions are a source's settings (validated on construction), and a Registration is an
+# entry of the event registry: neither is data that goes over the wire.
+_SOURCE_SETTINGS = (
+    lockcloud.events.PulsarOptions,
+    lockcloud.events.WebSocketOptions,
+    lockcloud.events.Registration,
+)
 EVENT_MODELS = [model for model in _models(lockcloud.events) if model not in _SOURCE_SETTINGS]
 
 EVENT_MODEL_PARAMS = [pytest.param(model, id=model.__name__) for model in EVENT_MODELS]
