@@ -1,4 +1,4 @@
-"""The few ASGI pieces lockcloud's two plain ASGI apps (the webhook and the simulator) share."""
+"""The few ASGI pieces lockcloud's plain ASGI apps (the webhook, the simulator and its console) share."""
 
 from __future__ import annotations
 
@@ -6,7 +6,16 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any, TypeAlias
 
-__all__ = ["Message", "Receive", "Scope", "Send", "send_json", "serve_lifespan"]
+__all__ = [
+    "Message",
+    "Receive",
+    "Scope",
+    "Send",
+    "read_body",
+    "send_json",
+    "serve_lifespan",
+    "until_disconnect",
+]
 
 Scope: TypeAlias = MutableMapping[str, Any]
 Message: TypeAlias = MutableMapping[str, Any]
@@ -47,3 +56,27 @@ async def send_json(
         }
     )
     await send({"type": f"{kind}.response.body", "body": content})
+
+
+async def read_body(receive: Receive, limit: int | None = None) -> bytes | None:
+    """The request's body, whole; ``None`` once it grows past ``limit`` bytes (the rest is left unread)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = bytes(message.get("body", b""))
+        size += len(chunk)
+        if limit is not None and size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def until_disconnect(receive: Receive) -> None:
+    """Return once the client has gone."""
+    while (await receive())["type"] != "http.disconnect":
+        pass

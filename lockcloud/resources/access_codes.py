@@ -370,17 +370,13 @@ class AccessCodes(Resource):
             "effective_time": first,
             "invalid_time": last,
         }
-        if name is not None:
-            body["name"] = _name(name)
-        return await self._offline(device, body, OfflineCodeKind.MULTIPLE, first, last)
+        return await self._offline(device, body, name, OfflineCodeKind.MULTIPLE, first, last)
 
     async def offline_once(self, device_id: str, *, name: str | None = None) -> OfflineCode:
         """An offline code that opens the door once, within the 6 hours from the current hour (Tuya's rule)."""
         device = check.device_id(device_id)
         body: dict[str, Any] = {"type": OfflineCodeKind.ONCE.value}
-        if name is not None:
-            body["name"] = _name(name)
-        return await self._offline(device, body, OfflineCodeKind.ONCE, None, None)
+        return await self._offline(device, body, name, OfflineCodeKind.ONCE, None, None)
 
     async def offline_clear_code(
         self, device_id: str, password_id: int, *, name: str | None = None
@@ -391,17 +387,13 @@ class AccessCodes(Resource):
             "type": OfflineCodeKind.CLEAR_ONE.value,
             "password_id": _password_id(password_id),
         }
-        if name is not None:
-            body["name"] = _name(name)
-        return await self._offline(device, body, OfflineCodeKind.CLEAR_ONE, None, None)
+        return await self._offline(device, body, name, OfflineCodeKind.CLEAR_ONE, None, None)
 
     async def offline_clear_all_code(self, device_id: str, *, name: str | None = None) -> OfflineCode:
         """A code that, typed on the lock, clears every offline code (valid for 24 hours from the current hour)."""
         device = check.device_id(device_id)
         body: dict[str, Any] = {"type": OfflineCodeKind.CLEAR_ALL.value}
-        if name is not None:
-            body["name"] = _name(name)
-        return await self._offline(device, body, OfflineCodeKind.CLEAR_ALL, None, None)
+        return await self._offline(device, body, name, OfflineCodeKind.CLEAR_ALL, None, None)
 
     async def dynamic(self, device_id: str) -> DynamicCode:
         """The lock's dynamic code right now (GET ``.../door-lock/dynamic-password``); it changes every few
@@ -464,8 +456,16 @@ class AccessCodes(Resource):
         return await self._call("PUT", path, cast_to=bool, unsafe=False)
 
     async def _offline(
-        self, device: str, body: dict[str, Any], kind: OfflineCodeKind, first: int | None, last: int | None
+        self,
+        device: str,
+        body: dict[str, Any],
+        name: str | None,
+        kind: OfflineCodeKind,
+        first: int | None,
+        last: int | None,
     ) -> OfflineCode:
+        if name is not None:
+            body["name"] = _name(name)
         path = f"/v1.1/devices/{device}/door-lock/offline-temp-password"
         code = await self._call("POST", path, json=body, cast_to=OfflineCode, unsafe=True)
         _require_digits(code.offline_temp_password, "POST", path)

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 import attrs
 import httpx
 
-from lockcloud._core.asgi import Receive, Scope, Send, serve_lifespan
+from lockcloud._core.asgi import Receive, Scope, Send, read_body, serve_lifespan, until_disconnect
 from lockcloud._core.errors import ValidationError
 from lockcloud.sim._faults import Faults, LostResponseMode
 from lockcloud.sim._media import MEDIA_PREFIX
@@ -72,7 +72,7 @@ async def serve(
         return
     if scope["type"] != "http":
         raise ValidationError(f"the simulator serves HTTP only, not {scope['type']!r}")
-    body = await _read_body(receive)
+    body = await read_body(receive) or b""  # no limit: never None
     method = str(scope["method"]).upper()
     path = str(scope["path"])
     headers = httpx.Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]])
@@ -109,7 +109,7 @@ async def _lose(
     if mode == "timeout":
         # Silent until the client gives up (it disconnects) or hang_seconds pass.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(_until_disconnect(receive), hang_seconds)
+            await asyncio.wait_for(until_disconnect(receive), hang_seconds)
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     raise SimulatedDisconnect("simulated: connection lost before the response arrived")
 
@@ -139,20 +139,3 @@ def _base_url(scope: Scope, headers: httpx.Headers) -> str:
         server = scope.get("server")
         host = f"{server[0]}:{server[1]}" if server else "localhost"
     return f"{scheme}://{host}"
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunks.append(bytes(message.get("body", b"")))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-async def _until_disconnect(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass

@@ -29,6 +29,29 @@ _ALARM_CODES = frozenset({"hijack", "alarm_lock", "doorbell"})
 #: Below this battery percentage the lock raises ``alarm_lock`` = ``low_battery`` (once, as it crosses it).
 LOW_BATTERY_PERCENT = 10
 _MAX_PAGE_SIZE = 100
+#: The album event type of the camera's photo, by the record's DP code (and, for ``alarm_lock``, its value).
+_PHOTO_EVENT = {
+    "unlock_fingerprint": 8,
+    "unlock_password": 9,
+    "unlock_card": 10,
+    "unlock_face": 11,
+    "unlock_hand": 12,
+    "unlock_finger_vein": 13,
+    "unlock_temporary": 14,
+    "unlock_dynamic": 15,
+    "unlock_app": 16,
+    "unlock_telecontrol_kit": 28,
+    "hijack": 19,
+    "doorbell": 1,
+}
+_ALARM_PHOTO_EVENT = {
+    "pry": 0,
+    "wrong_finger": 2,
+    "wrong_password": 3,
+    "wrong_card": 4,
+    "wrong_face": 5,
+    "low_battery": 20,
+}
 
 
 def _battery_state(percent: int) -> str:
@@ -55,7 +78,8 @@ def write_record(
     push: bool = True,
 ) -> list[PushMessage]:
     """Write one record of ``lock``'s history (``code`` = ``value``, as its DP reports it) and return the status
-    report the lock pushes for it (none with ``push=False``: the caller reports it with others, or never)."""
+    report the lock pushes for it (none with ``push=False``: the caller reports it with others, or never; none
+    while the lock is offline: it keeps the record, which the cloud's history shows, and reports nothing live)."""
     log = lock.log
     stamp = world.now_ms() if at_ms is None else at_ms
     user = world.users.get(user_id) if user_id else None
@@ -63,7 +87,11 @@ def write_record(
     name = member.nick_name if member else (user.name or user.user_id) if user else None
     media = None
     if photo and lock.kind.has_camera:
-        shot = world.capture(lock.device_id, 16 if not code.startswith("alarm") else 3)
+        if code == "alarm_lock":
+            event_type = _ALARM_PHOTO_EVENT.get(str(value), 25)  # an alarm it has no type for: lock tampering
+        else:
+            event_type = _PHOTO_EVENT.get(code, 16)
+        shot = world.capture(lock.device_id, event_type)
         media = (shot.object_name, shot.bucket, shot.file_key)
     log.records.append(
         SimRecord(
@@ -80,7 +108,7 @@ def write_record(
     )
     log.next_record += 1
     log.updated_ms = max(log.updated_ms, stamp)
-    return [status_report(lock, {code: value}, stamp)] if push else []
+    return [status_report(lock, {code: value}, stamp)] if push and lock.online else []
 
 
 def door_moved(world: World, lock: SimLock, is_open: bool, *, remote: bool) -> list[PushMessage]:
@@ -195,6 +223,8 @@ class HistoryScenario:
             raise ValidationError("kind must be 'doorbell' or an alarm_lock value such as 'wrong_finger'")
         at_ms = None if at is None else int(at * 1000)
         if kind == "doorbell":
+            # A ring asks to be let in: the app may now answer it with a remote unlock.
+            lock.pending_remote_request = True
             pushes = write_record(
                 self.world, lock, "doorbell", True, at_ms=at_ms, photo=at is None, push=at is None
             )

@@ -159,6 +159,9 @@ async def test_duress_unlock_reports_hijack(page: Page, server: SimServer) -> No
     reported = _reported(server, front, mark)
     assert (reported["unlock_fingerprint"], reported["closed_opened"]) == (2, "open")
     assert reported["hijack"]
+    # Key 1 has no duress alarm: the lock could not raise one for it, so the console says so.
+    plain_key = await page.act(expect=400, do="duress_unlock", device_id=front, unlock_no=1)
+    assert "#1" in plain_key["message"] and "no duress alarm" in plain_key["message"]
 
 
 async def test_doorbell_battery_and_offline(page: Page, server: SimServer) -> None:

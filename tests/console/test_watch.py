@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import pytest
 
@@ -63,31 +62,33 @@ async def test_press_automatically_needs_an_enrollment_and_a_sane_interval() -> 
     await sim.aclose()
 
 
-def test_optional_panels_render_what_the_simulator_keeps_and_mask_secrets() -> None:
-    from types import SimpleNamespace
-
-    import attrs
-
+async def test_panels_show_codes_and_history_and_mask_secrets() -> None:
+    from lockcloud.sim._access_codes import SimAccessCode
     from lockcloud.sim.console._view import _panels
 
-    @attrs.define
-    class Code:
-        name: str
-        code: str
-        state: str
-
-    # A simulator without such state has no panels; one with them shows what it keeps.
-    sim: Any = SimpleNamespace(world=SimpleNamespace())
-    assert _panels(sim, SimpleNamespace(device_id="x")) == []  # type: ignore[arg-type]
-    lock = SimpleNamespace(
-        access_codes={1: Code("Cleaner", "482913", "active")},
-        history=[{"what": "unlock", "pin": "123456"}, {"what": "doorbell", "pin": ""}],
+    sim = Simulator()
+    front = sim.devices["front_door"]
+    lock = sim.lock(front)
+    # Nothing kept yet: both panels are there, empty.
+    assert [(panel["name"], panel["rows"]) for panel in _panels(sim, lock)] == [
+        ("codes", []),
+        ("history", []),
+    ]
+    sim.world.access_codes.codes_of(front)[1] = SimAccessCode(
+        password_id=1,
+        name="Cleaner",
+        pin="482913",
+        effective_time=0,
+        invalid_time=2**31,
+        phone="+15550100",
+        status="active",
     )
-    codes, history = _panels(sim, lock)  # type: ignore[arg-type]
-    assert codes == {
-        "name": "codes",
-        "title": "Access codes",
-        "rows": [{"name": "Cleaner", "code": "••••", "state": "active"}],
-    }
-    assert [row["what"] for row in history["rows"]] == ["doorbell", "unlock"]  # newest first
-    assert all(row["pin"] == "••••" for row in history["rows"])
+    sim.raise_alarm(front, "doorbell")
+    sim.close_door(front)
+    codes, history = _panels(sim, lock)
+    (row,) = codes["rows"]
+    assert (row["name"], row["pin"], row["phone"], row["status"]) == ("Cleaner", "••••", "••••", "active")
+    assert "482913" not in repr(codes)
+    assert "+15550100" not in repr(codes)
+    assert [row["code"] for row in history["rows"]] == ["closed_opened", "doorbell"]  # newest first
+    await sim.aclose()

@@ -298,3 +298,45 @@ async def test_a_server_that_always_says_more_stops_at_an_empty_page() -> None:
     # alarm-logs name their time update_time: this item lacks it, so it is unreadable, kept and counted.
     assert [record.record_type for record in records] == [RecordType.UNKNOWN]
     assert pages.stats.pages == 2
+
+
+def test_an_offline_lock_keeps_its_records_and_pushes_nothing() -> None:
+    from lockcloud.sim import Simulator
+
+    sim = Simulator()
+    back = sim.devices["back_door"]
+    sim.set_online(back, False)
+    before, written = len(sim.pushes), len(sim.lock(back).log.records)
+    sim.unlock_at_door(back, UnlockType.FINGERPRINT, 1)
+    sim.raise_alarm(back, "wrong_finger")
+    sim.drain_battery(back, 5)
+    sim.open_door_by_hand(back)
+    assert len(sim.pushes) == before
+    codes = [record.code for record in sim.lock(back).log.records[written:]]
+    assert codes == [
+        "unlock_fingerprint",
+        "closed_opened",
+        "alarm_lock",
+        "residual_electricity",
+        "battery_state",
+        "alarm_lock",
+        "closed_opened",
+    ]
+    sim.set_online(back, True)
+    sim.close_door(back)
+    assert len(sim.pushes) == before + 1
+
+
+def test_photos_carry_the_album_event_type_of_what_happened() -> None:
+    from lockcloud.sim import Simulator
+
+    sim = Simulator()
+    back = sim.devices["back_door"]
+    lock = sim.lock(back)
+    assert lock.kind.has_camera
+    sim.unlock_at_door(back, UnlockType.FINGERPRINT, 1)
+    sim.raise_alarm(back, "wrong_password")
+    sim.raise_alarm(back, "doorbell")
+    sim.raise_alarm(back, "a_new_alarm")
+    assert [media.event_type for media in lock.media[-4:]] == [8, 3, 1, 25]
+    assert lock.pending_remote_request

@@ -7,8 +7,8 @@ decrypted, and the REST calls the app made; its buttons press the finger, type a
 through the simulator, so your app sees the same push messages a real lock would send.
 """
 
-from lockcloud.sim.console._actions import AtTheLock, LockBody
+from lockcloud.sim.console._actions import AtTheLock
 from lockcloud.sim.console._server import Console, is_loopback
 from lockcloud.sim.console._view import snapshot
 
-__all__ = ["AtTheLock", "Console", "LockBody", "is_loopback", "snapshot"]
+__all__ = ["AtTheLock", "Console", "is_loopback", "snapshot"]

@@ -18,31 +18,17 @@ from lockcloud.enums import RemoteUnlockType, UnlockType
 from lockcloud.sim._model import SimKey, SimLock
 from lockcloud.sim._simulator import Simulator
 
-__all__ = ["ACTIONS", "Action", "AtTheLock", "LockBody", "parse"]
+__all__ = ["ACTIONS", "Action", "AtTheLock", "parse"]
 
 #: What the lock's keypad accepts as a PIN.
 PIN_LENGTHS = range(4, 13)
-#: Album event types of the camera photo taken on a failed attempt, by the method tried.
-_FAILED_EVENT = {"fingerprint": 2, "password": 3, "card": 4, "face": 5}
+#: The alarm a wrong attempt raises, by the method tried.
 _ALARM = {
     "fingerprint": "wrong_finger",
     "password": "wrong_password",
     "card": "wrong_card",
     "face": "wrong_face",
 }
-#: Album event types of an unlock photo, by key type.
-_UNLOCK_EVENT = {
-    UnlockType.FINGERPRINT: 8,
-    UnlockType.PASSWORD: 9,
-    UnlockType.CARD: 10,
-    UnlockType.FACE: 11,
-    UnlockType.HAND: 12,
-    UnlockType.FINGER_VEIN: 13,
-    UnlockType.REMOTE_CONTROL: 28,
-}
-_DURESS_EVENT = 19
-_LOW_BATTERY_EVENT = 20
-LOW_BATTERY = 10
 FAULT_KINDS = (
     "outage",
     "lost_responses",
@@ -56,14 +42,6 @@ FAULT_KINDS = (
 )
 
 
-@attrs.define
-class LockBody:
-    """The lock's hardware as the person at the door sees it, beyond what the cloud keeps: battery and bolt."""
-
-    battery: int = 100
-    bolt_locked: bool = True
-
-
 @attrs.frozen
 class Action:
     """One checked request: ``name`` and its parsed ``params``."""
@@ -73,14 +51,10 @@ class Action:
 
 
 class AtTheLock:
-    """Runs checked :class:`Action` s against one simulator; keeps each lock's :class:`LockBody`."""
+    """Runs checked :class:`Action` s against one simulator (its locks keep their battery and bolt in ``lock.log``)."""
 
     def __init__(self, simulator: Simulator) -> None:
         self.simulator = simulator
-        self.bodies: dict[str, LockBody] = {}
-
-    def body(self, device_id: str) -> LockBody:
-        return self.bodies.setdefault(device_id, LockBody())
 
     async def run(self, action: Action) -> str:
         """Do ``action``; returns what happened, in one line for the page (never a PIN)."""
@@ -115,79 +89,50 @@ class AtTheLock:
             (k for k in lock.keys.values() if k.unlock_type is UnlockType.PASSWORD and k.pin == pin), None
         )
         if key is not None:
-            return self._unlock(lock, key, duress=key.hijack)
-        type_code = self._scenario("type_code")
-        if type_code is not None:
-            # Guest access codes, when the simulator keeps them: it decides, and alarms after repeated wrong tries.
-            opened = await type_code(device_id, pin)
-            return f"{lock.name}: " + ("opened with a guest code" if opened else "the code was refused")
-        return await self.wrong_attempt(device_id, "password")
+            return self._unlock(lock, key)
+        # Not a member's PIN: the simulator tries it as a guest code, and alarms after repeated wrong tries.
+        opened = await self.simulator.type_code(device_id, pin)
+        return f"{lock.name}: " + ("opened with a guest code" if opened else "the code was refused")
 
     async def wrong_attempt(self, device_id: str, method: str) -> str:
         lock = self.simulator.lock(device_id)
-        raise_alarm = self._scenario("raise_alarm")
-        if raise_alarm is not None and lock.online:
-            raise_alarm(device_id, _ALARM[method])
-            return f"{lock.name}: wrong {method}, the lock refused"
-        self._camera(lock, _FAILED_EVENT[method])
-        sent = self.simulator.report_status(device_id, {"alarm_lock": _ALARM[method]})
-        return f"{lock.name}: wrong {method}, the lock refused" + _offline_note(sent)
+        self.simulator.raise_alarm(device_id, _ALARM[method])
+        return f"{lock.name}: wrong {method}, the lock refused" + _offline_note(lock)
 
     async def duress_unlock(self, device_id: str, unlock_no: int | None) -> str:
         lock = self.simulator.lock(device_id)
+        duress_keys = [k for k in lock.keys.values() if k.hijack]
+        if not duress_keys:
+            raise ValidationError(
+                f"{lock.name} has no key with a duress alarm: set one from your app, or pass unlock_no"
+            )
         if unlock_no is None:
-            key = next((k for k in lock.keys.values() if k.hijack), None)
-            if key is None:
-                raise ValidationError(
-                    f"{lock.name} has no key with a duress alarm: set one from your app, or pass unlock_no"
-                )
-        else:
-            key = lock.keys.get(unlock_no)
-            if key is None:
-                raise ValidationError(f"unlock_no: {lock.name} has no key #{unlock_no}")
-        return self._unlock(lock, key, duress=True)
+            return self._unlock(lock, duress_keys[0])
+        key = lock.keys.get(unlock_no)
+        if key is None:
+            raise ValidationError(f"unlock_no: {lock.name} has no key #{unlock_no}")
+        if not key.hijack:
+            # The lock raises the duress alarm for duress keys only: it cannot know what else is meant.
+            raise ValidationError(f"unlock_no: key #{unlock_no} of {lock.name} has no duress alarm")
+        return self._unlock(lock, key)
 
     async def ring_doorbell(self, device_id: str) -> str:
         lock = self.simulator.lock(device_id)
-        raise_alarm = self._scenario("raise_alarm")
-        if raise_alarm is not None and lock.online:
-            lock.pending_remote_request = True
-            raise_alarm(device_id, "doorbell")
-            return f"{lock.name}: ding dong"
-        self.simulator.ring_doorbell(device_id)
-        sent = self.simulator.report_status(device_id, {"doorbell": True})
-        return f"{lock.name}: ding dong" + _offline_note(sent)
+        self.simulator.raise_alarm(device_id, "doorbell")
+        return f"{lock.name}: ding dong" + _offline_note(lock)
 
     async def door(self, device_id: str, open: bool) -> str:
         lock = self.simulator.lock(device_id)
-        body = self.body(device_id)
-        by_hand = self._scenario("open_door_by_hand" if open else "close_door")
-        if by_hand is not None and lock.online:
-            by_hand(device_id)
-            body.bolt_locked = not open
-            return f"{lock.name}: door {'opened' if open else 'closed'}"
         if open:
-            body.bolt_locked = False
-            lock.pending_remote_request = False
+            self.simulator.open_door_by_hand(device_id)
         else:
-            body.bolt_locked = True
-        lock.door_open = open
-        sent = self.simulator.report_status(device_id, {"closed_opened": "open" if open else "closed"})
-        return f"{lock.name}: door {'opened' if open else 'closed'}" + _offline_note(sent)
+            self.simulator.close_door(device_id)
+        return f"{lock.name}: door {'opened' if open else 'closed'}" + _offline_note(lock)
 
     async def battery(self, device_id: str, level: int) -> str:
         lock = self.simulator.lock(device_id)
-        self.body(device_id).battery = level
-        drain = self._scenario("drain_battery")
-        if drain is not None and lock.online:
-            drain(device_id, level)
-            return f"{lock.name}: battery at {level}%"
-        status: dict[str, Any] = {"residual_electricity": level}
-        if level <= LOW_BATTERY:
-            status["alarm_lock"] = "low_battery"
-            self._camera(lock, _LOW_BATTERY_EVENT)
-        sent = self.simulator.report_status(device_id, status)
-        return f"{lock.name}: battery at {level}%" + _offline_note(sent)
+        self.simulator.drain_battery(device_id, level)
+        return f"{lock.name}: battery at {level}%" + _offline_note(lock)
 
     async def online(self, device_id: str, online: bool) -> str:
         lock = self.simulator.lock(device_id)
@@ -233,42 +178,18 @@ class AtTheLock:
 
     # -- helpers --------------------------------------------------------------------------------------------------
 
-    def _scenario(self, name: str) -> Callable[..., Any] | None:
-        """The simulator's own call for something done at the door, when it has one (a lock's history and access
-        codes live there): the console then takes exactly that path; otherwise it reports the status itself."""
-        call = getattr(self.simulator, name, None)
-        return call if callable(call) else None
-
-    def _unlock(self, lock: SimLock, key: SimKey, *, duress: bool) -> str:
-        body = self.body(lock.device_id)
-        at_door = self._scenario("unlock_at_door")
-        if at_door is not None and lock.online and duress == key.hijack:
-            at_door(lock.device_id, key.unlock_type, key.unlock_no)
-            body.bolt_locked = False
-            how = "under duress" if duress else "and the door opened"
-            return f"{lock.name}: unlocked with key #{key.unlock_no} ({key.unlock_type.plain}) {how}"
-        body.bolt_locked = False
-        lock.door_open = True
-        lock.pending_remote_request = False
-        status: dict[str, Any] = {key.unlock_type.dp_code: key.unlock_no}
-        if duress:
-            status["hijack"] = True
-        status["closed_opened"] = "open"
-        self._camera(lock, _DURESS_EVENT if duress else _UNLOCK_EVENT.get(key.unlock_type, 8))
-        sent = self.simulator.report_status(lock.device_id, status)
-        how = "under duress" if duress else "and the door opened"
+    def _unlock(self, lock: SimLock, key: SimKey) -> str:
+        # A duress key raises the hijack alarm by itself, as it does on the real lock.
+        self.simulator.unlock_at_door(lock.device_id, key.unlock_type, key.unlock_no)
+        how = "under duress" if key.hijack else "and the door opened"
         return (
             f"{lock.name}: unlocked with key #{key.unlock_no} ({key.unlock_type.plain}) {how}"
-            + _offline_note(sent)
+            + _offline_note(lock)
         )
 
-    def _camera(self, lock: SimLock, event_type: int) -> None:
-        if lock.kind.has_camera:
-            self.simulator.capture(lock.device_id, event_type)
 
-
-def _offline_note(sent: object) -> str:
-    return "" if sent is not None else " (offline: not reported to the cloud)"
+def _offline_note(lock: SimLock) -> str:
+    return "" if lock.online else " (offline: not reported to the cloud)"
 
 
 # -- parsing the form's JSON ------------------------------------------------------------------------------------------
@@ -380,7 +301,7 @@ ACTIONS: Mapping[str, Parser] = {
     "type_pin": lambda sim, raw: {"device_id": _device(sim, raw), "pin": _pin(raw)},
     "wrong_attempt": lambda sim, raw: {
         "device_id": _device(sim, raw),
-        "method": _choice(raw, "method", tuple(_FAILED_EVENT)),
+        "method": _choice(raw, "method", tuple(_ALARM)),
     },
     "duress_unlock": lambda sim, raw: {
         "device_id": _device(sim, raw),

@@ -20,7 +20,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs
 
-from lockcloud._core.asgi import Receive, Scope, Send
+from lockcloud._core.asgi import Receive, Scope, Send, read_body, until_disconnect
 from lockcloud._core.errors import ValidationError
 from lockcloud.sim._simulator import Simulator
 from lockcloud.sim.console._actions import AtTheLock, parse
@@ -134,7 +134,7 @@ class Console:
         if path == "/" and method in ("GET", "HEAD"):
             await _page(send)
         elif path == "/api/state" and method == "GET":
-            await _json(send, 200, snapshot(self.simulator, self.at_the_lock))
+            await _json(send, 200, snapshot(self.simulator))
         elif path == "/api/events" and method == "GET":
             await self._events(receive, send)
         elif path == "/api/actions":
@@ -164,7 +164,7 @@ class Console:
         if headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
             await _json(send, 415, {"ok": False, "message": "send the action as application/json"})
             return
-        body = await _read_body(receive, _MAX_BODY)
+        body = await read_body(receive, _MAX_BODY)
         if body is None:
             await _json(send, 413, {"ok": False, "message": "the action is too large"})
             return
@@ -185,7 +185,7 @@ class Console:
         changed = asyncio.Event()
         changed.set()
         unwatch = self.simulator.watch(changed.set)
-        gone = asyncio.ensure_future(_until_disconnect(receive))
+        gone = asyncio.ensure_future(until_disconnect(receive))
         closing = asyncio.ensure_future(self._closing.wait())
         headers = [(b"content-type", b"text/event-stream; charset=utf-8"), *_SECURITY_HEADERS]
         try:
@@ -203,7 +203,7 @@ class Console:
                     await send({"type": "http.response.body", "body": b": keepalive\n\n", "more_body": True})
                     continue
                 changed.clear()
-                data = json.dumps(snapshot(self.simulator, self.at_the_lock), separators=(",", ":"))
+                data = json.dumps(snapshot(self.simulator), separators=(",", ":"))
                 chunk = f"event: state\ndata: {data}\n\n".encode()
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 await asyncio.sleep(_COALESCE_SECONDS)
@@ -238,25 +238,3 @@ async def _respond(send: Send, status: int, content: bytes, kind: bytes) -> None
     headers = [(b"content-type", kind), (b"content-length", str(len(content)).encode()), *_SECURITY_HEADERS]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": content})
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = bytes(message.get("body", b""))
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-async def _until_disconnect(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass

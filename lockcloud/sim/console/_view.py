@@ -14,7 +14,7 @@ import attrs
 
 from lockcloud.sim._model import LockKind, SimKey, SimLock
 from lockcloud.sim._simulator import Simulator
-from lockcloud.sim.console._actions import FAULT_KINDS, AtTheLock
+from lockcloud.sim.console._actions import FAULT_KINDS
 
 __all__ = ["snapshot"]
 
@@ -41,16 +41,16 @@ _STEP = {
 }
 #: Field names whose values are secrets in the optional panels' rows (and any ``*_key``, ``*_secret`` ...).
 _SECRETS = frozenset({"pin", "password", "secret", "token", "key"})
-#: In the access codes panel, a ``code`` is the digits themselves.
-_CODE_SECRETS = _SECRETS | {"code"}
+#: In the access codes panel, a ``code`` is the digits themselves, and a guest's phone number is theirs to keep.
+_CODE_SECRETS = _SECRETS | {"code", "phone"}
 
 
-def snapshot(simulator: Simulator, at_the_lock: AtTheLock) -> dict[str, Any]:
+def snapshot(simulator: Simulator) -> dict[str, Any]:
     """The whole console state as JSON-ready data."""
     world = simulator.world
     return {
         "access_id": simulator.access_id,
-        "locks": [_lock(simulator, at_the_lock, lock) for lock in world.locks.values()],
+        "locks": [_lock(simulator, lock) for lock in world.locks.values()],
         "pushes": [
             {
                 "seq": index + 1,
@@ -87,8 +87,7 @@ def _recent(items: list[Any]) -> Iterable[tuple[int, Any]]:
     return numbered
 
 
-def _lock(simulator: Simulator, at_the_lock: AtTheLock, lock: SimLock) -> dict[str, Any]:
-    body = at_the_lock.body(lock.device_id)
+def _lock(simulator: Simulator, lock: SimLock) -> dict[str, Any]:
     enrollment = lock.enrollment
     radio = _RADIO[lock.kind]
     if lock.kind is LockKind.BLUETOOTH:
@@ -100,9 +99,9 @@ def _lock(simulator: Simulator, at_the_lock: AtTheLock, lock: SimLock) -> dict[s
         "product_key": lock.product_key,
         "radio": radio,
         "online": lock.online,
-        "battery": _battery(lock, body.battery),
+        "battery": lock.log.battery_percent,
         "door": "open" if lock.door_open else "closed",
-        "bolt": "unlocked" if lock.door_open or not _bolt_locked(lock, body.bolt_locked) else "locked",
+        "bolt": "unlocked" if lock.door_open or not lock.log.bolt_locked else "locked",
         "pending_remote_request": lock.pending_remote_request,
         "remote_unlock": {switch.value: on for switch, on in lock.remote_unlock.items()},
         "has_camera": lock.kind.has_camera,
@@ -120,17 +119,6 @@ def _lock(simulator: Simulator, at_the_lock: AtTheLock, lock: SimLock) -> dict[s
         "panels": _panels(simulator, lock),
     }
     return view
-
-
-def _battery(lock: SimLock, fallback: int) -> int:
-    # The simulator's own record of the battery, when it keeps one (a lock's log), else the console's.
-    level = getattr(getattr(lock, "log", None), "battery_percent", None)
-    return level if isinstance(level, int) and not isinstance(level, bool) else fallback
-
-
-def _bolt_locked(lock: SimLock, fallback: bool) -> bool:
-    locked = getattr(getattr(lock, "log", None), "bolt_locked", None)
-    return locked if isinstance(locked, bool) else fallback
 
 
 def _members(simulator: Simulator, lock: SimLock) -> list[dict[str, Any]]:
@@ -161,44 +149,18 @@ def _members(simulator: Simulator, lock: SimLock) -> list[dict[str, Any]]:
 
 
 def _panels(simulator: Simulator, lock: SimLock) -> list[dict[str, Any]]:
-    """Optional panels, shown when the simulator keeps such state: a lock's access codes and its history.
-
-    Read generically (records with attributes, or mappings), so the console shows them as soon as the simulator has
-    them; a field whose name says it is a secret is masked, and values that are not plain text are left out.
-    """
-    panels = []
-    for name, title, source in (
-        ("codes", "Access codes", _codes_source(simulator, lock)),
-        ("history", "History", _history_source(lock)),
-    ):
-        if source is None:
-            continue
-        items = source.values() if isinstance(source, Mapping) else source
-        if not isinstance(items, Iterable):
-            continue
-        try:
-            rows = [
-                _row(item, _CODE_SECRETS if name == "codes" else _SECRETS) for item in list(items)[-RECENT:]
-            ]
-        except TypeError:
-            continue
-        panels.append(
-            {"name": name, "title": title, "rows": list(reversed(rows)) if name == "history" else rows}
-        )
-    return panels
-
-
-def _codes_source(simulator: Simulator, lock: SimLock) -> object:
-    book = getattr(simulator.world, "access_codes", None)
-    codes_of = getattr(book, "codes_of", None)
-    if callable(codes_of):
-        return codes_of(lock.device_id)
-    return getattr(lock, "access_codes", None)
-
-
-def _history_source(lock: SimLock) -> object:
-    records = getattr(getattr(lock, "log", None), "records", None)
-    return records if records is not None else getattr(lock, "history", None)
+    """The lock's access codes and its latest history (newest first); a field whose name says it is a secret is
+    masked, and values that are not plain text are left out."""
+    codes = list(simulator.world.access_codes.codes_of(lock.device_id).values())[-RECENT:]
+    history = lock.log.records[-RECENT:]
+    return [
+        {"name": "codes", "title": "Access codes", "rows": [_row(code, _CODE_SECRETS) for code in codes]},
+        {
+            "name": "history",
+            "title": "History",
+            "rows": [_row(record, _SECRETS) for record in reversed(history)],
+        },
+    ]
 
 
 def _row(item: object, secrets: frozenset[str]) -> dict[str, str]:
