@@ -399,6 +399,39 @@ class _Receiver:
         failure = self.failure
         return failure == _native.Result.AlreadyClosed or isinstance(failure, _native.AlreadyClosed)
 
+    async def next_batch(self) -> list[Any]:
+        """The messages ready (waiting for at least one); :class:`ReceiveFailed` once receiving has failed."""
+        while True:
+            taken = self.take()
+            if taken:
+                return taken
+            with self.lock:
+                failure = self.failure
+                waiter: asyncio.Future[None] | None = None
+                if failure is None and self.pending:
+                    waiter = self.waiter = self.loop.create_future()
+            if failure is not None:
+                raise ReceiveFailed(failure)
+            if waiter is None:
+                continue  # the receive completed meanwhile
+            try:
+                await waiter
+            finally:
+                with self.lock:
+                    if self.waiter is waiter:
+                        self.waiter = None
+
+
+class ReceiveFailed(Exception):
+    """Receiving from a consumer failed (``args[0]``: pulsar-client's Result or exception)."""
+
+
+def batch_receiver(consumer: Any, batch: int) -> _Receiver:
+    """Takes ``consumer``'s messages (a raw pulsar-client consumer) in batches of at most ``batch``, from the
+    running event loop's thread; see :class:`_Receiver`. Close the consumer to end it."""
+    _load()
+    return _Receiver(consumer, asyncio.get_running_loop(), batch)
+
 
 def _wake(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
