@@ -581,7 +581,9 @@ class EventStream:
         # Not a coroutine itself: the cursor's is the only one made per event.
         firehose = self._firehose
         if firehose is None:
-            return _raise(EventStreamError("this stream was made with firehose=False: iterate its subscriptions"))
+            return _raise(
+                EventStreamError("this stream was made with firehose=False: iterate its subscriptions")
+            )
         if self._state in ("new", "opening"):
             return _raise(EventStreamError("open the stream first: async with cloud.events() as stream"))
         return firehose.next()
@@ -743,9 +745,7 @@ class EventStream:
         stats.buffered += 1
         return Outcome.BUFFERED
 
-    async def _fan_out(
-        self, key: Hashable, delivery: _Delivery, cursors: list[_Cursor[Any]]
-    ) -> Outcome:
+    async def _fan_out(self, key: Hashable, delivery: _Delivery, cursors: list[_Cursor[Any]]) -> Outcome:
         """The rest of a fan-out that met a full buffer: wait for room in each remaining recipient's buffer."""
         try:
             for cursor in cursors:
