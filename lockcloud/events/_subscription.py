@@ -41,8 +41,8 @@ InitialPosition = Literal["latest", "earliest"]
 SUBSCRIPTION_TYPES: tuple[str, ...] = get_args(SubscriptionType)
 INITIAL_POSITIONS: tuple[str, ...] = get_args(InitialPosition)
 
-#: The attrs metadata of a field that configures pulsar-client itself: its keyword is ``pulsar_<name>``.
 _PULSAR_CLIENT_KEY = "lockcloud.pulsar_client"
+#: The attrs metadata of a field that configures pulsar-client itself: its keyword is ``pulsar_<name>``.
 PULSAR_CLIENT: Mapping[str, object] = MappingProxyType({_PULSAR_CLIENT_KEY: True})
 # Given to the options class, never a keyword of LockCloud.events(): the client's own credentials.
 _CREDENTIALS = frozenset({"access_id", "access_secret"})
