@@ -128,7 +128,14 @@ async def _serve(
     push_env: str,
 ) -> None:
     from lockcloud.sim import BrokerUnavailableError, PortUnavailableError, Simulator, running
+    from lockcloud.sim.broker import missing_push_packages
 
+    missing = missing_push_packages(embedded_broker=broker_url is None) if broker else []
+    if missing:
+        raise CommandError(
+            f"the simulator's push messages need {' and '.join(missing)} (not installed): "
+            "pip install 'lockcloud[sim]', or pass --no-broker to serve the REST API alone"
+        )
     simulator = Simulator(
         access_id or None,
         access_secret or None,
