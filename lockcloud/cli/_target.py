@@ -20,7 +20,7 @@ from lockcloud.regions import Region
 if TYPE_CHECKING:
     from lockcloud._client import LockCloud
     from lockcloud.events import EventStream
-    from lockcloud.sim import SimServer
+    from lockcloud.sim import SimServer, Simulator
 
 __all__ = [
     "Connection",
@@ -32,6 +32,7 @@ __all__ = [
     "require_sim_push",
     "resolve_device",
     "sim_push_unavailable",
+    "spoken_list",
 ]
 
 #: Seconds between the simulated finger presses of ``demo`` and ``--sim`` enrollments.
@@ -68,6 +69,8 @@ class Target:
 
     ``no_push`` says why an embedded simulator has no broker (``None``: it has one, or the target is not
     embedded); :func:`open_events` of its clients raises it rather than reach for the region's push service.
+    ``simulator`` is an embedded simulator that is not served (uvicorn is not installed): its clients call it
+    in-process.
     """
 
     access_id: str
@@ -80,6 +83,7 @@ class Target:
     websocket_url: str | None = None
     push_env: str = PRODUCTION_ENV
     no_push: str | None = None
+    simulator: Simulator | None = attrs.field(default=None, repr=False)
 
 
 def configured_target(connection: Connection) -> Target | None:
@@ -109,8 +113,8 @@ class PushUnavailableError(CommandError, EventStreamError):
 
 
 _SIM_PUSH_MISSING = (
-    "{who} reads push messages from an embedded Pulsar broker, which needs {missing} (not installed): "
-    "pip install 'lockcloud[sim]'"
+    "{who} reads push messages from a simulator served with a Pulsar broker, which needs {missing} "
+    "(not installed): pip install 'lockcloud[sim]'"
 )
 _SIM_WEBSOCKET_TOO = (
     "; --websocket needs them as well with --sim, as the simulator serves its WebSocket API from that broker "
@@ -124,15 +128,20 @@ _PULSAR_CLIENT_MISSING = (
 _REST_ONLY = "this command started its embedded simulator without a broker: it reads no push messages"
 
 
-def sim_push_unavailable(who: str | None = None) -> str | None:
-    """Why an embedded simulator cannot push here (pulsar-client or pulsar-lite is not installed), or None.
-    ``who`` is what wanted it; by default ``--sim``, which could also be given ``--websocket``."""
-    from lockcloud.sim.broker import missing_push_packages
+def spoken_list(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return " and ".join(filter(None, [", ".join(names[:-1]), names[-1]])) if names else ""
 
-    missing = missing_push_packages()
+
+def sim_push_unavailable(who: str | None = None) -> str | None:
+    """Why an embedded simulator cannot push here (pulsar-client, pulsar-lite or uvicorn is not installed), or
+    None. ``who`` is what wanted it; by default ``--sim``, which could also be given ``--websocket``."""
+    from lockcloud.sim.broker import installed, missing_push_packages
+
+    missing = missing_push_packages() + ([] if installed("uvicorn") else ["uvicorn"])
     if not missing:
         return None
-    reason = _SIM_PUSH_MISSING.format(who=who or "--sim", missing=" and ".join(missing))
+    reason = _SIM_PUSH_MISSING.format(who=who or "--sim", missing=spoken_list(missing))
     return reason if who else reason + _SIM_WEBSOCKET_TOO
 
 
@@ -150,8 +159,8 @@ async def open_target(
     """The configured target, or with ``--sim`` an embedded simulator that lives as long as the block.
 
     The embedded simulator has a broker only for a command that reads push messages (``push``): the others need
-    neither pulsar-client nor pulsar-lite, and start faster. A ``push`` command where those are not installed
-    gets :class:`PushUnavailableError` before anything starts.
+    neither pulsar-client nor pulsar-lite, and start faster; without uvicorn they call it in-process. A ``push``
+    command where those are not installed gets :class:`PushUnavailableError` before anything starts.
     """
     if not connection.sim:
         target = configured_target(connection)
@@ -159,7 +168,8 @@ async def open_target(
             raise CommandError(NO_CREDENTIALS)
         yield target
         return
-    from lockcloud.sim import running
+    from lockcloud.sim import Simulator, running
+    from lockcloud.sim.broker import installed
 
     if push:
         require_sim_push()
@@ -167,8 +177,32 @@ async def open_target(
         out.note("--sim given: the credentials from flags or environment are not used")
     started = "an embedded simulator and broker" if push else "an embedded simulator"
     out.note(f"--sim: starting {started} for this command (no Tuya account involved)")
+    if not push and not installed("uvicorn"):
+        simulator = Simulator(press_interval=press_interval)
+        try:
+            yield _in_process_target(simulator, connection.push_env)
+        finally:
+            await simulator.aclose()
+        return
     async with running(press_interval=press_interval, env=connection.push_env, broker=push) as server:
         yield sim_target(server)
+
+
+def _in_process_target(simulator: Simulator, push_env: str) -> Target:
+    from lockcloud.sim._simulator import IN_PROCESS_URL
+
+    return Target(
+        simulator.access_id,
+        simulator.access_secret,
+        Region.EU,
+        IN_PROCESS_URL,
+        None,
+        embedded=True,
+        devices=simulator.devices,
+        push_env=push_env,
+        no_push=_REST_ONLY,
+        simulator=simulator,
+    )
 
 
 def sim_target(server: SimServer) -> Target:
@@ -196,16 +230,21 @@ async def connect(target: Target, **options: Any) -> AsyncIterator[LockCloud]:
     where a ``LockCloud.from_env()`` would be swapped in if the CLI ever stopped taking flags."""
     from lockcloud._client import LockCloud
 
-    async with LockCloud(
-        target.access_id,
-        target.access_secret,
-        region=target.region,
-        base_url=target.base_url,
-        pulsar_url=target.pulsar_url,
-        websocket_url=target.websocket_url,
-        push_env=target.push_env,
-        **options,
-    ) as cloud:
+    client: contextlib.AbstractAsyncContextManager[LockCloud]
+    if target.simulator is not None:
+        client = target.simulator.client(push_env=target.push_env, **options)
+    else:
+        client = LockCloud(
+            target.access_id,
+            target.access_secret,
+            region=target.region,
+            base_url=target.base_url,
+            pulsar_url=target.pulsar_url,
+            websocket_url=target.websocket_url,
+            push_env=target.push_env,
+            **options,
+        )
+    async with client as cloud:
         if target.no_push is not None:
             _clients_without_push[cloud] = target.no_push
         yield cloud

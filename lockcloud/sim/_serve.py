@@ -256,7 +256,7 @@ async def running(
             async with server.client() as cloud:
                 ...
     """
-    from lockcloud.sim.broker import TUYA_PARTITIONS, LocalBroker, missing_push_packages
+    from lockcloud.sim.broker import TUYA_PARTITIONS, LocalBroker, installed, missing_push_packages
 
     if simulator is not None and options:
         raise LockCloudError("pass either a simulator or options for a new one, not both")
@@ -264,6 +264,11 @@ async def running(
         raise ValidationError(f"port must be from 0 to 65535, not {port}")
     if backlog < 1:
         raise ValidationError("backlog must be at least 1")
+    if not installed("uvicorn"):
+        raise LockCloudError(
+            "the simulator is served by uvicorn, which is not installed: pip install 'lockcloud[sim]' "
+            "(Simulator().client() calls it in-process, without a server)"
+        )
     missing = missing_push_packages(embedded_broker=broker_url is None) if broker or broker_url else []
     if missing:
         raise BrokerError(

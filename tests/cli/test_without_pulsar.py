@@ -1,9 +1,10 @@
-"""A plain install: neither pulsar-client nor pulsar-lite.
+"""A plain install (``pip install lockcloud``: no pulsar-client, pulsar-lite or uvicorn), and the ``sim`` extra's
+server without the broker packages.
 
 Each command runs in its own process where those packages cannot be found (a ``sitecustomize`` on ``PYTHONPATH``
-makes Python's path finder not see ``pulsar``, ``_pulsar`` and ``pulsar_lite``, as if they were not installed).
-REST commands on ``--sim`` work; commands that read push messages say in one line what to install (or pass), and
-exit 1, never with a traceback.
+makes Python's path finder not see them, as if they were not installed). REST commands on ``--sim`` work, served
+over loopback where uvicorn is installed and in-process where it is not; commands that read push messages say in
+one line what to install (or pass), and exit 1, never with a traceback.
 """
 
 from __future__ import annotations
@@ -19,33 +20,36 @@ from typing import Any
 
 import pytest
 
-HIDDEN = ("pulsar", "_pulsar", "pulsar_lite")
+PULSAR = ("pulsar", "_pulsar", "pulsar_lite")
+PLAIN = (*PULSAR, "uvicorn")
 
-_SITECUSTOMIZE = f"""
+_SITECUSTOMIZE = """
 import importlib.machinery
 
-_HIDDEN = {HIDDEN!r}
+_HIDDEN = {hidden!r}
 _find_spec = importlib.machinery.PathFinder.find_spec
 
 
-def _without_pulsar(fullname, path=None, target=None):
+def _not_installed(fullname, path=None, target=None):
     if fullname.partition(".")[0] in _HIDDEN:
         return None  # not installed, as far as the import system can tell
     return _find_spec(fullname, path, target)
 
 
-importlib.machinery.PathFinder.find_spec = _without_pulsar
+importlib.machinery.PathFinder.find_spec = _not_installed
 """
 
 SIM_INSTALL = "pip install 'lockcloud[sim]'"
+Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
-@pytest.fixture
-def plain_env(tmp_path: Path) -> dict[str, str]:
-    """The environment of a process that finds neither pulsar-client nor pulsar-lite."""
-    shim = tmp_path / "without-pulsar"
+def env_without(directory: Path, hidden: tuple[str, ...]) -> dict[str, str]:
+    """The environment of a process that cannot find the ``hidden`` top-level modules."""
+    shim = directory / ("without-" + "-".join(hidden))
     shim.mkdir()
-    (shim / "sitecustomize.py").write_text(textwrap.dedent(_SITECUSTOMIZE), encoding="utf-8")
+    (shim / "sitecustomize.py").write_text(
+        textwrap.dedent(_SITECUSTOMIZE.format(hidden=hidden)), encoding="utf-8"
+    )
     env = {
         name: value
         for name, value in os.environ.items()
@@ -56,18 +60,39 @@ def plain_env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def lockcloud(plain_env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
+def plain_env(tmp_path: Path) -> dict[str, str]:
+    """``pip install lockcloud``: none of the ``sim`` extra."""
+    return env_without(tmp_path, PLAIN)
+
+
+@pytest.fixture
+def no_pulsar_env(tmp_path: Path) -> dict[str, str]:
+    """uvicorn, but neither pulsar-client nor pulsar-lite."""
+    return env_without(tmp_path, PULSAR)
+
+
+def runner(env: dict[str, str]) -> Run:
     def run(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "lockcloud", *argv],
             capture_output=True,
             text=True,
             timeout=timeout,
-            env=plain_env,
+            env=env,
             check=False,
         )
 
     return run
+
+
+@pytest.fixture
+def lockcloud(no_pulsar_env: dict[str, str]) -> Run:
+    return runner(no_pulsar_env)
+
+
+@pytest.fixture
+def plain_lockcloud(plain_env: dict[str, str]) -> Run:
+    return runner(plain_env)
 
 
 def one_line(err: str) -> str:
@@ -77,40 +102,46 @@ def one_line(err: str) -> str:
     return lines[0]
 
 
-def test_the_processes_find_neither_package(plain_env: dict[str, str]) -> None:
-    # What every test below rests on: without this the others would pass on an install that has both.
+@pytest.mark.parametrize(
+    ("hidden", "missing"),
+    [(PLAIN, ["pulsar-client", "pulsar-lite"]), (PULSAR, ["pulsar-client", "pulsar-lite"])],
+    ids=["plain", "no pulsar"],
+)
+def test_the_processes_find_none_of_the_hidden_packages(
+    tmp_path: Path, hidden: tuple[str, ...], missing: list[str]
+) -> None:
+    # What every test below rests on: without this the others would pass on an install that has them all.
+    env = env_without(tmp_path, hidden)
     probe = (
         "import importlib.util, json; from lockcloud.sim.broker import missing_push_packages; "
-        f"print(json.dumps([[importlib.util.find_spec(m) is None for m in {HIDDEN!r}], missing_push_packages()]))"
+        f"print(json.dumps([[importlib.util.find_spec(m) is None for m in {PLAIN!r}], missing_push_packages()]))"
     )
     result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, env=plain_env, check=True, timeout=60
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True, timeout=60
     )
-    hidden, missing = json.loads(result.stdout)
-    assert hidden == [True, True, True]
-    assert missing == ["pulsar-client", "pulsar-lite"]
+    found, names = json.loads(result.stdout)
+    assert found == [module in hidden for module in PLAIN]
+    assert names == missing
     failed = subprocess.run(
-        [sys.executable, "-c", "import pulsar"], capture_output=True, text=True, env=plain_env, timeout=60
+        [sys.executable, "-c", "import pulsar"], capture_output=True, text=True, env=env, timeout=60
     )
     assert "ModuleNotFoundError" in failed.stderr
 
 
-@pytest.mark.parametrize(
-    "argv",
-    [
-        ("keys", "--sim", "front_door", "--json"),
-        ("status", "--sim", "front_door", "--json"),
-        ("history", "--sim", "front_door", "--json"),
-        ("codes", "list", "--sim", "front_door", "--json"),
-        ("members", "list", "--sim", "front_door", "--json"),
-        ("remote-unlock", "--sim", "front_door", "--json"),
-        ("doctor", "--sim", "--skip-events", "--json"),
-    ],
-    ids=lambda argv: " ".join(argv[:2]),
-)
-def test_rest_commands_on_sim_need_no_broker_package(
-    lockcloud: Callable[..., subprocess.CompletedProcess[str]], argv: tuple[str, ...]
-) -> None:
+REST_COMMANDS = [
+    ("keys", "--sim", "front_door", "--json"),
+    ("status", "--sim", "front_door", "--json"),
+    ("history", "--sim", "front_door", "--json"),
+    ("codes", "list", "--sim", "front_door", "--json"),
+    ("members", "list", "--sim", "front_door", "--json"),
+    ("remote-unlock", "--sim", "front_door", "--json"),
+    ("unlock", "--sim", "shed", "--json"),
+    ("doctor", "--sim", "--skip-events", "--json"),
+]
+
+
+@pytest.mark.parametrize("argv", REST_COMMANDS, ids=lambda argv: " ".join(argv[:2]))
+def test_rest_commands_on_sim_need_no_broker_package(lockcloud: Run, argv: tuple[str, ...]) -> None:
     result = lockcloud(*argv)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
@@ -118,11 +149,11 @@ def test_rest_commands_on_sim_need_no_broker_package(
     assert "starting an embedded simulator for this command" in result.stderr
 
 
-def test_an_unlock_on_sim_needs_no_broker_package(
-    lockcloud: Callable[..., subprocess.CompletedProcess[str]],
-) -> None:
-    result = lockcloud("unlock", "--sim", "shed", "--json")
+@pytest.mark.parametrize("argv", REST_COMMANDS, ids=lambda argv: " ".join(argv[:2]))
+def test_rest_commands_on_sim_work_on_a_plain_install(plain_lockcloud: Run, argv: tuple[str, ...]) -> None:
+    result = plain_lockcloud(*argv)
     assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
     assert json.loads(result.stdout.splitlines()[-1])
 
 
@@ -136,20 +167,24 @@ def test_an_unlock_on_sim_needs_no_broker_package(
     ],
     ids=" ".join,
 )
-def test_push_commands_on_sim_say_what_to_install_in_one_line(
-    lockcloud: Callable[..., subprocess.CompletedProcess[str]], argv: tuple[str, ...]
-) -> None:
+def test_push_commands_on_sim_say_what_to_install_in_one_line(lockcloud: Run, argv: tuple[str, ...]) -> None:
     result = lockcloud(*argv)
     assert result.returncode == 1
     line = one_line(result.stderr)
     assert line.startswith("lockcloud: --sim reads push messages")
     assert SIM_INSTALL in line
-    assert "pulsar-client and pulsar-lite" in line
+    assert "needs pulsar-client and pulsar-lite (not installed)" in line
     assert "--websocket needs them as well" in line  # why it does not help with --sim
 
 
+def test_a_push_command_on_a_plain_install_names_the_server_too(plain_lockcloud: Run) -> None:
+    line = one_line(plain_lockcloud("listen", "--sim", "--count", "1").stderr)
+    assert "needs pulsar-client, pulsar-lite and uvicorn (not installed)" in line
+    assert SIM_INSTALL in line
+
+
 def test_the_demo_says_what_to_install_in_one_line(
-    lockcloud: Callable[..., subprocess.CompletedProcess[str]],
+    lockcloud: Run,
 ) -> None:
     result = lockcloud("demo")
     assert result.returncode == 1
@@ -159,7 +194,7 @@ def test_the_demo_says_what_to_install_in_one_line(
 
 
 def test_doctor_on_sim_fails_only_its_push_check(
-    lockcloud: Callable[..., subprocess.CompletedProcess[str]],
+    lockcloud: Run,
 ) -> None:
     result = lockcloud("doctor", "--sim", "--json")
     assert result.returncode == 1
@@ -173,9 +208,9 @@ def test_doctor_on_sim_fails_only_its_push_check(
 
 
 def test_listen_to_a_project_without_pulsar_client_suggests_websocket(
-    lockcloud: Callable[..., subprocess.CompletedProcess[str]],
+    plain_lockcloud: Run,
 ) -> None:
-    result = lockcloud(
+    result = plain_lockcloud(
         "listen",
         "--access-id",
         "project",
@@ -233,17 +268,52 @@ def test_listen_over_websocket_needs_no_pulsar_client(
     assert json.loads(out.splitlines()[-1])["device_id"] == "sim-shed"
 
 
-def test_sim_serve_says_what_to_install_or_to_pass_no_broker(
-    lockcloud: Callable[..., subprocess.CompletedProcess[str]],
-) -> None:
+def test_sim_serve_says_what_to_install_or_to_pass_no_broker(lockcloud: Run) -> None:
     result = lockcloud("sim", "serve")
     assert result.returncode == 1
     line = one_line(result.stderr)
+    assert "needs pulsar-client and pulsar-lite (not installed)" in line
     assert SIM_INSTALL in line
     assert "--no-broker" in line
 
 
-def test_the_library_names_the_missing_packages(plain_env: dict[str, str]) -> None:
+def test_sim_serve_on_a_plain_install_says_what_to_install(plain_lockcloud: Run) -> None:
+    for argv in (("sim", "serve"), ("sim", "serve", "--no-broker")):
+        result = plain_lockcloud(*argv)
+        assert result.returncode == 1
+        line = one_line(result.stderr)
+        assert "uvicorn" in line
+        assert SIM_INSTALL in line
+        assert "--no-broker" not in line  # it would not help
+
+
+def test_sim_serve_without_a_broker_needs_no_broker_package(
+    no_pulsar_env: dict[str, str], read_line: Callable[[Any, float], str]
+) -> None:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "lockcloud", "sim", "serve", "--no-broker", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=no_pulsar_env,
+    )
+    try:
+        served = json.loads(read_line(server.stdout, 60))
+        env = no_pulsar_env | {
+            "LOCKCLOUD_ACCESS_ID": served["access_id"],
+            "LOCKCLOUD_ACCESS_SECRET": served["access_secret"],
+            "LOCKCLOUD_BASE_URL": served["base_url"],
+        }
+        keys = runner(env)("keys", "sim-front-door", "--json")
+    finally:
+        server.terminate()
+        server.communicate(timeout=60)
+    assert served["pulsar_url"] is None
+    assert keys.returncode == 0, keys.stderr
+    assert json.loads(keys.stdout)
+
+
+def test_the_library_names_the_missing_packages(no_pulsar_env: dict[str, str]) -> None:
     program = textwrap.dedent(
         """
         import asyncio
@@ -271,7 +341,7 @@ def test_the_library_names_the_missing_packages(plain_env: dict[str, str]) -> No
         [sys.executable, "-c", program],
         capture_output=True,
         text=True,
-        env=plain_env,
+        env=no_pulsar_env,
         check=False,
         timeout=60,
     )
@@ -281,3 +351,38 @@ def test_the_library_names_the_missing_packages(plain_env: dict[str, str]) -> No
     assert "running(broker=False)" in served
     assert "pulsar-client is not installed" in published
     assert rest_only == "None"
+
+
+def test_the_library_on_a_plain_install_names_uvicorn(plain_env: dict[str, str]) -> None:
+    program = textwrap.dedent(
+        """
+        import asyncio
+        from lockcloud import LockCloudError
+        from lockcloud.sim import Simulator, running
+
+        async def main():
+            try:
+                async with running(broker=False):
+                    pass
+            except LockCloudError as exc:
+                print(exc)
+            sim = Simulator()
+            async with sim.client() as cloud:
+                print(len(await cloud.remote_unlock.list_methods(sim.devices["front_door"])))
+
+        asyncio.run(main())
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        env=plain_env,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    refused, methods = result.stdout.splitlines()
+    assert "uvicorn, which is not installed" in refused
+    assert SIM_INSTALL in refused
+    assert int(methods) > 0
