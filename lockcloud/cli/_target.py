@@ -118,7 +118,7 @@ _SIM_PUSH_MISSING = (
 )
 _SIM_WEBSOCKET_TOO = (
     "; --websocket needs them as well with --sim, as the simulator serves its WebSocket API from that broker "
-    "(a Tuya project or a `lockcloud sim serve` elsewhere needs neither over --websocket)"
+    "(a Tuya project or a `lockcloud sim serve` elsewhere needs none of them over --websocket)"
 )
 _PULSAR_CLIENT_MISSING = (
     "reading push messages over Pulsar's own protocol needs pulsar-client (not installed): "
