@@ -44,7 +44,7 @@ from lockcloud._core.errors import (
     SubscribeError,
     ValidationError,
 )
-from lockcloud._core.network import is_local_host, warn_if_plain
+from lockcloud._core.network import is_local_host, pulsar_address, warn_if_plain
 from lockcloud._core.wire import topic_for
 from lockcloud.crypto import pulsar_password
 from lockcloud.events._source import Outcome, SourceClosed, SourceMessage
@@ -456,10 +456,8 @@ class PulsarSource:
 
     async def _probe(self) -> None:
         """A TCP (and for pulsar+ssl, a TLS) handshake of our own, so that these failures are fast and named."""
-        parsed = urllib.parse.urlsplit(self.url)
-        host = parsed.hostname or ""
-        tls = parsed.scheme == "pulsar+ssl"
-        port = parsed.port or (6651 if tls else 6650)
+        host, port = pulsar_address(self.url)
+        tls = urllib.parse.urlsplit(self.url).scheme == "pulsar+ssl"
         context: ssl.SSLContext | None = None
         if tls:
             context = ssl.create_default_context(
