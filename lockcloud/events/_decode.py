@@ -142,20 +142,30 @@ def _device_event(
     if not isinstance(biz_code, str):
         return None
     registration = REGISTRY.get((protocol, biz_code)) or _DEVICE_EVENTS
-    data = biz_data(body)
+    data = body.get("bizData")
+    if type(data) is not dict:
+        data = biz_data(body)
     # The event's own fields first: a bizData of the wrong shape is named before a missing devId.
     own = registration.fields(data, body, published_at)
+    # Strings as Tuya sends them are taken at once; anything else goes through its check.
+    device, product_key, uuid = body.get("devId"), body.get("productKey"), body.get("uuid")
+    if type(device) is not str or not device:
+        device = device_id(body)
+    if type(product_key) is not str:
+        product_key = optional_str(product_key)
+    if type(uuid) is not str:
+        uuid = optional_str(uuid)
     model: Callable[..., Event] = registration.model
     return model(
         protocol=protocol,
-        device_id=device_id(body),
+        device_id=device,
         published_at=published_at,
         message_id=message_id,
         raw=body,
         biz_code=biz_code,
         biz_data=data,
-        product_key=optional_str(body.get("productKey")),
-        uuid=optional_str(body.get("uuid")),
+        product_key=product_key,
+        uuid=uuid,
         **own,
     )
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from lockcloud._core.converter import unstructure
+from lockcloud._core.converter import structure, unstructure
 from lockcloud._core.wire import DEVICE_EVENT_PROTOCOL, ENROLLMENT_BIZ_CODE, STATUS_REPORT_PROTOCOL
 from lockcloud.enums import EnrollmentOperation, UnlockMethodEvent
 from lockcloud.events._fields import (
@@ -65,9 +65,11 @@ from lockcloud.history_models import (
 __all__ = [
     "REGISTRY",
     "Registration",
+    "biz_data_wire",
     "classify",
     "registered_models",
     "registration_of",
+    "structured_fields",
 ]
 
 #: The event's own fields, read from the message: for protocol 20 from its ``bizData``, body and envelope time
@@ -114,8 +116,9 @@ def _device_event_wire(fields: Mapping[str, Any]) -> Mapping[str, Any]:
 def _enrollment(
     data: Mapping[str, Any], body: Mapping[str, Any], published_at: _dt.datetime | None
 ) -> Mapping[str, Any]:
-    # Hand-written rather than structured by the shared converter: this is the hot message of enrollment, and the
-    # converter takes about nine times as long for these six fields (5.7 against 0.6 microseconds, measured here).
+    # Hand-written rather than structured_fields(EnrollmentProgress): this is the hot message of enrollment, and the
+    # converter takes about seven times as long for it (6.5 against 0.9 microseconds, measured here); a test checks
+    # that both read the same.
     if "event" not in data:
         raise FieldError("required field missing @ bizData.event")
     timestamp = optional_time(body.get("ts")) or published_at
@@ -155,7 +158,39 @@ _EVENTS: dict[Any, UnlockMethodEvent] = dict(UnlockMethodEvent._value2member_map
 _OPERATIONS: dict[Any, EnrollmentOperation] = dict(EnrollmentOperation._value2member_map_)
 
 
-def _biz_data_wire(biz_code: str) -> Wire:
+def structured_fields(model: type[DeviceEvent]) -> Fields:
+    """A reader of ``model``'s own fields (those beyond :class:`DeviceEvent`'s) from ``bizData``, structured by the
+    shared converter as REST answers are: camelCase or snake_case keys, unknown keys ignored, epoch times to UTC
+    datetimes, open enums; ``timestamp`` is the body's ``ts``. The way to read a new device event's ``bizData``
+    unless it is hot enough to need a hand-written reader (see :func:`_enrollment`)."""
+    attrs.resolve_types(model)
+    base = {f.name for f in attrs.fields(DeviceEvent)}
+    own = {
+        f.name: attrs.field(type=f.type, default=f.default, kw_only=True)
+        for f in attrs.fields(model)
+        if f.name not in base
+    }
+    spec = attrs.make_class(f"{model.__name__}Fields", own, frozen=True)
+
+    def fields(
+        data: Mapping[str, Any], body: Mapping[str, Any], published_at: _dt.datetime | None
+    ) -> Mapping[str, Any]:
+        try:
+            structured: Any = structure(data, spec)
+        except Exception as exc:
+            # One line naming the field, as the hand-written readers say it: "... @ bizData.at".
+            from cattrs import transform_error
+
+            problems = transform_error(exc, path="bizData") if hasattr(exc, "exceptions") else [str(exc)]
+            raise FieldError("; ".join(problems)) from exc
+        values = attrs.asdict(structured, recurse=False)
+        values["timestamp"] = optional_time(body.get("ts"))
+        return values
+
+    return fields
+
+
+def biz_data_wire(biz_code: str) -> Wire:
     """The wire form of a device event whose own fields are its ``bizData``: camelCase keys, values unstructured
     by the shared converter (enums to their values, times to epoch milliseconds), absent fields left out."""
 
@@ -272,7 +307,7 @@ def _registrations() -> list[Registration]:
             ENROLLMENT_BIZ_CODE,
             EnrollmentProgress,
             _enrollment,
-            _biz_data_wire(ENROLLMENT_BIZ_CODE),
+            biz_data_wire(ENROLLMENT_BIZ_CODE),
             {
                 "event": UnlockMethodEvent.ENTRY,
                 "operate": EnrollmentOperation.START,

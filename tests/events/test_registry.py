@@ -3,6 +3,7 @@ cover every entry of it, and every event class the decoder can return is in it."
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -12,9 +13,11 @@ import pytest
 from lockcloud import DecodeError, ValidationError
 from lockcloud._core.wire import DEVICE_EVENT_PROTOCOL
 from lockcloud.cli._format import describe_event, formatters
+from lockcloud.enums import UnlockMethodEvent
 from lockcloud.events import (
     REGISTRY,
     DeviceEvent,
+    EnrollmentProgress,
     Event,
     Registration,
     StatusReport,
@@ -22,6 +25,7 @@ from lockcloud.events import (
     decode_message,
     registered_models,
 )
+from lockcloud.events._registry import biz_data_wire, structured_fields
 from lockcloud.sim._push import encode_push, event_push
 from lockcloud.testing import PushBuilder
 
@@ -79,8 +83,9 @@ def test_the_simulator_pushes_every_entry_the_same_way(registration: Registratio
 def test_every_registered_type_has_its_own_cli_formatter(model: type[Event]) -> None:
     assert model in formatters()
     example = next(r for r in REGISTRY.values() if r.model is model).example
-    line = describe_event(_decoded(*BUILD.encode(BUILD.event(model, "lock-1", **example))))
-    assert line == formatters()[model](_decoded(*BUILD.encode(BUILD.event(model, "lock-1", **example))))
+    event = _decoded(*BUILD.encode(BUILD.event(model, "lock-1", **example)))
+    line = describe_event(event)
+    assert line == formatters()[model](event)
     assert line
 
 
@@ -155,3 +160,56 @@ def test_registry_entries_are_keyed_by_their_own_protocol_and_code() -> None:
     for key, registration in REGISTRY.items():
         assert key == (registration.protocol, registration.code)
     json.dumps([list(key) for key in REGISTRY])  # plain keys: what docs and tools can list
+
+
+_ENROLLMENT_DATA = [
+    {
+        "event": "unlockMethodEntry",
+        "operate": 1,
+        "raised": True,
+        "finish": False,
+        "period": 3,
+        "totalPeriod": 5,
+    },
+    {"event": "unlockMethodDelete", "operate": 2, "raised": False, "finish": True, "period": 0},
+    {"event": "unlockMethodEntry", "period": "2", "total_period": "4", "raised": "true"},
+    {"event": "somethingNew", "operate": 7},
+    {"totalPeriod": 5, "event": "unlockMethodEntry"},
+]
+
+
+@pytest.mark.parametrize("data", _ENROLLMENT_DATA)
+def test_the_hand_written_enrollment_reader_agrees_with_the_shared_converter(data: dict[str, Any]) -> None:
+    # The hot reader is hand-written for speed; the converter's reading of the same bizData is the reference.
+    entry = REGISTRY[(DEVICE_EVENT_PROTOCOL, "doorUnlockMethodStatus")]
+    body = {"bizCode": "doorUnlockMethodStatus", "bizData": data, "devId": "d", "ts": 1_700_000_000_000}
+    assert dict(entry.fields(data, body, None)) == dict(
+        structured_fields(EnrollmentProgress)(data, body, None)
+    )
+
+
+def test_a_device_event_read_by_the_shared_converter_round_trips_through_its_wire() -> None:
+    @attrs.frozen(kw_only=True)
+    class DoorbellRang(DeviceEvent):
+        at: dt.datetime
+        volume: int | None = None
+        tune: UnlockMethodEvent | None = None
+
+    read, wire = structured_fields(DoorbellRang), biz_data_wire("doorbellRang")
+    at = dt.datetime(2026, 12, 8, 9, 30, tzinfo=dt.UTC)
+    part = wire({"at": at, "volume": 3, "tune": UnlockMethodEvent.ENTRY})
+    assert part == {
+        "bizCode": "doorbellRang",
+        "bizData": {"at": 1_796_722_200_000, "volume": 3, "tune": "unlockMethodEntry"},
+    }
+    fields = read(part["bizData"], {"ts": 1_700_000_000_000}, None)
+    assert fields == {
+        "at": at,
+        "volume": 3,
+        "tune": UnlockMethodEvent.ENTRY,
+        "timestamp": dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.UTC),
+    }
+    with pytest.raises(ValueError, match=r"required field missing @ bizData\.at"):
+        read({"volume": 3}, {}, None)
+    with pytest.raises(ValueError, match=r"@ bizData\.volume"):
+        read({"at": 1, "volume": "loud"}, {}, None)
