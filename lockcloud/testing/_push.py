@@ -106,7 +106,17 @@ class PushBuilder:
             raise ValidationError(
                 f"model {getattr(model, '__name__', model)!r} is no registered event type ({known})"
             )
-        return event_push(self._device(device_id), model, self.clock() if t is None else t, **fields)
+        names = {f.name for f in attrs.fields(model)}
+        unknown = sorted(set(fields) - names)
+        if unknown:
+            raise ValidationError(f"{model.__name__} has no field {unknown[0]!r}")
+        device = self._device(device_id)
+        try:
+            return event_push(device, model, self.clock() if t is None else t, **fields)
+        except KeyError as exc:
+            raise ValidationError(f"{model.__name__} needs the field {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"cannot build {model.__name__} from these fields: {exc}") from None
 
     def device_event(
         self, device_id: str, biz_code: str, biz_data: Mapping[str, Any], *, t: int | None = None

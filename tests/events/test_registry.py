@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 import pytest
 
-from lockcloud import DecodeError, ValidationError
+from lockcloud import AlarmKind, DecodeError, UnlockMethod, ValidationError
 from lockcloud._core.wire import DEVICE_EVENT_PROTOCOL
 from lockcloud.cli._format import describe_event, formatters
 from lockcloud.enums import UnlockMethodEvent
@@ -19,6 +19,7 @@ from lockcloud.events import (
     DeviceEvent,
     EnrollmentProgress,
     Event,
+    LockAlarm,
     Registration,
     StatusReport,
     UnknownEvent,
@@ -213,3 +214,22 @@ def test_a_device_event_read_by_the_shared_converter_round_trips_through_its_wir
         read({"volume": 3}, {}, None)
     with pytest.raises(ValueError, match=r"@ bizData\.volume"):
         read({"at": 1, "volume": "loud"}, {}, None)
+
+
+@pytest.mark.parametrize(
+    ("model", "fields", "message"),
+    [
+        (LockAlarm, {}, "LockAlarm needs the field 'kind'"),
+        (LockAlarm, {"knid": AlarmKind.DOORBELL}, "LockAlarm has no field 'knid'"),
+        (
+            LockAlarm,
+            {"kind": AlarmKind.DURESS, "method": UnlockMethod.CARD, "key_number": "two"},
+            "cannot build LockAlarm",
+        ),
+    ],
+)
+def test_push_builder_names_a_missing_or_unknown_field(
+    model: type[Event], fields: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        BUILD.event(model, "lock-1", **fields)
