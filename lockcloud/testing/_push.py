@@ -22,10 +22,18 @@ from lockcloud._core.wire import (
 )
 from lockcloud.enums import UnlockMethodEvent
 from lockcloud.sim._publisher import PulsarPublisher
-from lockcloud.sim._push import PushMessage, device_event, encode_push, enrollment_push, seal, status_report
+from lockcloud.sim._push import (
+    PushMessage,
+    device_event,
+    encode_push,
+    enrollment_push,
+    event_push,
+    seal,
+    status_report,
+)
 
 if TYPE_CHECKING:
-    from lockcloud.events import StatusReport
+    from lockcloud.events import Event, StatusReport
     from lockcloud.sim import SimServer, Simulator
 
 __all__ = ["PushBuilder", "PushPublisher"]
@@ -53,6 +61,9 @@ class PushBuilder:
 
         build = PushBuilder(access_secret)
         payload, properties = build.encode(build.enrollment("lock-1", period=3, total_period=5))
+        payload, properties = build.encode(build.event(LockAlarm, "lock-1", kind=AlarmKind.DOORBELL))
+
+    :meth:`event` builds any event type of the registry (``lockcloud.events.REGISTRY``) from its fields.
 
     For tests of what a consumer does with bad data, :meth:`envelope` seals any plaintext (not JSON, a list, a
     wrong shape) under any secret, :meth:`with_data` puts anything in the envelope's ``data`` and
@@ -77,6 +88,35 @@ class PushBuilder:
         return _Device(device_id, self.product_key, f"uuid-{device_id}")
 
     # -- messages -----------------------------------------------------------------------------------------------
+
+    def event(
+        self, model: type[Event], device_id: str, *, t: int | None = None, **fields: Any
+    ) -> PushMessage:
+        """A message that decodes to ``model`` with ``fields``, the event's own fields as it has them, written by
+        the event registry's entry for ``model`` (as the simulator writes its own)::
+
+            build.event(LockAlarm, "lock-1", kind=AlarmKind.DOORBELL)
+            build.event(EnrollmentProgress, "lock-1", event=UnlockMethodEvent.ENTRY, period=2, total_period=3)
+            build.event(DeviceEvent, "lock-1", biz_code="online", biz_data={})
+        """
+        from lockcloud.events import registered_models
+
+        if model not in registered_models():
+            known = ", ".join(sorted(m.__name__ for m in registered_models()))
+            raise ValidationError(
+                f"model {getattr(model, '__name__', model)!r} is no registered event type ({known})"
+            )
+        names = {f.name for f in attrs.fields(model)}
+        unknown = sorted(set(fields) - names)
+        if unknown:
+            raise ValidationError(f"{model.__name__} has no field {unknown[0]!r}")
+        device = self._device(device_id)
+        try:
+            return event_push(device, model, self.clock() if t is None else t, **fields)
+        except KeyError as exc:
+            raise ValidationError(f"{model.__name__} needs the field {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"cannot build {model.__name__} from these fields: {exc}") from None
 
     def device_event(
         self, device_id: str, biz_code: str, biz_data: Mapping[str, Any], *, t: int | None = None
@@ -121,7 +161,11 @@ class PushBuilder:
 
         registration = REGISTRY.get((STATUS_REPORT_PROTOCOL, code))
         if registration is None or registration.model is not event_type:
-            codes = sorted(r.code for r in REGISTRY.values() if r.model is event_type)
+            codes = sorted(
+                str(r.code)
+                for r in REGISTRY.values()
+                if r.model is event_type and r.protocol == STATUS_REPORT_PROTOCOL and r.code is not None
+            )
             raise ValidationError(
                 f"{code!r} is not a code of {event_type.__name__} (one of {', '.join(codes)})"
             )

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from lockcloud import AlarmKind, BatteryState, DoorState, LockCloud, UnlockMethod, ValidationError
-from lockcloud.cli._format import describe_event
+from lockcloud.cli._format import describe_event, formatters
 from lockcloud.cli._history import LIVE_FORMATTERS
 from lockcloud.enums import UnlockType
 from lockcloud.events import (
@@ -36,11 +36,11 @@ def _decode(status: dict[str, Any]) -> StatusReport:
 
 
 def test_every_registered_type_has_a_cli_description() -> None:
-    missing = {model.__name__ for model in registered_models()} - {
-        model.__name__ for model in LIVE_FORMATTERS
-    }
+    missing = {model.__name__ for model in registered_models()} - {model.__name__ for model in formatters()}
     assert missing == set()
-    assert registered_models() == {LockUnlocked, LockAlarm, DoorStateChanged, BatteryLevel}
+    lock_reports = {m for m in registered_models() if issubclass(m, StatusReport) and m is not StatusReport}
+    assert lock_reports == {LockUnlocked, LockAlarm, DoorStateChanged, BatteryLevel}
+    assert set(LIVE_FORMATTERS) == lock_reports
 
 
 def test_the_registry_keys_by_protocol_and_code() -> None:
