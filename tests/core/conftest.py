@@ -24,15 +24,12 @@ import httpx
 import pytest
 
 import lockcloud._core.clock
-from lockcloud import LockCloud, RetryPolicy
+from lockcloud import LockCloud
+
+from support import ACCESS_ID, ACCESS_SECRET, FAST_RETRY
 
 BASE_URL = "https://openapi.test"
 TOKEN_PATH = "/v1.0/token"
-FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.001, max_backoff=0.002)
-
-# Distinctive random credentials: the redaction tests search every log line for them.
-ACCESS_ID = "lcid" + secrets.token_hex(8)
-ACCESS_SECRET = secrets.token_hex(16)
 
 
 def reference_sign(secret: str, request: httpx.Request) -> str:

@@ -15,12 +15,11 @@ from typing import Any
 import httpx
 import pytest
 
-from lockcloud import RetryPolicy
 from lockcloud._client import LockCloud
 from lockcloud._core.signing import canonical_url, compute_sign, is_token_path, string_to_sign
 from lockcloud.sim import Simulator
 
-FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.001, max_backoff=0.002, deadline=None)
+from support import FAST_RETRY
 
 
 class Raw:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from lockcloud import OutcomeUnknownError, RetryPolicy, SignatureError
+from lockcloud import OutcomeUnknownError, SignatureError
 from lockcloud._client import LockCloud
 from lockcloud._core.signing import canonical_url, compute_sign, string_to_sign
 from lockcloud._core.wire import ACCESS_CODE_ENDPOINTS
@@ -21,7 +21,7 @@ from lockcloud.sim import DEMO_PIN, SimServer, Simulator, running
 from lockcloud.sim._model import APPLICABILITY
 from lockcloud.sim.broker import LocalBroker
 
-FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.001, max_backoff=0.002, deadline=None)
+from support import FAST_RETRY
 
 
 @pytest.fixture
