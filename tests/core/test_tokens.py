@@ -1,4 +1,8 @@
-"""Token life cycle: lazy grant, proactive refresh on the server's clock, reactive healing, stores, clock skew."""
+"""Token life cycle: lazy grant, proactive refresh on the server's clock, reactive healing, stores, clock skew.
+
+What the simulator shows (grants, reuse, the stores) runs against it; the rest needs ``FakeTuya`` (see the conftest:
+a pinned clock on both sides, 1011, scripted refresh failures, refresh bookkeeping).
+"""
 
 from __future__ import annotations
 
@@ -21,27 +25,43 @@ from lockcloud import (
     Token,
     TokenError,
 )
+from lockcloud.sim import Simulator
+
+from support import FAST_RETRY
 
 PATH = "/v1.0/devices/d1/door-lock/remote-unlocks"
 UNSAFE_PATH = "/v1.0/devices/d1/door-lock/password-free/open-door"
+TOKEN_ACTIONS = ("token", "refresh_token")
 
 
-async def test_no_token_call_before_the_first_request(
-    server: Any, make_cloud: Callable[..., LockCloud]
-) -> None:
-    async with make_cloud(server) as cloud:
-        assert server.requests == []
-        await cloud.request("GET", PATH)
-    assert [request.url.path for request in server.requests] == ["/v1.0/token", PATH]
-    assert server.grants == 1
+def remote_unlocks(sim: Simulator) -> str:
+    """A business call the simulator answers (the front door's remote-unlock switches)."""
+    return f"/v1.0/devices/{sim.devices['front_door']}/door-lock/remote-unlocks"
 
 
-async def test_the_token_is_reused(server: Any, cloud: LockCloud) -> None:
-    for _ in range(5):
-        await cloud.request("GET", PATH)
-    assert server.grants == 1
-    assert server.token_calls == 1
-    assert len({request.headers["access_token"] for request in server.business()}) == 1
+def answered(sim: Simulator) -> list[tuple[str | None, int | None]]:
+    """Every request the simulator received, as (action, Tuya code answered; None for success)."""
+    return [(record.action, record.code) for record in sim.requests]
+
+
+def token_calls(sim: Simulator) -> list[str | None]:
+    return [record.action for record in sim.requests if record.action in TOKEN_ACTIONS]
+
+
+async def test_no_token_call_before_the_first_request(lockcloud_sim: Simulator) -> None:
+    async with lockcloud_sim.client(retry=FAST_RETRY) as cloud:
+        assert lockcloud_sim.requests == []
+        await cloud.request("GET", remote_unlocks(lockcloud_sim))
+    assert answered(lockcloud_sim) == [("token", None), ("list_remote_unlocks", None)]
+
+
+async def test_the_token_is_reused(lockcloud_sim: Simulator) -> None:
+    async with lockcloud_sim.client(retry=FAST_RETRY) as cloud:
+        for _ in range(5):
+            await cloud.request("GET", remote_unlocks(lockcloud_sim))
+    # One grant, and every call accepted: each was signed with the token of that one grant.
+    assert answered(lockcloud_sim) == [("token", None)] + [("list_remote_unlocks", None)] * 5
+    assert len(lockcloud_sim.world.tokens) == 1
 
 
 @pytest.mark.parametrize("skew", [3600.0, -3600.0, 0.0], ids=["server-ahead", "server-behind", "in-sync"])
@@ -142,35 +162,33 @@ async def test_failed_refresh_falls_back_to_a_new_grant(
 
 
 async def test_file_store_shares_the_token_with_a_second_client(
-    tmp_path: Path, server: Any, make_cloud: Callable[..., LockCloud]
+    tmp_path: Path, lockcloud_sim: Simulator
 ) -> None:
     path = tmp_path / "token.json"
-    first = make_cloud(server, token_store=FileTokenStore(path))
-    await first.request("GET", PATH)
+    async with lockcloud_sim.client(retry=FAST_RETRY, token_store=FileTokenStore(path)) as first:
+        await first.request("GET", remote_unlocks(lockcloud_sim))
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    second = make_cloud(server, token_store=FileTokenStore(path))
-    await second.request("GET", PATH)
-    assert server.grants == 1
-    assert server.token_calls == 1
-    one, two = server.business(PATH)
-    assert one.headers["access_token"] == two.headers["access_token"]
+    async with lockcloud_sim.client(retry=FAST_RETRY, token_store=FileTokenStore(path)) as second:
+        await second.request("GET", remote_unlocks(lockcloud_sim))
+    # The second client's call was accepted without a token call of its own: it signed with the stored token.
+    assert answered(lockcloud_sim) == [("token", None)] + [("list_remote_unlocks", None)] * 2
 
 
-async def test_file_store_heals_after_a_sibling_refreshed(
-    tmp_path: Path, server: Any, make_cloud: Callable[..., LockCloud]
-) -> None:
+async def test_file_store_heals_after_a_sibling_refreshed(tmp_path: Path, lockcloud_sim: Simulator) -> None:
     path = tmp_path / "token.json"
-    first = make_cloud(server, token_store=FileTokenStore(path))
-    second = make_cloud(server, token_store=FileTokenStore(path))
-    await first.request("GET", PATH)
-    await second.request("GET", PATH)
-    server.script(PATH, 1010)
-    await first.request("GET", PATH)  # first refreshes: the pair second holds is dead now
-    await second.request("GET", PATH)
-    assert server.answers[1011] == 1
-    assert server.grants == 1  # second adopted the token first stored instead of making a token call
-    assert server.refreshes == 1
-    assert server.token_calls == 2
+    async with (
+        lockcloud_sim.client(retry=FAST_RETRY, token_store=FileTokenStore(path)) as first,
+        lockcloud_sim.client(retry=FAST_RETRY, token_store=FileTokenStore(path)) as second,
+    ):
+        await first.request("GET", remote_unlocks(lockcloud_sim))
+        await second.request("GET", remote_unlocks(lockcloud_sim))
+        lockcloud_sim.fail_next(1010, action="list_remote_unlocks")
+        await first.request("GET", remote_unlocks(lockcloud_sim))  # first refreshes: second's pair is retired
+        await second.request("GET", remote_unlocks(lockcloud_sim))
+    business = [code for action, code in answered(lockcloud_sim) if action not in TOKEN_ACTIONS]
+    assert business == [None, None, 1010, None, 1010, None]
+    # second adopted the token first stored instead of making a token call
+    assert token_calls(lockcloud_sim) == ["token", "refresh_token"]
 
 
 async def test_file_store_round_trip_and_forget(tmp_path: Path) -> None:
@@ -192,17 +210,17 @@ async def test_file_store_ignores_an_unreadable_file(tmp_path: Path) -> None:
     assert await FileTokenStore(path).load() is None
 
 
-async def test_memory_store_is_used(server: Any, make_cloud: Callable[..., LockCloud]) -> None:
+async def test_memory_store_is_used(lockcloud_sim: Simulator) -> None:
     store = MemoryTokenStore()
-    cloud = make_cloud(server, token_store=store)
-    await cloud.request("GET", PATH)
+    async with lockcloud_sim.client(retry=FAST_RETRY, token_store=store) as cloud:
+        await cloud.request("GET", remote_unlocks(lockcloud_sim))
     saved = await store.load()
     assert saved is not None
-    assert saved.access_token == server.business()[0].headers["access_token"]
+    assert list(lockcloud_sim.world.tokens) == [saved.access_token]
     # A second client handed the same store makes no grant.
-    other = make_cloud(server, token_store=store)
-    await other.request("GET", PATH)
-    assert server.grants == 1
+    async with lockcloud_sim.client(retry=FAST_RETRY, token_store=store) as other:
+        await other.request("GET", remote_unlocks(lockcloud_sim))
+    assert token_calls(lockcloud_sim) == ["token"]
 
 
 async def test_token_expiry_comes_from_the_server_time(
@@ -265,16 +283,16 @@ async def test_real_skew_never_surfaces(consts: Any, make_cloud: Callable[..., L
 
 @pytest.mark.parametrize("where", ["missing-directory", "path-is-a-directory"])
 async def test_token_store_io_failure_stays_inside_the_error_tree(
-    tmp_path: Path, server: Any, make_cloud: Callable[..., LockCloud], where: str
+    tmp_path: Path, lockcloud_sim: Simulator, where: str
 ) -> None:
     path = tmp_path / "no-such-dir" / "token.json"
     if where == "path-is-a-directory":
         path = tmp_path / "token.json"
         path.mkdir()
-    cloud = make_cloud(server, token_store=FileTokenStore(path))
-    # Either carrying on without persisting or raising inside the tree would do.
-    with contextlib.suppress(LockCloudError):
-        await cloud.request("GET", PATH)
+    async with lockcloud_sim.client(retry=FAST_RETRY, token_store=FileTokenStore(path)) as cloud:
+        # Either carrying on without persisting or raising inside the tree would do.
+        with contextlib.suppress(LockCloudError):
+            await cloud.request("GET", remote_unlocks(lockcloud_sim))
 
 
 async def test_file_store_mode_is_0600_even_over_a_stale_tmp_file(tmp_path: Path) -> None:
