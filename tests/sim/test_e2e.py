@@ -24,12 +24,6 @@ from lockcloud.sim.broker import LocalBroker
 from support import FAST_RETRY
 
 
-@pytest.fixture
-def server(lockcloud_server: SimServer) -> SimServer:
-    """The demo simulator served over loopback, pushing to the session's broker (lockcloud.testing's)."""
-    return lockcloud_server
-
-
 async def _next_progress(subscription: Any) -> EnrollmentProgress:
     event = await anext(subscription)
     assert isinstance(event, EnrollmentProgress)
