@@ -1,8 +1,8 @@
 """``FakeTuya``: a wire-level fake of Tuya's OpenAPI for the foundation tests, kept beside the shipped simulator.
 
 Tests here use :class:`lockcloud.sim.Simulator` (the ``lockcloud_sim`` fixture) wherever it shows the behaviour:
-the first grant, token reuse, the token stores, a borrowed HTTP client. ``FakeTuya`` stays for what the simulator
-deliberately does not do, each needed by the tests named:
+the first grant, token reuse, the token stores, a skewed clock learnt at the grant, a borrowed HTTP client.
+``FakeTuya`` stays for what the simulator deliberately does not do, each needed by the tests named:
 
 * **an independent signature check**: it verifies every request with ``reference_sign``, written here from Tuya's
   signing document, while the simulator checks signatures with lockcloud's own signing code, so a signing bug
@@ -22,8 +22,8 @@ deliberately does not do, each needed by the tests named:
 * **a clock of its own tied to the test's pinned local clock** (``FakeClock`` plus a ``skew``), so advancing time
   ages the client's token and the server's alike, and **token bookkeeping**: grants, refreshes, refresh attempts,
   whether each refresh came while the old token was still valid, 1011 for a forgotten token (the simulator answers
-  1010) and the request headers sent (``test_tokens``' proactive refresh and skew tests, ``test_single_flight``,
-  ``test_redaction``'s list of issued tokens).
+  1010) and the request headers sent (``test_tokens``' proactive refresh, token expiry and clock re-sync tests,
+  ``test_single_flight``, ``test_redaction``'s list of issued tokens).
 
 Helpers reach tests through fixtures (``consts``, ``server``, ``make_cloud``, ``cloud``, ``token_holder``) because
 tests run with ``--import-mode=importlib``, where a conftest cannot be imported; the credentials and the retry

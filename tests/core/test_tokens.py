@@ -1,7 +1,8 @@
 """Token life cycle: lazy grant, proactive refresh on the server's clock, reactive healing, stores, clock skew.
 
-What the simulator shows (grants, reuse, the stores) runs against it; the rest needs ``FakeTuya`` (see the conftest:
-a pinned clock on both sides, 1011, scripted refresh failures, refresh bookkeeping).
+What the simulator shows (the grant, reuse, the stores, a skewed clock learnt at the grant) runs against it; the
+rest needs ``FakeTuya`` (see the conftest: a pinned clock on both sides, 1011, scripted refresh failures, refresh
+bookkeeping).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from lockcloud import (
     Token,
     TokenError,
 )
-from lockcloud.sim import Simulator
+from lockcloud.sim import Faults, Simulator
 
 from support import FAST_RETRY
 
@@ -272,13 +273,13 @@ async def test_clock_skew_twice_surfaces(server: Any, cloud: LockCloud) -> None:
     assert len(server.business(PATH)) == 2
 
 
-async def test_real_skew_never_surfaces(consts: Any, make_cloud: Callable[..., LockCloud]) -> None:
-    server = consts.FakeTuya(skew=-7200.0)  # checks t against its own clock, two hours behind ours
-    cloud = make_cloud(server)
-    for _ in range(3):
-        await cloud.request("POST", UNSAFE_PATH)
-    assert server.answers[1013] == 1  # the very first (token) call, then never again
-    assert len(server.business(UNSAFE_PATH)) == 3
+@pytest.mark.lockcloud_sim(faults=Faults(clock_offset=-7200.0))  # Tuya's clock two hours behind ours
+async def test_real_skew_never_surfaces(lockcloud_sim: Simulator) -> None:
+    async with lockcloud_sim.client(retry=FAST_RETRY) as cloud:
+        for _ in range(3):  # a password ticket is unsafe: a 1013 answered to it would surface
+            await cloud.remote_unlock.get_password_ticket(lockcloud_sim.devices["front_door"])
+    # The very first (token) call is answered 1013, then never again.
+    assert answered(lockcloud_sim) == [("token", 1013), ("token", None)] + [("password_ticket", None)] * 3
 
 
 @pytest.mark.parametrize("where", ["missing-directory", "path-is-a-directory"])
