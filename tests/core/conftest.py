@@ -1,8 +1,8 @@
 """``FakeTuya``: a wire-level fake of Tuya's OpenAPI for the foundation tests, kept beside the shipped simulator.
 
 Tests here use :class:`lockcloud.sim.Simulator` (the ``lockcloud_sim`` fixture) wherever it shows the behaviour:
-the first grant, token reuse, the token stores, a skewed clock learnt at the grant, the rate limit, a borrowed
-HTTP client.
+the first grant, token reuse, the token stores, one heal per call, a skewed clock learnt at the grant and the
+token's expiry on it, a scripted 1013 twice, the rate limit, a borrowed HTTP client.
 ``FakeTuya`` stays for what the simulator deliberately does not do, each needed by the tests named:
 
 * **an independent signature check**: it verifies every request with ``reference_sign``, written here from Tuya's

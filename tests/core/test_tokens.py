@@ -117,15 +117,18 @@ async def test_reactive_heal_replays_once(
     assert first.content == replay.content
 
 
-async def test_heal_happens_once_per_call(server: Any, cloud: LockCloud) -> None:
-    await cloud.request("GET", "/v1.0/warm-up")
-    server.reset_counts()
-    server.script(UNSAFE_PATH, 1010, 1011)
-    with pytest.raises(TokenError) as exc_info:
-        await cloud.request("POST", UNSAFE_PATH)
+async def test_heal_happens_once_per_call(lockcloud_sim: Simulator) -> None:
+    front = lockcloud_sim.devices["front_door"]
+    async with lockcloud_sim.client(retry=FAST_RETRY) as cloud:
+        await cloud.request("GET", remote_unlocks(lockcloud_sim))  # holds a token now
+        lockcloud_sim.fail_next(1010, action="password_ticket")
+        lockcloud_sim.fail_next(1011, action="password_ticket")
+        with pytest.raises(TokenError) as exc_info:
+            await cloud.remote_unlock.get_password_ticket(front)
     assert exc_info.value.code == 1011
-    assert len(server.business(UNSAFE_PATH)) == 2
-    assert server.token_calls == 1
+    tickets = [code for action, code in answered(lockcloud_sim) if action == "password_ticket"]
+    assert tickets == [1010, 1011]
+    assert token_calls(lockcloud_sim) == ["token", "refresh_token"]
 
 
 async def test_a_revoked_token_is_healed(server: Any, cloud: LockCloud) -> None:
@@ -224,15 +227,15 @@ async def test_memory_store_is_used(lockcloud_sim: Simulator) -> None:
     assert token_calls(lockcloud_sim) == ["token"]
 
 
-async def test_token_expiry_comes_from_the_server_time(
-    local_clock: Any, consts: Any, make_cloud: Any
-) -> None:
-    server = consts.FakeTuya(clock=local_clock, skew=-3600)
+@pytest.mark.lockcloud_sim(faults=Faults(clock_offset=-3600.0))  # Tuya's clock an hour behind ours
+async def test_token_expiry_comes_from_the_server_time(lockcloud_sim: Simulator) -> None:
     store = MemoryTokenStore()
-    await make_cloud(server, token_store=store).request("GET", PATH)
+    async with lockcloud_sim.client(retry=FAST_RETRY, token_store=store) as cloud:
+        await cloud.request("GET", remote_unlocks(lockcloud_sim))
     token = await store.load()
     assert token is not None
-    assert token.expires_at == pytest.approx(local_clock.local - 3600 + 7200, abs=1)
+    # Two hours on Tuya's clock, not on ours (which would be an hour later).
+    assert token.expires_at == pytest.approx(lockcloud_sim.world.now() + 7200, abs=2)
 
 
 async def test_clock_skew_resyncs_and_replays_an_idempotent_call_once(
@@ -266,11 +269,12 @@ async def test_clock_skew_on_an_unsafe_call_resyncs_but_is_not_replayed(
     assert (await cloud.request("POST", UNSAFE_PATH))["path"] == UNSAFE_PATH
 
 
-async def test_clock_skew_twice_surfaces(server: Any, cloud: LockCloud) -> None:
-    server.script(PATH, 1013, 1013)
-    with pytest.raises(ClockSkewError):
-        await cloud.request("GET", PATH)
-    assert len(server.business(PATH)) == 2
+async def test_clock_skew_twice_surfaces(lockcloud_sim: Simulator) -> None:
+    lockcloud_sim.fail_next(1013, action="list_remote_unlocks", times=2)
+    async with lockcloud_sim.client(retry=FAST_RETRY) as cloud:
+        with pytest.raises(ClockSkewError):
+            await cloud.request("GET", remote_unlocks(lockcloud_sim))
+    assert answered(lockcloud_sim) == [("token", None)] + [("list_remote_unlocks", 1013)] * 2
 
 
 @pytest.mark.lockcloud_sim(faults=Faults(clock_offset=-7200.0))  # Tuya's clock two hours behind ours
