@@ -142,7 +142,7 @@ def _show(out: Output, event: Event, partition: int | None) -> None:
 
 async def _listen(request: _Request, websocket: bool) -> None:
     out = request.out
-    async with open_target(request.connection, out) as target, connect(target) as cloud:
+    async with open_target(request.connection, out, push=True) as target, connect(target) as cloud:
         if target.embedded:
             out.note("the embedded simulator only pushes what this command makes it do, so expect silence")
         device_ids = [resolve_device(target, device) for device in request.devices]
@@ -182,7 +182,7 @@ async def _listen(request: _Request, websocket: bool) -> None:
 
 async def _relay(request: _Request, relay_url: str) -> None:
     out = request.out
-    async with open_target(request.connection, out) as target, connect(target) as cloud:
+    async with open_target(request.connection, out, push=True) as target, connect(target) as cloud:
         device_ids = {resolve_device(target, device) for device in request.devices}
         decoder = Decoder(target.access_secret)
         partitions = _Partitions(out)

@@ -292,9 +292,10 @@ def _models(module: Any) -> list[type]:
 
 
 REST_MODELS = _models(lockcloud.models)
-# PulsarOptions and WebSocketOptions are a source's settings (validated on construction), and a Registration is an
-# entry of the event registry: neither is data that goes over the wire.
+# PulsarOptions and WebSocketOptions (and their base) are a source's settings (validated on construction), and a
+# Registration is an entry of the event registry: neither is data that goes over the wire.
 _SOURCE_SETTINGS = (
+    lockcloud.events.SubscriptionOptions,
     lockcloud.events.PulsarOptions,
     lockcloud.events.WebSocketOptions,
     lockcloud.events.Registration,
