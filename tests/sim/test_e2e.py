@@ -66,7 +66,7 @@ async def test_every_endpoint_over_loopback(server: SimServer) -> None:
         assert len(album.entries) == 3
         assert (await ru.download_media(album.entries[0])).startswith(b"\x89PNG")
     executed = {record.action for record in sim.actions}
-    # Guest access codes go over loopback in tests/access/test_e2e.py.
+    # Guest access codes go over loopback in tests/resources/access_codes/test_e2e.py.
     access_codes = {endpoint.action for endpoint in ACCESS_CODE_ENDPOINTS}
     assert set(APPLICABILITY) - access_codes <= executed
     assert sim.lock(d["front_door"]).door_open is True
