@@ -227,6 +227,30 @@ def test_listen_to_a_project_without_pulsar_client_suggests_websocket(
     assert "--websocket" in line
 
 
+def test_listen_forwarding_to_a_relay_without_pulsar_client_says_only_what_to_install(
+    plain_lockcloud: Run,
+) -> None:
+    result = plain_lockcloud(
+        "listen",
+        "--access-id",
+        "project",
+        "--access-secret",
+        "s" * 32,
+        "--base-url",
+        "http://127.0.0.1:9",
+        "--pulsar-url",
+        "pulsar://127.0.0.1:9",
+        "--relay",
+        "redis://127.0.0.1:9/0",
+    )
+    assert result.returncode == 1
+    line = one_line(result.stderr)
+    assert "pip install 'lockcloud[pulsar]'" in line
+    # Nothing is wrong with the push URL or the project's message service: the hint for those would mislead.
+    assert "message service is enabled" not in line
+    assert "check --pulsar-url" not in line
+
+
 def test_listen_over_websocket_needs_no_pulsar_client(
     plain_env: dict[str, str],
     serve_simulator: Callable[..., dict[str, Any]],
