@@ -12,7 +12,8 @@ the test's tmp_path) as a :class:`RedisServer` (``url``, ``host``, ``port``, ``p
 
 ``drip_server`` is :class:`DripServer`, a loopback HTTP server that drips its answers (for timeouts);
 ``without_lockcloud_environment`` removes every ``LOCKCLOUD_*`` variable for the test. (Test modules cannot import
-this conftest under ``--import-mode=importlib``: shared helpers are fixtures.)
+this conftest under ``--import-mode=importlib``: shared fixtures are here, shared values and plain helpers
+(credentials, the fast retry policy, ``free_port``) in ``support.py``.)
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from pathlib import Path
 import pytest
 
 from lockcloud.sim.broker import LocalBroker
+
+from support import free_port
 
 _BROKER_FIXTURES = frozenset({"broker", "session_broker", "lockcloud_broker", "lockcloud_session_broker"})
 _REDIS_FIXTURES = frozenset({"redis_server", "session_redis"})
@@ -96,7 +99,7 @@ class RedisServer:
     def start(self) -> None:
         # A free port can be taken between choosing it and redis binding it: try a few.
         for _ in range(5):
-            port = self.port or _free_port()
+            port = self.port or free_port()
             if self._launch(port):
                 self.port = port
                 return
@@ -152,13 +155,6 @@ class RedisServer:
 
     def __repr__(self) -> str:
         return f"RedisServer({self.url!r})"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _answers_ping(host: str, port: int) -> bool:

@@ -28,9 +28,10 @@ from lockcloud import (
 )
 from lockcloud._core import retry
 
+from support import FAST_RETRY
+
 BASE = "https://openapi.test"
 PATH = "/v1.0/devices/d1/door-lock/open-door"
-FAST = RetryPolicy(max_attempts=3, initial_backoff=0.001, max_backoff=0.002)
 HTML_502 = "<html><body><h1>502 Bad Gateway</h1></body></html>"
 
 
@@ -79,7 +80,7 @@ async def mocked() -> AsyncIterator[SimpleNamespace]:
         # respx intercepts httpx's own transport, not the aiohttp one lockcloud uses by default.
         async with (
             httpx.AsyncClient() as http,
-            LockCloud("id", "secret", base_url=BASE, retry=FAST, http_client=http) as cloud,
+            LockCloud("id", "secret", base_url=BASE, retry=FAST_RETRY, http_client=http) as cloud,
         ):
             yield SimpleNamespace(router=router, cloud=cloud)
 

@@ -16,7 +16,7 @@ from lockcloud.events import PlaintextPulsarWarning, PulsarOptions, WebSocketOpt
 from lockcloud.events._dead_letters import DeadLetterQuota
 from lockcloud.testing import FaultInjector
 
-SECRET = "s" * 32
+from support import ACCESS_SECRET as SECRET
 
 # Each of these reached httpx, yarl, pulsar-client or the idna codec and raised ValueError / UnicodeError there.
 MALFORMED_HOSTS = [

@@ -27,8 +27,9 @@ from lockcloud.events import (
     _websocket,
 )
 
-ACCESS_ID = "projectid0000001"
-SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
+from support import ACCESS_ID
+from support import ACCESS_SECRET as SECRET
+
 URLS = {PulsarOptions: "pulsar+ssl://mqe.tuyaeu.com:7285/", WebSocketOptions: "wss://mqe.tuyaeu.com:8285/"}
 OPTION_CLASSES = [PulsarOptions, WebSocketOptions]
 SHARED = (

@@ -30,8 +30,10 @@ from lockcloud.events import (
 )
 from lockcloud.events._relay import _signature, _signing_key, dead_key
 
-ACCESS_ID = "reviewproject0000"
-SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
+from support import ACCESS_SECRET as SECRET
+from support import project_access_id
+
+ACCESS_ID = project_access_id("relayentries")
 
 
 def signed(

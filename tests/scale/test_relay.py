@@ -34,8 +34,10 @@ from lockcloud.events._relay import dead_key
 from lockcloud.sim.broker import LocalBroker
 from lockcloud.testing import PushBuilder
 
-ACCESS_ID = "relayproject00000"
-SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
+from support import ACCESS_SECRET as SECRET
+from support import project_access_id
+
+ACCESS_ID = project_access_id("relay")
 TOPIC = topic_for(ACCESS_ID)
 BUILD = PushBuilder(SECRET)
 

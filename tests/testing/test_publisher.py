@@ -15,7 +15,8 @@ from lockcloud.sim._publisher import PulsarPublisher
 from lockcloud.sim.broker import LocalBroker
 from lockcloud.testing import PushPublisher
 
-SECRET = "0123456789abcdefGHIJKLMNOPqrstuv"
+from support import ACCESS_SECRET as SECRET
+
 # Bounds that only stop a broken test from hanging; nothing is asserted about time.
 GUARD = 60.0
 

@@ -17,8 +17,9 @@ from lockcloud._core.clock import ServerClock
 from lockcloud._core.tokens import TokenManager
 from lockcloud.sim import Simulator
 
+from support import ACCESS_SECRET as SECRET
+
 PATH = "/v1.0/devices/{device}/door-lock/remote-unlocks"
-SECRET = "store-test-secret-0123456789abcdef"
 
 
 @pytest.fixture

@@ -24,13 +24,14 @@ from lockcloud.events import (
 from lockcloud.sim import SimServer
 from lockcloud.testing import PushBuilder
 
-SECRET = "k" * 32
-BUILD = PushBuilder(SECRET)
+from support import ACCESS_SECRET
+
+BUILD = PushBuilder(ACCESS_SECRET)
 
 
 def _decode(status: dict[str, Any]) -> StatusReport:
     payload, properties = BUILD.encode(BUILD.status("lock-1", status))
-    event = decode_message(payload, SECRET, properties)
+    event = decode_message(payload, ACCESS_SECRET, properties)
     assert isinstance(event, StatusReport)
     return event
 
@@ -176,7 +177,7 @@ async def _take(subscription: Any, count: int) -> list[Any]:
 
 def test_the_push_builder_builds_registered_lock_reports() -> None:
     payload, properties = _encoded(BUILD.lock_report("lock-1", LockUnlocked, "unlock_card", 3))
-    event = decode_message(payload, SECRET, properties)
+    event = decode_message(payload, ACCESS_SECRET, properties)
     assert isinstance(event, LockUnlocked)
     assert (event.method, event.key_number) == (UnlockMethod.CARD, 3)
     with pytest.raises(ValidationError, match="not a code of DoorStateChanged"):
