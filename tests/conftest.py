@@ -10,6 +10,10 @@ the test's tmp_path) as a :class:`RedisServer` (``url``, ``host``, ``port``, ``p
 ``session_redis`` is one for the whole run (use keys of your own; do not stop it). Tests using either get the
 ``redis`` mark. Without a ``redis-server`` binary they are skipped, except under CI (``CI`` set), where that fails.
 
+``redis_cluster`` is one real 3-node Redis Cluster for the whole run (:class:`RedisClusterNodes`: ``url``,
+``keyslot(key)``, ``port_of(key)``; use keys of your own); ``redis_sentinel`` a master, its replica and one
+``redis-server --sentinel`` watching them, for one test (:class:`RedisSentinelSetup`: ``url``, ``failover()``).
+
 ``drip_server`` is :class:`DripServer`, a loopback HTTP server that drips its answers (for timeouts);
 ``without_lockcloud_environment`` removes every ``LOCKCLOUD_*`` variable for the test. (Test modules cannot import
 this conftest under ``--import-mode=importlib``: shared helpers are fixtures.)
@@ -35,7 +39,7 @@ import pytest
 from lockcloud.sim.broker import LocalBroker
 
 _BROKER_FIXTURES = frozenset({"broker", "session_broker", "lockcloud_broker", "lockcloud_session_broker"})
-_REDIS_FIXTURES = frozenset({"redis_server", "session_redis"})
+_REDIS_FIXTURES = frozenset({"redis_server", "session_redis", "redis_cluster", "redis_sentinel"})
 _SECRET_GUARD = Path(__file__).parent / "reliability" / "secret_guard.py"
 
 
@@ -188,6 +192,212 @@ def _running_redis(workdir: Path) -> Iterator[RedisServer]:
         server.stop()
 
 
+def _redis_cli() -> str:
+    binary = shutil.which("redis-cli")
+    if binary is None:
+        reason = "redis-cli is not installed (Debian: apt-get install redis-tools; .ci/run does this)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return binary
+
+
+def _cli(port: int, *args: str, timeout: float = 30.0) -> str:
+    completed = subprocess.run(
+        [_redis_cli(), "-h", "127.0.0.1", "-p", str(port), *args],
+        capture_output=True,
+        check=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    return completed.stdout
+
+
+def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+class _Process:
+    """One redis-server (plain, cluster node or sentinel) on a free 127.0.0.1 port, its files in ``workdir``;
+    ``args(port)`` are its own arguments."""
+
+    def __init__(self, workdir: Path, args: Callable[[int], list[str]]) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        # A free port can be taken between choosing it and redis binding it: try a few.
+        for _ in range(5):
+            port = _free_port()
+            self.port = port
+            self.log = workdir / f"redis-{port}.log"
+            command = [_redis_binary(), *args(port), "--bind", "127.0.0.1", "--port", str(port)]
+            command += ["--dir", str(workdir), "--logfile", str(self.log), "--daemonize", "no"]
+            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+            deadline = time.monotonic() + RedisServer.STARTUP_TIMEOUT
+            while self.process.poll() is None and time.monotonic() < deadline:
+                if _answers_ping("127.0.0.1", port):
+                    return
+                time.sleep(0.01)
+            self.stop()
+        raise RuntimeError(f"redis-server did not start; see {self.log}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+class RedisClusterNodes:
+    """A real Redis Cluster of three masters (no replicas, no persistence) on free loopback ports."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.nodes: list[_Process] = []
+        try:
+            for _ in range(3):
+                self.nodes.append(_Process(workdir, lambda port: self._node_args(workdir, port)))
+            addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+            _cli(
+                self.nodes[0].port,
+                "--cluster",
+                "create",
+                *addresses,
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            )
+            # Every node must see the whole cluster (and every slot served) before clients are pointed at it.
+            for node in self.nodes:
+                _wait_for(
+                    lambda node=node: "cluster_state:ok" in _cli(node.port, "cluster", "info"),  # type: ignore[misc]
+                    f"cluster_state:ok on port {node.port}",
+                )
+        except BaseException:
+            self.stop()
+            raise
+
+    @staticmethod
+    def _node_args(workdir: Path, port: int) -> list[str]:
+        config = str(workdir / f"nodes-{port}.conf")
+        return [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            config,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+
+    @property
+    def ports(self) -> list[int]:
+        return [node.port for node in self.nodes]
+
+    @property
+    def url(self) -> str:
+        """``redis+cluster://`` naming two of the three nodes: the client finds the third."""
+        return f"redis+cluster://127.0.0.1:{self.ports[0]},127.0.0.1:{self.ports[1]}/"
+
+    def keyslot(self, key: str) -> int:
+        return int(_cli(self.ports[0], "cluster", "keyslot", key).strip())
+
+    def port_of(self, key: str) -> int:
+        """The port of the node serving ``key``'s slot."""
+        slot = self.keyslot(key)
+        for line in _cli(self.ports[0], "cluster", "nodes").splitlines():
+            fields = line.split()
+            port = int(fields[1].split("@", 1)[0].rsplit(":", 1)[1])
+            for served in fields[8:]:
+                low, _, high = served.partition("-")
+                if int(low) <= slot <= int(high or low):
+                    return port
+        raise AssertionError(f"no node serves slot {slot}")
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def __repr__(self) -> str:
+        return f"RedisClusterNodes({self.url!r})"
+
+
+class RedisSentinelSetup:
+    """A master and its replica (no persistence) watched by one ``redis-server --sentinel``, service
+    :attr:`SERVICE`, on free loopback ports. ``failover()`` makes the replica the master and waits for it."""
+
+    SERVICE = "lockcloud-test"
+
+    def __init__(self, workdir: Path) -> None:
+        self.processes: list[_Process] = []
+        try:
+            plain = ["--save", "", "--appendonly", "no"]
+            master = _Process(workdir / "master", lambda _port: plain)
+            self.processes.append(master)
+            replica_args = [*plain, "--replicaof", "127.0.0.1", str(master.port)]
+            replica = _Process(workdir / "replica", lambda _port: replica_args)
+            self.processes.append(replica)
+            _wait_for(
+                lambda: "master_link_status:up" in _cli(replica.port, "info", "replication"),
+                "the replica to follow its master",
+            )
+            config = workdir / "sentinel.conf"
+            config.write_text(
+                f"sentinel monitor {self.SERVICE} 127.0.0.1 {master.port} 1\n"
+                f"sentinel down-after-milliseconds {self.SERVICE} 2000\n"
+                f"sentinel failover-timeout {self.SERVICE} 10000\n"
+            )
+            self.sentinel = _Process(workdir / "sentinel", lambda _port: [str(config), "--sentinel"])
+            self.processes.append(self.sentinel)
+            _wait_for(
+                lambda: str(replica.port) in _cli(self.sentinel.port, "sentinel", "replicas", self.SERVICE),
+                "the sentinel to see the replica",
+            )
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def url(self) -> str:
+        return f"redis+sentinel://127.0.0.1:{self.sentinel.port}/{self.SERVICE}/0"
+
+    @property
+    def master_port(self) -> int:
+        answer = _cli(self.sentinel.port, "sentinel", "get-master-addr-by-name", self.SERVICE).split()
+        return int(answer[1])
+
+    def failover(self) -> int:
+        """Promote the replica (``SENTINEL FAILOVER``); the new master's port once it serves as master."""
+        before = self.master_port
+
+        def started() -> bool:
+            # NOGOODSLAVE until the sentinel has heard from the replica; then it starts (once: a second OK would
+            # fail back over).
+            answer = _cli(self.sentinel.port, "sentinel", "failover", self.SERVICE)
+            if not answer.startswith(("OK", "NOGOODSLAVE", "INPROG")):
+                raise RuntimeError(f"SENTINEL FAILOVER answered {answer.strip()!r}")
+            return answer.startswith(("OK", "INPROG"))
+
+        _wait_for(started, "the sentinel to start a failover")
+        _wait_for(lambda: self.master_port != before, "the sentinel to name the new master")
+        after = self.master_port
+        _wait_for(lambda: "role:master" in _cli(after, "info", "replication"), "the new master")
+        return after
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+
+    def __repr__(self) -> str:
+        return f"RedisSentinelSetup({self.url!r})"
+
+
 class DripServer:
     """A real HTTP/1.1 server on 127.0.0.1 whose answers come slowly: the headers at once, then the body ``chunk``
     bytes every ``interval`` seconds, each piece well within any read timeout. ``answer(request_line)`` gives the
@@ -278,6 +488,26 @@ def session_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisSer
     """One redis-server for the whole session; use keys of your own and do not stop it."""
     with _running_redis(tmp_path_factory.mktemp("session-redis")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterNodes]:
+    """One real 3-node Redis Cluster for the whole session; use keys of your own and do not stop it."""
+    cluster = RedisClusterNodes(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def redis_sentinel(tmp_path: Path) -> Iterator[RedisSentinelSetup]:
+    """A Sentinel-watched master and replica owned by this test; ``failover()`` it freely."""
+    setup = RedisSentinelSetup(tmp_path / "sentinel")
+    try:
+        yield setup
+    finally:
+        setup.stop()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
