@@ -11,7 +11,8 @@ the test's tmp_path) as a :class:`RedisServer` (``url``, ``host``, ``port``, ``p
 ``redis`` mark. Without a ``redis-server`` binary they are skipped, except under CI (``CI`` set), where that fails.
 
 ``redis_cluster`` is one real 3-node Redis Cluster for the whole run (:class:`RedisClusterNodes`: ``url``,
-``keyslot(key)``, ``port_of(key)``; use keys of your own); ``redis_sentinel`` a master, its replica and one
+``keyslot(key)``, ``port_of(key)``; use keys of your own), ``make_redis_cluster(...)`` makes clusters of the test's
+own (``kill(port)`` a node); ``redis_sentinel`` a master, its replica and one
 ``redis-server --sentinel`` watching them, for one test (:class:`RedisSentinelSetup`: ``url``, ``failover()``).
 
 ``drip_server`` is :class:`DripServer`, a loopback HTTP server that drips its answers (for timeouts);
@@ -33,13 +34,16 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lockcloud.sim.broker import LocalBroker
 
 _BROKER_FIXTURES = frozenset({"broker", "session_broker", "lockcloud_broker", "lockcloud_session_broker"})
-_REDIS_FIXTURES = frozenset({"redis_server", "session_redis", "redis_cluster", "redis_sentinel"})
+_REDIS_FIXTURES = frozenset(
+    {"redis_server", "session_redis", "redis_cluster", "make_redis_cluster", "redis_sentinel"}
+)
 _SECRET_GUARD = Path(__file__).parent / "reliability" / "secret_guard.py"
 
 
@@ -254,14 +258,22 @@ class _Process:
                 self.process.wait()
 
 
+def _cluster_node(workdir: Path, port: int, node_timeout_ms: int) -> list[str]:
+    config = str(workdir / f"nodes-{port}.conf")
+    cluster = ["--cluster-enabled", "yes", "--cluster-config-file", config]
+    return [*cluster, "--cluster-node-timeout", str(node_timeout_ms), "--save", "", "--appendonly", "no"]
+
+
 class RedisClusterNodes:
     """A real Redis Cluster of three masters (no replicas, no persistence) on free loopback ports."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, node_timeout_ms: int = 15000) -> None:
         self.nodes: list[_Process] = []
         try:
             for _ in range(3):
-                self.nodes.append(_Process(workdir, lambda port: self._node_args(workdir, port)))
+                self.nodes.append(
+                    _Process(workdir, lambda port: _cluster_node(workdir, port, node_timeout_ms))
+                )
             addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
             _cli(
                 self.nodes[0].port,
@@ -282,19 +294,17 @@ class RedisClusterNodes:
             self.stop()
             raise
 
-    @staticmethod
-    def _node_args(workdir: Path, port: int) -> list[str]:
-        config = str(workdir / f"nodes-{port}.conf")
-        return [
-            "--cluster-enabled",
-            "yes",
-            "--cluster-config-file",
-            config,
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ]
+    def kill(self, port: int) -> None:
+        """SIGKILL the node on ``port`` and wait until the others say the cluster is down (its slots unserved)."""
+        (node,) = [node for node in self.nodes if node.port == port]
+        node.process.kill()
+        node.process.wait()
+        for other in self.nodes:
+            if other is not node:
+                _wait_for(
+                    lambda other=other: "cluster_state:fail" in _cli(other.port, "cluster", "info"),  # type: ignore[misc]
+                    f"cluster_state:fail on port {other.port}",
+                )
 
     @property
     def ports(self) -> list[int]:
@@ -498,6 +508,23 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClu
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture
+def make_redis_cluster(tmp_path: Path) -> Iterator[Callable[..., RedisClusterNodes]]:
+    """``make_redis_cluster(node_timeout_ms=...)``: clusters of this test's own (``kill()`` their nodes freely),
+    stopped at its end."""
+    made: list[RedisClusterNodes] = []
+
+    def make(**options: Any) -> RedisClusterNodes:
+        made.append(RedisClusterNodes(tmp_path / f"cluster-{len(made)}", **options))
+        return made[-1]
+
+    try:
+        yield make
+    finally:
+        for cluster in made:
+            cluster.stop()
 
 
 @pytest.fixture

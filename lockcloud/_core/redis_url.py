@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import parse_url
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
-from redis.exceptions import ClusterError, RedisClusterException, RedisError
+from redis.exceptions import ClusterError, RedisClusterException, RedisError, TryAgainError
 
 from lockcloud._core.errors import ValidationError
 from lockcloud._core.network import warn_if_plain
@@ -42,7 +42,7 @@ RedisClient: TypeAlias = aioredis.Redis | RedisCluster
 REDIS_FAILURES: tuple[type[BaseException], ...] = (RedisError, RedisClusterException, OSError)
 #: Errors that say the cluster cannot serve right now (``CLUSTERDOWN``, ``TRYAGAIN``, a slot moving), although some
 #: of them are, to redis-py, answers: an outage, never a refusal.
-OUTAGES: tuple[type[BaseException], ...] = (ClusterError, RedisClusterException)
+OUTAGES: tuple[type[BaseException], ...] = (ClusterError, TryAgainError, RedisClusterException)
 
 _CLUSTER_SCHEMES = {"redis+cluster": False, "rediss+cluster": True}
 _SENTINEL_SCHEMES = {"redis+sentinel": False, "rediss+sentinel": True}

@@ -205,6 +205,21 @@ def test_a_relay_stream_and_its_companions_share_one_cluster_slot(redis_cluster:
         assert redis_cluster.keyslot(dead_key(key)) == redis_cluster.keyslot(key)
     # ... while the streams of different projects spread over the nodes.
     assert len({redis_cluster.port_of(key) for key in keys}) == 3
+    # A key of one's own with a hash tag keeps its companions' old names: they share its tag.
+    assert bell_key("myapp:{tuya}:events") == "myapp:{tuya}:events:bell"
+    assert redis_cluster.keyslot(dead_key("myapp:{tuya}:events")) == redis_cluster.keyslot(
+        "myapp:{tuya}:events"
+    )
+
+
+@pytest.mark.parametrize("key", ["myapp}events", "myapp:{}:events}"])
+def test_a_key_whose_companions_cannot_share_its_slot_is_refused(key: str) -> None:
+    from lockcloud import RedisTokenStore, ValidationError
+
+    with pytest.raises(ValidationError, match="hash tag"):
+        RedisRelaySource("redis://127.0.0.1:6379/0", "p", access_secret=SECRET, key=key)
+    with pytest.raises(ValidationError, match="hash tag"):
+        RedisTokenStore("redis://127.0.0.1:6379/0", key=key, secret=SECRET)
 
 
 async def test_a_sentinel_failover_loses_nothing_relayed(redis_sentinel: Any) -> None:
@@ -229,3 +244,27 @@ async def test_a_sentinel_failover_loses_nothing_relayed(redis_sentinel: Any) ->
         assert await raw.xlen(relay_key(project)) == 4
     finally:
         await raw.aclose()
+
+
+async def test_a_cluster_gone_down_is_an_outage_the_reader_names(make_redis_cluster: Any) -> None:
+    from lockcloud import RelayError
+
+    cluster = make_redis_cluster(node_timeout_ms=1000)
+    project = "haprojectclusterdown"
+    source = RedisRelaySource(cluster.url, project, access_secret=SECRET, group="web", start="0", block=0.1)
+    await source.open()
+    try:
+        await _forward(cluster.url, project, _messages(40, 1))
+        async with asyncio.timeout(30):
+            assert len(await source.receive()) == 1
+        # Kill a node that does not hold the stream: the survivors answer CLUSTERDOWN for every slot.
+        victim = next(port for port in cluster.ports if port != cluster.port_of(relay_key(project)))
+        await asyncio.to_thread(cluster.kill, victim)
+        async with asyncio.timeout(60):
+            with pytest.raises(RelayError, match="cannot be reached") as caught:
+                while True:
+                    await source.receive()
+        assert "cluster 127.0.0.1:" in str(caught.value)
+        assert source.outage is caught.value
+    finally:
+        await source.close(0.5)

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from lockcloud import RedisTokenStore, TokenStoreError
 from lockcloud._core.clock import ServerClock
@@ -165,3 +167,30 @@ async def test_the_token_is_shared_behind_sentinel_across_a_failover(
         assert await second.heal(token) == healed  # ...and adopted from it: no second call
     assert endpoint.grants == 1
     assert endpoint.refreshes == 1
+
+
+async def test_a_cluster_gone_down_is_an_outage_not_a_refusal(
+    make_redis_cluster: Callable[..., Any], stores: Callable[..., RedisTokenStore], endpoint: Any
+) -> None:
+    cluster = make_redis_cluster(node_timeout_ms=1000)
+    project = "hatokenclusterdown"
+    shared = stores(cluster.url, project, fallback="local", timeout=2)
+    # A client of one's own that does not retry: what redis-py raises reaches the store at once.
+    impatient = RedisCluster(host="127.0.0.1", port=cluster.ports[0], retry=Retry(NoBackoff(), 0))
+    strict = stores(impatient, project, timeout=5)
+    manager = TokenManager(endpoint, ServerClock(), store=shared)
+    token = await manager.get()
+    assert await strict.load() == token
+    # Kill a node that does not hold the token: the survivors answer CLUSTERDOWN for every slot.
+    victim = next(port for port in cluster.ports if port != cluster.port_of(shared.key))
+    await asyncio.to_thread(cluster.kill, victim)
+    async with asyncio.timeout(30):
+        with pytest.raises(TokenStoreError, match="unreachable") as caught:
+            await strict.load()
+        assert "cluster 127.0.0.1:" in str(caught.value)
+        assert "ClusterDownError" in str(caught.value)
+    await impatient.aclose()
+    async with asyncio.timeout(30):
+        # fallback="local" keeps working on this process's own token, as with a single server gone.
+        assert await manager.get() == token
+        assert await shared.load() == token
