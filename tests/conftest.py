@@ -42,7 +42,14 @@ from lockcloud.sim.broker import LocalBroker
 
 _BROKER_FIXTURES = frozenset({"broker", "session_broker", "lockcloud_broker", "lockcloud_session_broker"})
 _REDIS_FIXTURES = frozenset(
-    {"redis_server", "session_redis", "redis_cluster", "make_redis_cluster", "redis_sentinel"}
+    {
+        "redis_server",
+        "session_redis",
+        "redis_cluster",
+        "make_redis_cluster",
+        "redis_sentinel",
+        "make_redis_sentinel",
+    }
 )
 _SECRET_GUARD = Path(__file__).parent / "reliability" / "secret_guard.py"
 
@@ -172,7 +179,8 @@ def _free_port() -> int:
 def _answers_ping(host: str, port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5) as sock:
         sock.sendall(b"PING\r\n")
-        return sock.recv(64).startswith(b"+PONG")
+        # A server that requires a password answers too: with NOAUTH.
+        return sock.recv(64).startswith((b"+PONG", b"-NOAUTH"))
     return False
 
 
@@ -206,9 +214,10 @@ def _redis_cli() -> str:
     return binary
 
 
-def _cli(port: int, *args: str, timeout: float = 30.0) -> str:
+def _cli(port: int, *args: str, password: str | None = None, timeout: float = 30.0) -> str:
+    auth = [] if password is None else ["-a", password, "--no-auth-warning"]
     completed = subprocess.run(
-        [_redis_cli(), "-h", "127.0.0.1", "-p", str(port), *args],
+        [_redis_cli(), "-h", "127.0.0.1", "-p", str(port), *auth, *args],
         capture_output=True,
         check=True,
         text=True,
@@ -340,21 +349,30 @@ class RedisClusterNodes:
 
 class RedisSentinelSetup:
     """A master and its replica (no persistence) watched by one ``redis-server --sentinel``, service
-    :attr:`SERVICE`, on free loopback ports. ``failover()`` makes the replica the master and waits for it."""
+    :attr:`SERVICE`, on free loopback ports. ``failover()`` makes the replica the master and waits for it. With
+    ``password`` the master and replica require it; with ``sentinel_password`` the sentinel requires its own."""
 
     SERVICE = "lockcloud-test"
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(
+        self, workdir: Path, *, password: str | None = None, sentinel_password: str | None = None
+    ) -> None:
         self.processes: list[_Process] = []
+        self.password = password
+        self.sentinel_password = sentinel_password
         try:
             plain = ["--save", "", "--appendonly", "no"]
+            if password is not None:
+                plain += ["--requirepass", password, "--masterauth", password]
             master = _Process(workdir / "master", lambda _port: plain)
             self.processes.append(master)
             replica_args = [*plain, "--replicaof", "127.0.0.1", str(master.port)]
             replica = _Process(workdir / "replica", lambda _port: replica_args)
             self.processes.append(replica)
             _wait_for(
-                lambda: "master_link_status:up" in _cli(replica.port, "info", "replication"),
+                lambda: (
+                    "master_link_status:up" in _cli(replica.port, "info", "replication", password=password)
+                ),
                 "the replica to follow its master",
             )
             config = workdir / "sentinel.conf"
@@ -362,34 +380,43 @@ class RedisSentinelSetup:
                 f"sentinel monitor {self.SERVICE} 127.0.0.1 {master.port} 1\n"
                 f"sentinel down-after-milliseconds {self.SERVICE} 2000\n"
                 f"sentinel failover-timeout {self.SERVICE} 10000\n"
+                + ("" if password is None else f"sentinel auth-pass {self.SERVICE} {password}\n")
+                + ("" if sentinel_password is None else f"requirepass {sentinel_password}\n")
             )
             self.sentinel = _Process(workdir / "sentinel", lambda _port: [str(config), "--sentinel"])
             self.processes.append(self.sentinel)
             _wait_for(
-                lambda: str(replica.port) in _cli(self.sentinel.port, "sentinel", "replicas", self.SERVICE),
+                lambda: str(replica.port) in self._ask_sentinel("replicas", self.SERVICE),
                 "the sentinel to see the replica",
             )
         except BaseException:
             self.stop()
             raise
 
+    def _ask_sentinel(self, *args: str) -> str:
+        return _cli(self.sentinel.port, "sentinel", *args, password=self.sentinel_password)
+
     @property
     def url(self) -> str:
-        return f"redis+sentinel://127.0.0.1:{self.sentinel.port}/{self.SERVICE}/0"
+        """The ``redis+sentinel://`` URL, with the passwords."""
+        auth = "" if self.password is None else f":{self.password}@"
+        query = "" if self.sentinel_password is None else f"?sentinel_password={self.sentinel_password}"
+        return f"redis+sentinel://{auth}127.0.0.1:{self.sentinel.port}/{self.SERVICE}/0{query}"
 
     @property
     def master_port(self) -> int:
-        answer = _cli(self.sentinel.port, "sentinel", "get-master-addr-by-name", self.SERVICE).split()
+        answer = self._ask_sentinel("get-master-addr-by-name", self.SERVICE).split()
         return int(answer[1])
 
     def failover(self) -> int:
-        """Promote the replica (``SENTINEL FAILOVER``); the new master's port once it serves as master."""
+        """Promote the replica (``SENTINEL FAILOVER``); the new master's port once the failover is over: the
+        sentinel names it, and the old master follows it."""
         before = self.master_port
 
         def started() -> bool:
             # NOGOODSLAVE until the sentinel has heard from the replica; then it starts (once: a second OK would
             # fail back over).
-            answer = _cli(self.sentinel.port, "sentinel", "failover", self.SERVICE)
+            answer = self._ask_sentinel("failover", self.SERVICE)
             if not answer.startswith(("OK", "NOGOODSLAVE", "INPROG")):
                 raise RuntimeError(f"SENTINEL FAILOVER answered {answer.strip()!r}")
             return answer.startswith(("OK", "INPROG"))
@@ -397,7 +424,21 @@ class RedisSentinelSetup:
         _wait_for(started, "the sentinel to start a failover")
         _wait_for(lambda: self.master_port != before, "the sentinel to name the new master")
         after = self.master_port
-        _wait_for(lambda: "role:master" in _cli(after, "info", "replication"), "the new master")
+        _wait_for(
+            lambda: "role:master" in _cli(after, "info", "replication", password=self.password),
+            "the new master",
+        )
+        # GET-MASTER-ADDR-BY-NAME names the new master while the sentinel still reconfigures (SENTINEL MASTERS,
+        # which clients ask, names the old one until the end), and the old master takes writes until it is told to
+        # follow: wait for both, so that every client afterwards reaches the new master.
+        _wait_for(
+            lambda: "failover_in_progress" not in self._ask_sentinel("master", self.SERVICE),
+            "the end of the failover",
+        )
+        _wait_for(
+            lambda: "role:slave" in _cli(before, "info", "replication", password=self.password),
+            "the old master to follow the new one",
+        )
         return after
 
     def stop(self) -> None:
@@ -528,13 +569,25 @@ def make_redis_cluster(tmp_path: Path) -> Iterator[Callable[..., RedisClusterNod
 
 
 @pytest.fixture
-def redis_sentinel(tmp_path: Path) -> Iterator[RedisSentinelSetup]:
-    """A Sentinel-watched master and replica owned by this test; ``failover()`` it freely."""
-    setup = RedisSentinelSetup(tmp_path / "sentinel")
+def make_redis_sentinel(tmp_path: Path) -> Iterator[Callable[..., RedisSentinelSetup]]:
+    """``make_redis_sentinel(password=..., sentinel_password=...)``: Sentinel setups of this test's own."""
+    made: list[RedisSentinelSetup] = []
+
+    def make(**options: Any) -> RedisSentinelSetup:
+        made.append(RedisSentinelSetup(tmp_path / f"sentinel-{len(made)}", **options))
+        return made[-1]
+
     try:
-        yield setup
+        yield make
     finally:
-        setup.stop()
+        for setup in made:
+            setup.stop()
+
+
+@pytest.fixture
+def redis_sentinel(make_redis_sentinel: Callable[..., RedisSentinelSetup]) -> RedisSentinelSetup:
+    """A Sentinel-watched master and replica owned by this test; ``failover()`` it freely."""
+    return make_redis_sentinel()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

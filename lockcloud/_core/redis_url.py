@@ -105,7 +105,7 @@ def parse_redis_url(url: str, *, option: str) -> RedisTarget | None:
         username = unquote(user) or None
         password = unquote(secret) if colon else None
         if not colon:
-            # redis://secret@host: one word is the password (AUTH <password>), as redis-py reads it.
+            # One word before the @ is the password (AUTH <password>, the default user).
             username, password = None, unquote(user) or None
     if not hostlist:
         raise bad("needs at least one host:port (several, comma-separated, so any one can be down)")
@@ -124,6 +124,8 @@ def parse_redis_url(url: str, *, option: str) -> RedisTarget | None:
                 "needs the service name the sentinels monitor: redis+sentinel://host:port/<service name>/0"
             )
         service = segments[0]
+        if not service.isprintable() or " " in service:
+            raise bad("service name must be printable, without spaces")
         if len(segments) > 2:
             raise bad("path is /<service name>/<db>: there is more")
         if len(segments) == 2:
@@ -135,7 +137,7 @@ def parse_redis_url(url: str, *, option: str) -> RedisTarget | None:
             known = (*known, *_SENTINEL_CREDENTIALS)
         if name not in known:
             hint = ", ".join(known) if known else "none"
-            raise bad(f"does not take the query parameter {name!r} (it takes: {hint})")
+            raise bad(f"does not take the query parameter {name[:40]!r} (it takes: {hint})")
         if name in options:
             raise bad(f"gives {name!r} twice")
         if not value:
@@ -278,7 +280,7 @@ def _parse_host(item: str, default_port: int, bad: Any) -> tuple[str, int]:
         if item:
             raise bad("has a port without its host")
         raise bad("has an empty host in its list (host:port,host:port)")
-    if any(char.isspace() or char in "/@?#[]" for char in host):
+    if not host.isprintable() or any(char.isspace() or char in "/@?#[]" for char in host):
         raise bad("has a malformed host")
     port = default_port if port_text is None else _parse_number(port_text, "port", 1, 65535, bad)
     return host.lower(), port

@@ -199,6 +199,9 @@ BAD_REDIS_URLS = [
     ("redis+sentinel://h:26379/mymaster/0/more", "there is more"),
     ("redis+sentinel://h:26379/mymaster/0?retries=3", "retries"),
     ("redis+sentinel://h:26379/mymaster/0?sentinel_password=", "without a value"),
+    ("redis+sentinel://h:26379/my%20master/0", "service name"),
+    ("redis+cluster://h\x1b[31m:7000/", "malformed host"),
+    ("redis+cluster://h:7000/#frag", "fragment"),
 ]
 
 

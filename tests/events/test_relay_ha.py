@@ -233,7 +233,7 @@ async def test_a_sentinel_failover_loses_nothing_relayed(redis_sentinel: Any) ->
         # The replica has everything the master took before it is promoted.
         raw = aioredis.Redis(host="127.0.0.1", port=redis_sentinel.master_port)
         try:
-            await raw.wait(1, 5000)
+            assert await raw.wait(1, 5000) == 1
         finally:
             await raw.aclose()
         promoted = await asyncio.to_thread(redis_sentinel.failover)
@@ -262,9 +262,13 @@ async def test_a_cluster_gone_down_is_an_outage_the_reader_names(make_redis_clus
         await asyncio.to_thread(cluster.kill, victim)
         async with asyncio.timeout(60):
             with pytest.raises(RelayError, match="cannot be reached") as caught:
-                while True:
-                    await source.receive()
+                await _receive_until_it_fails(source)
         assert "cluster 127.0.0.1:" in str(caught.value)
         assert source.outage is caught.value
     finally:
         await source.close(0.5)
+
+
+async def _receive_until_it_fails(source: RedisRelaySource) -> None:
+    while True:
+        await source.receive()

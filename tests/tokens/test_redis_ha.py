@@ -158,7 +158,7 @@ async def test_the_token_is_shared_behind_sentinel_across_a_failover(
     assert await second.get() == token
     raw = aioredis.Redis(host="127.0.0.1", port=redis_sentinel.master_port)
     try:
-        await raw.wait(1, 5000)  # the replica has the token before it is promoted
+        assert await raw.wait(1, 5000) == 1  # the replica has the token before it is promoted
     finally:
         await raw.aclose()
     await asyncio.to_thread(redis_sentinel.failover)
@@ -194,3 +194,19 @@ async def test_a_cluster_gone_down_is_an_outage_not_a_refusal(
         # fallback="local" keeps working on this process's own token, as with a single server gone.
         assert await manager.get() == token
         assert await shared.load() == token
+
+
+async def test_sentinels_and_a_master_with_passwords_of_their_own(
+    make_redis_sentinel: Callable[..., Any], stores: Callable[..., RedisTokenStore], endpoint: Any
+) -> None:
+    setup = make_redis_sentinel(password="master-pass-0123", sentinel_password="sentinel-pass-4567")
+    project = "hatokenpasswords"
+    token = await TokenManager(endpoint, ServerClock(), store=stores(setup.url, project)).get()
+    assert await stores(setup.url, project).load() == token
+    # Without the sentinels' password the master cannot be found; neither password is ever told.
+    without = setup.url.split("?", 1)[0]
+    async with asyncio.timeout(20):
+        with pytest.raises(TokenStoreError) as caught:
+            await stores(without, project, timeout=2).load()
+    assert "sentinel lockcloud-test at 127.0.0.1:" in str(caught.value)
+    assert "pass-" not in str(caught.value)
