@@ -11,9 +11,10 @@ the test's tmp_path) as a :class:`RedisServer` (``url``, ``host``, ``port``, ``p
 ``redis`` mark. Without a ``redis-server`` binary they are skipped, except under CI (``CI`` set), where that fails.
 
 ``redis_cluster`` is one real 3-node Redis Cluster for the whole run (:class:`RedisClusterNodes`: ``url``,
-``keyslot(key)``, ``port_of(key)``; use keys of your own), ``make_redis_cluster(...)`` makes clusters of the test's
-own (``kill(port)`` a node); ``redis_sentinel`` a master, its replica and one
-``redis-server --sentinel`` watching them, for one test (:class:`RedisSentinelSetup`: ``url``, ``failover()``).
+``keyslot(key)``, ``port_of(key)``; use keys of your own), ``redis_tls_cluster`` one speaking only TLS, and
+``make_redis_cluster(...)`` makes clusters of the test's own (``kill(port)`` a node); ``redis_sentinel`` is a
+master, its replica and one ``redis-server --sentinel`` watching them, for one test (:class:`RedisSentinelSetup`:
+``url``, ``failover()``), ``make_redis_sentinel(...)`` makes them with passwords.
 
 ``drip_server`` is :class:`DripServer`, a loopback HTTP server that drips its answers (for timeouts);
 ``without_lockcloud_environment`` removes every ``LOCKCLOUD_*`` variable for the test. (Test modules cannot import
@@ -29,6 +30,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -46,6 +48,7 @@ _REDIS_FIXTURES = frozenset(
         "redis_server",
         "session_redis",
         "redis_cluster",
+        "redis_tls_cluster",
         "make_redis_cluster",
         "redis_sentinel",
         "make_redis_sentinel",
@@ -176,12 +179,62 @@ def _free_port() -> int:
         return port
 
 
-def _answers_ping(host: str, port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5) as sock:
+def _answers_ping(host: str, port: int, ca: Path | None = None) -> bool:
+    """Whether a Redis server answers on ``port`` (over TLS, verified against ``ca``, when given)."""
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5) as raw:
+        sock = (
+            raw
+            if ca is None
+            else ssl.create_default_context(cafile=ca).wrap_socket(raw, server_hostname=host)
+        )
         sock.sendall(b"PING\r\n")
         # A server that requires a password answers too: with NOAUTH.
         return sock.recv(64).startswith((b"+PONG", b"-NOAUTH"))
     return False
+
+
+def _tls_files(directory: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a certificate it signed for 127.0.0.1 and localhost: (ca, certificate, key) files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.UTC)
+
+    def certificate(subject: str, key: Any, issuer: str, signer: Any, *, ca: bool) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            names = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    ca_certificate = certificate("lockcloud test CA", ca_key, "lockcloud test CA", ca_key, ca=True)
+    server_certificate = certificate("localhost", server_key, "lockcloud test CA", ca_key, ca=False)
+    paths = (directory / "ca.pem", directory / "server.pem", directory / "server.key")
+    paths[0].write_bytes(ca_certificate.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(server_certificate.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return paths
 
 
 def _redis_binary() -> str:
@@ -214,8 +267,12 @@ def _redis_cli() -> str:
     return binary
 
 
-def _cli(port: int, *args: str, password: str | None = None, timeout: float = 30.0) -> str:
+def _cli(
+    port: int, *args: str, password: str | None = None, ca: Path | None = None, timeout: float = 30.0
+) -> str:
     auth = [] if password is None else ["-a", password, "--no-auth-warning"]
+    if ca is not None:
+        auth += ["--tls", "--cacert", str(ca)]
     completed = subprocess.run(
         [_redis_cli(), "-h", "127.0.0.1", "-p", str(port), *auth, *args],
         capture_output=True,
@@ -237,9 +294,11 @@ def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) -
 
 class _Process:
     """One redis-server (plain, cluster node or sentinel) on a free 127.0.0.1 port, its files in ``workdir``;
-    ``args(port)`` are its own arguments."""
+    ``args(port)`` are its own arguments. With ``tls`` (CA, certificate, key) the port speaks only TLS."""
 
-    def __init__(self, workdir: Path, args: Callable[[int], list[str]]) -> None:
+    def __init__(
+        self, workdir: Path, args: Callable[[int], list[str]], tls: tuple[Path, Path, Path] | None = None
+    ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         # A free port can be taken between choosing it and redis binding it: try a few.
         for _ in range(5):
@@ -247,11 +306,15 @@ class _Process:
             self.port = port
             self.log = workdir / f"redis-{port}.log"
             command = [_redis_binary(), *args(port), "--bind", "127.0.0.1", "--port", str(port)]
+            if tls is not None:
+                ca, certificate, key = (str(path) for path in tls)
+                command += ["--port", "0", "--tls-port", str(port), "--tls-auth-clients", "no"]
+                command += ["--tls-ca-cert-file", ca, "--tls-cert-file", certificate, "--tls-key-file", key]
             command += ["--dir", str(workdir), "--logfile", str(self.log), "--daemonize", "no"]
             self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
             deadline = time.monotonic() + RedisServer.STARTUP_TIMEOUT
             while self.process.poll() is None and time.monotonic() < deadline:
-                if _answers_ping("127.0.0.1", port):
+                if _answers_ping("127.0.0.1", port, None if tls is None else tls[0]):
                     return
                 time.sleep(0.01)
             self.stop()
@@ -267,41 +330,44 @@ class _Process:
                 self.process.wait()
 
 
-def _cluster_node(workdir: Path, port: int, node_timeout_ms: int) -> list[str]:
+def _cluster_node(workdir: Path, port: int, node_timeout_ms: int, *, tls: bool) -> list[str]:
     config = str(workdir / f"nodes-{port}.conf")
     cluster = ["--cluster-enabled", "yes", "--cluster-config-file", config]
+    if tls:
+        cluster += ["--tls-cluster", "yes"]
     return [*cluster, "--cluster-node-timeout", str(node_timeout_ms), "--save", "", "--appendonly", "no"]
 
 
 class RedisClusterNodes:
-    """A real Redis Cluster of three masters (no replicas, no persistence) on free loopback ports."""
+    """A real Redis Cluster of three masters (no replicas, no persistence) on free loopback ports; with ``tls``
+    every node (and the cluster bus) speaks only TLS, with a certificate of a throwaway CA (:attr:`ca`)."""
 
-    def __init__(self, workdir: Path, *, node_timeout_ms: int = 15000) -> None:
+    def __init__(self, workdir: Path, *, node_timeout_ms: int = 15000, tls: bool = False) -> None:
         self.nodes: list[_Process] = []
+        files = _tls_files(workdir / "tls") if tls else None
+        self.ca = None if files is None else files[0]
         try:
+
+            def node_args(port: int) -> list[str]:
+                return _cluster_node(workdir, port, node_timeout_ms, tls=tls)
+
             for _ in range(3):
-                self.nodes.append(
-                    _Process(workdir, lambda port: _cluster_node(workdir, port, node_timeout_ms))
-                )
+                self.nodes.append(_Process(workdir, node_args, files))
             addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
-            _cli(
-                self.nodes[0].port,
-                "--cluster",
-                "create",
-                *addresses,
-                "--cluster-replicas",
-                "0",
-                "--cluster-yes",
-            )
+            create = ["--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"]
+            self._cli(self.nodes[0].port, *create)
             # Every node must see the whole cluster (and every slot served) before clients are pointed at it.
             for node in self.nodes:
                 _wait_for(
-                    lambda node=node: "cluster_state:ok" in _cli(node.port, "cluster", "info"),  # type: ignore[misc]
+                    lambda node=node: "cluster_state:ok" in self._cli(node.port, "cluster", "info"),  # type: ignore[misc]
                     f"cluster_state:ok on port {node.port}",
                 )
         except BaseException:
             self.stop()
             raise
+
+    def _cli(self, port: int, *args: str) -> str:
+        return _cli(port, *args, ca=self.ca)
 
     def kill(self, port: int) -> None:
         """SIGKILL the node on ``port`` and wait until the others say the cluster is down (its slots unserved)."""
@@ -311,7 +377,7 @@ class RedisClusterNodes:
         for other in self.nodes:
             if other is not node:
                 _wait_for(
-                    lambda other=other: "cluster_state:fail" in _cli(other.port, "cluster", "info"),  # type: ignore[misc]
+                    lambda other=other: "cluster_state:fail" in self._cli(other.port, "cluster", "info"),  # type: ignore[misc]
                     f"cluster_state:fail on port {other.port}",
                 )
 
@@ -321,16 +387,20 @@ class RedisClusterNodes:
 
     @property
     def url(self) -> str:
-        """``redis+cluster://`` naming two of the three nodes: the client finds the third."""
-        return f"redis+cluster://127.0.0.1:{self.ports[0]},127.0.0.1:{self.ports[1]}/"
+        """``redis+cluster://`` (``rediss+cluster://`` trusting :attr:`ca`) naming two of the three nodes: the
+        client finds the third."""
+        nodes = f"127.0.0.1:{self.ports[0]},127.0.0.1:{self.ports[1]}"
+        if self.ca is None:
+            return f"redis+cluster://{nodes}/"
+        return f"rediss+cluster://{nodes}/?ssl_ca_certs={self.ca}"
 
     def keyslot(self, key: str) -> int:
-        return int(_cli(self.ports[0], "cluster", "keyslot", key).strip())
+        return int(self._cli(self.ports[0], "cluster", "keyslot", key).strip())
 
     def port_of(self, key: str) -> int:
         """The port of the node serving ``key``'s slot."""
         slot = self.keyslot(key)
-        for line in _cli(self.ports[0], "cluster", "nodes").splitlines():
+        for line in self._cli(self.ports[0], "cluster", "nodes").splitlines():
             fields = line.split()
             port = int(fields[1].split("@", 1)[0].rsplit(":", 1)[1])
             for served in fields[8:]:
@@ -545,6 +615,16 @@ def session_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisSer
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterNodes]:
     """One real 3-node Redis Cluster for the whole session; use keys of your own and do not stop it."""
     cluster = RedisClusterNodes(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_tls_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterNodes]:
+    """One real 3-node Redis Cluster speaking only TLS (``url`` trusts its CA) for the whole session."""
+    cluster = RedisClusterNodes(tmp_path_factory.mktemp("redis-tls-cluster"), tls=True)
     try:
         yield cluster
     finally:

@@ -39,11 +39,14 @@ class Deployment:
         self.setup = setup
 
 
-@pytest.fixture(params=["cluster", "sentinel"])
+@pytest.fixture(params=["cluster", "tls-cluster", "sentinel"])
 async def deployment(request: pytest.FixtureRequest) -> AsyncIterator[Deployment]:
-    if request.param == "cluster":
-        cluster = request.getfixturevalue("redis_cluster")
-        raw: aioredis.Redis | RedisCluster = RedisCluster(host="127.0.0.1", port=cluster.ports[2])
+    if request.param in ("cluster", "tls-cluster"):
+        cluster = request.getfixturevalue(
+            "redis_cluster" if request.param == "cluster" else "redis_tls_cluster"
+        )
+        tls: dict[str, Any] = {} if cluster.ca is None else {"ssl": True, "ssl_ca_certs": str(cluster.ca)}
+        raw: aioredis.Redis | RedisCluster = RedisCluster(host="127.0.0.1", port=cluster.ports[2], **tls)
         yield Deployment(cluster.url, raw, cluster)
     else:
         sentinel = request.getfixturevalue("redis_sentinel")

@@ -210,3 +210,20 @@ async def test_sentinels_and_a_master_with_passwords_of_their_own(
             await stores(without, project, timeout=2).load()
     assert "sentinel lockcloud-test at 127.0.0.1:" in str(caught.value)
     assert "pass-" not in str(caught.value)
+
+
+async def test_a_tls_cluster_is_verified_against_the_ca_named_and_no_other(
+    redis_tls_cluster: Any, stores: Callable[..., RedisTokenStore], endpoint: Any
+) -> None:
+    project = f"hatokentls{secrets.token_hex(3)}"
+    managers = [
+        TokenManager(endpoint, ServerClock(), store=stores(redis_tls_cluster.url, project)) for _ in range(2)
+    ]
+    tokens = await asyncio.gather(*(manager.get() for manager in managers for _ in range(5)))
+    assert endpoint.calls == 1
+    assert len({token.access_token for token in tokens}) == 1
+    # The same cluster without its CA named: the system's CAs do not know it, so nothing is sent.
+    untrusting = stores(redis_tls_cluster.url.split("?", 1)[0], project, timeout=2)
+    async with asyncio.timeout(20):
+        with pytest.raises(TokenStoreError, match="unreachable"):
+            await untrusting.load()
