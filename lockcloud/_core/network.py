@@ -16,6 +16,16 @@ _PLAIN_SCHEMES: dict[str, tuple[str, str, type[InsecureTransportWarning]]] = {
     "ws": ("wss", "the access id, the Pulsar password and every message", InsecureTransportWarning),
     "pulsar": ("pulsar+ssl", "the Pulsar password and every message", PlaintextPulsarWarning),
     "redis": ("rediss", "the Redis password and what is stored there", InsecureTransportWarning),
+    "redis+cluster": (
+        "rediss+cluster",
+        "the Redis password and what is stored there",
+        InsecureTransportWarning,
+    ),
+    "redis+sentinel": (
+        "rediss+sentinel",
+        "the Redis password and what is stored there",
+        InsecureTransportWarning,
+    ),
 }
 # (scheme, host) pairs already warned about (once per process).
 _warned: set[tuple[str, str]] = set()
@@ -47,7 +57,7 @@ def pulsar_address(url: str) -> tuple[str, int]:
 
 def warn_if_plain(url: str, *, what: str, stacklevel: int = 3) -> None:
     """An :class:`InsecureTransportWarning`, once per scheme and host, for a plain scheme to a host off this
-    machine (``http://``, ``ws://``, ``pulsar://``, ``redis://``); secure schemes and loopback pass silently."""
+    machine (``http://``, ``ws://``, ``pulsar://``, ``redis://``, ``redis+cluster://``, ``redis+sentinel://``); secure schemes and loopback pass silently."""
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""

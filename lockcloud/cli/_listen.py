@@ -43,7 +43,11 @@ __all__ = ["listen", "partition_of"]
 @click.option(
     "--relay",
     metavar="REDIS_URL",
-    help="Also forward every message to this Redis stream, for web workers (needs lockcloud[redis]).",
+    help=(
+        "Also forward every message to this Redis stream, for web workers (needs lockcloud[redis]): "
+        "redis[s]://host:port/db, redis[s]+cluster://host:port,host:port/ or "
+        "redis[s]+sentinel://host:port,host:port/SERVICE/db."
+    ),
 )
 @click.option(
     "--connect-timeout",
@@ -181,6 +185,9 @@ async def _listen(request: _Request, websocket: bool) -> None:
 
 
 async def _relay(request: _Request, relay_url: str) -> None:
+    from lockcloud._core.redis_url import check_redis_url
+
+    check_redis_url(relay_url, option="--relay")  # before anything connects
     out = request.out
     async with open_target(request.connection, out, push=True) as target, connect(target) as cloud:
         device_ids = {resolve_device(target, device) for device in request.devices}
