@@ -13,10 +13,20 @@ from __future__ import annotations
 
 import re
 import socket
+from typing import Any
 
 from lockcloud import RetryPolicy
+from lockcloud.events import SourceClosed, SourceMessage
 
-__all__ = ["ACCESS_ID", "ACCESS_SECRET", "FAST_RETRY", "fast_retry", "free_port", "project_access_id"]
+__all__ = [
+    "ACCESS_ID",
+    "ACCESS_SECRET",
+    "FAST_RETRY",
+    "ListSource",
+    "fast_retry",
+    "free_port",
+    "project_access_id",
+]
 
 #: The project secret every test uses unless it needs a documented vector's. 32 letters and digits, like Tuya's
 #: (the simulator insists), with enough distinct characters that the suite's secret guard searches the logs for
@@ -59,3 +69,39 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+class ListSource:
+    """A real :class:`~lockcloud.events.Source` over a fixed list of messages (as a webhook would hand them over),
+    closed once they are handed over; it keeps what it was told to acknowledge. A forwarder never gives a message
+    up, so ``redeliver`` fails the test."""
+
+    description = "list"
+
+    def __init__(self, messages: list[SourceMessage]) -> None:
+        self.messages = list(messages)
+        self.acknowledged: list[SourceMessage] = []
+
+    async def open(self) -> None:
+        pass
+
+    async def receive(self) -> list[SourceMessage]:
+        if not self.messages:
+            raise SourceClosed("done")
+        batch, self.messages = self.messages, []
+        return batch
+
+    def acknowledge(self, message: SourceMessage) -> None:
+        self.acknowledged.append(message)
+
+    def redeliver(self, message: SourceMessage) -> None:
+        raise AssertionError("the forwarder never gives a message up")
+
+    def report(self, message: SourceMessage, outcome: Any) -> None:
+        pass
+
+    async def resubscribe(self) -> None:
+        pass
+
+    async def close(self, grace: float) -> None:
+        pass

@@ -20,14 +20,14 @@ from lockcloud.events import (
     EventStream,
     RedisRelayForwarder,
     RedisRelaySource,
-    SourceClosed,
     SourceMessage,
     StatusReport,
     relay_key,
 )
 from lockcloud.events._relay import _signature, _signing_key, bell_key, dead_key
 
-SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
+from support import ACCESS_SECRET as SECRET
+from support import ListSource
 
 
 class Deployment:
@@ -83,41 +83,8 @@ def _messages(first: int, count: int) -> list[SourceMessage]:
     ]
 
 
-class _Messages:
-    """A Source over a fixed list of messages, closed once they are handed over."""
-
-    description = "list"
-
-    def __init__(self, messages: list[SourceMessage]) -> None:
-        self.messages = list(messages)
-
-    async def open(self) -> None:
-        pass
-
-    async def receive(self) -> list[SourceMessage]:
-        if not self.messages:
-            raise SourceClosed("done")
-        batch, self.messages = self.messages, []
-        return batch
-
-    def acknowledge(self, message: Any) -> None:
-        pass
-
-    def redeliver(self, message: Any) -> None:
-        pass
-
-    def report(self, message: Any, outcome: Any) -> None:
-        pass
-
-    async def resubscribe(self) -> None:
-        pass
-
-    async def close(self, grace: float) -> None:
-        pass
-
-
 async def _forward(url: str, project: str, messages: list[SourceMessage]) -> RedisRelayForwarder:
-    forwarder = RedisRelayForwarder(_Messages(messages), url, project, access_secret=SECRET)
+    forwarder = RedisRelayForwarder(ListSource(messages), url, project, access_secret=SECRET)
     async with forwarder, asyncio.timeout(30):
         await forwarder.run()  # ends when the list is handed over
     return forwarder
