@@ -80,9 +80,11 @@ class _Expiry:
         self._cancelling = 0
         self._handle: TimerHandle | None = None
         loop = task.get_loop()
-        self._handle = loop.call_at(loop.time() + delay, self._expire)
+        # The object itself is the timer's callback: no bound method allocated per call.
+        self._handle = loop.call_at(loop.time() + delay, self)
 
-    def _expire(self) -> None:
+    def __call__(self) -> None:
+        """Time is up: cancel the attempt's task (turned into ``TimeoutError`` on the way out)."""
         self._task.cancel()
         self._expired = True
         self._handle = None
@@ -99,6 +101,9 @@ class _Expiry:
         if self._expired and self._task.uncancel() <= self._cancelling and exc_type is CancelledError:
             raise TimeoutError from exc
 
+
+# How many built targets (sign URL, URL) a transport keeps; see Transport._target.
+_TARGETS_KEPT = 512
 
 # Paths that need no percent-encoding: they go into the URL as they are.
 _PLAIN_PATH = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@/-]*")
@@ -138,6 +143,7 @@ class Transport:
         # What the wire enforces per phase: a phase limit as long as the whole attempt's can never fire first, so
         # it is left to the attempt's own deadline instead of arming one more timer on every call.
         self._wire_phases = _shorter_than(phases, timeout)
+        self._targets: dict[tuple[Any, ...], tuple[str, str]] = {}
 
     async def request(
         self,
@@ -162,23 +168,7 @@ class Transport:
         attempt_timeout = self._timeout if time_limit is None else time_limit
         shown = redact_path(path)
         body = b"" if json is None else _encode_body(json, method, shown)
-        query = (
-            [(key, _query_value(value)) for key, value in params.items() if value is not None]
-            if params
-            else None
-        )
-        if query:
-            sign_url = canonical_url(path, query)
-            url = f"{self._base_url}{path}?{_urlencoded(query)}"
-        else:
-            sign_url = path
-            url = self._base_url + path
-        if _PLAIN_PATH.fullmatch(path) is None:
-            # Characters a path may not carry as they are: percent-encoded as httpx would, for every wire alike.
-            try:
-                url = str(httpx.URL(url))
-            except httpx.InvalidURL as exc:
-                raise ValidationError(f"{method} {shown}: path or query cannot be put in a URL") from exc
+        sign_url, url = self._target(method, path, params, shown)
         deadline = None if policy.deadline is None else time.monotonic() + policy.deadline
 
         attempt = 0
@@ -228,6 +218,46 @@ class Transport:
             # Raised here, outside any except block, on purpose: a chained httpx exception would carry the
             # request, with its access_token header (and, for a refresh, the refresh token in its URL).
             raise verdict.error
+
+    def _target(
+        self, method: str, path: str, params: Mapping[str, Any] | None, shown: str
+    ) -> tuple[str, str]:
+        """The URL part of the string to sign and the encoded URL to send, built once per call (in a function of
+        their own, so that nothing built on the way stays alive while the call waits for its answer).
+
+        A client calls the same endpoints over and over: the last few hundred targets are kept, keyed by the path
+        and the query as sent (string keys only, so that no two queries that print differently share an entry).
+        Token paths are never kept: a refresh path holds the refresh token.
+        """
+        query: list[tuple[str, str]] = []
+        keyable = True
+        if params:
+            for key, value in params.items():
+                if value is not None:
+                    keyable = keyable and type(key) is str
+                    query.append((key, _query_value(value)))
+        cache_key = (path, *query) if keyable else None
+        if cache_key is not None:
+            kept = self._targets.get(cache_key)
+            if kept is not None:
+                return kept
+        if query:
+            sign_url = canonical_url(path, query)
+            url = f"{self._base_url}{path}?{_urlencoded(query)}"
+        else:
+            sign_url = path
+            url = self._base_url + path
+        if _PLAIN_PATH.fullmatch(path) is None:
+            # Characters a path may not carry as they are: percent-encoded as httpx would, for every wire alike.
+            try:
+                url = str(httpx.URL(url))
+            except httpx.InvalidURL as exc:
+                raise ValidationError(f"{method} {shown}: path or query cannot be put in a URL") from exc
+        if cache_key is not None and not is_token_path(path):
+            if len(self._targets) >= _TARGETS_KEPT:
+                self._targets.clear()  # simpler than LRU, and as good for a working set that fits
+            self._targets[cache_key] = (sign_url, url)
+        return sign_url, url
 
     async def _attempt(
         self, method: str, path: str, url: str, sign_url: str, body: bytes, shown: str, budget: float
