@@ -1,4 +1,5 @@
-"""Import time of ``lockcloud`` and of ``lockcloud.events``, against ``import httpx``.
+"""Import time of ``lockcloud``, of ``LockCloud`` (what a program making calls imports) and of
+``lockcloud.events``, against ``import httpx``.
 
 Each measurement is a fresh interpreter (``python -c``) timing only its import statement with ``perf_counter``, so
 interpreter start-up is left out and nothing is cached in ``sys.modules``; the byte-code caches are warm (one
@@ -23,12 +24,15 @@ from _harness import row, run_standalone
 STATEMENTS = {
     "httpx": "import httpx",
     "lockcloud": "import lockcloud",
+    # `import lockcloud` loads names on first use; this is what a program that makes a call imports.
+    "LockCloud": "from lockcloud import LockCloud",
     "lockcloud.events": "import lockcloud, lockcloud.events",
     # In the programs lockcloud is for (an asyncio app), asyncio is imported before either library.
     "httpx in an asyncio app": "import httpx",
     "lockcloud in an asyncio app": "import lockcloud",
+    "LockCloud in an asyncio app": "from lockcloud import LockCloud",
 }
-SETUP = {"httpx in an asyncio app": "import asyncio", "lockcloud in an asyncio app": "import asyncio"}
+SETUP = {name: "import asyncio" for name in STATEMENTS if name.endswith("in an asyncio app")}
 
 _PROBE = """
 import sys, time, json
@@ -72,6 +76,15 @@ def measure(quick: bool = False) -> list[dict[str, Any]]:
             f"'pulsar' in sys.modules after import lockcloud: {pulsar['lockcloud']}",
         ),
         row(
+            "from lockcloud import LockCloud (fresh process)",
+            seconds["LockCloud"],
+            seconds["httpx"],
+            "s",
+            baseline,
+            note=f"{modules['LockCloud']} modules loaded: the client, its transport and token manager; models, "
+            "resources and events load when first used",
+        ),
+        row(
             "import lockcloud + lockcloud.events (fresh process)",
             seconds["lockcloud.events"],
             seconds["httpx"],
@@ -87,6 +100,20 @@ def measure(quick: bool = False) -> list[dict[str, Any]]:
             cpu["httpx"],
             "s",
             "import httpx, CPU time (fresh process)",
+        ),
+        row(
+            "from lockcloud import LockCloud, CPU time (fresh process)",
+            cpu["LockCloud"],
+            cpu["httpx"],
+            "s",
+            "import httpx, CPU time (fresh process)",
+        ),
+        row(
+            "from lockcloud import LockCloud, CPU time, asyncio already imported",
+            cpu["LockCloud in an asyncio app"],
+            cpu["httpx in an asyncio app"],
+            "s",
+            "import httpx, CPU time, asyncio already imported",
         ),
         row(
             "import lockcloud, CPU time, asyncio already imported",

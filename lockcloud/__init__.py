@@ -3,123 +3,243 @@
 Start with :class:`LockCloud`. Errors are described in one place: :mod:`lockcloud._core.errors` (all importable from here).
 """
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from lockcloud._client import LockCloud
-from lockcloud._core.auth import TuyaAuth
-from lockcloud._core.errors import (
-    AccessCodeDeliveryError,
-    AccessCodeDeliveryTimeoutError,
-    APIError,
-    AuthenticationError,
-    BrokerError,
-    ClockSkewError,
-    ConnectError,
-    CredentialsError,
-    CryptoError,
-    DecodeError,
-    DeviceError,
-    DeviceNotFoundError,
-    DeviceOfflineError,
-    EventStreamError,
-    InsecureTransportWarning,
-    InvalidParameterError,
-    LockCloudError,
-    MediaDownloadTimeoutError,
-    MediaTooLargeError,
-    NotFoundError,
-    OutcomeUnknownError,
-    PermissionDeniedError,
-    PlanExpiredError,
-    RateLimitedError,
-    RelayError,
-    RemoteUnlockDisabledError,
-    RequestTimeoutError,
-    ResponseTooLargeError,
-    ServerError,
-    ServiceNotSubscribedError,
-    SignatureError,
-    StreamAuthenticationError,
-    StreamSubscriptionError,
-    SubscribeError,
-    TLSVerificationError,
-    TokenError,
-    TokenStoreError,
-    TransportError,
-    UnexpectedResponseError,
-    UnsupportedError,
-    ValidationError,
-)
-from lockcloud._core.retry import RetryPolicy
-from lockcloud._core.tokens import (
-    FileTokenStore,
-    MemoryTokenStore,
-    StoredRenewal,
-    Token,
-    TokenRenewal,
-    TokenStore,
-)
 from lockcloud._version import __version__
-from lockcloud.enums import (
-    AccessCodeState,
-    AlbumEventType,
-    DeliveryStatus,
-    EnrollmentOperation,
-    LockRadio,
-    MediaFileType,
-    OfflineCodeKind,
-    PasswordType,
-    RemoteUnlockType,
-    RevokeReason,
-    SpecialAttribute,
-    StoragePlan,
-    UnlockMethodEvent,
-    UnlockType,
-    UserType,
-    Weekday,
-)
-from lockcloud.history_models import (
-    AlarmKind,
-    BatteryState,
-    DoorState,
-    HistoryRecord,
-    HistoryStats,
-    LockStatus,
-    Member,
-    MemberKey,
-    MemberRole,
-    RecordType,
-    UnlockMethod,
-)
-from lockcloud.models import (
-    Album,
-    AlbumEntry,
-    DynamicCode,
-    MediaFile,
-    OfflineCode,
-    PasswordTicket,
-    RemoteUnlockMethod,
-    Schedule,
-    SealedPin,
-    TemporaryCode,
-    UnlockKey,
-)
-from lockcloud.regions import Region
-from lockcloud.resources.enrollment import Enrollment, EnrollmentResult, EnrollmentStatus
-from lockcloud.resources.history import HistoryPages
 
 if TYPE_CHECKING:
+    from lockcloud._client import LockCloud
+    from lockcloud._core.auth import TuyaAuth
+    from lockcloud._core.errors import (
+        AccessCodeDeliveryError,
+        AccessCodeDeliveryTimeoutError,
+        APIError,
+        AuthenticationError,
+        BrokerError,
+        ClockSkewError,
+        ConnectError,
+        CredentialsError,
+        CryptoError,
+        DecodeError,
+        DeviceError,
+        DeviceNotFoundError,
+        DeviceOfflineError,
+        EventStreamError,
+        InsecureTransportWarning,
+        InvalidParameterError,
+        LockCloudError,
+        MediaDownloadTimeoutError,
+        MediaTooLargeError,
+        NotFoundError,
+        OutcomeUnknownError,
+        PermissionDeniedError,
+        PlanExpiredError,
+        RateLimitedError,
+        RelayError,
+        RemoteUnlockDisabledError,
+        RequestTimeoutError,
+        ResponseTooLargeError,
+        ServerError,
+        ServiceNotSubscribedError,
+        SignatureError,
+        StreamAuthenticationError,
+        StreamSubscriptionError,
+        SubscribeError,
+        TLSVerificationError,
+        TokenError,
+        TokenStoreError,
+        TransportError,
+        UnexpectedResponseError,
+        UnsupportedError,
+        ValidationError,
+    )
     from lockcloud._core.redis_tokens import RedisTokenStore as RedisTokenStore
+    from lockcloud._core.retry import RetryPolicy
+    from lockcloud._core.tokens import (
+        FileTokenStore,
+        MemoryTokenStore,
+        StoredRenewal,
+        Token,
+        TokenRenewal,
+        TokenStore,
+    )
+    from lockcloud.enums import (
+        AccessCodeState,
+        AlbumEventType,
+        DeliveryStatus,
+        EnrollmentOperation,
+        LockRadio,
+        MediaFileType,
+        OfflineCodeKind,
+        PasswordType,
+        RemoteUnlockType,
+        RevokeReason,
+        SpecialAttribute,
+        StoragePlan,
+        UnlockMethodEvent,
+        UnlockType,
+        UserType,
+        Weekday,
+    )
+    from lockcloud.history_models import (
+        AlarmKind,
+        BatteryState,
+        DoorState,
+        HistoryRecord,
+        HistoryStats,
+        LockStatus,
+        Member,
+        MemberKey,
+        MemberRole,
+        RecordType,
+        UnlockMethod,
+    )
+    from lockcloud.models import (
+        Album,
+        AlbumEntry,
+        DynamicCode,
+        MediaFile,
+        OfflineCode,
+        PasswordTicket,
+        RemoteUnlockMethod,
+        Schedule,
+        SealedPin,
+        TemporaryCode,
+        UnlockKey,
+    )
+    from lockcloud.regions import Region
+    from lockcloud.resources.enrollment import Enrollment, EnrollmentResult, EnrollmentStatus
+    from lockcloud.resources.history import HistoryPages
+
+# Every public name is imported on first use (PEP 562): `import lockcloud` costs almost nothing, and a program pays
+# only for what it touches (the client and its transport, the models, the enrollment conversation ...).
+# RedisTokenStore needs the optional redis package, so it is left out of __all__ (and of a star import).
+_HOMES: dict[str, str] = {
+    **dict.fromkeys(("LockCloud",), "lockcloud._client"),
+    **dict.fromkeys(("TuyaAuth",), "lockcloud._core.auth"),
+    **dict.fromkeys(
+        (
+            "APIError",
+            "AccessCodeDeliveryError",
+            "AccessCodeDeliveryTimeoutError",
+            "AuthenticationError",
+            "BrokerError",
+            "ClockSkewError",
+            "ConnectError",
+            "CredentialsError",
+            "CryptoError",
+            "DecodeError",
+            "DeviceError",
+            "DeviceNotFoundError",
+            "DeviceOfflineError",
+            "EventStreamError",
+            "InsecureTransportWarning",
+            "InvalidParameterError",
+            "LockCloudError",
+            "MediaDownloadTimeoutError",
+            "MediaTooLargeError",
+            "NotFoundError",
+            "OutcomeUnknownError",
+            "PermissionDeniedError",
+            "PlanExpiredError",
+            "RateLimitedError",
+            "RelayError",
+            "RemoteUnlockDisabledError",
+            "RequestTimeoutError",
+            "ResponseTooLargeError",
+            "ServerError",
+            "ServiceNotSubscribedError",
+            "SignatureError",
+            "StreamAuthenticationError",
+            "StreamSubscriptionError",
+            "SubscribeError",
+            "TLSVerificationError",
+            "TokenError",
+            "TokenStoreError",
+            "TransportError",
+            "UnexpectedResponseError",
+            "UnsupportedError",
+            "ValidationError",
+        ),
+        "lockcloud._core.errors",
+    ),
+    **dict.fromkeys(("RetryPolicy",), "lockcloud._core.retry"),
+    **dict.fromkeys(
+        ("FileTokenStore", "MemoryTokenStore", "StoredRenewal", "Token", "TokenRenewal", "TokenStore"),
+        "lockcloud._core.tokens",
+    ),
+    **dict.fromkeys(
+        (
+            "AccessCodeState",
+            "AlbumEventType",
+            "DeliveryStatus",
+            "EnrollmentOperation",
+            "LockRadio",
+            "MediaFileType",
+            "OfflineCodeKind",
+            "PasswordType",
+            "RemoteUnlockType",
+            "RevokeReason",
+            "SpecialAttribute",
+            "StoragePlan",
+            "UnlockMethodEvent",
+            "UnlockType",
+            "UserType",
+            "Weekday",
+        ),
+        "lockcloud.enums",
+    ),
+    **dict.fromkeys(
+        (
+            "AlarmKind",
+            "BatteryState",
+            "DoorState",
+            "HistoryRecord",
+            "HistoryStats",
+            "LockStatus",
+            "Member",
+            "MemberKey",
+            "MemberRole",
+            "RecordType",
+            "UnlockMethod",
+        ),
+        "lockcloud.history_models",
+    ),
+    **dict.fromkeys(
+        (
+            "Album",
+            "AlbumEntry",
+            "DynamicCode",
+            "MediaFile",
+            "OfflineCode",
+            "PasswordTicket",
+            "RemoteUnlockMethod",
+            "Schedule",
+            "SealedPin",
+            "TemporaryCode",
+            "UnlockKey",
+        ),
+        "lockcloud.models",
+    ),
+    **dict.fromkeys(("Region",), "lockcloud.regions"),
+    **dict.fromkeys(("Enrollment", "EnrollmentResult", "EnrollmentStatus"), "lockcloud.resources.enrollment"),
+    **dict.fromkeys(("HistoryPages",), "lockcloud.resources.history"),
+    "RedisTokenStore": "lockcloud._core.redis_tokens",
+}
 
 
 def __getattr__(name: str) -> Any:
-    # RedisTokenStore needs the optional redis package: imported on first use, never by `import lockcloud` (nor by a
-    # star import, so it is left out of __all__).
-    if name == "RedisTokenStore":
-        from lockcloud._core.redis_tokens import RedisTokenStore
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'lockcloud' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # the next lookup is a plain module attribute
+    return value
 
-        return RedisTokenStore
-    raise AttributeError(f"module 'lockcloud' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 
 __all__ = [

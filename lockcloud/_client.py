@@ -319,7 +319,7 @@ class LockCloud:
             raise ValidationError("method must be an HTTP method name such as 'GET'")
         if not isinstance(path, str) or not path.startswith("/"):
             raise ValidationError("path must be a string starting with '/'")
-        if params is not None and not isinstance(params, Mapping):
+        if params is not None and type(params) is not dict and not isinstance(params, Mapping):
             raise ValidationError(f"params must be a mapping, got {type(params).__name__}")
         if idempotent is not None and not isinstance(idempotent, bool):
             raise ValidationError(f"idempotent must be True, False or None, got {type(idempotent).__name__}")

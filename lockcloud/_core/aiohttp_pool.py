@@ -181,8 +181,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 timeout=self._client_timeout(phases),
             ) as response:
                 declared = response.content_length
-                if declared is not None and declared > limit:
-                    raise ResponseTooLargeError(method=method, path=shown, limit=limit)
+                if declared is not None:
+                    if declared > limit:
+                        raise ResponseTooLargeError(method=method, path=shown, limit=limit)
+                    # aiohttp reads exactly the declared length, no more: the cap holds without counting.
+                    return response.status, await response.read()
                 parts: list[bytes] = []
                 received = 0
                 async for chunk in response.content.iter_any():

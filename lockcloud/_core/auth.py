@@ -5,7 +5,6 @@ Signing itself is :mod:`lockcloud._core.signing`; the clock that stamps each req
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import secrets
@@ -78,6 +77,8 @@ class TuyaAuth(httpx.Auth):
         self._clock = clock
         self._use_nonce = use_nonce
         self._max_response_bytes = max_response_bytes
+        # The last token whose access token was found fit for a header: checked once, not on every call.
+        self._checked: Token | None = None
 
     def __repr__(self) -> str:
         return f"TuyaAuth(access_id={self._access_id!r})"
@@ -108,29 +109,67 @@ class TuyaAuth(httpx.Auth):
         headers[CLIENT_ID_HEADER] = self._access_id
         headers[TIME_HEADER] = t
         headers[SIGN_METHOD_HEADER] = SIGN_METHOD
-        headers[SIGN_HEADER] = (
-            hmac.new(self._access_secret, message.encode(), hashlib.sha256).hexdigest().upper()
-        )
+        # hmac.digest: the one-shot C implementation, the same bytes as hmac.new(...).hexdigest().
+        headers[SIGN_HEADER] = hmac.digest(self._access_secret, message.encode(), "sha256").hex().upper()
         if access_token:
             headers[ACCESS_TOKEN_HEADER] = access_token
+
+    def token_at_hand(self, path: str) -> Token | None:
+        """The token a call to ``path`` is signed with, when that needs no waiting (the hot path); ``None`` when
+        the call needs no token (token calls, no manager) or :meth:`token_for` must fetch one."""
+        if self._tokens is None or is_token_path(path):
+            return None
+        return self._tokens.valid()
+
+    async def token_for(self, path: str) -> Token | None:
+        """The token a call to ``path`` is signed with (granted or refreshed first if need be); ``None`` for calls
+        signed without one."""
+        if self._tokens is None or is_token_path(path):
+            return None
+        return await self._tokens.get()
+
+    def access_token(self, token: Token | None, method: str, path: str) -> str:
+        """The header value of ``token`` (``""`` for none), refused with :class:`TokenError` if it cannot be sent."""
+        if token is None:
+            return ""
+        if token is self._checked:
+            return token.access_token
+        access_token = token.access_token
+        if not isinstance(access_token, str) or not _header_safe(access_token):
+            raise TokenError(
+                -1,
+                "the access token from the token call is not printable ASCII and cannot be sent",
+                method=method,
+                path=path,
+            )
+        self._checked = token
+        return access_token
+
+    def rejected(self, token: Token | None, envelope: Any) -> bool:
+        """Whether ``envelope`` rejected the ``token`` the call was signed with (1010/1011/1012): heal and resend."""
+        return token is not None and self._tokens is not None and envelope_code(envelope) in TOKEN_REJECTED
+
+    async def heal(self, token: Token, envelope: Any, method: str, path: str) -> Token:
+        """The token to send the call once more with, after ``envelope`` :meth:`rejected` ``token``."""
+        assert self._tokens is not None
+        logger.debug("%s %s: token rejected; healing it and sending again", method, path)
+        # The answer's clock is fresher than any: the new token's expiry and the next ``t`` header use it.
+        if isinstance(envelope, dict):
+            self._clock.observe(envelope.get("t"))
+        return await self._tokens.heal(token)
 
     async def conversation(self, method: str, path: str, sign: Callable[[str], R]) -> AsyncGenerator[R, Any]:
         """The auth flow without its transport: yields what ``sign(access_token)`` builds, and is sent back each
         answer's decoded JSON. A token rejected with 1010/1011/1012 is healed once and the call signed again.
 
-        :meth:`async_auth_flow` drives it with httpx requests; ``LockCloud``'s own fast path with plain headers.
+        :meth:`async_auth_flow` drives it with httpx requests; ``LockCloud``'s transport takes the same steps
+        (:meth:`token_for`, :meth:`access_token`, :meth:`rejected`, :meth:`heal`) without a generator around them.
         """
-        tokens = None if is_token_path(path) else self._tokens
-        token = await tokens.get() if tokens is not None else None
-        envelope = yield sign(self._access_token(token, method, path))
-        if tokens is None or envelope_code(envelope) not in TOKEN_REJECTED:
-            return
-        logger.debug("%s %s: token rejected; healing it and sending again", method, path)
-        # The answer's clock is fresher than any: the new token's expiry and the next ``t`` header use it.
-        if isinstance(envelope, dict):
-            self._clock.observe(envelope.get("t"))
-        token = await tokens.heal(token)
-        yield sign(self._access_token(token, method, path))
+        token = await self.token_for(path)
+        envelope = yield sign(self.access_token(token, method, path))
+        if token is not None and self.rejected(token, envelope):
+            token = await self.heal(token, envelope, method, path)
+            yield sign(self.access_token(token, method, path))
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         raise ValidationError(
@@ -165,19 +204,6 @@ class TuyaAuth(httpx.Auth):
             except StopAsyncIteration:
                 return
             await response.aclose()
-
-    def _access_token(self, token: Token | None, method: str, path: str) -> str:
-        if token is None:
-            return ""
-        access_token = token.access_token
-        if not isinstance(access_token, str) or not _header_safe(access_token):
-            raise TokenError(
-                -1,
-                "the access token from the token call is not printable ASCII and cannot be sent",
-                method=method,
-                path=path,
-            )
-        return access_token
 
 
 def _copy(request: httpx.Request) -> httpx.Request:

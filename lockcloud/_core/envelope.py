@@ -26,6 +26,7 @@ DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 ENVELOPE_EXTENSION = "lockcloud.envelope"
 #: What :func:`decode_json` returns for a body that is not JSON.
 NOT_JSON = object()
+_DECODER = json.JSONDecoder()
 
 
 class _CappedStream(httpx.AsyncByteStream):
@@ -85,6 +86,10 @@ async def read_capped(response: httpx.Response, limit: int, *, shown: str | None
 def decode_json(content: bytes) -> Any:
     """The decoded body, or ``NOT_JSON``."""
     try:
+        if content.startswith(b'{"'):
+            # What json.loads(bytes) would do for a body that starts so (it can only be UTF-8), minus its
+            # encoding detection: every Tuya envelope takes this way.
+            return _DECODER.decode(content.decode("utf-8", "surrogatepass"))
         return json.loads(content) if content else NOT_JSON
     except (ValueError, RecursionError):
         # RecursionError: JSON nested deeper than the parser's stack; as unreadable as any other garbage.

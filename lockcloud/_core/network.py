@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from lockcloud._core.errors import InsecureTransportWarning, PlaintextPulsarWarning
 
-__all__ = ["is_local_host", "warn_if_plain"]
+__all__ = ["PULSAR_PORTS", "is_local_host", "pulsar_address", "warn_if_plain"]
 
 # Each plain scheme: its encrypted counterpart, what it would carry in clear, and the warning it draws.
 _PLAIN_SCHEMES: dict[str, tuple[str, str, type[InsecureTransportWarning]]] = {
@@ -16,11 +16,24 @@ _PLAIN_SCHEMES: dict[str, tuple[str, str, type[InsecureTransportWarning]]] = {
     "ws": ("wss", "the access id, the Pulsar password and every message", InsecureTransportWarning),
     "pulsar": ("pulsar+ssl", "the Pulsar password and every message", PlaintextPulsarWarning),
     "redis": ("rediss", "the Redis password and what is stored there", InsecureTransportWarning),
+    "redis+cluster": (
+        "rediss+cluster",
+        "the Redis password and what is stored there",
+        InsecureTransportWarning,
+    ),
+    "redis+sentinel": (
+        "rediss+sentinel",
+        "the Redis password and what is stored there",
+        InsecureTransportWarning,
+    ),
 }
 # (scheme, host) pairs already warned about (once per process).
 _warned: set[tuple[str, str]] = set()
 # RFC 6761 names that never leave the machine through DNS.
 _SPECIAL_USE_SUFFIXES = (".localhost", ".test", ".invalid", ".example")
+
+#: The port of each Pulsar scheme, where a URL names none.
+PULSAR_PORTS = {"pulsar": 6650, "pulsar+ssl": 6651}
 
 
 def is_local_host(host: str) -> bool:
@@ -34,9 +47,17 @@ def is_local_host(host: str) -> bool:
         return False
 
 
+def pulsar_address(url: str) -> tuple[str, int]:
+    """The host and port a ``pulsar://`` or ``pulsar+ssl://`` URL connects to (6650 or 6651 when it names none).
+
+    ``url`` was validated before; a port that is not a number raises :class:`ValueError`."""
+    parts = urlsplit(url)
+    return parts.hostname or "", parts.port or PULSAR_PORTS.get(parts.scheme, PULSAR_PORTS["pulsar"])
+
+
 def warn_if_plain(url: str, *, what: str, stacklevel: int = 3) -> None:
     """An :class:`InsecureTransportWarning`, once per scheme and host, for a plain scheme to a host off this
-    machine (``http://``, ``ws://``, ``pulsar://``, ``redis://``); secure schemes and loopback pass silently."""
+    machine (``http://``, ``ws://``, ``pulsar://``, ``redis://``, ``redis+cluster://``, ``redis+sentinel://``); secure schemes and loopback pass silently."""
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""

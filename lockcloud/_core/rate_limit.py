@@ -34,7 +34,8 @@ class RateLimiter:
         self._next_free = 0.0
         self._slots = asyncio.Semaphore(max_in_flight) if max_in_flight else None
 
-    async def __aenter__(self) -> None:
+    async def acquire(self) -> None:
+        """Wait for this call's turn: the rate's next slot, then a free place among ``max_in_flight``."""
         if self._interval:
             now = time.monotonic()
             start = max(self._next_free, now - self._burst)
@@ -44,8 +45,15 @@ class RateLimiter:
         if self._slots is not None:
             await self._slots.acquire()
 
+    def release(self) -> None:
+        """The call ended (however): its place among ``max_in_flight`` is free again."""
+        if self._slots is not None:
+            self._slots.release()
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._slots is not None:
-            self._slots.release()
+        self.release()

@@ -21,14 +21,14 @@ from urllib.parse import urlsplit
 from Crypto.Cipher import AES
 
 try:
-    import redis.asyncio as aioredis
     from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import RedisError, ResponseError
+    from redis.exceptions import ResponseError
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("RedisTokenStore needs the redis package: pip install 'lockcloud[redis]'") from exc
 
 from lockcloud._core.errors import TokenStoreError, ValidationError
-from lockcloud._core.redis_url import redis_address, redis_client
+from lockcloud._core.redis_keys import beside
+from lockcloud._core.redis_url import OUTAGES, REDIS_FAILURES, RedisClient, redis_address, redis_client
 from lockcloud._core.tokens import MemoryTokenStore, StoredRenewal, Token, TokenRenewal
 from lockcloud._core.validation import seconds
 
@@ -110,15 +110,18 @@ def cloud_label(base_url: str) -> str:
 class RedisTokenStore:
     """The project's access token in Redis, renewed by one process at a time across all that share it.
 
-    ``url_or_client`` is a ``redis://`` / ``rediss://`` / ``unix://`` URL (a client is then made with
-    ``timeout``-second socket timeouts; close it with :meth:`aclose`) or a ``redis.asyncio.Redis`` of your own
-    (left open). A ``redis://`` URL to another host warns (:class:`~lockcloud.InsecureTransportWarning`): its
-    password travels in clear; use ``rediss://``.
+    ``url_or_client`` is a URL (a client is then made with ``timeout``-second socket timeouts; close it with
+    :meth:`aclose`) or a ``redis.asyncio.Redis`` / ``redis.asyncio.RedisCluster`` of your own (left open). The URL
+    names one server (``redis://``, ``rediss://``, ``unix://``), a Redis Cluster
+    (``redis+cluster://host:port,host:port/``, ``rediss+cluster://`` with TLS) or the master Sentinel names
+    (``redis+sentinel://host:port,host:port/<service name>/<db>``, ``rediss+sentinel://``). A plain URL to another
+    host warns (:class:`~lockcloud.InsecureTransportWarning`): its password travels in clear; use the TLS form.
 
     **Keys.** Given to ``LockCloud``, the store keeps the token under
     ``lockcloud:token:v2:{<access id>}:<cloud>``, where ``<cloud>`` is the client's base URL without its scheme
     (``openapi.tuyaeu.com``): one access id used against two clouds keeps two tokens. The braces are a Redis
-    Cluster hash tag, so the renewal lock ``<key>:renewal`` lives in the same slot. ``key`` overrides the name.
+    Cluster hash tag, so the renewal lock ``<key>:renewal`` lives in the same slot. ``key`` overrides the name;
+    without a hash tag of its own, its lock is ``{<key>}:renewal``, which hashes like the key.
     (The earlier key, ``lockcloud:token:<access id>`` holding plain JSON, is no longer read: the first renewal
     after an upgrade makes a new token, and the old key can be deleted.)
 
@@ -143,7 +146,7 @@ class RedisTokenStore:
 
     def __init__(
         self,
-        url_or_client: str | aioredis.Redis,
+        url_or_client: str | RedisClient,
         *,
         key: str | None = None,
         secret: str | None = None,
@@ -162,11 +165,17 @@ class RedisTokenStore:
             raise ValidationError("max_lease must be at least lease")
         if key is not None and not key:
             raise ValidationError("key must not be empty")
+        if key is not None:
+            beside(key, ":renewal")
         if secret is not None and not secret:
             raise ValidationError("secret must not be empty")
         if isinstance(url_or_client, str):
             client = redis_client(
-                url_or_client, what="RedisTokenStore", connect_timeout=timeout, socket_timeout=timeout
+                url_or_client,
+                what="RedisTokenStore",
+                option="RedisTokenStore URL",
+                connect_timeout=timeout,
+                socket_timeout=timeout,
             )
             self._owns_client = True
         else:
@@ -197,7 +206,7 @@ class RedisTokenStore:
 
     @property
     def lock_key(self) -> str:
-        return f"{self.key}:renewal"
+        return beside(self.key, ":renewal")
 
     def bind(self, access_id: str) -> None:
         """Called with the project's access id when the cloud is not known: the default key is derived from it."""
@@ -437,10 +446,13 @@ class RedisTokenStore:
                 except RedisConnectionError:
                     # A pooled connection that a Redis restart broke fails once; a new one may well work.
                     result = await operation()
+        except OUTAGES as exc:
+            # A cluster that cannot serve the slot now (CLUSTERDOWN, TRYAGAIN, no node reachable): an outage.
+            reason = type(exc).__name__
         except ResponseError as exc:
             # Redis answered, with an error (a key of another type, a refused command): not an outage.
             refused = str(exc).split(" ", 1)[0]
-        except (RedisError, OSError, TimeoutError) as exc:
+        except REDIS_FAILURES as exc:  # asyncio's TimeoutError included: it is an OSError
             reason = type(exc).__name__
         else:
             if self._degraded:

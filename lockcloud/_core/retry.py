@@ -9,15 +9,35 @@ import attrs
 from lockcloud._core.errors import ValidationError
 from lockcloud._core.validation import seconds
 
-__all__ = ["RetryPolicy"]
+__all__ = ["RetryPolicy", "doubled", "exponential", "jittered"]
+
+#: The smallest delay doubling starts from, so that a zero delay still backs off.
+_FLOOR = 0.01
+
+
+def exponential(initial: float, attempt: int, ceiling: float) -> float:
+    """The delay before attempt ``attempt + 1``: ``initial`` doubled per attempt after the first, capped."""
+    # min() first keeps a long run of attempts from overflowing the power of two.
+    return min(ceiling, initial * 2.0 ** min(attempt - 1, 64))
+
+
+def doubled(delay: float, ceiling: float) -> float:
+    """The next delay after ``delay`` failed again (for loops that keep their delay rather than count attempts)."""
+    return min(max(delay, _FLOOR) * 2, ceiling)
+
+
+def jittered(delay: float) -> float:
+    """Somewhere between half of ``delay`` and all of it: clients that failed together do not retry together, and
+    none retries at once."""
+    return delay * (0.5 + random.random() / 2)
 
 
 @attrs.frozen
 class RetryPolicy:
     """How often and how long to retry a call that failed transiently.
 
-    ``max_attempts`` counts the first try. Backoff doubles from ``initial_backoff`` up to ``max_backoff`` with full
-    jitter; no attempt starts after ``deadline`` seconds from the first. ``RetryPolicy.never()`` disables retries.
+    ``max_attempts`` counts the first try. Backoff doubles from ``initial_backoff`` up to ``max_backoff``, each wait
+    jittered between half and all of it; no attempt starts after ``deadline`` seconds from the first. ``RetryPolicy.never()`` disables retries.
     """
 
     max_attempts: int = 4
@@ -40,9 +60,8 @@ class RetryPolicy:
         return cls(max_attempts=1)
 
     def backoff(self, attempt: int) -> float:
-        """Full-jitter delay before attempt ``attempt + 1``."""
-        ceiling = min(self.max_backoff, self.initial_backoff * (2 ** (attempt - 1)))
-        return random.uniform(0, ceiling)
+        """The jittered delay before attempt ``attempt + 1`` (the formula the event sources use too)."""
+        return jittered(exponential(self.initial_backoff, attempt, self.max_backoff))
 
 
 _MAX_ATTEMPTS = 100

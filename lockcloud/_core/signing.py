@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import operator
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -24,6 +25,7 @@ __all__ = [
 ]
 
 EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
+_by_key = operator.itemgetter(0)
 
 
 def is_token_path(path: str) -> bool:
@@ -36,7 +38,7 @@ def canonical_url(path: str, params: Iterable[tuple[str, str]] | Mapping[str, An
     if not params:
         return path
     items = params.items() if isinstance(params, Mapping) else params
-    query = "&".join(f"{key}={value}" for key, value in sorted(items, key=lambda kv: kv[0]))
+    query = "&".join([f"{key}={value}" for key, value in sorted(items, key=_by_key)])
     return f"{path}?{query}"
 
 

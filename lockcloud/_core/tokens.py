@@ -409,11 +409,22 @@ class TokenManager:
     def __repr__(self) -> str:
         return f"TokenManager(has_token={self._token is not None}, store={self._store!r})"
 
-    async def get(self) -> Token:
-        """A token valid for at least the refresh margin."""
+    def valid(self) -> Token | None:
+        """The token held, if it is valid for at least the refresh margin; ``None`` when :meth:`get` has work to do.
+
+        The check every call makes first, without awaiting anything.
+        """
         token = self._token
         if token is not None and self._loaded and not self._expiring(token):
             return token
+        return None
+
+    async def get(self) -> Token:
+        """A token valid for at least the refresh margin."""
+        token = self.valid()
+        if token is not None:
+            return token
+        token = self._token
         if not self._loaded:
             async with self._lock:
                 if not self._loaded:

@@ -20,7 +20,9 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from asyncio import CancelledError, TimerHandle, current_task
+from collections.abc import Mapping
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
@@ -62,14 +64,46 @@ def _encode_body(body: Any, method: str, shown: str) -> bytes:
         ) from None
 
 
-class _Attempt:
-    """What one attempt got to: whether the request was handed to the network."""
+class _Expiry:
+    """``asyncio.timeout(delay)`` for one attempt, as a plain context manager: the same semantics (the task is
+    cancelled when time runs out, and that cancellation, if nobody else asked for one, becomes ``TimeoutError``),
+    with one timer and no coroutine objects of its own, since every call pays for it."""
 
-    __slots__ = ("sent",)
+    __slots__ = ("_cancelling", "_expired", "_handle", "_task")
 
-    def __init__(self) -> None:
-        self.sent = False
+    def __init__(self, delay: float) -> None:
+        task = current_task()
+        if task is None:
+            raise RuntimeError("a lockcloud call must run inside an asyncio task")
+        self._task = task
+        self._expired = False
+        self._cancelling = 0
+        self._handle: TimerHandle | None = None
+        loop = task.get_loop()
+        # The object itself is the timer's callback: no bound method allocated per call.
+        self._handle = loop.call_at(loop.time() + delay, self)
 
+    def __call__(self) -> None:
+        """Time is up: cancel the attempt's task (turned into ``TimeoutError`` on the way out)."""
+        self._task.cancel()
+        self._expired = True
+        self._handle = None
+
+    def __enter__(self) -> None:
+        self._cancelling = self._task.cancelling()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None  # the handle refers back to this object: no cycle left for the collector
+        if self._expired and self._task.uncancel() <= self._cancelling and exc_type is CancelledError:
+            raise TimeoutError from exc
+
+
+# How many built targets (sign URL, URL) a transport keeps; see Transport._target.
+_TARGETS_KEPT = 512
 
 # Paths that need no percent-encoding: they go into the URL as they are.
 _PLAIN_PATH = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@/-]*")
@@ -106,6 +140,10 @@ class Transport:
         self._timeout = timeout
         self._max_response_bytes = max_response_bytes
         self._limiter = limiter
+        # What the wire enforces per phase: a phase limit as long as the whole attempt's can never fire first, so
+        # it is left to the attempt's own deadline instead of arming one more timer on every call.
+        self._wire_phases = _shorter_than(phases, timeout)
+        self._targets: dict[tuple[Any, ...], tuple[str, str]] = {}
 
     async def request(
         self,
@@ -129,20 +167,8 @@ class Transport:
         policy = retry or self._retry
         attempt_timeout = self._timeout if time_limit is None else time_limit
         shown = redact_path(path)
-        body = _encode_body(json, method, shown)
-        query: list[tuple[str, str]] = (
-            [(key, _query_value(value)) for key, value in params.items() if value is not None]
-            if params
-            else []
-        )
-        sign_url = canonical_url(path, query)
-        url = self._base_url + path + ("?" + urlencode(query) if query else "")
-        if _PLAIN_PATH.fullmatch(path) is None:
-            # Characters a path may not carry as they are: percent-encoded as httpx would, for every wire alike.
-            try:
-                url = str(httpx.URL(url))
-            except httpx.InvalidURL as exc:
-                raise ValidationError(f"{method} {shown}: path or query cannot be put in a URL") from exc
+        body = b"" if json is None else _encode_body(json, method, shown)
+        sign_url, url = self._target(method, path, params, shown)
         deadline = None if policy.deadline is None else time.monotonic() + policy.deadline
 
         attempt = 0
@@ -152,23 +178,8 @@ class Transport:
             budget = (
                 attempt_timeout if deadline is None else min(attempt_timeout, deadline - time.monotonic())
             )
-            progress = _Attempt()
             started = time.perf_counter()
-            outcome: Answer | Failure
-            try:
-                async with asyncio.timeout(max(budget, 0.0)):
-                    envelope, status, raw = await self._exchange(
-                        method, path, url, sign_url, body, shown, progress
-                    )
-                outcome = Answer(status, envelope, raw)
-            except (httpx.TransportError, ResponseTooLargeError) as exc:
-                outcome = Failure(exc, progress.sent)
-            except TimeoutError as exc:
-                if isinstance(exc, LockCloudError):
-                    raise  # a nested token call's own timeout
-                outcome = Failure(
-                    AttemptTimedOut(f"no complete answer within {max(budget, 0.0):.3g} s"), progress.sent
-                )
+            outcome = await self._attempt(method, path, url, sign_url, body, shown, max(budget, 0.0))
             if isinstance(outcome, Answer) and isinstance(outcome.envelope, dict):
                 self._clock.observe(outcome.envelope.get("t"))
             verdict = classify(
@@ -208,45 +219,106 @@ class Transport:
             # request, with its access_token header (and, for a refresh, the refresh token in its URL).
             raise verdict.error
 
-    async def _exchange(
-        self, method: str, path: str, url: str, sign_url: str, body: bytes, shown: str, progress: _Attempt
-    ) -> tuple[Any, int, bytes]:
-        """One attempt on the wire, whichever it is: signed, healed once if the token was rejected, read under
-        the size cap and decoded once: ``(json or NOT_JSON, status, raw)``."""
+    def _target(
+        self, method: str, path: str, params: Mapping[str, Any] | None, shown: str
+    ) -> tuple[str, str]:
+        """The URL part of the string to sign and the encoded URL to send, built once per call (in a function of
+        their own, so that nothing built on the way stays alive while the call waits for its answer).
 
-        def signed(access_token: str) -> dict[str, str]:
-            headers = dict(_REQUEST_HEADERS)
-            self._auth.sign_headers(headers, method, sign_url, body, access_token)
-            return headers
-
-        # Token calls skip the limiter: a business call holding the last slot waits for its token inside it.
-        if self._limiter is None or is_token_path(path):
-            return await self._converse(method, path, url, body, shown, progress, signed)
-        async with self._limiter:
-            return await self._converse(method, path, url, body, shown, progress, signed)
-
-    async def _converse(
-        self,
-        method: str,
-        path: str,
-        url: str,
-        body: bytes,
-        shown: str,
-        progress: _Attempt,
-        signed: Callable[[str], dict[str, str]],
-    ) -> tuple[Any, int, bytes]:
-        flow = self._auth.conversation(method, path, signed)
-        headers = await flow.__anext__()
-        while True:
-            progress.sent = True
-            status, raw = await self._wire.exchange(
-                method, url, headers, body, limit=self._max_response_bytes, shown=shown, phases=self._phases
-            )
-            envelope = decode_json(raw)
+        A client calls the same endpoints over and over: the last few hundred targets are kept, keyed by the path
+        and the query as sent (string keys only, so that no two queries that print differently share an entry).
+        Token paths are never kept: a refresh path holds the refresh token.
+        """
+        query: list[tuple[str, str]] = []
+        keyable = True
+        if params:
+            for key, value in params.items():
+                if value is not None:
+                    keyable = keyable and type(key) is str
+                    query.append((key, _query_value(value)))
+        cache_key = (path, *query) if keyable else None
+        if cache_key is not None:
+            kept = self._targets.get(cache_key)
+            if kept is not None:
+                return kept
+        if query:
+            sign_url = canonical_url(path, query)
+            url = f"{self._base_url}{path}?{_urlencoded(query)}"
+        else:
+            sign_url = path
+            url = self._base_url + path
+        if _PLAIN_PATH.fullmatch(path) is None:
+            # Characters a path may not carry as they are: percent-encoded as httpx would, for every wire alike.
             try:
-                headers = await flow.asend(envelope)
-            except StopAsyncIteration:
-                return envelope, status, raw
+                url = str(httpx.URL(url))
+            except httpx.InvalidURL as exc:
+                raise ValidationError(f"{method} {shown}: path or query cannot be put in a URL") from exc
+        if cache_key is not None and not is_token_path(path):
+            if len(self._targets) >= _TARGETS_KEPT:
+                self._targets.clear()  # simpler than LRU, and as good for a working set that fits
+            self._targets[cache_key] = (sign_url, url)
+        return sign_url, url
+
+    async def _attempt(
+        self, method: str, path: str, url: str, sign_url: str, body: bytes, shown: str, budget: float
+    ) -> Answer | Failure:
+        """One attempt on the wire, whichever it is, within ``budget`` seconds: signed, healed once if the token was
+        rejected (the steps of :meth:`TuyaAuth.conversation`, taken here without a generator), read under the size
+        cap and decoded once. What the attempt got to is returned for :func:`classify`, including whether the
+        request was handed to the network before it failed."""
+        auth = self._auth
+        # Token calls skip the limiter: a business call holding the last slot waits for its token inside it.
+        limiter = None if self._limiter is None or is_token_path(path) else self._limiter
+        sent = False
+        try:
+            with _Expiry(budget):
+                if limiter is not None:
+                    await limiter.acquire()
+                try:
+                    # A valid token at hand costs no await; only a rejected one leads to a second exchange.
+                    token = auth.token_at_hand(path)
+                    if token is None:
+                        token = await auth.token_for(path)
+                    headers = self._signed(method, sign_url, body, auth.access_token(token, method, path))
+                    sent = True
+                    status, raw = await self._wire.exchange(
+                        method,
+                        url,
+                        headers,
+                        body,
+                        limit=self._max_response_bytes,
+                        shown=shown,
+                        phases=self._wire_phases,
+                    )
+                    envelope = decode_json(raw)
+                    if token is not None and auth.rejected(token, envelope):
+                        token = await auth.heal(token, envelope, method, path)
+                        headers = self._signed(method, sign_url, body, auth.access_token(token, method, path))
+                        status, raw = await self._wire.exchange(
+                            method,
+                            url,
+                            headers,
+                            body,
+                            limit=self._max_response_bytes,
+                            shown=shown,
+                            phases=self._wire_phases,
+                        )
+                        envelope = decode_json(raw)
+                finally:
+                    if limiter is not None:
+                        limiter.release()
+        except (httpx.TransportError, ResponseTooLargeError) as exc:
+            return Failure(exc, sent)
+        except TimeoutError as exc:
+            if isinstance(exc, LockCloudError):
+                raise  # a nested token call's own timeout
+            return Failure(AttemptTimedOut(f"no complete answer within {budget:.3g} s"), sent)
+        return Answer(status, envelope, raw)
+
+    def _signed(self, method: str, sign_url: str, body: bytes, access_token: str) -> dict[str, str]:
+        headers = _REQUEST_HEADERS.copy()
+        self._auth.sign_headers(headers, method, sign_url, body, access_token)
+        return headers
 
     async def _may_retry(
         self, policy: RetryPolicy, attempt: int, deadline: float | None, shown: str, reason: object
@@ -262,8 +334,31 @@ class Transport:
         return True
 
 
+def _shorter_than(phases: httpx.Timeout, total: float) -> httpx.Timeout:
+    def kept(limit: float | None) -> float | None:
+        return limit if limit is not None and limit < total else None
+
+    return httpx.Timeout(
+        connect=kept(phases.connect), read=kept(phases.read), write=kept(phases.write), pool=kept(phases.pool)
+    )
+
+
+# What urlencode leaves as it is (quote_plus's safe characters): a query made of these needs no quoting.
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def _urlencoded(query: list[tuple[str, str]]) -> str:
+    """``urlencode(query)``, without its quoting machinery for the usual query of plain words."""
+    for key, value in query:
+        if type(key) is not str or _UNRESERVED.fullmatch(key) is None or _UNRESERVED.fullmatch(value) is None:
+            return urlencode(query)
+    return "&".join([f"{key}={value}" for key, value in query])
+
+
 def _query_value(value: object) -> str:
     """Query values as Tuya expects them: JSON-style booleans, comma-joined lists, enum values."""
+    if type(value) is str:
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, enum.Enum):

@@ -30,6 +30,7 @@ from lockcloud.enums import (
 __all__ = [
     "attribute",
     "channel_id",
+    "count",
     "device_id",
     "encrypted_password",
     "flag",
@@ -40,6 +41,7 @@ __all__ = [
     "open_door_pin",
     "path_part",
     "pin",
+    "positive_count",
     "positive_seconds",
     "remote_unlock_type",
     "revoke_reason",
@@ -242,6 +244,22 @@ def max_bytes(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationError(f"max_bytes must be a positive integer, got {_shown(value)}")
     return int(value)
+
+
+def count(value: object, name: str, *, minimum: int = 1, maximum: int = INTEGER_MAX) -> int:
+    """A number of things: an ``int`` from ``minimum`` to ``maximum`` (a bool, a float or a string of digits is
+    refused, so ``1.5``, ``nan`` or ``"10"`` never reaches a library that would truncate or misread it)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{name} must be a whole number, got {type(value).__name__} {_shown(value)}")
+    if not minimum <= value <= maximum:
+        shown = str(int(value)) if abs(value) < 10**20 else f"a {len(str(abs(int(value))))}-digit number"
+        raise ValidationError(f"{name} must be a whole number from {minimum} to {maximum}, got {shown}")
+    return int(value)
+
+
+def positive_count(instance: object, attribute: Any, value: object) -> None:
+    """An attrs validator: a whole number, at least 1 (see :func:`count`)."""
+    count(value, attribute.name)
 
 
 def positive_seconds(instance: object, attribute: Any, value: object) -> None:

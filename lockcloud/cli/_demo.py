@@ -17,7 +17,7 @@ from lockcloud.cli._format import describe_event, key_row, keys_table, result_do
 from lockcloud.cli._options import output_options, positive_seconds
 from lockcloud.cli._output import Output
 from lockcloud.cli._run import run
-from lockcloud.cli._target import SIM_PRESS_INTERVAL, connect, open_events, sim_target
+from lockcloud.cli._target import SIM_PRESS_INTERVAL, connect, open_events, require_sim_push, sim_target
 from lockcloud.enums import MediaFileType, UnlockType, UserType
 
 __all__ = ["demo"]
@@ -54,6 +54,7 @@ async def _demo(
 ) -> None:
     from lockcloud.sim import DEMO_PIN, running
 
+    require_sim_push("the demo")
     started = time.monotonic()
     out.say("lockcloud demo - everything below runs against the embedded simulator; no Tuya account is used.")
     report: dict[str, Any] = {}

@@ -24,7 +24,15 @@ from lockcloud.cli._errors import CommandError
 from lockcloud.cli._options import connection_options, subscription_option
 from lockcloud.cli._output import Output
 from lockcloud.cli._run import run
-from lockcloud.cli._target import Connection, Target, connect, open_events, open_target, resolve_device
+from lockcloud.cli._target import (
+    Connection,
+    Target,
+    connect,
+    open_events,
+    open_target,
+    resolve_device,
+    sim_push_unavailable,
+)
 from lockcloud.regions import Region
 
 if TYPE_CHECKING:
@@ -74,11 +82,17 @@ async def _doctor(
 ) -> None:
     checks: list[Check] = []
     try:
-        async with open_target(connection, out) as target:
+        # Without the broker packages, --sim still checks everything else.
+        no_push = sim_push_unavailable() if connection.sim and not skip_events else None
+        push = not skip_events and no_push is None
+        async with open_target(connection, out, push=push) as target:
             source = "embedded simulator" if target.embedded else "flags or environment"
             checks.append(Check("credentials", True, f"access id {target.access_id} ({source})"))
             checks.append(Check("region", True, f"{target.region.name}: {target.base_url}"))
-            await _remote_checks(connection, target, checks, device, skip_events, subscription, websocket)
+            await _remote_checks(connection, target, checks, device, not push, subscription, websocket)
+            if no_push is not None:
+                fix = "pip install 'lockcloud[sim]', or pass --skip-events to check the rest"
+                checks.append(Check("push messages", False, no_push, fix))
     except CommandError as exc:
         fix = f"set {ENV_ACCESS_ID} and {ENV_ACCESS_SECRET} from your Tuya cloud project's Overview page"
         checks.append(Check("credentials", False, str(exc), fix))

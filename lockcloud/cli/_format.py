@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich import box
@@ -10,13 +11,14 @@ from rich.padding import Padding
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from lockcloud.events import Event
+    from lockcloud.events import DeviceEvent, EnrollmentProgress, Event, StatusReport
     from lockcloud.models import RemoteUnlockMethod, UnlockKey
     from lockcloud.resources.enrollment import EnrollmentResult
 
 __all__ = [
     "describe_event",
     "event_document",
+    "formatters",
     "key_row",
     "keys_table",
     "result_document",
@@ -56,25 +58,50 @@ def switches_table(methods: Sequence[RemoteUnlockMethod], *, indent: int = 2) ->
     return Padding(table, (0, 0, 0, indent), expand=False)
 
 
-def describe_event(event: Event) -> str:
-    from lockcloud.cli._history import describe_live_event
-    from lockcloud.events import DeviceEvent, EnrollmentProgress, StatusReport
+def _enrollment(event: EnrollmentProgress) -> str:
+    total = f" total={event.total_period}" if event.total_period is not None else ""
+    operate = None if event.operate is None else int(event.operate)
+    return (
+        f"enrollment {event.event.value} operate={operate} raised={event.raised} "
+        f"finish={event.finish} period={event.period}{total}"
+    )
 
-    live = describe_live_event(event)
-    if live is not None:
-        return live
-    if isinstance(event, EnrollmentProgress):
-        total = f" total={event.total_period}" if event.total_period is not None else ""
-        operate = None if event.operate is None else int(event.operate)
-        return (
-            f"enrollment {event.event.value} operate={operate} raised={event.raised} "
-            f"finish={event.finish} period={event.period}{total}"
-        )
-    if isinstance(event, StatusReport):
-        return "status " + ", ".join(f"{item.code}={item.value}" for item in event.status)
-    if isinstance(event, DeviceEvent):
-        return f"event {event.biz_code} {dict(event.biz_data)}"
+
+def _status(event: StatusReport) -> str:
+    return "status " + ", ".join(f"{item.code}={item.value}" for item in event.status)
+
+
+def _device_event(event: DeviceEvent) -> str:
+    return f"event {event.biz_code} {dict(event.biz_data)}"
+
+
+def _unknown(event: Event) -> str:
     return f"protocol {event.protocol} message"
+
+
+@functools.cache
+def formatters() -> Mapping[type[Event], Callable[[Any], str]]:
+    """The line ``listen`` prints, for each event class of the registry (a test checks none is missing)."""
+    from lockcloud.cli._history import LIVE_FORMATTERS
+    from lockcloud.events import DeviceEvent, EnrollmentProgress, StatusReport, UnknownEvent
+
+    return {
+        EnrollmentProgress: _enrollment,
+        DeviceEvent: _device_event,
+        StatusReport: _status,
+        UnknownEvent: _unknown,
+        **LIVE_FORMATTERS,
+    }
+
+
+def describe_event(event: Event) -> str:
+    table = formatters()
+    # An event of a class the registry does not produce (a subclass of one of its own) reads as its nearest class.
+    for cls in type(event).__mro__:
+        formatter = table.get(cls)
+        if formatter is not None:
+            return formatter(event)
+    return _unknown(event)
 
 
 def event_document(event: Event) -> dict[str, Any]:

@@ -43,7 +43,11 @@ __all__ = ["listen", "partition_of"]
 @click.option(
     "--relay",
     metavar="REDIS_URL",
-    help="Also forward every message to this Redis stream, for web workers (needs lockcloud[redis]).",
+    help=(
+        "Also forward every message to this Redis stream, for web workers (needs lockcloud[redis]): "
+        "redis[s]://host:port/db, redis[s]+cluster://host:port,host:port/ or "
+        "redis[s]+sentinel://host:port,host:port/SERVICE/db."
+    ),
 )
 @click.option(
     "--connect-timeout",
@@ -142,7 +146,7 @@ def _show(out: Output, event: Event, partition: int | None) -> None:
 
 async def _listen(request: _Request, websocket: bool) -> None:
     out = request.out
-    async with open_target(request.connection, out) as target, connect(target) as cloud:
+    async with open_target(request.connection, out, push=True) as target, connect(target) as cloud:
         if target.embedded:
             out.note("the embedded simulator only pushes what this command makes it do, so expect silence")
         device_ids = [resolve_device(target, device) for device in request.devices]
@@ -181,8 +185,11 @@ async def _listen(request: _Request, websocket: bool) -> None:
 
 
 async def _relay(request: _Request, relay_url: str) -> None:
+    from lockcloud._core.redis_url import check_redis_url
+
+    check_redis_url(relay_url, option="--relay")  # before anything connects
     out = request.out
-    async with open_target(request.connection, out) as target, connect(target) as cloud:
+    async with open_target(request.connection, out, push=True) as target, connect(target) as cloud:
         device_ids = {resolve_device(target, device) for device in request.devices}
         decoder = Decoder(target.access_secret)
         partitions = _Partitions(out)

@@ -139,7 +139,7 @@ async def _enroll(
     websocket: bool = False,
 ) -> None:
     async with (
-        open_target(connection, out, press_interval=SIM_PRESS_INTERVAL) as target,
+        open_target(connection, out, push=True, press_interval=SIM_PRESS_INTERVAL) as target,
         connect(target) as cloud,
     ):
         device_id = resolve_device(target, device)

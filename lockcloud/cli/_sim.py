@@ -22,7 +22,7 @@ from lockcloud.cli._errors import CommandError
 from lockcloud.cli._options import checked_url, output_options, positive_seconds
 from lockcloud.cli._output import Output
 from lockcloud.cli._run import run
-from lockcloud.cli._target import SIM_PRESS_INTERVAL
+from lockcloud.cli._target import SIM_PRESS_INTERVAL, spoken_list
 
 if TYPE_CHECKING:
     from lockcloud.sim import SimServer
@@ -128,7 +128,16 @@ async def _serve(
     push_env: str,
 ) -> None:
     from lockcloud.sim import BrokerUnavailableError, PortUnavailableError, Simulator, running
+    from lockcloud.sim.broker import installed, missing_push_packages
 
+    uvicorn = [] if installed("uvicorn") else ["uvicorn"]
+    push = missing_push_packages(embedded_broker=broker_url is None) if broker else []
+    if uvicorn or push:
+        instead = "" if uvicorn else ", or pass --no-broker to serve the REST API alone"
+        raise CommandError(
+            f"lockcloud sim serve needs {spoken_list(uvicorn + push)} (not installed): "
+            f"pip install 'lockcloud[sim]'{instead}"
+        )
     simulator = Simulator(
         access_id or None,
         access_secret or None,

@@ -45,6 +45,7 @@ from lockcloud.events._pulsar import PlaintextPulsarWarning, PulsarOptions, Puls
 from lockcloud.events._registry import REGISTRY, Registration, registered_models
 from lockcloud.events._source import Outcome, Source, SourceClosed, SourceMessage
 from lockcloud.events._stream import EventStream, StreamOptions, Subscription
+from lockcloud.events._subscription import SubscriptionOptions, SubscriptionSettings
 from lockcloud.events._webhook import WebhookSource, generate_webhook_secret, sign_webhook
 from lockcloud.events._websocket import WebSocketOptions, WebSocketSettings, WebSocketSource
 
@@ -91,6 +92,8 @@ __all__ = [
     "StreamOptions",
     "StreamStats",
     "Subscription",
+    "SubscriptionOptions",
+    "SubscriptionSettings",
     "UnknownEvent",
     "WebSocketOptions",
     "WebSocketSettings",

@@ -1,28 +1,19 @@
-"""Jittered exponential backoff, and reading a source that subscribes again with it (the stream, the forwarder)."""
+"""Reading a source that subscribes again after a failure (the stream, the forwarder), with the one backoff of
+:mod:`lockcloud._core.retry`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Callable, Sequence
 
 from lockcloud._core.errors import EventStreamError
+from lockcloud._core.retry import doubled, jittered
 from lockcloud.events._source import Source, SourceClosed, SourceMessage
 
 logger = logging.getLogger("lockcloud.events")
 
-#: The smallest delay doubling starts from, so that a zero delay still backs off.
-_FLOOR = 0.01
-
-
-def jittered(delay: float) -> float:
-    """Somewhere between half of ``delay`` and all of it: consumers that failed together do not retry together."""
-    return delay * (0.5 + random.random() / 2)
-
-
-def doubled(delay: float, ceiling: float) -> float:
-    return min(max(delay, _FLOOR) * 2, ceiling)
+__all__ = ["doubled", "jittered", "receive_or_resubscribe", "resubscribe"]
 
 
 async def resubscribe(

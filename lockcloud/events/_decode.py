@@ -1,40 +1,31 @@
 """Push message -> typed event: envelope, cipher chosen by ``em``, JSON body, model.
 
 :class:`Decoder` keeps one :class:`~lockcloud.crypto.MessageCipher` per access secret (the one decrypt path of
-push messages) and builds the public models straight from the JSON body, checking each field itself: no intermediate model, no generic converter.
+push messages) and frames the JSON body by its protocol; the event registry says which typed event it is and reads
+that event's own fields, each checked by hand (no intermediate model: this is the hot path of every stream).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from lockcloud._core.converter import from_epoch, strict_bool
 from lockcloud._core.errors import CryptoError, DecodeError
-from lockcloud._core.wire import (
-    DEVICE_EVENT_PROTOCOL,
-    ENCRYPTION_PROPERTY,
-    ENROLLMENT_BIZ_CODE,
-    STATUS_REPORT_PROTOCOL,
-)
+from lockcloud._core.wire import DEVICE_EVENT_PROTOCOL, ENCRYPTION_PROPERTY, STATUS_REPORT_PROTOCOL
 from lockcloud.crypto import MessageCipher
-from lockcloud.enums import EnrollmentOperation, UnlockMethodEvent
-from lockcloud.events._models import (
-    DeviceEvent,
-    EnrollmentProgress,
-    Event,
-    StatusItem,
-    StatusReport,
-    UnknownEvent,
+from lockcloud.events._fields import (
+    biz_data,
+    device_id,
+    optional_str,
+    optional_time,
+    short,
 )
-from lockcloud.events._registry import classify
+from lockcloud.events._models import Event, StatusItem
+from lockcloud.events._registry import REGISTRY, classify
 
 __all__ = ["Decoder", "decode_message"]
-
-
-_UTC = _dt.UTC
 
 
 class Decoder:
@@ -72,7 +63,7 @@ class Decoder:
         except Exception as exc:
             # Whatever a hostile or future body trips over in structuring (wrong types, absurd timestamps), the
             # contract is one typed error that keeps the payload for the dead-letter sink.
-            raise DecodeError(f"{_describe(body)}: {_short(exc)}", payload, properties) from exc
+            raise DecodeError(f"{_describe(body)}: {short(exc)}", payload, properties) from exc
 
     def _decrypt(self, data: str, em: str | None) -> bytes:
         cipher = self._cipher
@@ -111,9 +102,10 @@ def _json(data: bytes) -> Any:
 
 
 def _envelope(payload: bytes, properties: Mapping[str, str] | None) -> dict[str, Any]:
-    if not isinstance(payload, bytes | bytearray | memoryview):
-        raise DecodeError(f"payload must be bytes, not {type(payload).__name__}", b"", properties)
-    payload = bytes(payload)
+    if type(payload) is not bytes:  # what every source hands over; anything else is checked, then copied
+        if not isinstance(payload, bytes | bytearray | memoryview):
+            raise DecodeError(f"payload must be bytes, not {type(payload).__name__}", b"", properties)
+        payload = bytes(payload)
     try:
         envelope = _json(payload)
     except (ValueError, RecursionError):
@@ -127,15 +119,14 @@ def _envelope(payload: bytes, properties: Mapping[str, str] | None) -> dict[str,
 
 def _build(envelope: Mapping[str, Any], body: dict[str, Any], message_id: str | None) -> Event:
     protocol = _protocol(envelope.get("protocol"))
-    published_at = _optional_time(envelope.get("t"))
-    if protocol == DEVICE_EVENT_PROTOCOL and isinstance(body.get("bizCode"), str):
-        if body["bizCode"] == ENROLLMENT_BIZ_CODE:
-            return _enrollment(protocol, published_at, body, message_id)
-        return _device_event(protocol, published_at, body, message_id)
-    if protocol == STATUS_REPORT_PROTOCOL and isinstance(body.get("status"), list):
-        return _status_report(protocol, published_at, body, message_id)
+    published_at = optional_time(envelope.get("t"))
+    framed = _FRAMES.get(protocol)
+    event = None if framed is None else framed(protocol, published_at, body, message_id)
+    if event is not None:
+        return event
+    # A protocol lockcloud does not know, or a body without what its protocol's messages have: kept whole.
     device_id = body.get("devId")
-    return UnknownEvent(
+    return _UNKNOWN.model(
         protocol=protocol,
         device_id=device_id if isinstance(device_id, str) else None,
         published_at=published_at,
@@ -144,76 +135,79 @@ def _build(envelope: Mapping[str, Any], body: dict[str, Any], message_id: str | 
     )
 
 
-def _enrollment(
-    protocol: int, published_at: _dt.datetime | None, body: dict[str, Any], message_id: str | None
-) -> EnrollmentProgress:
-    biz_data = _biz_data(body)
-    if "event" not in biz_data:
-        raise _FieldError("required field missing @ bizData.event")
-    total_period = biz_data.get("totalPeriod", biz_data.get("total_period"))
-    timestamp = _optional_time(body.get("ts")) or published_at
-    if timestamp is None:
-        raise ValueError("neither 'ts' nor the envelope's 't' gives its time")
-    return EnrollmentProgress(
-        protocol=protocol,
-        device_id=_device_id(body),
-        published_at=published_at,
-        message_id=message_id,
-        raw=body,
-        biz_data=biz_data,
-        product_key=_optional_str(body.get("productKey")),
-        uuid=_optional_str(body.get("uuid")),
-        timestamp=timestamp,
-        event=_field(biz_data, "event", _unlock_method_event),
-        operate=_optional_field(biz_data, "operate", _operation),
-        raised=_flag(biz_data, "raised"),
-        finish=_flag(biz_data, "finish"),
-        period=_number(biz_data, "period"),
-        total_period=_number_value("totalPeriod", total_period),
-    )
-
-
 def _device_event(
     protocol: int, published_at: _dt.datetime | None, body: dict[str, Any], message_id: str | None
-) -> DeviceEvent:
-    return DeviceEvent(
+) -> Event | None:
+    biz_code = body.get("bizCode")
+    if not isinstance(biz_code, str):
+        return None
+    registration = REGISTRY.get((protocol, biz_code)) or _DEVICE_EVENTS
+    data = body.get("bizData")
+    if type(data) is not dict:
+        data = biz_data(body)
+    # The event's own fields first: a bizData of the wrong shape is named before a missing devId.
+    own = registration.fields(data, body, published_at)
+    # Strings as Tuya sends them are taken at once; anything else goes through its check.
+    device, product_key, uuid = body.get("devId"), body.get("productKey"), body.get("uuid")
+    if type(device) is not str or not device:
+        device = device_id(body)
+    if type(product_key) is not str:
+        product_key = optional_str(product_key)
+    if type(uuid) is not str:
+        uuid = optional_str(uuid)
+    model: Callable[..., Event] = registration.model
+    return model(
         protocol=protocol,
-        device_id=_device_id(body),
+        device_id=device,
         published_at=published_at,
         message_id=message_id,
         raw=body,
-        biz_code=body["bizCode"],
-        biz_data=_biz_data(body),
-        product_key=_optional_str(body.get("productKey")),
-        timestamp=_optional_time(body.get("ts")),
-        uuid=_optional_str(body.get("uuid")),
+        biz_code=biz_code,
+        biz_data=data,
+        product_key=product_key,
+        uuid=uuid,
+        **own,
     )
 
 
 def _status_report(
     protocol: int, published_at: _dt.datetime | None, body: dict[str, Any], message_id: str | None
-) -> StatusReport:
+) -> Event | None:
+    status = body.get("status")
+    if not isinstance(status, list):
+        return None
     items = []
-    for item in body["status"]:
+    for item in status:
         if not isinstance(item, dict) or not isinstance(item.get("code"), str):
             raise ValueError("a status item is not an object with a 'code'")
         items.append(
-            StatusItem(code=item["code"], value=item.get("value"), timestamp=_optional_time(item.get("t")))
+            StatusItem(code=item["code"], value=item.get("value"), timestamp=optional_time(item.get("t")))
         )
     data_id = body.get("dataId")
     # Lock reports (unlocks, alarms, door, battery) become their typed event; the registry says which.
     model, fields = classify(protocol, items)
-    return model(
+    build: Callable[..., Event] = model
+    return build(
         **fields,
         protocol=protocol,
-        device_id=_device_id(body),
+        device_id=device_id(body),
         published_at=published_at,
         message_id=message_id,
         raw=body,
         status=tuple(items),
-        product_key=_optional_str(body.get("productKey")),
+        product_key=optional_str(body.get("productKey")),
         data_id=None if data_id is None else str(data_id),
     )
+
+
+#: How each protocol's bodies are framed; the registry then says which event a framed message is.
+_FRAMES: dict[int, Callable[[int, _dt.datetime | None, dict[str, Any], str | None], Event | None]] = {
+    DEVICE_EVENT_PROTOCOL: _device_event,
+    STATUS_REPORT_PROTOCOL: _status_report,
+}
+
+_UNKNOWN = REGISTRY[(None, None)]
+_DEVICE_EVENTS = REGISTRY[(DEVICE_EVENT_PROTOCOL, None)]
 
 
 def _protocol(value: Any) -> int:
@@ -228,114 +222,8 @@ def _protocol(value: Any) -> int:
     raise ValueError("'protocol' is not a number")
 
 
-def _device_id(body: Mapping[str, Any]) -> str:
-    device_id = body.get("devId")
-    if not isinstance(device_id, str) or not device_id:
-        raise ValueError("no 'devId'")
-    return device_id
-
-
-def _biz_data(body: Mapping[str, Any]) -> dict[str, Any]:
-    biz_data = body.get("bizData", {})
-    if not isinstance(biz_data, dict):
-        raise ValueError("'bizData' is not an object")
-    return biz_data
-
-
-def _optional_str(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    raise ValueError(f"expected a string, got {type(value).__name__}")
-
-
-def _optional_time(value: Any) -> _dt.datetime | None:
-    if type(value) is int:
-        # What Tuya sends (epoch milliseconds), without from_epoch's type checks; the same result.
-        return _dt.datetime.fromtimestamp(value / 1000.0 if abs(value) >= 100_000_000_000 else value, tz=_UTC)
-    if value is None or value == "":
-        return None
-    return from_epoch(value)
-
-
 def _describe(body: Mapping[str, Any]) -> str:
     biz_code = body.get("bizCode")
     if isinstance(biz_code, str):
         return f"{biz_code[:64]} message of unexpected shape"
     return "message body of unexpected shape"
-
-
-class _FieldError(ValueError):
-    """A bizData field of the wrong shape; the message names it."""
-
-
-def _field(biz_data: Mapping[str, Any], name: str, convert: Any) -> Any:
-    return _checked(name, biz_data[name], convert)
-
-
-def _optional_field(biz_data: Mapping[str, Any], name: str, convert: Any) -> Any:
-    value = biz_data.get(name)
-    return None if value is None else _checked(name, value, convert)
-
-
-def _checked(name: str, value: Any, convert: Any) -> Any:
-    try:
-        return convert(value)
-    except Exception as exc:
-        raise _FieldError(
-            f"invalid value for {type(value).__name__} @ bizData.{name}: {_short(exc)}"
-        ) from exc
-
-
-# The fast paths below take the values Tuya sends (JSON booleans, ints, known enum values) without a call into
-# the generic checks; anything else goes through them, with the same result.
-_EVENTS: dict[Any, UnlockMethodEvent] = dict(UnlockMethodEvent._value2member_map_)
-_OPERATIONS: dict[Any, EnrollmentOperation] = dict(EnrollmentOperation._value2member_map_)
-
-
-def _unlock_method_event(value: Any) -> UnlockMethodEvent:
-    if type(value) is str:
-        known = _EVENTS.get(value)
-        if known is not None:
-            return known
-    if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {type(value).__name__}")
-    return UnlockMethodEvent(value)
-
-
-def _operation(value: Any) -> EnrollmentOperation:
-    known = _OPERATIONS.get(value) if type(value) is int else None
-    return known if known is not None else EnrollmentOperation(value)
-
-
-def _flag(biz_data: Mapping[str, Any], name: str) -> bool | None:
-    value = biz_data.get(name)
-    if value is None or value is True or value is False:
-        return value
-    return _checked(name, value, strict_bool)  # type: ignore[no-any-return]
-
-
-def _number(biz_data: Mapping[str, Any], name: str) -> int | None:
-    return _number_value(name, biz_data.get(name))
-
-
-def _number_value(name: str, value: Any) -> int | None:
-    if value is None or type(value) is int:
-        return value
-    return _checked(name, value, _count)  # type: ignore[no-any-return]
-
-
-def _count(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise TypeError(f"expected an integer, got {type(value).__name__}")
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:300]

@@ -13,6 +13,7 @@ from lockcloud._core.errors import ValidationError
 from lockcloud.events._pulsar import PulsarOptions, PulsarSettings, PulsarSource
 from lockcloud.events._source import SourceMessage
 from lockcloud.events._stream import EventStream, StreamOptions
+from lockcloud.events._subscription import keywords, pulsar_client_keywords
 from lockcloud.events._websocket import WebSocketOptions, WebSocketSettings, WebSocketSource
 
 if TYPE_CHECKING:
@@ -48,8 +49,9 @@ class EventsOptions(PulsarSettings, WebSocketSettings, RelaySettings, StreamOpti
     """Every keyword ``LockCloud.events()`` takes (a misspelt one is a type error).
 
     ``transport`` picks the source: ``"pulsar"`` (the default; Pulsar's own protocol, needs ``lockcloud[pulsar]``)
-    or ``"websocket"`` (Pulsar's WebSocket API, pure Python). The keywords of :class:`WebSocketSettings` belong to
-    the WebSocket transport, ``receive_window`` and ``operation_timeout`` to the native one (each raises
+    or ``"websocket"`` (Pulsar's WebSocket API, pure Python). Both take the keywords of
+    :class:`~lockcloud.events.SubscriptionSettings`; those only :class:`WebSocketSettings` has belong to the
+    WebSocket transport, and ``receive_window`` and ``operation_timeout`` to the native one (each raises
     :class:`~lockcloud.ValidationError` with the other); ``pulsar_log_level`` / ``pulsar_log_file`` set
     pulsar-client's log and are ignored over WebSocket, where pulsar-client is not used. With ``relay`` the stream
     reads Redis, and neither transport's keywords apply.
@@ -72,12 +74,14 @@ class RelayForwarderOptions(PulsarSettings, total=False):
     on_relayed: Callable[[SourceMessage], None] | None
 
 
-_PULSAR_KEYS = frozenset(PulsarSettings.__annotations__)
-_WEBSOCKET_ONLY = frozenset(WebSocketSettings.__annotations__) - _PULSAR_KEYS
+# Each keyword of a source, to the field of its options it sets (see lockcloud/events/_subscription.py).
+_PULSAR_FIELDS = keywords(PulsarOptions)
+_WEBSOCKET_FIELDS = keywords(WebSocketOptions)
+_PULSAR_ONLY = frozenset(_PULSAR_FIELDS) - frozenset(_WEBSOCKET_FIELDS)
+_WEBSOCKET_ONLY = frozenset(_WEBSOCKET_FIELDS) - frozenset(_PULSAR_FIELDS)
+# pulsar-client's own settings: meaningless over WebSocket, where pulsar-client is not used, so ignored there.
+_PULSAR_CLIENT = pulsar_client_keywords(PulsarOptions)
 _RELAY_KEYS = frozenset(RelaySettings.__annotations__)
-_PULSAR_ONLY = frozenset({"receive_window", "operation_timeout"})
-_PULSAR_LOG = frozenset({"pulsar_log_level", "pulsar_log_file"})
-_RENAMED = {"pulsar_log_level": "log_level", "pulsar_log_file": "log_file"}
 
 
 def events_stream(access_id: str, access_secret: str, options: EventsOptions) -> EventStream:
@@ -101,7 +105,7 @@ def _refuse_relay_keys(name: str) -> None:
 
 
 def _pulsar_source(access_id: str, access_secret: str, pulsar: dict[str, Any]) -> PulsarSource:
-    options = {_RENAMED.get(name, name): value for name, value in pulsar.items()}
+    options = {_PULSAR_FIELDS[name]: value for name, value in pulsar.items()}
     return PulsarSource(PulsarOptions(access_id=access_id, access_secret=access_secret, **options))
 
 
@@ -113,7 +117,7 @@ def pulsar_stream(access_id: str, access_secret: str, options: EventsOptions) ->
         _refuse_relay_keys(name)
         if name in _WEBSOCKET_ONLY:
             raise ValidationError(f"{name} is an option of transport='websocket'")
-        if name in _PULSAR_KEYS:
+        if name in _PULSAR_FIELDS:
             pulsar[name] = value
         else:
             stream[name] = value
@@ -126,12 +130,12 @@ def websocket_stream(access_id: str, access_secret: str, options: EventsOptions)
     stream: dict[str, Any] = {}
     for name, value in options.items():
         _refuse_relay_keys(name)
+        if name in _PULSAR_CLIENT:
+            continue
         if name in _PULSAR_ONLY:
             raise ValidationError(f"{name} is an option of the native transport (transport='pulsar')")
-        if name in _PULSAR_LOG:
-            continue
-        if name in _PULSAR_KEYS or name in _WEBSOCKET_ONLY:
-            websocket[name] = value
+        if name in _WEBSOCKET_FIELDS:
+            websocket[_WEBSOCKET_FIELDS[name]] = value
         else:
             stream[name] = value
     source = WebSocketSource(WebSocketOptions(access_id=access_id, access_secret=access_secret, **websocket))
@@ -144,7 +148,7 @@ def _relay_stream(access_id: str, access_secret: str, options: dict[str, Any]) -
     relay: dict[str, Any] = {}
     stream: dict[str, Any] = {}
     for name, value in options.items():
-        if name in _PULSAR_KEYS or name in _WEBSOCKET_ONLY:
+        if name in _PULSAR_FIELDS or name in _WEBSOCKET_FIELDS:
             raise ValidationError(
                 f"{name} is a push transport's option; a stream with relay= reads Redis instead"
             )
@@ -171,6 +175,6 @@ def relay_forwarder(
     pulsar: dict[str, Any] = {}
     forwarder: dict[str, Any] = {}
     for name, value in options.items():
-        (pulsar if name in _PULSAR_KEYS else forwarder)[name] = value
+        (pulsar if name in _PULSAR_FIELDS else forwarder)[name] = value
     source = _pulsar_source(access_id, access_secret, pulsar)
     return RedisRelayForwarder(source, relay_url, access_id, access_secret=access_secret, **forwarder)

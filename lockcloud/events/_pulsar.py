@@ -31,7 +31,7 @@ import time
 import urllib.parse
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, get_args
 
 import attrs
 
@@ -44,10 +44,17 @@ from lockcloud._core.errors import (
     SubscribeError,
     ValidationError,
 )
-from lockcloud._core.network import is_local_host, warn_if_plain
-from lockcloud._core.wire import subscription_for, topic_for
+from lockcloud._core.network import is_local_host, pulsar_address, warn_if_plain
+from lockcloud._core.wire import topic_for
 from lockcloud.crypto import pulsar_password
 from lockcloud.events._source import Outcome, SourceClosed, SourceMessage
+from lockcloud.events._subscription import (
+    PULSAR_CLIENT,
+    SubscriptionOptions,
+    SubscriptionSettings,
+    one_of,
+    optional_text,
+)
 
 __all__ = [
     "PlaintextPulsarWarning",
@@ -61,13 +68,9 @@ __all__ = [
 logger = logging.getLogger("lockcloud.events")
 pulsar_logger = logging.getLogger("lockcloud.events.pulsar")
 
-SubscriptionType = Literal["failover", "exclusive", "shared", "key_shared"]
-InitialPosition = Literal["latest", "earliest"]
 LogLevel = Literal["debug", "info", "warn", "warning", "error"]
 
-_SUBSCRIPTION_TYPES = ("failover", "exclusive", "shared", "key_shared")
-_INITIAL_POSITIONS = ("latest", "earliest")
-_LOG_LEVELS = ("debug", "info", "warn", "warning", "error")
+_LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
 #: Subscribing gives up after this many connect_timeouts in all (see PulsarSource._subscribe: pulsar-lite's ids).
 _SUBSCRIBE_ATTEMPTS = 4
 #: What pulsar-client is given, beyond its own operation timeout, to answer a subscribe.
@@ -102,95 +105,35 @@ def auth_params(access_id: str, access_secret: str) -> str:
     )
 
 
-class PulsarSettings(TypedDict, total=False):
+class PulsarSettings(SubscriptionSettings, total=False):
     """The Pulsar keywords of ``LockCloud.events()`` (see :class:`PulsarOptions` for each)."""
 
-    url: str
-    env: str
-    subscription: str | None
-    subscription_type: SubscriptionType
-    initial_position: InitialPosition
-    consumer_name: str | None
-    receiver_queue_size: int
     receive_window: int
-    verify: bool | str
-    connect_timeout: float
     operation_timeout: float
     pulsar_log_level: LogLevel
     pulsar_log_file: str | None
 
 
-def _positive(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        if value <= 0:
-            raise ValidationError(f"{attribute.name} must be positive")
-    else:
-        validation.positive_seconds(instance, attribute, value)  # refuses nan and infinity
-
-
-def _one_of(choices: tuple[str, ...]) -> Callable[[Any, attrs.Attribute[Any], str], None]:
-    def check(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-        if value not in choices:
-            raise ValidationError(f"{attribute.name} must be one of {', '.join(choices)}, not {value!r}")
-
-    return check
-
-
-def _service_url(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    validation.url(value, attribute.name, schemes=("pulsar+ssl", "pulsar"))
-
-
 @attrs.frozen(kw_only=True)
-class PulsarOptions:
-    """Where and how a :class:`PulsarSource` subscribes.
+class PulsarOptions(SubscriptionOptions):
+    """Where and how a :class:`PulsarSource` subscribes: the options of :class:`SubscriptionOptions`, and these.
 
-    The topic is ``{access_id}/out/{env}`` and the subscription ``{access_id}-sub`` (Failover) unless given.
-    ``verify`` is TLS certificate verification for ``pulsar+ssl://``: True (certifi's CA bundle), a CA bundle
-    path, or False to switch it off explicitly. ``initial_position`` only matters when the subscription is first
-    created. ``receiver_queue_size`` is pulsar-client's prefetch queue and ``receive_window`` the most messages
-    handed over in one batch. ``connect_timeout`` bounds opening: a refused connection, a TLS or authentication
-    failure, or a subscription nobody answers, each raise :class:`~lockcloud.SubscribeError`. Each subscribe
-    attempt is bounded by pulsar-client's own operation timeout: ``connect_timeout`` (at most ``operation_timeout``),
-    an eighth of it on a broker on this machine; one that times out is tried again with fresh consumer ids, for up to 4 ``connect_timeout``
-    in all (a consumer joining others on a local pulsar-lite broker needs that), except on an exclusive subscription. ``log_level`` / ``log_file`` set pulsar-client's own log (see the module
-    docstring).
+    ``url`` is the broker's ``pulsar+ssl://`` (or plain ``pulsar://``) URL, and ``receive_window`` the most
+    messages handed over in one batch. Each subscribe attempt is bounded by pulsar-client's own operation timeout:
+    ``connect_timeout`` (at most ``operation_timeout``), an eighth of it on a broker on this machine; one that
+    times out is tried again with fresh consumer ids, for up to 4 ``connect_timeout`` in all (a consumer joining
+    others on a local pulsar-lite broker needs that), except on an exclusive subscription. ``log_level`` /
+    ``log_file`` set pulsar-client's own log (see the module docstring); as keywords of ``LockCloud.events()``
+    they are ``pulsar_log_level`` / ``pulsar_log_file``.
     """
 
-    url: str = attrs.field(validator=_service_url)
-    access_id: str = attrs.field()
-    access_secret: str = attrs.field(repr=False)
-    env: str = "event"
-    subscription: str | None = None
-    subscription_type: SubscriptionType = attrs.field(
-        default="failover", validator=_one_of(_SUBSCRIPTION_TYPES)
-    )
-    initial_position: InitialPosition = attrs.field(default="latest", validator=_one_of(_INITIAL_POSITIONS))
-    consumer_name: str | None = None
-    receiver_queue_size: int = attrs.field(default=1000, validator=_positive)
-    receive_window: int = attrs.field(default=500, validator=_positive)
-    verify: bool | str = True
-    connect_timeout: float = attrs.field(default=10.0, validator=_positive)
-    operation_timeout: float = attrs.field(default=30.0, validator=_positive)
-    log_level: LogLevel = attrs.field(default="warn", validator=_one_of(_LOG_LEVELS))
-    log_file: str | None = None
+    receive_window: int = attrs.field(default=500, validator=validation.positive_count)
+    operation_timeout: float = attrs.field(default=30.0, validator=validation.positive_seconds)
+    log_level: LogLevel = attrs.field(default="warn", validator=one_of(_LOG_LEVELS), metadata=PULSAR_CLIENT)
+    log_file: str | None = attrs.field(default=None, validator=optional_text, metadata=PULSAR_CLIENT)
 
-    @access_id.validator
-    def _check_access_id(self, attribute: attrs.Attribute[Any], value: str) -> None:
-        if not value:
-            raise ValidationError("access_id is required")
-
-    @access_secret.validator
-    def _check_access_secret(self, attribute: attrs.Attribute[Any], value: str) -> None:
-        if not value:
-            raise ValidationError("access_secret is required")
-
-    @property
-    def topic(self) -> str:
-        return topic_for(self.access_id, self.env)
-
-    @property
-    def subscription_name(self) -> str:
-        return self.subscription or subscription_for(self.access_id)
+    def _check_url(self, value: object) -> None:
+        validation.url(value, "url", schemes=("pulsar+ssl", "pulsar"))
 
 
 # The same refusals raise the same classes over either transport (see lockcloud/events/_websocket.py).
@@ -546,10 +489,8 @@ class PulsarSource:
 
     async def _probe(self) -> None:
         """A TCP (and for pulsar+ssl, a TLS) handshake of our own, so that these failures are fast and named."""
-        parsed = urllib.parse.urlsplit(self.url)
-        host = parsed.hostname or ""
-        tls = parsed.scheme == "pulsar+ssl"
-        port = parsed.port or (6651 if tls else 6650)
+        host, port = pulsar_address(self.url)
+        tls = urllib.parse.urlsplit(self.url).scheme == "pulsar+ssl"
         context: ssl.SSLContext | None = None
         if tls:
             context = ssl.create_default_context(

@@ -16,6 +16,9 @@ worker reads the whole stream through an :class:`~lockcloud.events.EventStream` 
   died before its acknowledgement, its partition moved) is suppressed like a Pulsar redelivery. An entry that is
   not a relayed message goes to the stream's dead letters; the stream goes on.
 
+Every URL form of the token store works here too: one server, a Redis Cluster (``redis+cluster://``; the stream,
+its bell and its dead letters share one hash slot), or the master Sentinel names (``redis+sentinel://``).
+
 Entries hold the message as Pulsar delivered it, still encrypted with the project's key: Redis never sees a
 decrypted body, and workers decode with the same code (and the same dead-letter rules) as a Pulsar stream.
 
@@ -41,13 +44,13 @@ from typing import Any
 import attrs
 
 try:
-    import redis.asyncio as aioredis
-    from redis.exceptions import RedisError, ResponseError
+    from redis.exceptions import ResponseError
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("the Redis relay needs the redis package: pip install 'lockcloud[redis]'") from exc
 
 from lockcloud._core.errors import EventStreamError, RelayError, ValidationError
-from lockcloud._core.redis_url import redis_address, redis_client
+from lockcloud._core.redis_keys import beside
+from lockcloud._core.redis_url import OUTAGES, REDIS_FAILURES, RedisClient, redis_address, redis_client
 from lockcloud._core.validation import seconds
 from lockcloud.events._backoff import doubled, jittered, receive_or_resubscribe
 from lockcloud.events._source import Outcome, Source, SourceClosed, SourceMessage
@@ -101,23 +104,31 @@ def relay_key(access_id: str) -> str:
     return f"lockcloud:events:{access_id}"
 
 
-def _client(url: str, timeout: float, block: float = 0.0) -> aioredis.Redis:
+def _client(url: str, timeout: float, block: float = 0.0) -> RedisClient:
     # The socket timeout must outlast a blocking read, or every idle XREADGROUP would look like a dead server.
-    return redis_client(url, what="the Redis relay", connect_timeout=timeout, socket_timeout=timeout + block)
+    return redis_client(
+        url,
+        what="the Redis relay",
+        option="relay URL",
+        connect_timeout=timeout,
+        socket_timeout=timeout + block,
+    )
 
 
-def _address(client: aioredis.Redis) -> str:
+def _address(client: RedisClient) -> str:
     return redis_address(client)
 
 
 def bell_key(key: str) -> str:
-    """The small stream a forwarder rings after each write, so that readers wait without reading entries."""
-    return f"{key}:bell"
+    """The small stream a forwarder rings after each write, so that readers wait without reading entries:
+    ``{<key>}:bell`` (``<key>:bell`` when the key has a hash tag), in the key's Redis Cluster slot."""
+    return beside(key, ":bell")
 
 
 def dead_key(key: str) -> str:
-    """The stream where readers keep what they refused from ``key`` (bounded: ``MAXLEN ~ 10000``)."""
-    return f"{key}:refused"
+    """The stream where readers keep what they refused from ``key`` (bounded: ``MAXLEN ~ 10000``):
+    ``{<key>}:refused`` (``<key>:refused`` when the key has a hash tag), in the key's Redis Cluster slot."""
+    return beside(key, ":refused")
 
 
 def _signing_key(access_secret: str, key: str) -> bytes:
@@ -155,10 +166,10 @@ def _unreachable(address: str, exc: BaseException) -> RelayError:
     )
 
 
-async def _check_reachable(client: aioredis.Redis, address: str) -> None:
+async def _check_reachable(client: RedisClient, address: str) -> None:
     try:
         await client.ping()
-    except (RedisError, OSError) as exc:
+    except REDIS_FAILURES as exc:
         raise _unreachable(address, exc) from None
 
 
@@ -234,6 +245,7 @@ class RedisRelayForwarder:
             )
         self.source = source
         self.key = key or relay_key(access_id)
+        bell_key(self.key)  # a key whose companions cannot share its cluster slot is refused now
         self._signing_key = _signing_key(access_secret or "", self.key)
         self.maxlen = maxlen
         self.max_entry_bytes = _entry_limit(max_entry_bytes)
@@ -335,7 +347,7 @@ class RedisRelayForwarder:
                     pipe.xadd(bell, {b"n": str(len(entries)).encode()}, maxlen=1, approximate=False)
                     await pipe.execute()
                 return True
-            except (RedisError, OSError) as exc:
+            except REDIS_FAILURES as exc:
                 self.stats.retries += 1
                 logger.warning(
                     "relay to %s failed (%s); %d message(s) kept unacknowledged, next try in ~%.1f s",
@@ -451,6 +463,7 @@ class RedisRelaySource:
         _entry_limit(max_entry_bytes)
         seconds(max_skew, "max_skew")
         self.key = key or relay_key(access_id)
+        bell_key(self.key)  # a key whose companions cannot share its cluster slot is refused now
         self._signing_key = _signing_key(access_secret or "", self.key)
         self._max_entry_bytes = max_entry_bytes
         self._max_skew_ms = max_skew * 1000
@@ -510,10 +523,12 @@ class RedisRelaySource:
     async def _create_group(self, start: str) -> None:
         try:
             await self._redis.xgroup_create(self.key, self.group, id=start, mkstream=True)
+        except OUTAGES as exc:
+            raise _unreachable(self.address, exc) from None
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise EventStreamError(f"cannot create the relay group {self.group!r}: {exc}") from None
-        except (RedisError, OSError) as exc:
+        except REDIS_FAILURES as exc:
             raise _unreachable(self.address, exc) from None
 
     async def _drop_stale_readers(self) -> None:
@@ -534,7 +549,7 @@ class RedisRelaySource:
                     logger.info(
                         "relay %s: dropped the group of a reader gone for %d s", self.key, min(idle) // 1000
                     )
-        except (RedisError, OSError) as exc:
+        except REDIS_FAILURES as exc:
             # Housekeeping only: this reader works without it.
             logger.debug("relay %s: stale readers not swept (%s)", self.key, type(exc).__name__)
 
@@ -583,6 +598,10 @@ class RedisRelaySource:
                 cursor,
                 self._max_entry_bytes,
             )
+        except OUTAGES as exc:
+            # CLUSTERDOWN, TRYAGAIN, no node reachable: the cluster is away, as a single server can be.
+            self._cursor = "0"
+            raise self._lost(exc) from None
         except ResponseError as exc:
             if "NOGROUP" in str(exc) and self._state != "closed":
                 # The group or the whole stream went away (Redis restarted without persistence, or was flushed):
@@ -593,7 +612,7 @@ class RedisRelaySource:
                 self._bell_id = None
                 return []
             raise EventStreamError(f"reading the relay failed: {str(exc)[:200]}") from None
-        except (RedisError, OSError) as exc:
+        except REDIS_FAILURES as exc:
             self._cursor = "0"
             raise self._lost(exc) from None
         self.outage = None
@@ -620,7 +639,7 @@ class RedisRelaySource:
             rung: Any = await self._redis.xread(
                 {bell: self._bell_id or b"$"}, count=1, block=max(1, round(block * 1000))
             )
-        except (RedisError, OSError) as exc:
+        except REDIS_FAILURES as exc:
             raise self._lost(exc) from None
         if rung:
             self._bell_id = bytes(rung[0][1][-1][0])
@@ -716,7 +735,7 @@ class RedisRelaySource:
         try:
             # XCLAIM to ourselves returns the entries again (and counts the delivery), as Pulsar redelivers.
             claimed: Any = await self._redis.xclaim(self.key, self.group, self.consumer, 0, due)
-        except (RedisError, OSError) as exc:
+        except REDIS_FAILURES as exc:
             # Still pending for us: re-read with the rest after resubscribing.
             self._cursor = "0"
             raise self._lost(exc) from None
@@ -782,7 +801,7 @@ class RedisRelaySource:
                 if ids:
                     pipe.xack(self.key, self.group, *ids)
                 await pipe.execute()
-        except (RedisError, OSError) as exc:
+        except REDIS_FAILURES as exc:
             logger.debug("relay acknowledgements not sent (%s)", type(exc).__name__)
             self._acks[:0] = ids
             self._dead[:0] = dead
@@ -798,7 +817,7 @@ class RedisRelaySource:
         if acker is not None:
             await asyncio.wait([acker], timeout=wait)
             acker.cancel()
-        with contextlib.suppress(TimeoutError, RedisError, OSError):
+        with contextlib.suppress(TimeoutError, *REDIS_FAILURES):
             async with asyncio.timeout(wait):
                 if not self._grouped:
                     pass

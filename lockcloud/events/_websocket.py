@@ -32,7 +32,7 @@ import re
 import ssl
 import urllib.parse
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypedDict
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -45,9 +45,14 @@ from lockcloud._core.errors import (
     ValidationError,
 )
 from lockcloud._core.network import warn_if_plain
-from lockcloud._core.wire import subscription_for, topic_for
 from lockcloud.crypto import pulsar_password
 from lockcloud.events._source import Outcome, SourceClosed, SourceMessage
+from lockcloud.events._subscription import (
+    InitialPosition,
+    SubscriptionOptions,
+    SubscriptionSettings,
+    SubscriptionType,
+)
 from lockcloud.events._wakeup import Wakeup
 
 if TYPE_CHECKING:
@@ -56,9 +61,6 @@ if TYPE_CHECKING:
 __all__ = ["WebSocketOptions", "WebSocketSettings", "WebSocketSource", "consumer_url", "parse_frame"]
 
 logger = logging.getLogger("lockcloud.events")
-
-SubscriptionType = Literal["failover", "exclusive", "shared", "key_shared"]
-InitialPosition = Literal["latest", "earliest"]
 
 _SUBSCRIPTION_TYPES: dict[str, str] = {
     "failover": "Failover",
@@ -95,8 +97,8 @@ wire_logger = logging.getLogger("lockcloud.events.websocket")
 wire_logger.addFilter(_RedactHandshake())
 
 
-class WebSocketSettings(TypedDict, total=False):
-    """The WebSocket-only keywords of ``LockCloud.events(transport="websocket")`` (see :class:`WebSocketOptions`)."""
+class WebSocketSettings(SubscriptionSettings, total=False):
+    """The WebSocket keywords of ``LockCloud.events(transport="websocket")`` (see :class:`WebSocketOptions`)."""
 
     ack_timeout: float
     ping_interval: float
@@ -116,14 +118,7 @@ def consumer_url(
     initial_position: InitialPosition = "latest",
 ) -> str:
     """The consumer endpoint for ``topic`` (``tenant/namespace/name``) under ``base_url`` (``ws[s]://host:port/``)."""
-    authority = base_url.partition("//")[2].split("/", 1)[0] if isinstance(base_url, str) else ""
-    if "@" in authority:
-        # Not repeated back: websockets would send them as Basic credentials, and the URL shows in logs and errors.
-        raise ValidationError(
-            "the WebSocket push URL must not hold credentials (user:password@host): the access id and secret "
-            "go in the handshake headers"
-        )
-    parts = validation.url(base_url, "websocket_url", schemes=("wss", "ws"))
+    parts = _service_root(base_url)
     names = topic.split("/")
     if len(names) != 3 or not all(names):
         raise ValidationError(f"topic must be tenant/namespace/name, not {topic!r}")
@@ -155,6 +150,17 @@ def consumer_url(
         f"{parts.scheme}://{parts.netloc}{prefix}/ws/v2/consumer/persistent/{path}"
         f"?{urllib.parse.urlencode(query)}"
     )
+
+
+def _service_root(base_url: object) -> urllib.parse.SplitResult:
+    authority = base_url.partition("//")[2].split("/", 1)[0] if isinstance(base_url, str) else ""
+    if "@" in authority:
+        # Not repeated back: websockets would send them as Basic credentials, and the URL shows in logs and errors.
+        raise ValidationError(
+            "websocket_url must not hold credentials (user:password@host): the access id and secret "
+            "go in the handshake headers"
+        )
+    return validation.url(base_url, "websocket_url", schemes=("wss", "ws"))
 
 
 def parse_frame(frame: str | bytes, topic: str) -> SourceMessage:
@@ -252,63 +258,30 @@ async def _send_texts(connection: ClientConnection, texts: list[str]) -> None:
             connection.transport.write(b"".join(data))
 
 
-def _positive(instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        if value <= 0:
-            raise ValidationError(f"{attribute.name} must be positive")
-    else:
-        validation.positive_seconds(instance, attribute, value)  # refuses nan and infinity
-
-
-def _required(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    if not value:
-        raise ValidationError(f"{attribute.name} is required")
-
-
 @attrs.frozen(kw_only=True)
-class WebSocketOptions:
-    """Where and how a :class:`WebSocketSource` subscribes.
+class WebSocketOptions(SubscriptionOptions):
+    """Where and how a :class:`WebSocketSource` subscribes: the options of :class:`SubscriptionOptions`, and these.
 
-    ``url`` is the service's root, ``wss://mqe.<region host>:8285/`` (``Region.websocket_url``); the topic is
-    ``{access_id}/out/{env}`` and the subscription ``{access_id}-sub`` (Failover) unless given, as with the native
-    source. ``ack_timeout`` is how long the server waits for an acknowledgement before it sends the message again
-    (3 s, as Tuya's SDK asks; 0 for never: then only a reconnection brings it back). ``receiver_queue_size`` is
-    the server's prefetch and the most messages waiting in this process. ``verify`` is TLS certificate
-    verification for ``wss://``: True (certifi's CA bundle), a CA bundle path, or False to switch it off
-    explicitly. ``connect_timeout`` bounds opening: wrong credentials raise
-    :class:`~lockcloud.StreamAuthenticationError`, a refused topic or subscription
-    :class:`~lockcloud.StreamSubscriptionError`, anything else :class:`~lockcloud.SubscribeError`, each within it.
+    ``url`` is the service's root, ``wss://mqe.<region host>:8285/`` (``Region.websocket_url``). Wrong
+    credentials raise :class:`~lockcloud.StreamAuthenticationError`, a refused topic or subscription
+    :class:`~lockcloud.StreamSubscriptionError`, anything else :class:`~lockcloud.SubscribeError`, each within
+    ``connect_timeout``. ``ack_timeout`` is how long the server waits for an acknowledgement before it sends the
+    message again (3 s, as Tuya's SDK asks; 0 for never: then only a reconnection brings it back).
     ``ping_interval`` / ``ping_timeout`` detect a dead connection; ``max_frame_size`` bounds one frame. Its
     default, 8 MiB, holds the largest message a Pulsar broker accepts by default (5 MB, base64-encoded in its JSON
     frame): a larger frame cannot be read, so it cannot be dead-lettered, and the subscription stops on it.
     """
 
-    url: str = attrs.field()
-    access_id: str = attrs.field(validator=_required)
-    access_secret: str = attrs.field(repr=False, validator=_required)
-    env: str = "event"
-    subscription: str | None = None
-    subscription_type: SubscriptionType = "failover"
-    initial_position: InitialPosition = "latest"
-    consumer_name: str | None = None
-    receiver_queue_size: int = attrs.field(default=1000, validator=_positive)
     ack_timeout: float = attrs.field(default=3.0, validator=validation.non_negative_seconds)
-    verify: bool | str = True
-    connect_timeout: float = attrs.field(default=10.0, validator=_positive)
-    ping_interval: float = attrs.field(default=20.0, validator=_positive)
-    ping_timeout: float = attrs.field(default=20.0, validator=_positive)
-    max_frame_size: int = attrs.field(default=8 << 20, validator=_positive)
+    ping_interval: float = attrs.field(default=20.0, validator=validation.positive_seconds)
+    ping_timeout: float = attrs.field(default=20.0, validator=validation.positive_seconds)
+    max_frame_size: int = attrs.field(default=8 << 20, validator=validation.positive_count)
 
     def __attrs_post_init__(self) -> None:
-        self.endpoint  # noqa: B018 - validates url, topic, subscription and query options now
+        self.endpoint  # noqa: B018 - validates the topic, the subscription and the query options now
 
-    @property
-    def topic(self) -> str:
-        return topic_for(self.access_id, self.env)
-
-    @property
-    def subscription_name(self) -> str:
-        return self.subscription or subscription_for(self.access_id)
+    def _check_url(self, value: object) -> None:
+        _service_root(value)
 
     @property
     def endpoint(self) -> str:

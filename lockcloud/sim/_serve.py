@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lockcloud._core.asgi import Receive, Scope, Send
-from lockcloud._core.errors import LockCloudError, ValidationError
+from lockcloud._core.errors import BrokerError, LockCloudError, ValidationError
 from lockcloud._core.wire import PRODUCTION_ENV, topic_for
 from lockcloud.sim._app import SimulatedDisconnect
 from lockcloud.sim._simulator import Simulator
@@ -242,7 +242,9 @@ async def running(
 
     ``simulator`` defaults to ``Simulator(**options)``. With ``broker`` (the default) a ``pulsar-lite`` broker is
     started on a free loopback port, its data under ``data_dir`` (a temporary directory by default); pass
-    ``broker_url`` to use a running broker instead, or ``broker=False`` for none. ``port=0`` picks a free port;
+    ``broker_url`` to use a running broker instead, or ``broker=False`` for none (REST alone, pushes only recorded
+    in ``simulator.pushes``: it needs neither pulsar-client nor pulsar-lite, whose absence otherwise raises
+    :class:`~lockcloud.BrokerError` naming them before anything starts). ``port=0`` picks a free port;
     a port that is taken raises :class:`PortUnavailableError` naming ``host:port``. ``backlog`` is the listening
     socket's queue of connections not accepted yet (raise it for load tests opening many connections at once).
     Push messages go to ``{access_id}/out/{env}``, keyed by device id: ``event`` (the default) is served with
@@ -254,7 +256,7 @@ async def running(
             async with server.client() as cloud:
                 ...
     """
-    from lockcloud.sim.broker import TUYA_PARTITIONS, LocalBroker
+    from lockcloud.sim.broker import TUYA_PARTITIONS, LocalBroker, installed, missing_push_packages
 
     if simulator is not None and options:
         raise LockCloudError("pass either a simulator or options for a new one, not both")
@@ -262,6 +264,17 @@ async def running(
         raise ValidationError(f"port must be from 0 to 65535, not {port}")
     if backlog < 1:
         raise ValidationError("backlog must be at least 1")
+    if not installed("uvicorn"):
+        raise LockCloudError(
+            "the simulator is served by uvicorn, which is not installed: pip install 'lockcloud[sim]' "
+            "(Simulator().client() calls it in-process, without a server)"
+        )
+    missing = missing_push_packages(embedded_broker=broker_url is None) if broker or broker_url else []
+    if missing:
+        raise BrokerError(
+            f"the simulator's push messages need {' and '.join(missing)}, not installed: "
+            "pip install 'lockcloud[sim]', or serve it with running(broker=False) for REST alone"
+        )
     sim = simulator if simulator is not None else Simulator(**options)
     async with contextlib.AsyncExitStack() as stack:
         # Bound first: a taken port fails before a broker is started for nothing.

@@ -36,7 +36,14 @@ from typing import IO, Any, Self
 
 from lockcloud._core.errors import BrokerError
 
-__all__ = ["TUYA_PARTITIONS", "BrokerError", "LocalBroker", "find_broker_binary", "full_topic_name"]
+__all__ = [
+    "TUYA_PARTITIONS",
+    "BrokerError",
+    "LocalBroker",
+    "find_broker_binary",
+    "full_topic_name",
+    "missing_push_packages",
+]
 
 #: How many partitions Tuya's production topic ``{access_id}/out/event`` has.
 TUYA_PARTITIONS = 11
@@ -69,6 +76,27 @@ def full_topic_name(topic: str) -> str:
     raise BrokerError(f"not a topic name: {topic!r} (expected name or tenant/namespace/name)")
 
 
+def installed(module: str) -> bool:
+    """Whether ``module`` can be imported, found without importing it (``pulsar_lite`` imports pulsar-client)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a parent package that fails to import, a module without a spec
+        return False
+
+
+def missing_push_packages(*, embedded_broker: bool = True) -> list[str]:
+    """The packages the simulator's push messages need that are not installed (``[]``: none missing).
+
+    pulsar-client produces them (and bridges the WebSocket consumer API to the broker); pulsar-lite runs the
+    broker of its own, unless ``embedded_broker`` is false (a running broker's URL is given) or
+    ``$PULSAR_LITE_BINARY`` names the binary. Both come with ``pip install 'lockcloud[sim]'``.
+    """
+    missing = [] if installed("pulsar") else ["pulsar-client"]
+    if embedded_broker and not os.environ.get(_BINARY_ENV) and not installed("pulsar_lite"):
+        missing.append("pulsar-lite")
+    return missing
+
+
 def find_broker_binary() -> Path:
     """The ``pulsar-lite`` executable: ``$PULSAR_LITE_BINARY`` if set, else the one inside its wheel.
 
@@ -78,7 +106,7 @@ def find_broker_binary() -> Path:
     if override:
         path = Path(override)
     else:
-        spec = importlib.util.find_spec("pulsar_lite")
+        spec = importlib.util.find_spec("pulsar_lite") if installed("pulsar_lite") else None
         if spec is None or not spec.submodule_search_locations:
             raise BrokerError("pulsar-lite is not installed; install lockcloud[sim]")
         path = Path(next(iter(spec.submodule_search_locations))) / "bin" / "pulsar-lite"

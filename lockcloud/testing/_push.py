@@ -3,13 +3,11 @@ to a project's topic the way Tuya publishes them."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import time
 from collections.abc import Callable, Mapping
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -21,19 +19,24 @@ from lockcloud._core.wire import (
     PRODUCTION_ENV,
     STATUS_REPORT_PROTOCOL,
     MessageEncryption,
-    topic_for,
 )
 from lockcloud.enums import UnlockMethodEvent
-from lockcloud.sim._push import PushMessage, device_event, encode_push, enrollment_push, seal, status_report
+from lockcloud.sim._publisher import PulsarPublisher
+from lockcloud.sim._push import (
+    PushMessage,
+    device_event,
+    encode_push,
+    enrollment_push,
+    event_push,
+    seal,
+    status_report,
+)
 
 if TYPE_CHECKING:
-    from lockcloud.events import StatusReport
+    from lockcloud.events import Event, StatusReport
     from lockcloud.sim import SimServer, Simulator
 
 __all__ = ["PushBuilder", "PushPublisher"]
-
-#: How long :meth:`PushPublisher.aclose` waits for the Pulsar client's native threads to end.
-_THREAD_EXIT_WAIT = 1.0
 
 
 def _wall_clock_ms() -> int:
@@ -58,6 +61,9 @@ class PushBuilder:
 
         build = PushBuilder(access_secret)
         payload, properties = build.encode(build.enrollment("lock-1", period=3, total_period=5))
+        payload, properties = build.encode(build.event(LockAlarm, "lock-1", kind=AlarmKind.DOORBELL))
+
+    :meth:`event` builds any event type of the registry (``lockcloud.events.REGISTRY``) from its fields.
 
     For tests of what a consumer does with bad data, :meth:`envelope` seals any plaintext (not JSON, a list, a
     wrong shape) under any secret, :meth:`with_data` puts anything in the envelope's ``data`` and
@@ -82,6 +88,35 @@ class PushBuilder:
         return _Device(device_id, self.product_key, f"uuid-{device_id}")
 
     # -- messages -----------------------------------------------------------------------------------------------
+
+    def event(
+        self, model: type[Event], device_id: str, *, t: int | None = None, **fields: Any
+    ) -> PushMessage:
+        """A message that decodes to ``model`` with ``fields``, the event's own fields as it has them, written by
+        the event registry's entry for ``model`` (as the simulator writes its own)::
+
+            build.event(LockAlarm, "lock-1", kind=AlarmKind.DOORBELL)
+            build.event(EnrollmentProgress, "lock-1", event=UnlockMethodEvent.ENTRY, period=2, total_period=3)
+            build.event(DeviceEvent, "lock-1", biz_code="online", biz_data={})
+        """
+        from lockcloud.events import registered_models
+
+        if model not in registered_models():
+            known = ", ".join(sorted(m.__name__ for m in registered_models()))
+            raise ValidationError(
+                f"model {getattr(model, '__name__', model)!r} is no registered event type ({known})"
+            )
+        names = {f.name for f in attrs.fields(model)}
+        unknown = sorted(set(fields) - names)
+        if unknown:
+            raise ValidationError(f"{model.__name__} has no field {unknown[0]!r}")
+        device = self._device(device_id)
+        try:
+            return event_push(device, model, self.clock() if t is None else t, **fields)
+        except KeyError as exc:
+            raise ValidationError(f"{model.__name__} needs the field {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"cannot build {model.__name__} from these fields: {exc}") from None
 
     def device_event(
         self, device_id: str, biz_code: str, biz_data: Mapping[str, Any], *, t: int | None = None
@@ -126,7 +161,11 @@ class PushBuilder:
 
         registration = REGISTRY.get((STATUS_REPORT_PROTOCOL, code))
         if registration is None or registration.model is not event_type:
-            codes = sorted(r.code for r in REGISTRY.values() if r.model is event_type)
+            codes = sorted(
+                str(r.code)
+                for r in REGISTRY.values()
+                if r.model is event_type and r.protocol == STATUS_REPORT_PROTOCOL and r.code is not None
+            )
             raise ValidationError(
                 f"{code!r} is not a code of {event_type.__name__} (one of {', '.join(codes)})"
             )
@@ -182,7 +221,7 @@ def _properties(em: MessageEncryption | None) -> dict[str, str]:
     return {ENCRYPTION_PROPERTY: em} if em else {}
 
 
-class PushPublisher:
+class PushPublisher(PulsarPublisher):
     """Publishes push messages to ``{access_id}/out/{env}`` on a Pulsar broker, one envelope per message with
     ``em`` as a message property and the device id as the message key, the way Tuya does::
 
@@ -190,8 +229,11 @@ class PushPublisher:
             await push.publish(push.build.enrollment(device_id, period=2))
             await push.send(b"not a Tuya envelope")        # raw bytes, for dead-letter tests
 
-    Each call returns once the broker has stored the message. ``build`` is the :class:`PushBuilder` of the
-    project. The pulsar-client log goes to ``log_file`` (errors only), or to the console.
+    Each call returns once the broker has stored the message; a broker that cannot be reached raises
+    :class:`lockcloud.sim.BrokerUnavailableError` when the publisher starts. ``build`` is the :class:`PushBuilder`
+    of the project, whose :meth:`PushBuilder.encode` encrypts what :meth:`publish` sends. The pulsar-client log
+    goes to ``log_file`` (errors only), or to the console. It is the simulator's own publisher
+    (:meth:`submit` and :meth:`drain` queue messages as the simulator does).
     """
 
     def __init__(
@@ -204,13 +246,8 @@ class PushPublisher:
         log_file: str | None = None,
         build: PushBuilder | None = None,
     ) -> None:
-        self.url = url
-        self.topic = topic_for(access_id, env)
+        super().__init__(url, access_id, access_secret, env=env, log_file=log_file, log_level="error")
         self.build = build if build is not None else PushBuilder(access_secret)
-        self._log_file = log_file
-        self._client: Any = None
-        self._producer: Any = None
-        self._threads: set[int] = set()
 
     @classmethod
     def for_server(cls, server: SimServer, *, log_file: str | None = None) -> PushPublisher:
@@ -222,6 +259,7 @@ class PushPublisher:
             server.pulsar_url,
             simulator.access_id,
             simulator.access_secret,
+            env=server.env,
             log_file=log_file,
             build=PushBuilder.for_simulator(simulator),
         )
@@ -229,76 +267,9 @@ class PushPublisher:
     def __repr__(self) -> str:
         return f"PushPublisher(url={self.url!r}, topic={self.topic!r})"
 
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def start(self) -> None:
-        """Connect and create the producer; raises pulsar-client's exception if the broker cannot be reached."""
-        from lockcloud.events._pulsar import native_threads
-
-        before = native_threads()
-        try:
-            await asyncio.to_thread(self._connect)
-        finally:
-            self._threads |= native_threads() - before
-
-    def _connect(self) -> None:
-        import pulsar
-
-        level = pulsar.LoggerLevel.Error
-        log = pulsar.FileLogger(level, self._log_file) if self._log_file else pulsar.ConsoleLogger(level)
-        self._client = pulsar.Client(self.url, operation_timeout_seconds=10, logger=log)
-        try:
-            self._producer = self._client.create_producer(
-                self.topic, batching_enabled=False, send_timeout_millis=10_000
-            )
-        except Exception:
-            self._client.close()
-            self._client = None
-            raise
-
-    async def send(
-        self, payload: bytes, properties: Mapping[str, str] | None = None, *, key: str | None = None
-    ) -> None:
-        """Publish ``payload`` as it is, with ``properties`` and the message key ``key``."""
-        if self._producer is None:
-            raise ValidationError("the publisher is not started (use it with async with)")
-        await asyncio.to_thread(
-            self._producer.send, payload, properties=dict(properties or {}), partition_key=key
-        )
-
-    async def publish(self, message: PushMessage, *, em: MessageEncryption = "aes_gcm") -> None:
-        """Encrypt ``message`` with :meth:`PushBuilder.encode` and publish it, keyed by its device id."""
-        payload, properties = self.build.encode(message, em=em)
-        await self.send(payload, properties, key=message.device_id or None)
+    def encode(self, message: PushMessage, em: MessageEncryption) -> tuple[bytes, dict[str, str]]:
+        return self.build.encode(message, em=em)
 
     async def aclose(self) -> None:
         """Close producer and client, and wait (briefly) for the client's native threads to end."""
-        from lockcloud.events._pulsar import native_threads, threads_alive
-
-        client, self._client, self._producer = self._client, None, None
-        if client is None:
-            return
-        before = native_threads()
-        await asyncio.to_thread(_close_quietly, client)
-        # The last reference goes here, so the client's destructor stops its threads; a thread still finishing
-        # when the interpreter exits can abort it (pulsar-client 3.x).
-        del client
-        threads = self._threads | (native_threads() - before)
-        self._threads = set()
-        deadline = time.monotonic() + _THREAD_EXIT_WAIT
-        while threads_alive(threads) and time.monotonic() < deadline:  # noqa: ASYNC110 - threads have no event
-            await asyncio.sleep(0.001)
-
-
-def _close_quietly(client: Any) -> None:
-    try:
-        client.close()
-    except Exception:  # already closed or the broker is gone: nothing left to release
-        return
+        await self.close()

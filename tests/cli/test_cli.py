@@ -265,6 +265,55 @@ def test_the_test_channel_end_to_end(
     assert {document["partition"] for document in documents} == {None}
 
 
+@pytest.mark.parametrize(
+    ("url", "complaint"),
+    [
+        ("redis+cluster://127.0.0.1:nan/", "port must be a whole number"),
+        ("redis+sentinel://127.0.0.1:26379/", "service name"),
+        ("redis+cluster://", "at least one host"),
+        ("memcached://127.0.0.1:11211", "not a Redis URL"),
+    ],
+)
+def test_listen_refuses_a_malformed_relay_url_in_one_line(
+    served_env: dict[str, Any], url: str, complaint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["listen", "--relay", url, "--duration", "5"])
+    assert exited.value.code == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "--relay: " in line
+    assert complaint in line
+
+
+def test_listen_relays_to_a_redis_cluster(
+    served_env: dict[str, Any], redis_cluster: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["listen", "--duration", "0.2", "--subscription", "cli-relay-cluster"]) == 0
+    assert (
+        main(["enroll", "sim-back-door", "--user", "sim-alice", "--type", "card", "--subscription", "x"]) == 0
+    )
+    capsys.readouterr()
+    arguments = [
+        "listen",
+        "--relay",
+        redis_cluster.url,
+        "--subscription",
+        "cli-relay-cluster",
+        "--count",
+        "3",
+    ]
+    assert main([*arguments, "--json", "--duration", "20"]) == 0
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [d["type"] for d in documents[1:] if d["type"] != "partition"] == ["EnrollmentProgress"] * 3
+    import redis.cluster
+
+    client = redis.cluster.RedisCluster(host="127.0.0.1", port=redis_cluster.ports[0])
+    try:
+        assert client.xlen(f"lockcloud:events:{served_env['access_id']}") >= 3
+    finally:
+        client.close()
+
+
 def test_listen_relays_to_redis(
     served_env: dict[str, Any], redis_server: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:

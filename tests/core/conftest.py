@@ -1,10 +1,34 @@
-"""A fake Tuya OpenAPI for the core tests, with its own independent signature check.
+"""``FakeTuya``: a wire-level fake of Tuya's OpenAPI for the foundation tests, kept beside the shipped simulator.
 
-``FakeTuya.handle`` is an ``httpx.MockTransport`` handler. It verifies every request's signature with a reference
-implementation written here from Tuya's signing document (not lockcloud's), checks the ``t`` header against its own clock,
-issues single-use refresh tokens, answers 1010/1011 for expired/unknown tokens and 1013 for a skewed ``t``, and lets a
-test script failures per path. Helpers are handed out through fixtures because tests run with
-``--import-mode=importlib`` (a conftest cannot be imported).
+Tests here use :class:`lockcloud.sim.Simulator` (the ``lockcloud_sim`` fixture) wherever it shows the behaviour:
+the first grant, token reuse, the token stores, one heal per call, a skewed clock learnt at the grant and the
+token's expiry on it, a scripted 1013 twice, the rate limit, a borrowed HTTP client.
+``FakeTuya`` stays for what the simulator deliberately does not do, each needed by the tests named:
+
+* **an independent signature check**: it verifies every request with ``reference_sign``, written here from Tuya's
+  signing document, while the simulator checks signatures with lockcloud's own signing code, so a signing bug
+  would pass there (``test_signing``, ``test_input``'s streamed-body signing);
+* **any answer on cue**: a script per path of Tuya codes, arbitrary ``httpx.Response`` objects (huge, deeply
+  nested, oversized or endless bodies; string or missing codes; an unknown code with extra fields; an infinite or
+  implausible ``t``; a non-ASCII access token; bare gateway pages) or a raised httpx transport error at any call
+  including the token calls, and a separate script for the refresh call alone (``test_hostile``, ``test_errors``,
+  ``test_redaction``, ``test_tokens``' reactive heals and refresh fallbacks, ``test_single_flight``'s failing token
+  endpoint, ``test_input``'s retry views); the simulator answers only Tuya's real envelopes and faults;
+* **an echo of any path**: a business call it does not know is answered with the method, path, query and body it
+  received, so the core tests need no lock endpoints (``test_client``, ``test_tokens``, ``test_single_flight``,
+  ``test_input``); the simulator answers 1108 to unknown APIs;
+* **a hook on every business call** (``on_business``) that can hold, count or reject calls while they are in
+  flight (``test_rate_limit``'s concurrency cap, ``test_single_flight``'s 1010 storm and the call in flight across
+  a refresh);
+* **a clock of its own tied to the test's pinned local clock** (``FakeClock`` plus a ``skew``), so advancing time
+  ages the client's token and the server's alike, and **token bookkeeping**: grants, refreshes, refresh attempts,
+  whether each refresh came while the old token was still valid, 1011 for a forgotten token (the simulator answers
+  1010) and the request headers sent (``test_tokens``' proactive refresh, token expiry and clock re-sync tests,
+  ``test_single_flight``, ``test_redaction``'s list of issued tokens).
+
+Helpers reach tests through fixtures (``consts``, ``server``, ``make_cloud``, ``cloud``, ``token_holder``) because
+tests run with ``--import-mode=importlib``, where a conftest cannot be imported; the credentials and the retry
+policy are the suite's shared ones from ``support.py``.
 """
 
 from __future__ import annotations
@@ -24,15 +48,13 @@ import httpx
 import pytest
 
 import lockcloud._core.clock
-from lockcloud import LockCloud, RetryPolicy
+from lockcloud import LockCloud
+
+from support import ACCESS_ID, ACCESS_SECRET, FAST_RETRY
 
 BASE_URL = "https://openapi.test"
 TOKEN_PATH = "/v1.0/token"
-FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.001, max_backoff=0.002)
-
-# Distinctive random credentials: the redaction tests search every log line for them.
-ACCESS_ID = "lcid" + secrets.token_hex(8)
-ACCESS_SECRET = secrets.token_hex(16)
+TOKEN_LIFETIME = 7200  # seconds, as Tuya grants
 
 
 def reference_sign(secret: str, request: httpx.Request) -> str:
@@ -71,19 +93,18 @@ BusinessHook = Callable[[httpx.Request, str], Awaitable[httpx.Response | None]]
 
 
 class FakeTuya:
-    """Tuya's OpenAPI, as far as the foundation needs it."""
+    """Tuya's OpenAPI as far as the foundation tests need it, with what the simulator cannot do (see the module)."""
 
     def __init__(
         self,
         *,
         clock: FakeClock | None = None,
         skew: float = 0.0,
-        lifetime: int = 7200,
         max_skew: float = 300.0,
     ) -> None:
         self.clock = clock
         self.skew = skew
-        self.lifetime = lifetime
+        self.lifetime = TOKEN_LIFETIME
         self.max_skew = max_skew
         self.requests: list[httpx.Request] = []
         self.answers: Counter[int] = Counter()  # code -> how often answered (0 = success)

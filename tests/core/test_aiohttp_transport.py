@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from lockcloud import ConnectError, LockCloud, OutcomeUnknownError, RetryPolicy, TransportError
+from lockcloud import ConnectError, LockCloud, OutcomeUnknownError, TransportError
 
-RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.001, max_backoff=0.002)
+from support import FAST_RETRY, free_port
+
 TOKEN = json.dumps(
     {
         "success": True,
@@ -87,7 +87,7 @@ async def test_calls_go_through_the_default_transport() -> None:
 async def test_a_connection_dropped_after_sending_is_never_taken_for_never_sent() -> None:
     async with (
         http_server(hang_up) as (port, seen),
-        LockCloud("id", "secret", base_url=f"http://127.0.0.1:{port}", retry=RETRY) as cloud,
+        LockCloud("id", "secret", base_url=f"http://127.0.0.1:{port}", retry=FAST_RETRY) as cloud,
     ):
         with pytest.raises(OutcomeUnknownError):
             await cloud.request("POST", "/v1.0/devices/d1/door-lock/open-door", json={"ticket_id": "t"})
@@ -103,10 +103,8 @@ async def test_a_connection_dropped_after_sending_is_never_taken_for_never_sent(
 
 
 async def test_a_refused_connection_is_never_sent_and_retried() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    async with LockCloud("id", "secret", base_url=f"http://127.0.0.1:{port}", retry=RETRY) as cloud:
+    port = free_port()  # nothing listens there
+    async with LockCloud("id", "secret", base_url=f"http://127.0.0.1:{port}", retry=FAST_RETRY) as cloud:
         with pytest.raises(ConnectError):
             await cloud.request("POST", "/v1.0/devices/d1/door-lock/open-door")
 

@@ -10,6 +10,7 @@ import respx
 
 import lockcloud
 from lockcloud import LockCloud, Region, ValidationError
+from lockcloud.sim import Simulator
 
 REGIONS = {
     "CN": ("https://openapi.tuyacn.com", "pulsar+ssl://mqe.tuyacn.com:7285/"),
@@ -23,10 +24,12 @@ OK = {"success": True, "t": 1, "result": [1, 2], "tid": "x"}
 TOKEN = {"success": True, "t": 1, "result": {"access_token": "a", "refresh_token": "r", "expire_time": 7200}}
 
 
-async def test_borrowed_client_is_left_open(server: Any) -> None:
-    http = httpx.AsyncClient(transport=httpx.MockTransport(server.handle))
-    async with LockCloud("id", "secret", base_url="https://openapi.test", http_client=http) as cloud:
+async def test_borrowed_client_is_left_open(lockcloud_sim: Simulator) -> None:
+    http = lockcloud_sim.http_client()
+    credentials = (lockcloud_sim.access_id, lockcloud_sim.access_secret)
+    async with LockCloud(*credentials, base_url=str(http.base_url), http_client=http) as cloud:
         assert cloud.http_client is http
+        await cloud.unlock_methods.list_unassigned(lockcloud_sim.devices["front_door"])
     assert not http.is_closed
     await cloud.aclose()
     assert not http.is_closed
@@ -47,10 +50,11 @@ async def test_aclose_without_context_manager() -> None:
 
 
 @pytest.mark.parametrize("path", ["v1.0/devices", "", "https://evil.test/v1.0/x"])
-async def test_request_rejects_a_path_without_leading_slash(server: Any, cloud: LockCloud, path: str) -> None:
-    with pytest.raises(ValidationError):
-        await cloud.request("GET", path)
-    assert server.requests == []
+async def test_request_rejects_a_path_without_leading_slash(lockcloud_sim: Simulator, path: str) -> None:
+    async with lockcloud_sim.client() as cloud:
+        with pytest.raises(ValidationError):
+            await cloud.request("GET", path)
+    assert lockcloud_sim.requests == []
 
 
 @pytest.mark.parametrize(("access_id", "secret"), [("", "s"), ("id", ""), ("", "")])

@@ -15,6 +15,9 @@ import lockcloud._core.rate_limit
 import lockcloud._core.transport
 from lockcloud import LockCloud, ValidationError
 from lockcloud._core.rate_limit import RateLimiter
+from lockcloud.sim import Simulator
+
+from support import FAST_RETRY
 
 PATH = "/v1.0/devices/d1/door-lock/remote-unlocks"
 
@@ -105,22 +108,18 @@ async def test_rate_is_kept_after_the_burst(frozen: FrozenTime, rate: float) -> 
         assert in_window <= 2 * rate + 1
 
 
-async def test_client_rate_limit_is_wired(
-    frozen: FrozenTime, server: Any, make_cloud: Callable[..., LockCloud]
-) -> None:
-    cloud = make_cloud(server, rate_limit=5.0)
-    for _ in range(20):
-        await cloud.request("GET", PATH)
+async def test_client_rate_limit_is_wired(frozen: FrozenTime, lockcloud_sim: Simulator) -> None:
+    async with lockcloud_sim.client(retry=FAST_RETRY, rate_limit=5.0) as cloud:
+        for _ in range(20):
+            await cloud.remote_unlock.list_methods(lockcloud_sim.devices["front_door"])
     assert frozen.sleeps
-    assert frozen.now - 500.0 == pytest.approx((20 - 6) / 5.0)
+    assert frozen.now - 500.0 == pytest.approx((20 - 6) / 5.0)  # the token call is not limited
 
 
-async def test_client_without_rate_limit_never_waits(
-    frozen: FrozenTime, server: Any, make_cloud: Callable[..., LockCloud]
-) -> None:
-    cloud = make_cloud(server, rate_limit=None)
-    for _ in range(20):
-        await cloud.request("GET", PATH)
+async def test_client_without_rate_limit_never_waits(frozen: FrozenTime, lockcloud_sim: Simulator) -> None:
+    async with lockcloud_sim.client(retry=FAST_RETRY, rate_limit=None) as cloud:
+        for _ in range(20):
+            await cloud.remote_unlock.list_methods(lockcloud_sim.devices["front_door"])
     assert frozen.sleeps == []
 
 

@@ -26,10 +26,12 @@ from lockcloud import (
     UnexpectedResponseError,
     ValidationError,
 )
+from lockcloud._core import retry
+
+from support import FAST_RETRY
 
 BASE = "https://openapi.test"
 PATH = "/v1.0/devices/d1/door-lock/open-door"
-FAST = RetryPolicy(max_attempts=3, initial_backoff=0.001, max_backoff=0.002)
 HTML_502 = "<html><body><h1>502 Bad Gateway</h1></body></html>"
 
 
@@ -78,7 +80,7 @@ async def mocked() -> AsyncIterator[SimpleNamespace]:
         # respx intercepts httpx's own transport, not the aiohttp one lockcloud uses by default.
         async with (
             httpx.AsyncClient() as http,
-            LockCloud("id", "secret", base_url=BASE, retry=FAST, http_client=http) as cloud,
+            LockCloud("id", "secret", base_url=BASE, retry=FAST_RETRY, http_client=http) as cloud,
         ):
             yield SimpleNamespace(router=router, cloud=cloud)
 
@@ -226,7 +228,20 @@ def test_never_policy() -> None:
 )
 def test_backoff_is_bounded(attempt: int, initial: float, maximum: float) -> None:
     delay = RetryPolicy(initial_backoff=initial, max_backoff=maximum).backoff(attempt)
-    assert 0.0 <= delay <= min(maximum, initial * 2 ** (attempt - 1))
+    ceiling = min(maximum, initial * 2.0 ** (attempt - 1))
+    # Between half and all of the doubled delay: never an immediate retry, never past the cap.
+    assert ceiling / 2 <= delay <= ceiling
+
+
+@given(delay=st.floats(min_value=0.0, max_value=60.0), ceiling=st.floats(min_value=0.02, max_value=60.0))
+def test_event_sources_back_off_with_the_rest_formula(delay: float, ceiling: float) -> None:
+    from lockcloud.events import _backoff
+
+    # One formula: the event sources' resubscription uses the REST retry module's functions, not a copy.
+    assert _backoff.jittered is retry.jittered
+    assert _backoff.doubled is retry.doubled
+    assert delay / 2 <= retry.jittered(delay) <= delay
+    assert retry.doubled(delay, ceiling) == min(max(delay, 0.01) * 2, ceiling)
 
 
 @pytest.mark.parametrize("options", [{"max_attempts": 0}, {"max_attempts": -1}])

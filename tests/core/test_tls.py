@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from lockcloud import ConnectError, LockCloud, RetryPolicy, TLSVerificationError
+from lockcloud import ConnectError, LockCloud, TLSVerificationError
+
+from support import fast_retry
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 
-RETRY = RetryPolicy(max_attempts=4, initial_backoff=0.001, max_backoff=0.002)
+RETRY = fast_retry(max_attempts=4)
 
 
 @pytest.fixture

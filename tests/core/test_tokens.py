@@ -1,4 +1,9 @@
-"""Token life cycle: lazy grant, proactive refresh on the server's clock, reactive healing, stores, clock skew."""
+"""Token life cycle: lazy grant, proactive refresh on the server's clock, reactive healing, stores, clock skew.
+
+What the simulator shows (the grant, reuse, the stores, a skewed clock learnt at the grant) runs against it; the
+rest needs ``FakeTuya`` (see the conftest: a pinned clock on both sides, 1011, scripted refresh failures, refresh
+bookkeeping).
+"""
 
 from __future__ import annotations
 
@@ -21,27 +26,43 @@ from lockcloud import (
     Token,
     TokenError,
 )
+from lockcloud.sim import Faults, Simulator
+
+from support import FAST_RETRY
 
 PATH = "/v1.0/devices/d1/door-lock/remote-unlocks"
 UNSAFE_PATH = "/v1.0/devices/d1/door-lock/password-free/open-door"
+TOKEN_ACTIONS = ("token", "refresh_token")
 
 
-async def test_no_token_call_before_the_first_request(
-    server: Any, make_cloud: Callable[..., LockCloud]
-) -> None:
-    async with make_cloud(server) as cloud:
-        assert server.requests == []
-        await cloud.request("GET", PATH)
-    assert [request.url.path for request in server.requests] == ["/v1.0/token", PATH]
-    assert server.grants == 1
+def remote_unlocks(sim: Simulator) -> str:
+    """A business call the simulator answers (the front door's remote-unlock switches)."""
+    return f"/v1.0/devices/{sim.devices['front_door']}/door-lock/remote-unlocks"
 
 
-async def test_the_token_is_reused(server: Any, cloud: LockCloud) -> None:
-    for _ in range(5):
-        await cloud.request("GET", PATH)
-    assert server.grants == 1
-    assert server.token_calls == 1
-    assert len({request.headers["access_token"] for request in server.business()}) == 1
+def answered(sim: Simulator) -> list[tuple[str | None, int | None]]:
+    """Every request the simulator received, as (action, Tuya code answered; None for success)."""
+    return [(record.action, record.code) for record in sim.requests]
+
+
+def token_calls(sim: Simulator) -> list[str | None]:
+    return [record.action for record in sim.requests if record.action in TOKEN_ACTIONS]
+
+
+async def test_no_token_call_before_the_first_request(lockcloud_sim: Simulator) -> None:
+    async with lockcloud_sim.client(retry=FAST_RETRY) as cloud:
+        assert lockcloud_sim.requests == []
+        await cloud.request("GET", remote_unlocks(lockcloud_sim))
+    assert answered(lockcloud_sim) == [("token", None), ("list_remote_unlocks", None)]
+
+
+async def test_the_token_is_reused(lockcloud_sim: Simulator) -> None:
+    async with lockcloud_sim.client(retry=FAST_RETRY) as cloud:
+        for _ in range(5):
+            await cloud.request("GET", remote_unlocks(lockcloud_sim))
+    # One grant, and every call accepted: each was signed with the token of that one grant.
+    assert answered(lockcloud_sim) == [("token", None)] + [("list_remote_unlocks", None)] * 5
+    assert len(lockcloud_sim.world.tokens) == 1
 
 
 @pytest.mark.parametrize("skew", [3600.0, -3600.0, 0.0], ids=["server-ahead", "server-behind", "in-sync"])
@@ -96,15 +117,18 @@ async def test_reactive_heal_replays_once(
     assert first.content == replay.content
 
 
-async def test_heal_happens_once_per_call(server: Any, cloud: LockCloud) -> None:
-    await cloud.request("GET", "/v1.0/warm-up")
-    server.reset_counts()
-    server.script(UNSAFE_PATH, 1010, 1011)
-    with pytest.raises(TokenError) as exc_info:
-        await cloud.request("POST", UNSAFE_PATH)
+async def test_heal_happens_once_per_call(lockcloud_sim: Simulator) -> None:
+    front = lockcloud_sim.devices["front_door"]
+    async with lockcloud_sim.client(retry=FAST_RETRY) as cloud:
+        await cloud.request("GET", remote_unlocks(lockcloud_sim))  # holds a token now
+        lockcloud_sim.fail_next(1010, action="password_ticket")
+        lockcloud_sim.fail_next(1011, action="password_ticket")
+        with pytest.raises(TokenError) as exc_info:
+            await cloud.remote_unlock.get_password_ticket(front)
     assert exc_info.value.code == 1011
-    assert len(server.business(UNSAFE_PATH)) == 2
-    assert server.token_calls == 1
+    tickets = [code for action, code in answered(lockcloud_sim) if action == "password_ticket"]
+    assert tickets == [1010, 1011]
+    assert token_calls(lockcloud_sim) == ["token", "refresh_token"]
 
 
 async def test_a_revoked_token_is_healed(server: Any, cloud: LockCloud) -> None:
@@ -142,35 +166,33 @@ async def test_failed_refresh_falls_back_to_a_new_grant(
 
 
 async def test_file_store_shares_the_token_with_a_second_client(
-    tmp_path: Path, server: Any, make_cloud: Callable[..., LockCloud]
+    tmp_path: Path, lockcloud_sim: Simulator
 ) -> None:
     path = tmp_path / "token.json"
-    first = make_cloud(server, token_store=FileTokenStore(path))
-    await first.request("GET", PATH)
+    async with lockcloud_sim.client(retry=FAST_RETRY, token_store=FileTokenStore(path)) as first:
+        await first.request("GET", remote_unlocks(lockcloud_sim))
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    second = make_cloud(server, token_store=FileTokenStore(path))
-    await second.request("GET", PATH)
-    assert server.grants == 1
-    assert server.token_calls == 1
-    one, two = server.business(PATH)
-    assert one.headers["access_token"] == two.headers["access_token"]
+    async with lockcloud_sim.client(retry=FAST_RETRY, token_store=FileTokenStore(path)) as second:
+        await second.request("GET", remote_unlocks(lockcloud_sim))
+    # The second client's call was accepted without a token call of its own: it signed with the stored token.
+    assert answered(lockcloud_sim) == [("token", None)] + [("list_remote_unlocks", None)] * 2
 
 
-async def test_file_store_heals_after_a_sibling_refreshed(
-    tmp_path: Path, server: Any, make_cloud: Callable[..., LockCloud]
-) -> None:
+async def test_file_store_heals_after_a_sibling_refreshed(tmp_path: Path, lockcloud_sim: Simulator) -> None:
     path = tmp_path / "token.json"
-    first = make_cloud(server, token_store=FileTokenStore(path))
-    second = make_cloud(server, token_store=FileTokenStore(path))
-    await first.request("GET", PATH)
-    await second.request("GET", PATH)
-    server.script(PATH, 1010)
-    await first.request("GET", PATH)  # first refreshes: the pair second holds is dead now
-    await second.request("GET", PATH)
-    assert server.answers[1011] == 1
-    assert server.grants == 1  # second adopted the token first stored instead of making a token call
-    assert server.refreshes == 1
-    assert server.token_calls == 2
+    async with (
+        lockcloud_sim.client(retry=FAST_RETRY, token_store=FileTokenStore(path)) as first,
+        lockcloud_sim.client(retry=FAST_RETRY, token_store=FileTokenStore(path)) as second,
+    ):
+        await first.request("GET", remote_unlocks(lockcloud_sim))
+        await second.request("GET", remote_unlocks(lockcloud_sim))
+        lockcloud_sim.fail_next(1010, action="list_remote_unlocks")
+        await first.request("GET", remote_unlocks(lockcloud_sim))  # first refreshes: second's pair is retired
+        await second.request("GET", remote_unlocks(lockcloud_sim))
+    business = [code for action, code in answered(lockcloud_sim) if action not in TOKEN_ACTIONS]
+    assert business == [None, None, 1010, None, 1010, None]
+    # second adopted the token first stored instead of making a token call
+    assert token_calls(lockcloud_sim) == ["token", "refresh_token"]
 
 
 async def test_file_store_round_trip_and_forget(tmp_path: Path) -> None:
@@ -192,28 +214,28 @@ async def test_file_store_ignores_an_unreadable_file(tmp_path: Path) -> None:
     assert await FileTokenStore(path).load() is None
 
 
-async def test_memory_store_is_used(server: Any, make_cloud: Callable[..., LockCloud]) -> None:
+async def test_memory_store_is_used(lockcloud_sim: Simulator) -> None:
     store = MemoryTokenStore()
-    cloud = make_cloud(server, token_store=store)
-    await cloud.request("GET", PATH)
+    async with lockcloud_sim.client(retry=FAST_RETRY, token_store=store) as cloud:
+        await cloud.request("GET", remote_unlocks(lockcloud_sim))
     saved = await store.load()
     assert saved is not None
-    assert saved.access_token == server.business()[0].headers["access_token"]
+    assert list(lockcloud_sim.world.tokens) == [saved.access_token]
     # A second client handed the same store makes no grant.
-    other = make_cloud(server, token_store=store)
-    await other.request("GET", PATH)
-    assert server.grants == 1
+    async with lockcloud_sim.client(retry=FAST_RETRY, token_store=store) as other:
+        await other.request("GET", remote_unlocks(lockcloud_sim))
+    assert token_calls(lockcloud_sim) == ["token"]
 
 
-async def test_token_expiry_comes_from_the_server_time(
-    local_clock: Any, consts: Any, make_cloud: Any
-) -> None:
-    server = consts.FakeTuya(clock=local_clock, skew=-3600)
+@pytest.mark.lockcloud_sim(faults=Faults(clock_offset=-3600.0))  # Tuya's clock an hour behind ours
+async def test_token_expiry_comes_from_the_server_time(lockcloud_sim: Simulator) -> None:
     store = MemoryTokenStore()
-    await make_cloud(server, token_store=store).request("GET", PATH)
+    async with lockcloud_sim.client(retry=FAST_RETRY, token_store=store) as cloud:
+        await cloud.request("GET", remote_unlocks(lockcloud_sim))
     token = await store.load()
     assert token is not None
-    assert token.expires_at == pytest.approx(local_clock.local - 3600 + 7200, abs=1)
+    # Two hours on Tuya's clock, not on ours (which would be an hour later).
+    assert token.expires_at == pytest.approx(lockcloud_sim.world.now() + 7200, abs=2)
 
 
 async def test_clock_skew_resyncs_and_replays_an_idempotent_call_once(
@@ -247,34 +269,35 @@ async def test_clock_skew_on_an_unsafe_call_resyncs_but_is_not_replayed(
     assert (await cloud.request("POST", UNSAFE_PATH))["path"] == UNSAFE_PATH
 
 
-async def test_clock_skew_twice_surfaces(server: Any, cloud: LockCloud) -> None:
-    server.script(PATH, 1013, 1013)
-    with pytest.raises(ClockSkewError):
-        await cloud.request("GET", PATH)
-    assert len(server.business(PATH)) == 2
+async def test_clock_skew_twice_surfaces(lockcloud_sim: Simulator) -> None:
+    lockcloud_sim.fail_next(1013, action="list_remote_unlocks", times=2)
+    async with lockcloud_sim.client(retry=FAST_RETRY) as cloud:
+        with pytest.raises(ClockSkewError):
+            await cloud.request("GET", remote_unlocks(lockcloud_sim))
+    assert answered(lockcloud_sim) == [("token", None)] + [("list_remote_unlocks", 1013)] * 2
 
 
-async def test_real_skew_never_surfaces(consts: Any, make_cloud: Callable[..., LockCloud]) -> None:
-    server = consts.FakeTuya(skew=-7200.0)  # checks t against its own clock, two hours behind ours
-    cloud = make_cloud(server)
-    for _ in range(3):
-        await cloud.request("POST", UNSAFE_PATH)
-    assert server.answers[1013] == 1  # the very first (token) call, then never again
-    assert len(server.business(UNSAFE_PATH)) == 3
+@pytest.mark.lockcloud_sim(faults=Faults(clock_offset=-7200.0))  # Tuya's clock two hours behind ours
+async def test_real_skew_never_surfaces(lockcloud_sim: Simulator) -> None:
+    async with lockcloud_sim.client(retry=FAST_RETRY) as cloud:
+        for _ in range(3):  # a password ticket is unsafe: a 1013 answered to it would surface
+            await cloud.remote_unlock.get_password_ticket(lockcloud_sim.devices["front_door"])
+    # The very first (token) call is answered 1013, then never again.
+    assert answered(lockcloud_sim) == [("token", 1013), ("token", None)] + [("password_ticket", None)] * 3
 
 
 @pytest.mark.parametrize("where", ["missing-directory", "path-is-a-directory"])
 async def test_token_store_io_failure_stays_inside_the_error_tree(
-    tmp_path: Path, server: Any, make_cloud: Callable[..., LockCloud], where: str
+    tmp_path: Path, lockcloud_sim: Simulator, where: str
 ) -> None:
     path = tmp_path / "no-such-dir" / "token.json"
     if where == "path-is-a-directory":
         path = tmp_path / "token.json"
         path.mkdir()
-    cloud = make_cloud(server, token_store=FileTokenStore(path))
-    # Either carrying on without persisting or raising inside the tree would do.
-    with contextlib.suppress(LockCloudError):
-        await cloud.request("GET", PATH)
+    async with lockcloud_sim.client(retry=FAST_RETRY, token_store=FileTokenStore(path)) as cloud:
+        # Either carrying on without persisting or raising inside the tree would do.
+        with contextlib.suppress(LockCloudError):
+            await cloud.request("GET", remote_unlocks(lockcloud_sim))
 
 
 async def test_file_store_mode_is_0600_even_over_a_stale_tmp_file(tmp_path: Path) -> None:

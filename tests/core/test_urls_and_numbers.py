@@ -16,7 +16,7 @@ from lockcloud.events import PlaintextPulsarWarning, PulsarOptions, WebSocketOpt
 from lockcloud.events._dead_letters import DeadLetterQuota
 from lockcloud.testing import FaultInjector
 
-SECRET = "s" * 32
+from support import ACCESS_SECRET as SECRET
 
 # Each of these reached httpx, yarl, pulsar-client or the idna codec and raised ValueError / UnicodeError there.
 MALFORMED_HOSTS = [
@@ -177,3 +177,119 @@ async def test_a_websocket_stream_on_plain_ws_to_another_host_warns(monkeypatch:
         await source.open()
     assert connected == ["ws://198.51.100.7:8285/"]
     await source.close(0.1)
+
+
+BAD_REDIS_URLS = [
+    ("redis+cluster://", "at least one host"),
+    ("redis+cluster:///", "at least one host"),
+    ("rediss+cluster://h:notaport/", "port"),
+    ("redis+cluster://h:99999/", "port"),
+    ("redis+cluster://h:0/", "port"),
+    ("redis+cluster://h:nan/", "port"),
+    ("redis+cluster://h: 7000/", "port"),
+    ("redis+cluster://h:1,,h:2/", "empty host"),
+    ("redis+cluster://:7000/", "port without its host"),
+    ("redis+cluster://[::1:7000/", "IPv6"),
+    ("redis+cluster://h:7000/3", "database 0"),
+    ("redis+cluster://h:7000/?ssl_ca_certs=/ca.pem", "ssl_ca_certs"),
+    ("redis+sentinel://h:26379", "service name"),
+    ("rediss+sentinel://h:26379/", "service name"),
+    ("redis+sentinel://h:26379/mymaster/nan", "database"),
+    ("redis+sentinel://h:26379/mymaster/-1", "database"),
+    ("redis+sentinel://h:26379/mymaster/0/more", "there is more"),
+    ("redis+sentinel://h:26379/mymaster/0?retries=3", "retries"),
+    ("redis+sentinel://h:26379/mymaster/0?sentinel_password=", "without a value"),
+    ("redis+sentinel://h:26379/my%20master/0", "service name"),
+    ("redis+cluster://h\x1b[31m:7000/", "malformed host"),
+    ("redis+cluster://h:7000/#frag", "fragment"),
+]
+
+
+def _redis_users() -> list[tuple[str, Callable[[str], Any], str]]:
+    from lockcloud import RedisTokenStore
+    from lockcloud.events import PulsarSource, RedisRelayForwarder, RedisRelaySource
+
+    def forwarder(url: str) -> Any:
+        options = PulsarOptions(url="pulsar://127.0.0.1:6650", access_id="p", access_secret=SECRET)
+        return RedisRelayForwarder(PulsarSource(options), url, "p", access_secret=SECRET)
+
+    return [
+        ("store", lambda url: RedisTokenStore(url), "RedisTokenStore URL"),
+        ("reader", lambda url: RedisRelaySource(url, "p", access_secret=SECRET), "relay URL"),
+        ("forwarder", forwarder, "relay URL"),
+    ]
+
+
+@pytest.mark.parametrize("user", range(3), ids=["store", "reader", "forwarder"])
+@pytest.mark.parametrize(("url", "complaint"), BAD_REDIS_URLS)
+def test_a_malformed_cluster_or_sentinel_url_is_one_line_naming_the_option(
+    user: int, url: str, complaint: str
+) -> None:
+    _, make, option = _redis_users()[user]
+    with_password = url.replace("://", "://admin:hunter2@", 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InsecureTransportWarning)
+        with pytest.raises(ValidationError) as caught:
+            make(with_password)
+    message = str(caught.value)
+    assert message.startswith(f"{option}: ")
+    assert complaint in message
+    assert "\n" not in message
+    assert "hunter2" not in message
+
+
+def test_cluster_and_sentinel_urls_name_their_nodes() -> None:
+    from lockcloud._core.redis_url import parse_redis_url
+
+    cluster = parse_redis_url(
+        "rediss+cluster://:pw@Node-1:7000,[fd00::2],10.0.0.3:7002/?ssl_ca_certs=/ca.pem", option="u"
+    )
+    assert cluster is not None
+    assert cluster.hosts == (("node-1", 7000), ("fd00::2", 6379), ("10.0.0.3", 7002))
+    assert cluster.password == "pw"
+    assert cluster.tls_files == {"ssl_ca_certs": "/ca.pem"}
+    assert cluster.address == "cluster node-1:7000,[fd00::2]:6379,10.0.0.3:7002"
+    assert "pw" not in repr(cluster)
+    sentinel = parse_redis_url(
+        "redis+sentinel://app:s%40cret@s1,s2:26380/my-master/2?sentinel_password=sp", option="u"
+    )
+    assert sentinel is not None
+    assert (sentinel.username, sentinel.password, sentinel.sentinel_password) == ("app", "s@cret", "sp")
+    assert (sentinel.service, sentinel.db) == ("my-master", 2)
+    assert sentinel.address == "sentinel my-master at s1:26379,s2:26380"
+    assert "cret" not in repr(sentinel)
+    assert parse_redis_url("redis://h:6379/0", option="u") is None
+
+
+def test_tls_cluster_and_sentinel_urls_verify_certificates_and_host_names() -> None:
+    from redis.asyncio.sentinel import SentinelManagedSSLConnection
+
+    from lockcloud import RedisTokenStore
+
+    cluster = RedisTokenStore("rediss+cluster://127.0.0.1:7000/", secret=SECRET)
+    kwargs = cluster._redis.nodes_manager.connection_kwargs  # type: ignore[union-attr]
+    assert kwargs["ssl_cert_reqs"] == "required"
+    assert kwargs["ssl_check_hostname"] is True
+    sentinel = RedisTokenStore("rediss+sentinel://127.0.0.1:26379/mymaster/0", secret=SECRET)
+    pool = sentinel._redis.connection_pool
+    assert pool.connection_class is SentinelManagedSSLConnection
+    assert pool.connection_kwargs["ssl_cert_reqs"] == "required"
+    assert pool.connection_kwargs["ssl_check_hostname"] is True
+    for watcher in pool.sentinel_manager.sentinels:  # type: ignore[attr-defined]
+        assert watcher.connection_pool.connection_kwargs["ssl_check_hostname"] is True
+
+
+@pytest.mark.usefixtures("fresh_warnings")
+@pytest.mark.parametrize("kind", ["cluster", "sentinel"])
+@pytest.mark.parametrize("user", range(3), ids=["store", "reader", "forwarder"])
+def test_plain_cluster_or_sentinel_urls_to_another_host_warn(kind: str, user: int) -> None:
+    _, make, _ = _redis_users()[user]
+    path = "/" if kind == "cluster" else "/mymaster/0"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        make(f"redis+{kind}://127.0.0.1:7000,198.51.100.7:7001{path}")
+        make(f"rediss+{kind}://198.51.100.8:7000{path}")
+    (warning,) = caught
+    assert warning.category is InsecureTransportWarning
+    assert f"redis+{kind}://198.51.100.7" in str(warning.message)
+    assert f"use rediss+{kind}://" in str(warning.message)

@@ -25,6 +25,7 @@ class Push:
     """The test project and its messages. ``build`` is its :class:`~lockcloud.testing.PushBuilder`; the functions
     below are shorthands for what the tests build most, as payload bytes."""
 
+    # Not support.py's: test_lifecycle's subprocess script (which cannot import it) spells these two out too.
     ACCESS_ID = "4tuyaprojectid00"
     SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
     OTHER_SECRET = "zzzzzzzzZZZZZZZZyyyyyyyyYYYYYYYY"

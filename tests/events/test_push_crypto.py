@@ -22,6 +22,8 @@ from lockcloud import CryptoError, DecodeError
 from lockcloud.crypto import MessageCipher, decrypt_message, encrypt_message
 from lockcloud.events import Decoder, EnrollmentProgress
 
+from support import ACCESS_SECRET
+
 GCM_VECTORS = {
     "gcm-tc2": (
         "00000000000000000000000000000000",
@@ -118,7 +120,7 @@ def test_gcm_tampering_is_refused_by_every_backend(backend: str, where: str) -> 
         assert info.value.__cause__ is None
 
 
-SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
+SECRET = ACCESS_SECRET
 
 
 @pytest.mark.parametrize("em", ["aes_gcm", "aes_ecb"])

@@ -30,8 +30,10 @@ from lockcloud.events import (
 )
 from lockcloud.events._relay import _signature, _signing_key, dead_key
 
-ACCESS_ID = "reviewproject0000"
-SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
+from support import ACCESS_SECRET as SECRET
+from support import ListSource, project_access_id
+
+ACCESS_ID = project_access_id("relayentries")
 
 
 def signed(
@@ -346,7 +348,7 @@ async def test_a_forwarders_entries_are_accepted_end_to_end(redis_server: Any) -
     source = RedisRelaySource(redis_server.url, ACCESS_ID, access_secret=SECRET)
     async with EventStream(source, SECRET) as stream:
         forwarder = RedisRelayForwarder(
-            _Messages(messages), redis_server.url, ACCESS_ID, access_secret=SECRET, on_relayed=on_relayed
+            ListSource(messages), redis_server.url, ACCESS_ID, access_secret=SECRET, on_relayed=on_relayed
         )
         async with forwarder:
             # Ends only because the source closes after handing its messages over: the raising callback did not
@@ -359,41 +361,6 @@ async def test_a_forwarders_entries_are_accepted_end_to_end(redis_server: Any) -
         events = await _relayed_events(stream, 3)
         assert [e.data_id for e in events] == ["lock-1:0", "lock-1:1", "lock-1:2"]
         assert source.refused == 0
-
-
-class _Messages:
-    """A Source over a fixed list of messages, closed once they are handed over."""
-
-    def __init__(self, messages: list[Any]) -> None:
-        self.messages = list(messages)
-
-    @property
-    def description(self) -> str:
-        return "list"
-
-    async def open(self) -> None:
-        pass
-
-    async def receive(self) -> list[Any]:
-        if not self.messages:
-            raise SourceClosed("done")
-        batch, self.messages = self.messages, []
-        return batch
-
-    def acknowledge(self, message: Any) -> None:
-        pass
-
-    def redeliver(self, message: Any) -> None:
-        pass
-
-    def report(self, message: Any, outcome: Any) -> None:
-        pass
-
-    async def resubscribe(self) -> None:
-        pass
-
-    async def close(self, grace: float) -> None:
-        pass
 
 
 async def test_redis_gone_mid_enrollment_is_the_error_the_caller_sees(redis_server: Any) -> None:
@@ -441,7 +408,7 @@ def test_plain_redis_to_another_host_warns(side: str) -> None:
         if side == "source":
             RedisRelaySource(url, ACCESS_ID, access_secret=SECRET)
         else:
-            RedisRelayForwarder(_Messages([]), url, ACCESS_ID, access_secret=SECRET)
+            RedisRelayForwarder(ListSource([]), url, ACCESS_ID, access_secret=SECRET)
     (warning,) = [w for w in caught if issubclass(w.category, InsecureTransportWarning)]
     assert "pass-word-xyz" not in str(warning.message)
     assert "rediss://" in str(warning.message)
@@ -492,7 +459,7 @@ async def test_a_message_too_large_to_relay_is_relayed_as_what_it_was(redis_serv
     source = RedisRelaySource(redis_server.url, ACCESS_ID, access_secret=SECRET)
     async with EventStream(source, SECRET) as stream:
         async with RedisRelayForwarder(
-            _Messages([big, good]), redis_server.url, ACCESS_ID, access_secret=SECRET
+            ListSource([big, good]), redis_server.url, ACCESS_ID, access_secret=SECRET
         ) as forwarder:
             async with asyncio.timeout(30):
                 await forwarder.run()

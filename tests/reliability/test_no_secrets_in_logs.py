@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from lockcloud import LockCloudError, OutcomeUnknownError, RetryPolicy, ValidationError
+from lockcloud import LockCloudError, OutcomeUnknownError, ValidationError
 from lockcloud.crypto import decrypt_ticket_key, encrypt_message, pulsar_password
 from lockcloud.enrollment import EnrollmentStatus
 from lockcloud.enums import RemoteUnlockType, UnlockType, UserType
@@ -28,7 +28,9 @@ from lockcloud.events import EventStream, WebhookSource, sign_webhook
 from lockcloud.sim import Simulator, running
 from lockcloud.sim.broker import LocalBroker
 
-FAST_RETRY = RetryPolicy(max_attempts=4, initial_backoff=0.001, max_backoff=0.002, deadline=None)
+from support import fast_retry
+
+FAST_RETRY = fast_retry(max_attempts=4)
 PIN = "493817"
 ENROLL_PIN = "7305618"
 BAD_PINS = ("49381", "4938172", "49381x")

@@ -35,8 +35,8 @@ from lockcloud import LockCloud, LockCloudError
 from lockcloud._core import auth, signing
 from lockcloud._core.converter import OpenIntEnum, OpenStrEnum, structure, unstructure
 
-SECRET = "0123456789abcdefghijklmnopqrstuv"
-ACCESS_ID = "propertyclientid"
+from support import ACCESS_ID, ACCESS_SECRET
+
 ACCESS_TOKEN = "tok" * 8
 BASE_URL = "https://openapi.property.test"
 
@@ -126,7 +126,9 @@ def _call(method: str, path: str, params: Mapping[str, Any] | None, body: Any, *
     async def run() -> None:
         async with (
             httpx.AsyncClient(transport=httpx.MockTransport(wire.handle)) as http,
-            LockCloud(ACCESS_ID, SECRET, base_url=BASE_URL, http_client=http, use_nonce=use_nonce) as cloud,
+            LockCloud(
+                ACCESS_ID, ACCESS_SECRET, base_url=BASE_URL, http_client=http, use_nonce=use_nonce
+            ) as cloud,
         ):
             assert await cloud.request(method, path, params=params, json=body, idempotent=True) == {
                 "echo": True
@@ -149,7 +151,7 @@ def _recomputed_sign(request: httpx.Request, access_token: str) -> str:
         request.method, request.content, url, signing.signed_headers_string(request.headers)
     )
     return signing.compute_sign(
-        SECRET,
+        ACCESS_SECRET,
         request.headers["client_id"],
         request.headers["t"],
         to_sign,
@@ -290,9 +292,10 @@ def _models(module: Any) -> list[type]:
 
 
 REST_MODELS = _models(lockcloud.models)
-# PulsarOptions and WebSocketOptions are a source's settings (validated on construction), and a Registration is an
-# entry of the event registry: neither is data that goes over the wire.
+# PulsarOptions and WebSocketOptions (and their base) are a source's settings (validated on construction), and a
+# Registration is an entry of the event registry: neither is data that goes over the wire.
 _SOURCE_SETTINGS = (
+    lockcloud.events.SubscriptionOptions,
     lockcloud.events.PulsarOptions,
     lockcloud.events.WebSocketOptions,
     lockcloud.events.Registration,

@@ -25,11 +25,12 @@ from lockcloud.events._options import pulsar_stream
 from lockcloud.sim.broker import LocalBroker
 from lockcloud.testing import PushBuilder, PushPublisher
 
-ACCESS_ID = "stormprojectid01"
-SECRET = "St0rmSecretXXXXxxxxYYYYyyyyZZZZ9"
+from support import ACCESS_SECRET, project_access_id
+
+ACCESS_ID = project_access_id("storm")
 OTHER_SECRET = "AnotherSecretaaaaBBBBccccDDDDeee"
 T0 = 1_700_000_000_000
-BUILD = PushBuilder(SECRET, product_key="pk-storm", clock=lambda: T0)
+BUILD = PushBuilder(ACCESS_SECRET, product_key="pk-storm", clock=lambda: T0)
 
 # Bounds that only stop a broken test from hanging; no assertion is about time.
 GUARD = 60.0
@@ -86,13 +87,13 @@ def make_stream(broker: LocalBroker, tmp_path: Path, **options: Any) -> EventStr
     options.setdefault("pulsar_log_level", "error")
     options.setdefault("pulsar_log_file", str(tmp_path / "stream-pulsar.log"))
     options.setdefault("resubscribe_delay", 0.05)
-    return pulsar_stream(ACCESS_ID, SECRET, {"url": broker.url, **options})  # type: ignore[typeddict-item]
+    return pulsar_stream(ACCESS_ID, ACCESS_SECRET, {"url": broker.url, **options})  # type: ignore[typeddict-item]
 
 
 def publisher(broker: LocalBroker, tmp_path: Path) -> PushPublisher:
     # The C++ client's reconnection complaints go to a file, not the test output.
     return PushPublisher(
-        broker.url, ACCESS_ID, SECRET, build=BUILD, log_file=str(tmp_path / "producer-pulsar.log")
+        broker.url, ACCESS_ID, ACCESS_SECRET, build=BUILD, log_file=str(tmp_path / "producer-pulsar.log")
     )
 
 

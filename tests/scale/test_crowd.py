@@ -24,12 +24,13 @@ from lockcloud._core.wire import subscription_for, topic_for
 from lockcloud.sim.broker import LocalBroker
 from lockcloud.testing import PushBuilder
 
+from support import ACCESS_SECRET, project_access_id
+
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
-ACCESS_ID = "crowdproject00001"
-SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
+ACCESS_ID = project_access_id("crowd")
 TOPIC = topic_for(ACCESS_ID)
-BUILD = PushBuilder(SECRET)
+BUILD = PushBuilder(ACCESS_SECRET)
 LISTENERS = 5
 MESSAGES = 200
 #: A guard against a hung process, not a measurement: every wait below ends as soon as its condition holds.
@@ -52,7 +53,7 @@ class Listener:
                 "--access-id",
                 ACCESS_ID,
                 "--access-secret",
-                SECRET,
+                ACCESS_SECRET,
                 "--pulsar-url",
                 url,
                 "--connect-timeout",

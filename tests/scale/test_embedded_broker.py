@@ -25,13 +25,14 @@ from lockcloud.events import PulsarOptions, PulsarSource
 from lockcloud.sim.broker import TUYA_PARTITIONS, LocalBroker
 from lockcloud.testing import PushBuilder
 
+from support import ACCESS_SECRET, project_access_id
+
 pytestmark = [pytest.mark.broker]
 
-ACCESS_ID = "embeddedproject01"
-SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
+ACCESS_ID = project_access_id("embedded")
 TOPIC = topic_for(ACCESS_ID)
 SUBSCRIPTION = subscription_for(ACCESS_ID)
-BUILD = PushBuilder(SECRET)
+BUILD = PushBuilder(ACCESS_SECRET)
 RECEIVE_MS = 5_000
 
 

@@ -25,12 +25,13 @@ from lockcloud._core.wire import topic_for
 from lockcloud.sim.broker import TUYA_PARTITIONS, LocalBroker
 from lockcloud.testing import PushBuilder
 
+from support import ACCESS_SECRET, project_access_id
+
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
-ACCESS_ID = "scaleproject00000"
-SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
+ACCESS_ID = project_access_id("failover")
 TOPIC = topic_for(ACCESS_ID)
-BUILD = PushBuilder(SECRET)
+BUILD = PushBuilder(ACCESS_SECRET)
 DEVICES = [f"lock-{index:02d}" for index in range(30)]
 MESSAGES = 3_000
 VICTIM_STALLS_AFTER = 1_000
@@ -81,7 +82,7 @@ def listeners(partitioned_broker: LocalBroker, tmp_path: Path, spawn: Callable[.
             "--access-id",
             ACCESS_ID,
             "--secret",
-            SECRET,
+            ACCESS_SECRET,
             "--out",
             str(out),
             # A small prefetch, so that the stalled listener stops taking messages and its socket falls quiet.

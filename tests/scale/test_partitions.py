@@ -17,9 +17,9 @@ from lockcloud.sim._publisher import PulsarPublisher
 from lockcloud.sim._push import PushMessage
 from lockcloud.sim.broker import TUYA_PARTITIONS, BrokerError, LocalBroker, full_topic_name
 
-pytestmark = pytest.mark.broker
+from support import ACCESS_SECRET
 
-SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
+pytestmark = pytest.mark.broker
 
 
 def _topic_partitions(url: str, topic: str) -> list[str]:
@@ -63,7 +63,9 @@ async def test_pushes_of_one_lock_stay_in_order_on_one_partition(tmp_path: Path)
     access_id = "keyedpushproject0"
     topic = topic_for(access_id)
     with LocalBroker(tmp_path / "b", partitioned_topics={topic: TUYA_PARTITIONS}) as broker:
-        publisher = PulsarPublisher(broker.url, access_id, SECRET, log_file=str(tmp_path / "client.log"))
+        publisher = PulsarPublisher(
+            broker.url, access_id, ACCESS_SECRET, log_file=str(tmp_path / "client.log")
+        )
         await publisher.start()
         devices = [f"lock-{index:02d}" for index in range(20)]
         try:
@@ -79,7 +81,7 @@ async def test_pushes_of_one_lock_stay_in_order_on_one_partition(tmp_path: Path)
     partitions: dict[str, set[str]] = collections.defaultdict(set)
     sequence: dict[str, list[int]] = collections.defaultdict(list)
     for partition, payload in received:
-        body = json.loads(decrypt_message(json.loads(payload)["data"], SECRET, "aes_gcm"))
+        body = json.loads(decrypt_message(json.loads(payload)["data"], ACCESS_SECRET, "aes_gcm"))
         partitions[body["devId"]].add(partition)
         sequence[body["devId"]].append(int(body["dataId"].rsplit("-", 1)[1]))
     assert set(partitions) == set(devices)

@@ -34,8 +34,10 @@ from lockcloud.events._relay import dead_key
 from lockcloud.sim.broker import LocalBroker
 from lockcloud.testing import PushBuilder
 
-ACCESS_ID = "relayproject00000"
-SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
+from support import ACCESS_SECRET as SECRET
+from support import ListSource, project_access_id
+
+ACCESS_ID = project_access_id("relay")
 TOPIC = topic_for(ACCESS_ID)
 BUILD = PushBuilder(SECRET)
 
@@ -238,7 +240,7 @@ async def test_a_message_the_source_could_not_read_is_relayed_and_dead_lettered(
         message_id="(9,10,0,-1)",
         topic="persistent://t-partition-0",
     )
-    source = _ListSource([defect, good])
+    source = ListSource([defect, good])
     async with relay_stream(redis_server.url) as stream:
         async with RedisRelayForwarder(
             source, redis_server.url, ACCESS_ID, access_secret=SECRET
@@ -250,44 +252,6 @@ async def test_a_message_the_source_could_not_read_is_relayed_and_dead_lettered(
         letters = stream.dead_letters.letters  # type: ignore[attr-defined]
         assert [(letter.message_id, letter.reason) for letter in letters] == [("(9,9,0,-1)", "cut short")]
         assert letters[0].payload == b"\x00garbled"
-
-
-class _ListSource:
-    """A real Source over a fixed list of messages (as a webhook would hand them over), then closed."""
-
-    def __init__(self, messages: list[SourceMessage]) -> None:
-        self.messages = list(messages)
-        self.acknowledged: list[SourceMessage] = []
-
-    @property
-    def description(self) -> str:
-        return "list"
-
-    async def open(self) -> None:
-        pass
-
-    async def receive(self) -> list[SourceMessage]:
-        from lockcloud.events import SourceClosed
-
-        if not self.messages:
-            raise SourceClosed("done")
-        batch, self.messages = self.messages, []
-        return batch
-
-    def acknowledge(self, message: SourceMessage) -> None:
-        self.acknowledged.append(message)
-
-    def redeliver(self, message: SourceMessage) -> None:
-        raise AssertionError("the forwarder never gives a message up")
-
-    def report(self, message: SourceMessage, outcome: Any) -> None:
-        pass
-
-    async def resubscribe(self) -> None:
-        pass
-
-    async def close(self, grace: float) -> None:
-        pass
 
 
 async def test_a_named_group_resumes_where_it_stopped(redis_server: Any) -> None:
@@ -421,7 +385,7 @@ def test_relay_options_are_checked() -> None:
     with pytest.raises(ValidationError, match="access_secret is required"):
         RedisRelaySource("redis://127.0.0.1:1/0", ACCESS_ID)
     with pytest.raises(ValidationError, match="access_secret is required"):
-        RedisRelayForwarder(_ListSource([]), "redis://127.0.0.1:1/0", ACCESS_ID)
+        RedisRelayForwarder(ListSource([]), "redis://127.0.0.1:1/0", ACCESS_ID)
     stream = events_stream(ACCESS_ID, SECRET, {"relay": "redis://:pw@127.0.0.1:1/0", "relay_group": "web-1"})
     assert isinstance(stream.source, RedisRelaySource)
     assert stream.source.group == "web-1"

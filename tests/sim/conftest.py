@@ -1,8 +1,9 @@
 """Fixtures for the simulator tests.
 
-Tests run with ``--import-mode=importlib``, so helpers reach them through fixtures: ``raw`` sends hand-signed
-requests (signed with :mod:`lockcloud._core.auth`, the project's one signer) into the simulator in-process, so each test
-controls every header.
+Tests run with ``--import-mode=importlib``, so helpers reach them through fixtures: ``sim`` is a new simulator,
+``server`` one served over loopback, ``cloud`` a client of ``sim``; ``raw`` sends hand-signed requests (signed with
+:mod:`lockcloud._core.auth`, the project's one signer) into the simulator in-process, so each test controls every
+header. The console tests below (``console/``) use these too.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
-from lockcloud import RetryPolicy
 from lockcloud._client import LockCloud
 from lockcloud._core.signing import canonical_url, compute_sign, is_token_path, string_to_sign
-from lockcloud.sim import Simulator
+from lockcloud.sim import SimServer, Simulator
 
-FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.001, max_backoff=0.002, deadline=None)
+from support import FAST_RETRY
 
 
 class Raw:
@@ -98,6 +98,13 @@ class Raw:
 def sim(lockcloud_sim: Simulator) -> Simulator:
     """A new simulator with the demo world (lockcloud.testing's, so ``@pytest.mark.lockcloud_sim`` applies)."""
     return lockcloud_sim
+
+
+@pytest.fixture
+def server(lockcloud_server: SimServer) -> SimServer:
+    """The demo simulator served over loopback, pushing to the session's broker (lockcloud.testing's, so
+    ``@pytest.mark.lockcloud_sim`` applies)."""
+    return lockcloud_server
 
 
 @pytest.fixture

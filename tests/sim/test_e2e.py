@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from lockcloud import OutcomeUnknownError, RetryPolicy, SignatureError
+from lockcloud import OutcomeUnknownError, SignatureError
 from lockcloud._client import LockCloud
 from lockcloud._core.signing import canonical_url, compute_sign, string_to_sign
 from lockcloud._core.wire import ACCESS_CODE_ENDPOINTS
@@ -21,13 +21,7 @@ from lockcloud.sim import DEMO_PIN, SimServer, Simulator, running
 from lockcloud.sim._model import APPLICABILITY
 from lockcloud.sim.broker import LocalBroker
 
-FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.001, max_backoff=0.002, deadline=None)
-
-
-@pytest.fixture
-def server(lockcloud_server: SimServer) -> SimServer:
-    """The demo simulator served over loopback, pushing to the session's broker (lockcloud.testing's)."""
-    return lockcloud_server
+from support import FAST_RETRY
 
 
 async def _next_progress(subscription: Any) -> EnrollmentProgress:
@@ -72,7 +66,7 @@ async def test_every_endpoint_over_loopback(server: SimServer) -> None:
         assert len(album.entries) == 3
         assert (await ru.download_media(album.entries[0])).startswith(b"\x89PNG")
     executed = {record.action for record in sim.actions}
-    # Guest access codes go over loopback in tests/access/test_e2e.py.
+    # Guest access codes go over loopback in tests/resources/access_codes/test_e2e.py.
     access_codes = {endpoint.action for endpoint in ACCESS_CODE_ENDPOINTS}
     assert set(APPLICABILITY) - access_codes <= executed
     assert sim.lock(d["front_door"]).door_open is True

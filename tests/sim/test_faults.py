@@ -19,7 +19,7 @@ from lockcloud import (
 from lockcloud._client import LockCloud
 from lockcloud.sim import DEMO_PIN, Faults, Simulator
 
-FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.001, max_backoff=0.002, deadline=None)
+from support import FAST_RETRY
 
 
 async def test_fail_next_answers_an_error_without_executing(cloud: LockCloud, sim: Simulator) -> None:

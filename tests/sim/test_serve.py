@@ -20,6 +20,8 @@ import pytest
 from lockcloud import LockCloudError, ValidationError
 from lockcloud.sim import PortUnavailableError, running
 
+from support import free_port
+
 _HOST_APP = '''
 """A host ASGI app served by uvicorn's own CLI that runs the simulator in its lifespan."""
 
@@ -47,13 +49,6 @@ async def app(scope, receive, send):
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(body))]})
     await send({"type": "http.response.body", "body": body})
 '''
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -117,7 +112,7 @@ async def test_its_own_server_lines_stay_out_of_the_host_logs(caplog: pytest.Log
 
 def test_inside_a_uvicorn_served_app_the_host_keeps_its_startup_and_access_log(tmp_path: Path) -> None:
     (tmp_path / "host_app.py").write_text(textwrap.dedent(_HOST_APP))
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "uvicorn", "host_app:app", "--host", "127.0.0.1", "--port", str(port)]
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
     process = subprocess.Popen(

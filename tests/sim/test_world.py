@@ -53,7 +53,7 @@ _BODIES: dict[str, dict[str, Any]] = {
     "revoke_remote_unlock": {"type": 1},
     "door_operate": {"ticket_id": "t", "open": True},
 }
-# History, members and status serve every lock kind; their endpoints are tested in tests/history.
+# History, members and status serve every lock kind; their endpoints are tested in tests/resources/history.
 _BUSINESS_ACTIONS = sorted(
     {e.action for e in (*ENDPOINTS, *ACCESS_CODE_ENDPOINTS)} - {"token", "refresh_token"}
 )

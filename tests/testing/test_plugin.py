@@ -19,7 +19,6 @@ from lockcloud import (
     DeviceOfflineError,
     OutcomeUnknownError,
     RemoteUnlockDisabledError,
-    RetryPolicy,
     ServerError,
     ValidationError,
 )
@@ -29,7 +28,9 @@ from lockcloud.events import EnrollmentProgress, EventStream, StatusReport, WebS
 from lockcloud.sim import DEMO_PIN, SimServer, Simulator
 from lockcloud.testing import FaultInjector, PushBuilder, PushPublisher, assert_executed
 
-FAST_RETRY = RetryPolicy(max_attempts=2, initial_backoff=0.001, max_backoff=0.002, deadline=None)
+from support import fast_retry
+
+FAST_RETRY = fast_retry(max_attempts=2)
 # Bounds that only stop a broken test from hanging; nothing is asserted about time.
 GUARD = 60.0
 

@@ -21,8 +21,10 @@ from lockcloud._core.tokens import TokenManager
 from lockcloud._core.wire import TOKEN_PATH
 from lockcloud.sim import Simulator
 
-SECRET = "sealed-store-secret-0123456789abcdef"
-ACCESS_ID = "sealedproject0001"
+from support import ACCESS_SECRET as SECRET
+from support import project_access_id
+
+ACCESS_ID = project_access_id("sealed")
 PATH = "/v1.0/devices/{device}/door-lock/remote-unlocks"
 
 

@@ -17,8 +17,10 @@ from lockcloud._core.clock import ServerClock
 from lockcloud._core.tokens import TokenManager
 from lockcloud.sim import Simulator
 
+from support import ACCESS_SECRET as SECRET
+from support import free_port
+
 PATH = "/v1.0/devices/{device}/door-lock/remote-unlocks"
-SECRET = "store-test-secret-0123456789abcdef"
 
 
 @pytest.fixture
@@ -44,19 +46,10 @@ async def raw(session_redis: Any) -> AsyncIterator[aioredis.Redis]:
     await client.aclose()
 
 
-def _unused_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 async def test_an_unreachable_redis_is_a_typed_error_naming_it(
     stores: Callable[..., RedisTokenStore],
 ) -> None:
-    port = _unused_port()
+    port = free_port()
     store = stores(f"redis://127.0.0.1:{port}/0")
     async with asyncio.timeout(20):
         with pytest.raises(TokenStoreError, match=rf"127\.0\.0\.1:{port}"):

@@ -20,10 +20,10 @@ from lockcloud._core.tokens import TokenManager
 StoreFactory = Callable[[], TokenStore]
 
 
-@pytest.fixture(params=["memory", "file", "redis"])
+@pytest.fixture(params=["memory", "file", "redis", "redis-cluster", "redis-sentinel"])
 async def shared(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreFactory]:
     """A factory of stores that all see the same token: one MemoryTokenStore, FileTokenStores on one path, or
-    RedisTokenStores (each with its own client) on one key."""
+    RedisTokenStores (each with its own client) on one key, on one server, a Redis Cluster or behind Sentinel."""
     if request.param == "memory":
         store = MemoryTokenStore()
         yield lambda: store
@@ -32,7 +32,11 @@ async def shared(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     else:
         from lockcloud import RedisTokenStore
 
-        server = request.getfixturevalue("session_redis")
+        server = request.getfixturevalue(
+            {"redis": "session_redis", "redis-cluster": "redis_cluster", "redis-sentinel": "redis_sentinel"}[
+                request.param
+            ]
+        )
         key = f"test:{secrets.token_hex(6)}"
         made: list[RedisTokenStore] = []
 

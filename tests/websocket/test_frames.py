@@ -13,9 +13,11 @@ from lockcloud import EventStreamError, LockCloud, Region, SubscribeError, Valid
 from lockcloud.events import WebSocketOptions, WebSocketSource
 from lockcloud.events._websocket import consumer_url, parse_frame
 
+from support import ACCESS_SECRET as SECRET
+
 TOPIC = "projectid0000001/out/event"
+# This project id is spelled out in the URLs and log lines the tests below expect, so it stays literal here.
 ACCESS_ID = "projectid0000001"
-SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
 
 
 def test_consumer_url_is_pulsars_websocket_path_with_tuyas_query() -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import ipaddress
 import json
 import logging
 import secrets
@@ -22,6 +21,7 @@ from urllib.parse import parse_qs
 
 from lockcloud._core.asgi import Receive, Scope, Send, read_body, until_disconnect
 from lockcloud._core.errors import ValidationError
+from lockcloud._core.network import is_local_host
 from lockcloud.sim._simulator import Simulator
 from lockcloud.sim.console._actions import AtTheLock, parse
 from lockcloud.sim.console._view import snapshot
@@ -57,13 +57,9 @@ _SECURITY_HEADERS = [
 
 
 def is_loopback(host: str) -> bool:
-    """Whether ``host`` (an address or ``localhost``) only accepts connections from this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    """Whether ``host`` (an address or ``localhost``) only accepts connections from this machine: the library's
+    one rule for "this machine"."""
+    return is_local_host(host)
 
 
 class Console:

@@ -23,10 +23,10 @@ from lockcloud.crypto import encrypt_media, encrypt_ticket_key
 from lockcloud.remote_unlock import RemoteUnlock
 from lockcloud.unlock_methods import UnlockMethods
 
+from support import ACCESS_ID, ACCESS_SECRET
+
 API = "https://openapi.test"
 STORAGE = "https://storage.test"
-ACCESS_ID = "lcid-wire-paths"
-ACCESS_SECRET = "wire-paths-secret-0123456789abcd"
 DEVICE = "6cdb36b2e489885fa57lzm"
 USER = "user-1"
 FILE_KEY = "u8kstrtjm7qun83q"

@@ -21,7 +21,6 @@ from lockcloud import (
     LockRadio,
     OfflineCodeKind,
     OutcomeUnknownError,
-    RetryPolicy,
     Schedule,
     UnlockMethod,
     UnsupportedError,
@@ -30,7 +29,8 @@ from lockcloud.models import TemporaryCode, code_state
 from lockcloud.sim import Simulator
 from lockcloud.testing import FaultInjector, assert_executed
 
-FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.001, max_backoff=0.002, deadline=None)
+from support import FAST_RETRY
+
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 ZIGBEE_PIN = "482913"
 WIFI_PIN = "4829137"

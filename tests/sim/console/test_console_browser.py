@@ -107,11 +107,6 @@ async def _reported_until(reports: Any, code: str) -> dict[str, Any]:
     return reported
 
 
-@pytest.fixture
-def server(lockcloud_server: SimServer) -> SimServer:
-    return lockcloud_server
-
-
 @pytest.mark.lockcloud_sim(presses={"fingerprint": 3})
 async def test_place_finger_in_the_page_completes_the_clients_enrollment(
     browser: Browser, server: SimServer

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from lockcloud import AlarmKind, BatteryState, DoorState, LockCloud, UnlockMethod, ValidationError
-from lockcloud.cli._format import describe_event
+from lockcloud.cli._format import describe_event, formatters
 from lockcloud.cli._history import LIVE_FORMATTERS
 from lockcloud.enums import UnlockType
 from lockcloud.events import (
@@ -24,23 +24,24 @@ from lockcloud.events import (
 from lockcloud.sim import SimServer
 from lockcloud.testing import PushBuilder
 
-SECRET = "k" * 32
-BUILD = PushBuilder(SECRET)
+from support import ACCESS_SECRET
+
+BUILD = PushBuilder(ACCESS_SECRET)
 
 
 def _decode(status: dict[str, Any]) -> StatusReport:
     payload, properties = BUILD.encode(BUILD.status("lock-1", status))
-    event = decode_message(payload, SECRET, properties)
+    event = decode_message(payload, ACCESS_SECRET, properties)
     assert isinstance(event, StatusReport)
     return event
 
 
 def test_every_registered_type_has_a_cli_description() -> None:
-    missing = {model.__name__ for model in registered_models()} - {
-        model.__name__ for model in LIVE_FORMATTERS
-    }
+    missing = {model.__name__ for model in registered_models()} - {model.__name__ for model in formatters()}
     assert missing == set()
-    assert registered_models() == {LockUnlocked, LockAlarm, DoorStateChanged, BatteryLevel}
+    lock_reports = {m for m in registered_models() if issubclass(m, StatusReport) and m is not StatusReport}
+    assert lock_reports == {LockUnlocked, LockAlarm, DoorStateChanged, BatteryLevel}
+    assert set(LIVE_FORMATTERS) == lock_reports
 
 
 def test_the_registry_keys_by_protocol_and_code() -> None:
@@ -176,7 +177,7 @@ async def _take(subscription: Any, count: int) -> list[Any]:
 
 def test_the_push_builder_builds_registered_lock_reports() -> None:
     payload, properties = _encoded(BUILD.lock_report("lock-1", LockUnlocked, "unlock_card", 3))
-    event = decode_message(payload, SECRET, properties)
+    event = decode_message(payload, ACCESS_SECRET, properties)
     assert isinstance(event, LockUnlocked)
     assert (event.method, event.key_number) == (UnlockMethod.CARD, 3)
     with pytest.raises(ValidationError, match="not a code of DoorStateChanged"):

@@ -1,4 +1,5 @@
-"""Review fixes of the WebSocket source: its password header stays with the push endpoint (loopback sockets)."""
+"""The WebSocket source keeps its password for the push endpoint, refuses credentials in URLs and bounds the frames
+it reads (loopback sockets)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ from lockcloud.events import (
 )
 from lockcloud.sim import SimServer
 
-ACCESS_ID = "reviewproject0000"
-SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
+from support import ACCESS_SECRET as SECRET
+from support import project_access_id
+
+ACCESS_ID = project_access_id("wslimits")
 
 
 async def _http_server(answer: bytes, requests: list[bytes]) -> asyncio.Server:

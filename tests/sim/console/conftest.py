@@ -1,5 +1,6 @@
-"""Fixtures for the console tests: the demo simulator served over loopback with its console, and an HTTP client
-that talks to the console as its page does (same origin, the per-run token)."""
+"""Fixtures for the console tests: ``page``, an HTTP client that talks to the console of ``server`` (the demo
+simulator served over loopback, from the simulator tests' conftest) as its page does (same origin, the per-run
+token)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import pytest
 import pytest_asyncio
 
 from lockcloud.sim import SimServer
@@ -45,11 +45,6 @@ class Page:
     def lock(self, state: dict[str, Any], device_id: str) -> dict[str, Any]:
         found: dict[str, Any] = next(lock for lock in state["locks"] if lock["device_id"] == device_id)
         return found
-
-
-@pytest.fixture
-def server(lockcloud_server: SimServer) -> SimServer:
-    return lockcloud_server
 
 
 @pytest_asyncio.fixture

@@ -16,15 +16,14 @@ import pytest
 import respx
 
 from lockcloud._client import LockCloud
-from lockcloud._core.retry import RetryPolicy
+
+from support import FAST_RETRY
 
 BASE_URL = "https://openapi.test"
+# The Tuya documentation's project (its access id and secret), not the suite's shared one: the ticket vectors of
+# its password-ticket page, which the tests here decrypt, are sealed with this secret.
 ACCESS_ID = "1KAD46OrT9HafiKdsXeg"
-# The Tuya documentation's secret, so the ticket vectors of its password-ticket page apply to this client.
 ACCESS_SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC"
-
-# Retries without noticeable waiting; the count still matters.
-FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.001, max_backoff=0.002, deadline=None)
 
 
 class Wire:

@@ -10,17 +10,18 @@ from typing import Any
 import httpx
 import pytest
 
-from lockcloud import DeviceOfflineError, RetryPolicy, ServerError
+from lockcloud import DeviceOfflineError, ServerError
 from lockcloud.enums import UnlockType, UserType
 from lockcloud.sim import DEMO_PIN, SimServer, Simulator, running
 from lockcloud.sim.console import Console, is_loopback
 from lockcloud.sim.console._server import TOKEN_HEADER
 
 from .conftest import Page
+from support import fast_retry
 
 pytestmark = pytest.mark.broker
 
-FAST_RETRY = RetryPolicy(max_attempts=2, initial_backoff=0.001, max_backoff=0.002, deadline=None)
+FAST_RETRY = fast_retry(max_attempts=2)
 
 
 def _reported(server: SimServer, device_id: str, since: int) -> dict[str, Any]:

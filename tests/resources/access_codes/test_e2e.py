@@ -14,12 +14,13 @@ import pytest
 from Crypto.Cipher import AES
 from Crypto.Util.Padding import pad, unpad
 
-from lockcloud import AccessCodeState, DeliveryStatus, RetryPolicy, Schedule
+from lockcloud import AccessCodeState, DeliveryStatus, Schedule
 from lockcloud._core.wire import ACCESS_CODE_ENDPOINTS
 from lockcloud.events import StatusReport
 from lockcloud.sim import SimServer
 
-FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.001, max_backoff=0.002, deadline=None)
+from support import FAST_RETRY
+
 POLL = 0.02
 
 
