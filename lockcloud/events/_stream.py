@@ -168,14 +168,19 @@ class _Channel(Generic[T]):
 
 
 class _Delivery:
-    """One incoming message while recipients work on it; acknowledged when the last claim is released."""
+    """One incoming message and its event while recipients work on it; acknowledged when the last claim is released.
 
-    __slots__ = ("duplicates", "message", "outstanding", "settled")
+    What the recipients' buffers hold (one object per event, not a pair: fewer objects for the garbage collector).
+    """
 
-    def __init__(self, message: SourceMessage, outstanding: int) -> None:
+    __slots__ = ("duplicates", "event", "message", "outstanding", "settled")
+
+    def __init__(self, message: SourceMessage, event: Event, outstanding: int) -> None:
         self.message = message
+        self.event = event
         self.outstanding = outstanding
-        self.duplicates: list[SourceMessage] = []
+        # Redeliveries that arrived while it was worked on (made on the first: most messages never have one).
+        self.duplicates: list[SourceMessage] | None = None
         # True once acknowledged or given up: later releases change nothing.
         self.settled = False
 
@@ -183,18 +188,18 @@ class _Delivery:
 class _FanOut:
     """A message some recipients still have to take once their buffers have room."""
 
-    __slots__ = ("cursors", "item", "key", "stream")
+    __slots__ = ("cursors", "delivery", "key", "stream")
 
     def __init__(
-        self, stream: EventStream, key: Hashable, item: tuple[Event, _Delivery], cursors: list[_Cursor[Any]]
+        self, stream: EventStream, key: Hashable, delivery: _Delivery, cursors: list[_Cursor[Any]]
     ) -> None:
         self.stream = stream
         self.key = key
-        self.item = item
+        self.delivery = delivery
         self.cursors = cursors
 
     def finish(self) -> Awaitable[Outcome]:
-        return self.stream._fan_out(self.key, self.item, self.cursors)
+        return self.stream._fan_out(self.key, self.delivery, self.cursors)
 
 
 class _Burial:
@@ -213,6 +218,9 @@ class _Burial:
 
 _Unfinished = _FanOut | _Burial
 
+#: Messages the pump handles from one batch before letting the readers run (see EventStream._take).
+_HAND_OVER_EVERY = 64
+
 #: The dedupe window's mark for a message that needs nothing more (acknowledged, or dead-lettered).
 _ACKNOWLEDGED = object()
 
@@ -224,11 +232,14 @@ class _Cursor(Generic[E]):
 
     def __init__(self, stream: EventStream, capacity: int) -> None:
         self.stream = stream
-        self.channel: _Channel[tuple[E, _Delivery]] = _Channel(capacity)
-        self.current: tuple[E, _Delivery] | None = None
+        self.channel: _Channel[_Delivery] = _Channel(capacity)
+        self.current: _Delivery | None = None
 
     async def next(self) -> E:
-        self.release_current()
+        current = self.current
+        if current is not None:
+            self.current = None
+            self.stream._release(current)
         current = self.channel.take()
         if current is None:
             try:
@@ -237,24 +248,24 @@ class _Cursor(Generic[E]):
                 self.stream._raise_if_failed()
                 raise StopAsyncIteration from None
         self.current = current
-        return current[0]
+        return current.event  # type: ignore[return-value]  # this recipient's filter matched its type
 
     def release_current(self) -> None:
         current, self.current = self.current, None
         if current is not None:
-            self.stream._release(current[1])
+            self.stream._release(current)
 
     def give_up_current(self) -> None:
         current, self.current = self.current, None
         if current is not None:
-            self.stream._give_up(current[1])
+            self.stream._give_up(current)
 
     def ack(self, event: Event) -> None:
-        if self.current is not None and self.current[0] is event:
+        if self.current is not None and self.current.event is event:
             self.release_current()
 
     def release_buffered(self) -> None:
-        for _, delivery in self.channel.close():
+        for delivery in self.channel.close():
             self.stream._release(delivery)
 
 
@@ -317,8 +328,9 @@ class Subscription(Generic[E]):
     def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> E:
-        return await self._cursor.next()
+    def __anext__(self) -> Awaitable[E]:
+        # Not a coroutine itself: the cursor's is the only one made per event.
+        return self._cursor.next()
 
     def ack(self, event: Event) -> None:
         """Done with ``event`` (the last one taken) before asking for the next. Idempotent.
@@ -434,6 +446,8 @@ class EventStream:
         self._refusing_dead_letters = False
         self.stats = StreamStats()
         self._firehose: _Cursor[Event] | None = _Cursor(self, buffer_size) if firehose else None
+        # The recipients of every event while no subscription is open (one list, not one per event).
+        self._firehose_only: list[_Cursor[Any]] = [] if self._firehose is None else [self._firehose]
         self._by_device: dict[str, set[Subscription[Any]]] = {}
         self._unindexed: set[Subscription[Any]] = set()
         self._ack_unmatched = ack_unmatched
@@ -563,12 +577,16 @@ class EventStream:
     def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> Event:
-        if self._firehose is None:
-            raise EventStreamError("this stream was made with firehose=False: iterate its subscriptions")
+    def __anext__(self) -> Awaitable[Event]:
+        # Not a coroutine itself: the cursor's is the only one made per event.
+        firehose = self._firehose
+        if firehose is None:
+            return _raise(
+                EventStreamError("this stream was made with firehose=False: iterate its subscriptions")
+            )
         if self._state in ("new", "opening"):
-            raise EventStreamError("open the stream first: async with cloud.events() as stream")
-        return await self._firehose.next()
+            return _raise(EventStreamError("open the stream first: async with cloud.events() as stream"))
+        return firehose.next()
 
     def ack(self, event: Event) -> None:
         """Done with ``event``, the last one the stream's own loop took, before asking for the next. Idempotent."""
@@ -662,11 +680,21 @@ class EventStream:
     async def _take(self, batch: Sequence[SourceMessage]) -> None:
         report = self.source.report
         accept = self._accept
+        handled = 0
         for message in batch:
             outcome = accept(message)
             if not isinstance(outcome, Outcome):
                 outcome = await outcome.finish()
+                handled = 0
             report(message, outcome)
+            handled += 1
+            if handled == _HAND_OVER_EVERY:
+                # Let the readers take what is buffered before going on with a long batch: events then live
+                # (and are acknowledged) a few dozen messages long instead of a whole batch, so that the
+                # garbage collector's young generation frees them instead of promoting thousands of them to
+                # the old one, whose full collections cost a scan of every object in the process.
+                handled = 0
+                await asyncio.sleep(0)
 
     def _accept(self, message: SourceMessage) -> Outcome | _Unfinished:
         """Dedupe, decode and fan out one message, as far as it goes without waiting.
@@ -687,7 +715,10 @@ class EventStream:
                 self._acknowledge(message)
             else:
                 assert isinstance(seen, _Delivery)
-                seen.duplicates.append(message)
+                if seen.duplicates is None:
+                    seen.duplicates = [message]
+                else:
+                    seen.duplicates.append(message)
             logger.debug("event stream: duplicate of message %s suppressed", message.message_id)
             return Outcome.DUPLICATE
         if message.defect is not None:
@@ -703,26 +734,22 @@ class EventStream:
                 self._remember(key, _ACKNOWLEDGED)
                 self._acknowledge(message)
             return Outcome.UNMATCHED
-        delivery = _Delivery(message, len(recipients))
+        delivery = _Delivery(message, event, len(recipients))
         self._remember(key, delivery)
-        item = (event, delivery)
         for index, cursor in enumerate(recipients):
-            taken = cursor.channel.offer(item)
+            taken = cursor.channel.offer(delivery)
             if taken is None:
-                return _FanOut(self, key, item, recipients[index:])
+                return _FanOut(self, key, delivery, recipients[index:])
             if not taken:
                 self._release(delivery)  # that subscription closed meanwhile
         stats.buffered += 1
         return Outcome.BUFFERED
 
-    async def _fan_out(
-        self, key: Hashable, item: tuple[Event, _Delivery], cursors: list[_Cursor[Any]]
-    ) -> Outcome:
+    async def _fan_out(self, key: Hashable, delivery: _Delivery, cursors: list[_Cursor[Any]]) -> Outcome:
         """The rest of a fan-out that met a full buffer: wait for room in each remaining recipient's buffer."""
-        delivery = item[1]
         try:
             for cursor in cursors:
-                if not await cursor.channel.put(item):
+                if not await cursor.channel.put(delivery):
                     self._release(delivery)  # that subscription closed meanwhile
         except BaseException:
             # Cancelled while waiting for buffer space (the stream is closing). The claims of recipients that did
@@ -735,6 +762,8 @@ class EventStream:
         return Outcome.BUFFERED
 
     def _recipients(self, event: Event) -> list[_Cursor[Any]]:
+        if not self._by_device and not self._unindexed:
+            return self._firehose_only  # never changed by the caller
         recipients: list[_Cursor[Any]] = []
         if self._firehose is not None:
             recipients.append(self._firehose)
@@ -805,9 +834,11 @@ class EventStream:
         key = delivery.message.key
         if self._window.get(key) is delivery:
             self._window[key] = _ACKNOWLEDGED
-        self._acknowledge(delivery.message)
-        for duplicate in delivery.duplicates:
-            self._acknowledge(duplicate)
+        self.stats.acknowledged += 1
+        self.source.acknowledge(delivery.message)
+        if delivery.duplicates is not None:
+            for duplicate in delivery.duplicates:
+                self._acknowledge(duplicate)
 
     def _give_up(self, delivery: _Delivery) -> None:
         delivery.outstanding -= 1
@@ -861,6 +892,11 @@ async def _pump(ref: weakref.ref[EventStream], source: Source) -> None:
             stream._stop(exc)
             return
         del stream
+
+
+async def _raise(error: Exception) -> Any:
+    # Raised when awaited, as from a coroutine: ``anext(stream)`` itself never raises.
+    raise error
 
 
 def _names(value: str | Iterable[str] | None) -> frozenset[str] | None:

@@ -20,7 +20,6 @@ websockets logs every handshake header at DEBUG, the ``password`` header include
 from __future__ import annotations
 
 import asyncio
-import base64
 import binascii
 import collections
 import contextlib
@@ -29,6 +28,7 @@ import functools
 import hashlib
 import json
 import logging
+import re
 import ssl
 import urllib.parse
 from collections.abc import Sequence
@@ -73,6 +73,10 @@ _PULSAR_RECEIVER_QUEUE = 1000
 # Acknowledgements waiting for a connection; past this the oldest are dropped (a lost acknowledgement is only a
 # redelivery, which the stream suppresses).
 _MAX_PENDING_COMMANDS = 100_000
+# Most acknowledgements written to the socket at once.
+_COMMANDS_PER_WRITE = 256
+# A message id that can go into an acknowledgement as it is (Pulsar's are base64).
+_PLAIN_ID = re.compile(r"[A-Za-z0-9+/=_-]+")
 # The close code websockets sends when a frame is over its max_size.
 _MESSAGE_TOO_BIG = 1009
 
@@ -167,28 +171,30 @@ def parse_frame(frame: str | bytes, topic: str) -> SourceMessage:
     bytes; a frame with an id but no base64 payload keeps its id (it is acknowledged once dead-lettered). Either
     way the payload of an unreadable frame is the frame's own bytes, so the dead letter keeps all of it.
     """
-    raw = frame.encode("utf-8") if isinstance(frame, str) else bytes(frame)
     try:
-        document = json.loads(raw)
+        # A text frame goes to the parser as it is (bytes would first be sniffed for UTF-16/32, then decoded).
+        document = json.loads(frame if isinstance(frame, str | bytes) else bytes(frame))
     except (ValueError, RecursionError):  # RecursionError: nested past the interpreter's limit
-        return _unacknowledgeable(raw, "WebSocket frame is not JSON")
+        return _unacknowledgeable(_bytes(frame), "WebSocket frame is not JSON")
     if not isinstance(document, dict):
-        return _unacknowledgeable(raw, "WebSocket frame is not a JSON object")
+        return _unacknowledgeable(_bytes(frame), "WebSocket frame is not a JSON object")
     message_id = document.get("messageId")
     if not isinstance(message_id, str) or not message_id:
-        return _unacknowledgeable(raw, "WebSocket frame has no messageId")
+        return _unacknowledgeable(_bytes(frame), "WebSocket frame has no messageId")
     properties = _properties(document.get("properties"))
     published_at = _epoch(document.get("publishTime"))
     defect: str | None = None
     payload = document.get("payload")
-    body = raw
     if not isinstance(payload, str):
         defect = "WebSocket frame has no payload"
     else:
         try:
-            body = base64.b64decode(payload, validate=True)
+            # What b64decode(validate=True) accepts, without its regular expression.
+            body = binascii.a2b_base64(payload, strict_mode=True)
         except (binascii.Error, ValueError):
             defect = "WebSocket frame payload is not base64"
+    if defect is not None:
+        body = _bytes(frame)
     return SourceMessage(
         body,
         properties,
@@ -199,6 +205,10 @@ def parse_frame(frame: str | bytes, topic: str) -> SourceMessage:
         published_at=published_at,
         defect=defect,
     )
+
+
+def _bytes(frame: str | bytes) -> bytes:
+    return frame.encode("utf-8", "surrogatepass") if isinstance(frame, str) else bytes(frame)
 
 
 def _unacknowledgeable(raw: bytes, reason: str) -> SourceMessage:
@@ -223,6 +233,29 @@ def _epoch(value: object) -> float | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     return moment.timestamp()
+
+
+def _ack_command(message_id: str) -> str:
+    """``{"messageId": ...}``; a base64 id (what Pulsar sends) needs no escaping, anything else goes through json."""
+    if _PLAIN_ID.fullmatch(message_id):
+        return '{"messageId":"' + message_id + '"}'
+    return json.dumps({"messageId": message_id})
+
+
+async def _send_texts(connection: ClientConnection, texts: list[str]) -> None:
+    """Send each of ``texts`` as a text frame, all in one write to the socket (one system call, not one each).
+
+    websockets writes every frame on its own; here the frames are made by its protocol object and written
+    together, inside its send context (which checks the connection is open and applies flow control).
+    """
+    async with connection.send_context():
+        protocol = connection.protocol
+        for text in texts:
+            protocol.send_text(text.encode())
+        data = protocol.data_to_send()
+        if data:
+            # send_context's own write, on leaving, finds only what arrives meanwhile (nothing, or an EOF).
+            connection.transport.write(b"".join(data))
 
 
 @attrs.frozen(kw_only=True)
@@ -496,12 +529,12 @@ class WebSocketSource:
         while True:
             while commands:
                 # Taken before the send: a full deque drops its oldest entry on append, which must never be
-                # the one in flight (removing "the first" afterwards would drop a command never sent).
-                command = commands.popleft()
+                # one in flight (removing "the first" afterwards would drop a command never sent).
+                batch = [commands.popleft() for _ in range(min(len(commands), _COMMANDS_PER_WRITE))]
                 try:
-                    await connection.send(command)
+                    await _send_texts(connection, batch)
                 except ConnectionClosed:
-                    commands.appendleft(command)
+                    commands.extendleft(reversed(batch))
                     self._writer_idle.set()
                     return  # kept for the next connection; the reader reports the failure
             self._writer_idle.set()
@@ -512,8 +545,8 @@ class WebSocketSource:
             finally:
                 self._flush = None
 
-    def _command(self, document: dict[str, str]) -> None:
-        self._commands.append(json.dumps(document))
+    def _command(self, text: str) -> None:
+        self._commands.append(text)
         self._writer_idle.clear()
         flush = self._flush
         if flush is not None and not flush.done():
@@ -542,12 +575,12 @@ class WebSocketSource:
     def acknowledge(self, message: SourceMessage) -> None:
         """Send ``{"messageId": ...}`` (fire and forget). A frame without an id has nothing to acknowledge."""
         if message.handle is not None:
-            self._command({"messageId": str(message.handle)})
+            self._command(_ack_command(str(message.handle)))
 
     def redeliver(self, message: SourceMessage) -> None:
         """Ask the server to send the message again now; if that is lost, ``ack_timeout`` or a reconnection does."""
         if message.handle is not None:
-            self._command({"type": "negativeAcknowledge", "messageId": str(message.handle)})
+            self._command(json.dumps({"type": "negativeAcknowledge", "messageId": str(message.handle)}))
 
     def report(self, message: SourceMessage, outcome: Outcome) -> None:
         """Nothing to do: the server learns what matters from acknowledgements."""

@@ -27,12 +27,12 @@ import datetime as dt
 import hmac
 import json
 import logging
-import threading
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from lockcloud._core.asgi import Receive, Scope, Send, send_json
 from lockcloud.crypto import pulsar_password
+from lockcloud.events._pulsar import ReceiveFailed, batch_receiver
 
 __all__ = ["WebSocketConsumers"]
 
@@ -40,10 +40,8 @@ logger = logging.getLogger("lockcloud.sim")
 
 PATH_PREFIX = "/ws/v2/consumer/persistent/"
 _SUBSCRIPTION_TYPES = ("Exclusive", "Failover", "Shared", "Key_Shared")
-_RECEIVE_POLL_MS = 100
-_HANDOFF_POLL = 0.2
 _REDELIVERY_TICK = 0.05
-#: Most messages handed from the receiving thread to the event loop at once.
+#: Most messages taken from pulsar-client's receiver queue at once (one batch, sent before the next is taken).
 _HANDOFF_BATCH = 100
 #: Most unacknowledged messages remembered per connection when nothing is resent on a timer (ackTimeoutMillis=0).
 _UNTIMED_OUTSTANDING = 10_000
@@ -325,24 +323,19 @@ class _Bridge:
         self._receive = receive
         self._send = send
         self._loop = asyncio.get_running_loop()
-        # The receiving thread hands messages over through this queue in batches; the semaphore bounds the batches
-        # in it (the backpressure), taken by the thread before a hand-off and given back by _forward. (A bounded
-        # queue filled with run_coroutine_threadsafe would need a timed wait that it cannot cancel safely: a put
-        # completing as it is cancelled would be sent twice.)
-        self._incoming: asyncio.Queue[list[Any]] = asyncio.Queue()
-        self._room = threading.BoundedSemaphore(max(1, request.queue_size // _HANDOFF_BATCH))
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._receive_from_broker, name="lockcloud-sim-ws", daemon=True
-        )
+        # Messages are taken from pulsar-client's queue on the event loop's own thread, a batch at a time (see
+        # lockcloud.events._pulsar): no thread of ours runs Python per message, so sending a frame (a system call
+        # that lets go of the GIL) never hands the GIL to a receiving thread and waits to get it back. A batch is
+        # taken only once the previous one is sent: the backpressure is pulsar-client's receiver queue.
+        self._receiver = batch_receiver(consumer._consumer, _HANDOFF_BATCH)
         self._outstanding: dict[str, _Outstanding] = {}
         self._send_lock = asyncio.Lock()
         self._closed = False
-        self._thread_done = asyncio.Event()
+        # Set once the broker consumer is closed (its unacknowledged messages then go to the next consumer).
+        self._consumer_done = asyncio.Event()
         self._closing = closing
 
     async def run(self) -> None:
-        self._thread.start()
         tasks = [
             asyncio.create_task(self._forward(), name="lockcloud-sim-ws-forward"),
             asyncio.create_task(self._read_client(), name="lockcloud-sim-ws-read"),
@@ -363,57 +356,20 @@ class _Bridge:
 
     # -- broker to client ---------------------------------------------------------------------------------------
 
-    def _receive_from_broker(self) -> None:
-        # A thread of its own: a blocking receive with a short timeout never loses a message (unlike a cancelled
-        # asynchronous one) and never ties up the event loop's executor.
-        import pulsar
-
-        try:
-            while not self._stop.is_set():
-                try:
-                    message = self._consumer.receive(timeout_millis=_RECEIVE_POLL_MS)
-                except pulsar.Timeout:
-                    continue
-                except Exception as exc:
-                    if not self._stop.is_set():
-                        logger.warning(
-                            "WebSocket consumer bridge: broker receive failed: %s", type(exc).__name__
-                        )
-                        # Nothing more would reach this client: close its connection, so that it reconnects
-                        # (as Pulsar's WebSocket service does when its broker consumer fails).
-                        with contextlib.suppress(RuntimeError):
-                            asyncio.run_coroutine_threadsafe(self.drop(), self._loop)
-                    return
-                # Whatever else is already queued goes over with it: one hand-off to the event loop per batch,
-                # not per message (a wake-up of the loop and a GIL hand-over each).
-                batch = [message]
-                # pulsar.Timeout: nothing more is queued; any other failure shows again on the next blocking receive.
-                with contextlib.suppress(Exception):
-                    while len(batch) < _HANDOFF_BATCH:
-                        batch.append(self._consumer.receive(timeout_millis=0))
-                while not self._room.acquire(timeout=_HANDOFF_POLL):
-                    if self._stop.is_set():
-                        return
-                try:
-                    self._loop.call_soon_threadsafe(self._incoming.put_nowait, batch)
-                except RuntimeError:
-                    return  # the event loop is gone
-        finally:
-            with contextlib.suppress(Exception):
-                self._consumer.close()
-            with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(self._consumer_closed)
-
-    def _consumer_closed(self) -> None:
-        self._thread_done.set()
-        self._closing.discard(self._thread_done)
-
     async def _forward(self) -> None:
         ack_timeout = self._request.ack_timeout
         outstanding = self._outstanding
+        receiver = self._receiver
         while True:
-            batch = await self._incoming.get()
-            self._room.release()
+            try:
+                batch = await receiver.next_batch()
+            except ReceiveFailed as failed:
+                if not self._closed:
+                    logger.warning("WebSocket consumer bridge: broker receive failed: %s", failed.args[0])
+                    # Nothing more would reach this client: close its connection, so that it reconnects (as
+                    # Pulsar's WebSocket service does when its broker consumer fails).
+                    await self.drop()
+                return
             for message in batch:
                 message_id = message.message_id()
                 encoded = base64.b64encode(message_id.serialize()).decode()
@@ -429,7 +385,7 @@ class _Bridge:
                     # Nothing is resent on a timer, so the oldest entry is only a shortcut for its ack or negative
                     # ack (both still work without it, from the id): forget it rather than grow without bound.
                     del outstanding[next(iter(outstanding))]
-                await self.send_text(json.dumps(frame))
+                await self.send_text(_frame_text(frame))
 
     async def _redeliver_overdue(self) -> None:
         while True:
@@ -445,7 +401,7 @@ class _Bridge:
         frame = dict(
             outstanding.frame, redeliveryCount=outstanding.frame["redeliveryCount"] + outstanding.redeliveries
         )
-        await self.send_text(json.dumps(frame))
+        await self.send_text(_frame_text(frame))
 
     async def send_text(self, text: str) -> None:
         async with self._send_lock:
@@ -460,8 +416,7 @@ class _Bridge:
             message = await self._receive()
             if message["type"] == "websocket.disconnect":
                 self._closed = True
-                self._closing.add(self._thread_done)
-                self._stop.set()
+                self._closing.add(self._consumer_done)
                 raise _ClientGone
             text = message.get("text")
             if text is None and message.get("bytes") is not None:
@@ -471,9 +426,13 @@ class _Bridge:
     async def _command(self, text: str) -> None:
         self._owner.commands += 1
         try:
-            document = json.loads(text)
-            encoded = document["messageId"]
-            kind = document.get("type", "ack")
+            encoded = _plain_ack(text)
+            if encoded is not None:
+                kind = "ack"
+            else:
+                document = json.loads(text)
+                encoded = document["messageId"]
+                kind = document.get("type", "ack")
             outstanding = self._outstanding.get(encoded)
             message_id = outstanding.message_id if outstanding else _message_id(encoded)
         except Exception:  # not JSON, no id, or an id the broker cannot parse
@@ -505,15 +464,19 @@ class _Bridge:
 
     async def close(self) -> None:
         self._closed = True
-        self._closing.add(self._thread_done)
-        self._stop.set()
-        if self._thread.is_alive() or not self._thread_done.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._thread_done.wait(), 5)
-        # Messages handed over but never sent stay unacknowledged: the broker delivers them again.
-        while not self._incoming.empty():
-            self._incoming.get_nowait()
+        if self._consumer_done.is_set():
+            return
+        self._closing.add(self._consumer_done)
+        # Messages taken but never sent stay unacknowledged: the broker delivers them again.
         self._outstanding.clear()
+        try:
+            async with asyncio.timeout(5):
+                await asyncio.to_thread(_close_quietly, self._consumer)
+        except TimeoutError:
+            logger.debug("WebSocket consumer bridge: the broker consumer did not close within 5 s")
+        finally:
+            self._consumer_done.set()
+            self._closing.discard(self._consumer_done)
 
 
 def _ack_done(result: Any) -> None:
@@ -532,8 +495,61 @@ def _message_id(encoded: str) -> Any:
 
 
 def _iso(epoch_ms: int) -> str:
-    moment = dt.datetime.fromtimestamp(epoch_ms / 1000, dt.UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Pulsar's ``publishTime``: ISO 8601 in UTC to the millisecond, ``Z`` for UTC."""
+    seconds, millis = divmod(epoch_ms, 1000)
+    prefix = _ISO_SECONDS.get(seconds)
+    if prefix is None:
+        # Messages published together share their second: its text is made once.
+        if len(_ISO_SECONDS) >= 4096:
+            _ISO_SECONDS.clear()
+        moment = dt.datetime.fromtimestamp(seconds, dt.UTC)
+        prefix = _ISO_SECONDS[seconds] = moment.isoformat(timespec="seconds").removesuffix("+00:00")
+    return f"{prefix}.{millis:03d}Z"
+
+
+_ISO_SECONDS: dict[int, str] = {}
+_ACK_PREFIX = '{"messageId":"'
+
+
+def _plain_ack(text: str) -> str | None:
+    """The id of ``{"messageId":"<id>"}`` written plainly (what clients send), else None (parse it as JSON)."""
+    if text.startswith(_ACK_PREFIX) and text.endswith('"}'):
+        encoded = text[len(_ACK_PREFIX) : -2]
+        if encoded and '"' not in encoded and "\\" not in encoded:
+            return encoded
+    return None
+
+
+def _frame_text(frame: dict[str, Any]) -> str:
+    """``json.dumps(frame)`` for the frames the bridge makes, whose ids, payloads and times need no escaping."""
+    text: str = (
+        '{"messageId":"'
+        + frame["messageId"]
+        + '","payload":"'
+        + frame["payload"]
+        + '","properties":'
+        + _properties_text(frame["properties"])
+        + ',"publishTime":"'
+        + frame["publishTime"]
+        + '","redeliveryCount":'
+        + str(frame["redeliveryCount"])
+        + "}"
+    )
+    return text
+
+
+_PROPERTIES_TEXT: dict[tuple[tuple[str, str], ...], str] = {}
+
+
+def _properties_text(properties: dict[str, str]) -> str:
+    # Most messages carry the same few properties (em): their JSON is made once.
+    key = tuple(properties.items())
+    text = _PROPERTIES_TEXT.get(key)
+    if text is None:
+        if len(_PROPERTIES_TEXT) >= 1024:
+            _PROPERTIES_TEXT.clear()
+        text = _PROPERTIES_TEXT[key] = json.dumps(properties)
+    return text
 
 
 async def _deny(scope: Scope, send: Send, status: int, text: str) -> None:

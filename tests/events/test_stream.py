@@ -479,3 +479,39 @@ async def test_a_failed_source_is_resubscribed_and_iteration_goes_on(push: Any) 
     assert stream.stats.resubscriptions == 1
     assert len(source.acknowledged) == 2
     assert source.outcomes == [Outcome.BUFFERED, Outcome.BUFFERED]
+
+
+class _OneBatchSource(_FlakySource):
+    """Serves all its messages as one batch, then nothing; records how far the stream had got at each ack."""
+
+    def __init__(self, payloads: list[bytes]) -> None:
+        super().__init__(payloads)
+        self.failed = True  # no failure first
+        self.stream: EventStream | None = None
+        self.received_at_ack: list[int] = []
+
+    async def receive(self) -> list[SourceMessage]:
+        if not self.payloads:
+            await asyncio.Event().wait()
+        batch, self.payloads = self.payloads, []
+        return [
+            SourceMessage(payload, {"em": "aes_gcm"}, ("t", index), message_id=str(index))
+            for index, payload in enumerate(batch)
+        ]
+
+    def acknowledge(self, message: SourceMessage) -> None:
+        super().acknowledge(message)
+        assert self.stream is not None
+        self.received_at_ack.append(self.stream.stats.received)
+
+
+async def test_readers_take_events_while_a_long_batch_is_still_being_handled(push: Any) -> None:
+    # A batch of 400 fits the reader's buffer whole; the pump still lets the reader run every few dozen messages,
+    # so events are delivered (and acknowledged) long before the batch's last message is handled.
+    source = _OneBatchSource([push.enrollment(index % 5) for index in range(400)])
+    async with EventStream(source, push.SECRET, buffer_size=500) as stream:
+        source.stream = stream
+        events = await take(stream, 400)
+    assert len(events) == 400
+    assert len(source.acknowledged) == 400
+    assert source.received_at_ack[0] < 200
