@@ -166,7 +166,9 @@ def _service_root(base_url: object) -> urllib.parse.SplitResult:
 def parse_frame(frame: str | bytes, topic: str) -> SourceMessage:
     """One consumer frame as a :class:`~lockcloud.events.SourceMessage`; ``defect`` says why it is unreadable.
 
-    The dedupe key is ``(topic, messageId)`` and the acknowledgement handle the message id itself. A frame that
+    The dedupe key is the one pulsar-client gives the same message (its partition topic and the text of its id, as
+    decoded from ``messageId``), so a message is one message whichever transport read it; the acknowledgement
+    handle is the ``messageId`` as sent. A ``messageId`` that is not a Pulsar message id keys as it is. A frame that
     cannot be acknowledged (not a JSON object, no ``messageId``) has handle ``None`` and a key made from its
     bytes; a frame with an id but no base64 payload keeps its id (it is acknowledged once dead-lettered). Either
     way the payload of an unreadable frame is the frame's own bytes, so the dead letter keeps all of it.
@@ -195,16 +197,90 @@ def parse_frame(frame: str | bytes, topic: str) -> SourceMessage:
             defect = "WebSocket frame payload is not base64"
     if defect is not None:
         body = _bytes(frame)
+    # The key is the one pulsar-client gives the same message (its partition topic and its id's text), so that a
+    # message read over both transports (listeners of either kind forwarding to one relay) is one message.
+    # The acknowledgement handle stays the id as the server sent it.
+    native = native_message_id(message_id)
+    partition: int | None = None
+    key_topic, key_id = topic, message_id
+    if native is not None:
+        ledger, entry, partition, batch = native
+        key_id = f"({ledger},{entry},{partition},{batch})"
+        key_topic = _qualified(topic, partition)
+        if partition < 0:
+            partition = None
     return SourceMessage(
         body,
         properties,
-        (topic, message_id),
-        message_id=message_id,
+        (key_topic, key_id),
+        message_id=key_id,
         handle=message_id,
-        topic=topic,
+        topic=key_topic,
+        partition=partition,
         published_at=published_at,
         defect=defect,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _qualified(topic: str, partition: int) -> str:
+    """The topic as pulsar-client names a message's: fully qualified, and the partition's own when partitioned."""
+    name = topic if "://" in topic else f"persistent://{topic}"
+    return f"{name}-partition-{partition}" if partition >= 0 and "-partition-" not in name else name
+
+
+def native_message_id(encoded: str) -> tuple[int, int, int, int] | None:
+    """``(ledger, entry, partition, batch index)`` of a WebSocket ``messageId`` (the base64 of Pulsar's serialized
+    ``MessageIdData``), or None when it is not one; partition and batch index are -1 when absent."""
+    try:
+        data = binascii.a2b_base64(encoded, strict_mode=True)
+    except (binascii.Error, ValueError):
+        return None
+    ledger = entry = None
+    partition = batch = -1
+    position, size = 0, len(data)
+    try:
+        while position < size:
+            tag = data[position]  # every field of MessageIdData has a one-byte tag
+            position += 1
+            value = data[position]
+            position += 1
+            if value >= 0x80:  # a varint of more than one byte (or a length, for wire type 2)
+                value, position = _varint(data, position - 1)
+            wire_type = tag & 7
+            if wire_type == 2:
+                position += value
+            elif wire_type != 0 or tag >= 0x80:
+                return None
+            elif tag == 0x08:
+                ledger = value
+            elif tag == 0x10:
+                entry = value
+            elif tag == 0x18 or tag == 0x20:
+                # int32 fields carry negative numbers as 64-bit two's complement.
+                number = value - (1 << 64) if value >= 1 << 63 else value
+                if tag == 0x18:
+                    partition = number
+                else:
+                    batch = number
+    except IndexError:
+        return None
+    if position != size or ledger is None or entry is None:
+        return None
+    return ledger, entry, partition, batch
+
+
+def _varint(data: bytes, position: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[position]
+        position += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, position
+        shift += 7
+        if shift > 63:
+            raise IndexError("varint longer than 64 bits")
 
 
 def _bytes(frame: str | bytes) -> bytes:

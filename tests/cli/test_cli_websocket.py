@@ -47,10 +47,15 @@ def test_listen_over_websocket_prints_the_enrollment_pushes(
         "--json",
     ]
     assert main(command) == 0
-    ready, *events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    ready, *documents = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert ready["type"] == "ready"
     assert ready["transport"] == "websocket"
+    events = [document for document in documents if document["type"] != "partition"]
     assert [event["type"] for event in events] == ["EnrollmentProgress"] * 3
+    # Over WebSocket too, the listener says which partition each message came from (the lock's one partition).
+    announced = [document for document in documents if document["type"] == "partition"]
+    assert len(announced) == 1
+    assert {event["partition"] for event in events} == {announced[0]["partition"]}
     assert [event["body"]["bizData"]["period"] for event in events] == [1, 1, 0]
     assert {event["device_id"] for event in events} == {"sim-back-door"}
 

@@ -16,7 +16,16 @@ import pytest
 
 from lockcloud.enrollment import EnrollmentStatus
 from lockcloud.enums import UnlockType, UserType
-from lockcloud.events import EnrollmentProgress, EventStream, MemoryDeadLetters, PulsarSource, WebSocketSource
+from lockcloud.events import (
+    EnrollmentProgress,
+    EventStream,
+    MemoryDeadLetters,
+    PulsarOptions,
+    PulsarSource,
+    SourceMessage,
+    WebSocketOptions,
+    WebSocketSource,
+)
 from lockcloud.events._options import events_stream
 from lockcloud.sim import SimServer, Simulator, running
 from lockcloud.sim.broker import LocalBroker
@@ -218,3 +227,53 @@ async def test_an_enrollment_opens_its_own_stream_on_the_clients_push_transport(
                 periods = [progress.period async for progress in enrollment]
     assert enrollment.result.status is EnrollmentStatus.COMPLETED
     assert periods[-1] == 0
+
+
+async def test_a_message_has_the_same_dedupe_key_over_either_transport(
+    served: SimServer, publisher: PushPublisher
+) -> None:
+    # Listeners of both kinds forwarding to one relay: a message both read must be one message to the readers.
+    for period in range(3):
+        await publisher.publish(publisher.build.enrollment(f"lock-{period}", period))
+    assert served.pulsar_url is not None
+    assert served.websocket_url is not None
+    credentials = {"access_id": served.access_id, "access_secret": served.access_secret}
+    sources: dict[str, PulsarSource | WebSocketSource] = {
+        "pulsar": PulsarSource(
+            PulsarOptions(
+                url=served.pulsar_url,
+                subscription="keys-native",
+                initial_position="earliest",
+                log_level="error",
+                **credentials,
+            )
+        ),
+        "websocket": WebSocketSource(
+            WebSocketOptions(
+                url=served.websocket_url,
+                subscription="keys-websocket",
+                initial_position="earliest",
+                **credentials,
+            )
+        ),
+    }
+    read: dict[str, dict[bytes, SourceMessage]] = {}
+    for transport, source in sources.items():
+        messages: dict[bytes, SourceMessage] = {}
+        await source.open()
+        try:
+            async with asyncio.timeout(WAIT):
+                while len(messages) < 3:
+                    for message in await source.receive():
+                        messages[message.payload] = message
+                        source.acknowledge(message)
+        finally:
+            await source.close(5)
+        read[transport] = messages
+    assert read["pulsar"].keys() == read["websocket"].keys()
+    for payload, native in read["pulsar"].items():
+        over_websocket = read["websocket"][payload]
+        assert over_websocket.key == native.key
+        assert over_websocket.message_id == native.message_id
+        assert over_websocket.topic == native.topic
+        assert over_websocket.partition == native.partition

@@ -54,6 +54,6 @@ async def test_unacknowledged_messages_are_forgotten_past_the_bound_and_acks_sti
         await publish(99)
         (latest,) = await _receive(source, 1)
         assert latest.payload not in {message.payload for message in messages}
-        assert list(outstanding) == [latest.message_id]
+        assert list(outstanding) == [latest.handle]
     finally:
         await source.close(5)

@@ -11,7 +11,7 @@ import pytest
 
 from lockcloud import EventStreamError, LockCloud, Region, SubscribeError, ValidationError
 from lockcloud.events import WebSocketOptions, WebSocketSource
-from lockcloud.events._websocket import consumer_url, parse_frame
+from lockcloud.events._websocket import consumer_url, native_message_id, parse_frame
 
 from support import ACCESS_SECRET as SECRET
 
@@ -85,10 +85,39 @@ def test_a_good_frame_becomes_a_source_message() -> None:
     assert message.defect is None
     assert message.payload == b'{"data": "x"}'
     assert message.properties == {"em": "aes_gcm", "n": "1"}
-    assert message.message_id == message.handle == "CAEQAw=="
-    assert message.key == (TOPIC, "CAEQAw==")
-    assert message.topic == TOPIC
+    # Acknowledged with the id as sent; keyed as pulsar-client keys the same message (ledger 1, entry 3).
+    assert message.handle == "CAEQAw=="
+    assert message.message_id == "(1,3,-1,-1)"
+    assert message.key == (f"persistent://{TOPIC}", "(1,3,-1,-1)")
+    assert message.topic == f"persistent://{TOPIC}"
+    assert message.partition is None
     assert message.published_at == 1_796_126_400.0
+
+
+def test_a_message_is_keyed_as_pulsar_client_keys_it_partition_included() -> None:
+    pulsar = pytest.importorskip("pulsar")
+    cases = [
+        pulsar.MessageId(partition=3, ledger_id=12345, entry_id=67, batch_index=-1),
+        pulsar.MessageId(partition=-1, ledger_id=9, entry_id=0, batch_index=2),
+        pulsar.MessageId(partition=10, ledger_id=2**40, entry_id=2**33, batch_index=5),
+    ]
+    for native in cases:
+        encoded = base64.b64encode(native.serialize()).decode()
+        message = parse_frame(json.dumps({"messageId": encoded, "payload": "eA=="}), TOPIC)
+        assert message.message_id == str(native)
+        assert message.handle == encoded
+        partition = native.partition()
+        expected_topic = f"persistent://{TOPIC}" + (f"-partition-{partition}" if partition >= 0 else "")
+        assert message.key == (expected_topic, str(native))
+        assert message.partition == (partition if partition >= 0 else None)
+
+
+@pytest.mark.parametrize("encoded", ["bm90LWFuLWlk", "CAE=", "CAEQ", "////", "CAEQAxgDKf8="])
+def test_a_message_id_that_is_not_pulsars_keys_as_sent(encoded: str) -> None:
+    assert native_message_id(encoded) is None
+    message = parse_frame(json.dumps({"messageId": encoded, "payload": "eA=="}), TOPIC)
+    assert message.message_id == message.handle == encoded
+    assert message.key == (TOPIC, encoded)
 
 
 def test_an_unreadable_publish_time_is_none_not_a_failure() -> None:
@@ -134,7 +163,7 @@ def test_a_frame_with_an_id_but_no_usable_payload_is_a_defect_that_can_be_acknow
     assert message.defect is not None
     assert reason in message.defect
     assert message.handle == "CAEQAw=="
-    assert message.key == (TOPIC, "CAEQAw==")
+    assert message.key == (f"persistent://{TOPIC}", "(1,3,-1,-1)")
     assert message.payload == frame.encode()
 
 
