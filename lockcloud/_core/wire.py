@@ -37,6 +37,7 @@ __all__ = [
     "MessageEncryption",
     "subscription_for",
     "topic_for",
+    "topic_partition",
 ]
 
 # -- REST -------------------------------------------------------------------------------------------------------
@@ -180,6 +181,14 @@ TEST_ENV = "event-test"
 def topic_for(access_id: str, env: str = PRODUCTION_ENV) -> str:
     """``{access_id}/out/{env}``: ``event`` in production, ``event-test`` for Tuya's test channel."""
     return f"{access_id}/out/{env}"
+
+
+def topic_partition(topic: str) -> int | None:
+    """The partition a Pulsar topic name is (``...-partition-3`` is 3); None for a topic that is not a partition."""
+    marker = topic.rfind("-partition-")
+    if marker != -1 and topic[marker + 11 :].isdigit():
+        return int(topic[marker + 11 :])
+    return None
 
 
 def subscription_for(access_id: str) -> str:

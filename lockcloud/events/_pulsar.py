@@ -45,7 +45,7 @@ from lockcloud._core.errors import (
     ValidationError,
 )
 from lockcloud._core.network import is_local_host, pulsar_address, warn_if_plain
-from lockcloud._core.wire import topic_for
+from lockcloud._core.wire import topic_for, topic_partition
 from lockcloud.crypto import pulsar_password
 from lockcloud.events._source import Outcome, SourceClosed, SourceMessage
 from lockcloud.events._subscription import (
@@ -689,7 +689,7 @@ class PulsarSource:
         partitions = self._partitions
         partition = partitions.get(topic, -1)
         if partition == -1:
-            partition = partitions[topic] = _partition_of(topic)
+            partition = partitions[topic] = topic_partition(topic)
         # The handle is pulsar-client's message itself: acknowledging by message costs less than by message id.
         return SourceMessage(
             raw.data(),
@@ -800,13 +800,6 @@ class PulsarSource:
 
         operation(done)
         return future
-
-
-def _partition_of(topic: str) -> int | None:
-    marker = topic.rfind("-partition-")
-    if marker != -1 and topic[marker + 11 :].isdigit():
-        return int(topic[marker + 11 :])
-    return None
 
 
 def _settle_result(future: asyncio.Future[Any], result: Any) -> None:

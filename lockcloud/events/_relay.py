@@ -52,6 +52,7 @@ from lockcloud._core.errors import EventStreamError, RelayError, ValidationError
 from lockcloud._core.redis_keys import beside
 from lockcloud._core.redis_url import OUTAGES, REDIS_FAILURES, RedisClient, redis_address, redis_client
 from lockcloud._core.validation import seconds
+from lockcloud._core.wire import topic_partition
 from lockcloud.events._backoff import doubled, jittered, receive_or_resubscribe
 from lockcloud.events._source import Outcome, Source, SourceClosed, SourceMessage
 
@@ -872,17 +873,10 @@ def _message(entry_id: bytes, fields: dict[bytes, bytes]) -> SourceMessage | Non
         message_id=text_id,
         handle=entry_id,
         topic=text_topic,
-        partition=None if text_topic is None else _partition(text_topic),
+        partition=None if text_topic is None else topic_partition(text_topic),
         published_at=_seconds(fields.get(b"published")),
         defect=None if defect is None else defect.decode(errors="replace"),
     )
-
-
-def _partition(topic: str) -> int | None:
-    marker = topic.rfind("-partition-")
-    if marker != -1 and topic[marker + 11 :].isdigit():
-        return int(topic[marker + 11 :])
-    return None
 
 
 def _seconds(value: bytes | None) -> float | None:
