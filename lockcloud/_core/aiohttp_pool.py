@@ -19,8 +19,13 @@ import httpx
 from yarl import URL
 
 from lockcloud._core.errors import ResponseTooLargeError
+from lockcloud._core.wire import TOKEN_PATH
 
 __all__ = ["AiohttpTransport"]
+
+# How many parsed URLs a transport keeps (see AiohttpTransport.exchange), and the one kind it never keeps.
+_URLS_KEPT = 512
+_REFRESH_PATH = TOKEN_PATH + "/"
 
 # Raised while opening the connection, before a byte of the request went out.
 _CONNECTING = (aiohttp.ClientConnectorError,)
@@ -88,6 +93,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._session: aiohttp.ClientSession | None = None
         # httpx's phases as aiohttp's, converted once for the phases the transport keeps passing.
         self._phases: tuple[httpx.Timeout, aiohttp.ClientTimeout] | None = None
+        # The parsed URL of each URL string :meth:`exchange` was given, kept: a client calls the same few endpoints
+        # over and over, and a URL object kept also keeps what aiohttp reads from it (host, port, path) computed.
+        self._urls: dict[str, URL] = {}
 
     def _client_timeout(self, phases: httpx.Timeout) -> aiohttp.ClientTimeout:
         if self._phases is None or self._phases[0] is not phases:
@@ -171,10 +179,17 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         session = self._session
         if session is None or session.closed:
             session = self._session = self._open_session()
+        target = self._urls.get(url)
+        if target is None:
+            target = URL(url, encoded=True)
+            if _REFRESH_PATH not in url:  # a refresh call's path holds the refresh token: never kept
+                if len(self._urls) >= _URLS_KEPT:
+                    self._urls.clear()  # simpler than LRU, and as good for a working set that fits
+                self._urls[url] = target
         try:
             async with session.request(
                 method,
-                URL(url, encoded=True),
+                target,
                 headers=headers,
                 data=body or None,
                 allow_redirects=False,
