@@ -210,7 +210,13 @@ class Transport:
                             phases=self._wire_phases,
                         )
                         envelope = decode_json(raw)
-                        if token is not None and auth.rejected(token, envelope):
+                        # Only a failed envelope can reject the token: a success goes on without a look.
+                        if (
+                            token is not None
+                            and type(envelope) is dict
+                            and envelope.get("success") is False
+                            and auth.rejected(token, envelope)
+                        ):
                             token = await auth.heal(token, envelope, method, path)
                             headers = self._signed(
                                 method, sign_url, body, auth.access_token(token, method, path)
