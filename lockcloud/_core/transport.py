@@ -30,7 +30,7 @@ import httpx
 
 from lockcloud._core.auth import TuyaAuth
 from lockcloud._core.classify import Answer, AttemptTimedOut, Failure, Step, classify, quoted
-from lockcloud._core.clock import ServerClock, plausible_server_time
+from lockcloud._core.clock import ServerClock
 from lockcloud._core.envelope import (
     DEFAULT_MAX_RESPONSE_BYTES,
     decode_json,
@@ -171,17 +171,92 @@ class Transport:
         sign_url, url = self._target(method, path, params, shown)
         deadline = None if policy.deadline is None else time.monotonic() + policy.deadline
 
+        auth = self._auth
+        # Token calls skip the limiter: a business call holding the last slot waits for its token inside it.
+        limiter = None if self._limiter is None or is_token_path(path) else self._limiter
         attempt = 0
         clock_resent = False
         while True:
             attempt += 1
-            budget = (
-                attempt_timeout if deadline is None else min(attempt_timeout, deadline - time.monotonic())
+            budget = max(
+                attempt_timeout if deadline is None else min(attempt_timeout, deadline - time.monotonic()),
+                0.0,
             )
             started = time.perf_counter()
-            outcome = await self._attempt(method, path, url, sign_url, body, shown, max(budget, 0.0))
-            if isinstance(outcome, Answer) and isinstance(outcome.envelope, dict):
-                self._clock.observe(outcome.envelope.get("t"))
+            # One attempt on the wire, whichever it is, within ``budget`` seconds: signed, healed once if the token
+            # was rejected (the steps of TuyaAuth.conversation, without a generator), read under the size cap and
+            # decoded once. Taken in line rather than in a coroutine of its own: one frame fewer for every call.
+            # What the attempt got to goes to classify(), including whether the request was handed to the network.
+            outcome: Answer | Failure
+            sent = False
+            try:
+                with _Expiry(budget):
+                    if limiter is not None:
+                        await limiter.acquire()
+                    try:
+                        # A valid token at hand costs no await; only a rejected one leads to a second exchange.
+                        token = auth.token_at_hand(path)
+                        if token is None:
+                            token = await auth.token_for(path)
+                        headers = self._signed(method, sign_url, body, auth.access_token(token, method, path))
+                        sent = True
+                        status, raw = await self._wire.exchange(
+                            method,
+                            url,
+                            headers,
+                            body,
+                            limit=self._max_response_bytes,
+                            shown=shown,
+                            phases=self._wire_phases,
+                        )
+                        envelope = decode_json(raw)
+                        # Only a failed envelope can reject the token: a success goes on without a look.
+                        if (
+                            token is not None
+                            and type(envelope) is dict
+                            and envelope.get("success") is False
+                            and auth.rejected(token, envelope)
+                        ):
+                            token = await auth.heal(token, envelope, method, path)
+                            headers = self._signed(
+                                method, sign_url, body, auth.access_token(token, method, path)
+                            )
+                            status, raw = await self._wire.exchange(
+                                method,
+                                url,
+                                headers,
+                                body,
+                                limit=self._max_response_bytes,
+                                shown=shown,
+                                phases=self._wire_phases,
+                            )
+                            envelope = decode_json(raw)
+                    finally:
+                        if limiter is not None:
+                            limiter.release()
+            except (httpx.TransportError, ResponseTooLargeError) as exc:
+                outcome = Failure(exc, sent)
+            except TimeoutError as exc:
+                if isinstance(exc, LockCloudError):
+                    raise  # a nested token call's own timeout
+                outcome = Failure(AttemptTimedOut(f"no complete answer within {budget:.3g} s"), sent)
+            else:
+                if type(envelope) is dict:
+                    server_t: Any = envelope.get("t")
+                    # observe() adopts exactly the values plausible_server_time() accepts, as that float.
+                    observed = self._clock.observe(server_t)
+                    if envelope.get("success") is True:
+                        # The common answer, taken here: what classify() returns for it, without a verdict.
+                        if logger.isEnabledFor(logging.DEBUG):
+                            logger.debug(
+                                "%s %s ok tid=%s in %.1f ms",
+                                method,
+                                shown,
+                                quoted(envelope.get("tid")),
+                                (time.perf_counter() - started) * 1000,
+                            )
+                        return envelope.get("result"), float(server_t) if observed else None
+                outcome = Answer(status, envelope, raw)
             verdict = classify(
                 outcome,
                 idempotent=idempotent,
@@ -192,17 +267,8 @@ class Transport:
                 clock_resent=clock_resent,
             )
             if verdict.step is Step.RETURN:
-                assert isinstance(outcome, Answer)
-                server_t = outcome.envelope.get("t")
-                if logger.isEnabledFor(logging.DEBUG):
-                    logger.debug(
-                        "%s %s ok tid=%s in %.1f ms",
-                        method,
-                        shown,
-                        quoted(outcome.envelope.get("tid")),
-                        (time.perf_counter() - started) * 1000,
-                    )
-                return verdict.result, plausible_server_time(server_t)
+                # Only a successful envelope is returned, and that was taken above.
+                return verdict.result, None
             if isinstance(outcome, Answer) and isinstance(verdict.error, APIError):
                 logger.debug(
                     "%s %s failed code=%s tid=%s", method, shown, verdict.error.code, verdict.error.tid
@@ -258,62 +324,6 @@ class Transport:
                 self._targets.clear()  # simpler than LRU, and as good for a working set that fits
             self._targets[cache_key] = (sign_url, url)
         return sign_url, url
-
-    async def _attempt(
-        self, method: str, path: str, url: str, sign_url: str, body: bytes, shown: str, budget: float
-    ) -> Answer | Failure:
-        """One attempt on the wire, whichever it is, within ``budget`` seconds: signed, healed once if the token was
-        rejected (the steps of :meth:`TuyaAuth.conversation`, taken here without a generator), read under the size
-        cap and decoded once. What the attempt got to is returned for :func:`classify`, including whether the
-        request was handed to the network before it failed."""
-        auth = self._auth
-        # Token calls skip the limiter: a business call holding the last slot waits for its token inside it.
-        limiter = None if self._limiter is None or is_token_path(path) else self._limiter
-        sent = False
-        try:
-            with _Expiry(budget):
-                if limiter is not None:
-                    await limiter.acquire()
-                try:
-                    # A valid token at hand costs no await; only a rejected one leads to a second exchange.
-                    token = auth.token_at_hand(path)
-                    if token is None:
-                        token = await auth.token_for(path)
-                    headers = self._signed(method, sign_url, body, auth.access_token(token, method, path))
-                    sent = True
-                    status, raw = await self._wire.exchange(
-                        method,
-                        url,
-                        headers,
-                        body,
-                        limit=self._max_response_bytes,
-                        shown=shown,
-                        phases=self._wire_phases,
-                    )
-                    envelope = decode_json(raw)
-                    if token is not None and auth.rejected(token, envelope):
-                        token = await auth.heal(token, envelope, method, path)
-                        headers = self._signed(method, sign_url, body, auth.access_token(token, method, path))
-                        status, raw = await self._wire.exchange(
-                            method,
-                            url,
-                            headers,
-                            body,
-                            limit=self._max_response_bytes,
-                            shown=shown,
-                            phases=self._wire_phases,
-                        )
-                        envelope = decode_json(raw)
-                finally:
-                    if limiter is not None:
-                        limiter.release()
-        except (httpx.TransportError, ResponseTooLargeError) as exc:
-            return Failure(exc, sent)
-        except TimeoutError as exc:
-            if isinstance(exc, LockCloudError):
-                raise  # a nested token call's own timeout
-            return Failure(AttemptTimedOut(f"no complete answer within {budget:.3g} s"), sent)
-        return Answer(status, envelope, raw)
 
     def _signed(self, method: str, sign_url: str, body: bytes, access_token: str) -> dict[str, str]:
         headers = _REQUEST_HEADERS.copy()

@@ -124,3 +124,72 @@ def test_import_lockcloud_leaves_aiohttp_until_a_client_builds_its_pool() -> Non
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+async def _heads_sent(monkeypatch: pytest.MonkeyPatch, *, stock: bool) -> list[bytes]:
+    """The request heads the pool puts on the wire for a signed GET and POST and for a plain httpx POST."""
+    import httpx
+
+    from lockcloud._core import aiohttp_pool
+
+    monkeypatch.setattr(aiohttp_pool, "_KEEPS_SKIPPED", not stock)
+    heads: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                heads.append(head.replace(str(port).encode(), b"PORT"))  # two servers, two ports
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length")
+                    ),
+                    0,
+                )
+                if length:
+                    await reader.readexactly(length)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    wire = aiohttp_pool.AiohttpTransport()
+    signed = {
+        "Content-Type": "application/json",
+        "Accept-Encoding": "identity",
+        "client_id": "id",
+        "sign": "S",
+    }
+    phases = httpx.Timeout(5.0)
+    try:
+        for method, body in (("GET", b""), ("POST", b'{"a":1}')):
+            await wire.exchange(
+                method,
+                f"http://127.0.0.1:{port}/v1.0/x",
+                dict(signed),
+                body,
+                limit=64,
+                shown="x",
+                phases=phases,
+            )
+        async with httpx.AsyncClient(transport=wire) as http:
+            await http.post(f"http://127.0.0.1:{port}/v1.0/y", content=b"raw")
+    finally:
+        await wire.aclose()
+        server.close()
+    return heads
+
+
+async def test_the_pool_sends_exactly_the_headers_stock_aiohttp_sends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The pool's request class builds the skipped headers once instead of per request: nothing sent may differ.
+    ours = await _heads_sent(monkeypatch, stock=False)
+    theirs = await _heads_sent(monkeypatch, stock=True)
+    assert len(ours) == 3
+    assert ours == theirs
+    # The signed calls carry only their own headers (httpx adds its User-Agent and Accept to the third).
+    assert not any(b"user-agent" in head.lower() or b"\r\naccept:" in head.lower() for head in ours[:2])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -149,3 +150,41 @@ async def test_a_valid_token_is_at_hand_only_once_loaded_and_until_its_margin() 
     assert tokens.valid() is token
     clock.offset = 3600 - 30  # now inside the refresh margin
     assert tokens.valid() is None
+
+
+async def test_the_aiohttp_wire_keeps_parsed_urls_but_never_a_refresh_url() -> None:
+    from lockcloud._core.aiohttp_pool import AiohttpTransport
+
+    wire = AiohttpTransport()
+    phases = httpx.Timeout(5.0)
+    try:
+        # Port 1 on loopback refuses at once: the URL is parsed (and kept, or not) before the connection fails.
+        for url in ("http://127.0.0.1:1/v1.0/devices/d1", "http://127.0.0.1:1/v1.0/token/rt-secret"):
+            with pytest.raises(httpx.ConnectError):
+                await wire.exchange("GET", url, {}, b"", limit=1024, shown="shown", phases=phases)
+        assert list(wire._urls) == ["http://127.0.0.1:1/v1.0/devices/d1"]
+        kept = wire._urls["http://127.0.0.1:1/v1.0/devices/d1"]
+        assert str(kept) == "http://127.0.0.1:1/v1.0/devices/d1"
+    finally:
+        await wire.aclose()
+
+
+async def test_a_success_reports_the_server_time_as_plausible_server_time_would() -> None:
+    from lockcloud._core.clock import plausible_server_time
+
+    answered: list[object] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/v1.0/token"):
+            token = {"access_token": "at", "refresh_token": "rt", "expire_time": 7200, "uid": "u"}
+            return httpx.Response(200, json={"success": True, "t": 1_700_000_000_000, "result": token})
+        # Written by hand: httpx's json= refuses infinity, which a broken server may still send.
+        return httpx.Response(
+            200, content=json.dumps({"success": True, "t": answered[-1], "result": 1}).encode()
+        )
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handle))
+    async with http, LockCloud("id", "secret", base_url="https://openapi.test", http_client=http) as cloud:
+        for t in (1_700_000_000_000, 1_700_000_000_000.5, 12, None, "1700000000000", True, math.inf):
+            answered.append(t)
+            assert await cloud._transport.request("GET", "/v1.0/any") == (1, plausible_server_time(t))
