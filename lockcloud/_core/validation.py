@@ -267,18 +267,30 @@ def positive_seconds(instance: object, attribute: Any, value: object) -> None:
     seconds(value, attribute.name)
 
 
+#: The longest timeout a push transport takes: pulsar-client keeps its timeouts as 32-bit milliseconds (about 24
+#: days), and no connection needs more than a day to answer.
+LONGEST_TIMEOUT = 86_400.0
+
+
+def positive_timeout(instance: object, attribute: Any, value: object) -> None:
+    """An attrs validator: a finite number of seconds above zero, at most :data:`LONGEST_TIMEOUT`."""
+    seconds(value, attribute.name, maximum=LONGEST_TIMEOUT)
+
+
 def non_negative_seconds(instance: object, attribute: Any, value: object) -> None:
     """An attrs validator: a finite number of seconds, zero or more."""
     seconds(value, attribute.name, allow_zero=True)
 
 
-def seconds(value: object, name: str, *, allow_zero: bool = False) -> float:
-    """A duration: a finite, positive number of seconds (or zero where ``allow_zero``)."""
+def seconds(value: object, name: str, *, allow_zero: bool = False, maximum: float | None = None) -> float:
+    """A duration: a finite, positive number of seconds (or zero where ``allow_zero``), at most ``maximum``."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValidationError(f"{name} must be a number of seconds, got {type(value).__name__}")
     if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         bound = "zero or more" if allow_zero else "more than zero"
         raise ValidationError(f"{name} must be a finite number of seconds, {bound}; got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ValidationError(f"{name} must be at most {maximum:,.0f} seconds; got {value!r}")
     return float(value)
 
 

@@ -15,7 +15,7 @@ import click
 
 from lockcloud._core.errors import DecodeError
 from lockcloud.cli._format import describe_event, event_document
-from lockcloud.cli._options import connection_options, positive_seconds, subscription_option
+from lockcloud.cli._options import connection_options, positive_seconds, subscription_option, timeout_seconds
 from lockcloud.cli._output import Output
 from lockcloud.cli._run import run
 from lockcloud.cli._target import (
@@ -52,7 +52,7 @@ __all__ = ["listen", "partition_of"]
 @click.option(
     "--connect-timeout",
     type=float,
-    callback=positive_seconds,
+    callback=timeout_seconds,
     help="Seconds to reach the broker and each try to subscribe may take (default 10).",
 )
 @subscription_option

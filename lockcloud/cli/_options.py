@@ -34,6 +34,7 @@ __all__ = [
     "output_options",
     "positive_seconds",
     "subscription_option",
+    "timeout_seconds",
     "unlock_type_option",
     "user_type_option",
 ]
@@ -51,6 +52,16 @@ def positive_seconds(ctx: click.Context, param: click.Parameter, value: float | 
             raise click.BadParameter(
                 f"{value!r} is not a finite number of seconds above zero", ctx, param
             ) from None
+    return value
+
+
+def timeout_seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """A timeout handed to the push transport: as :func:`positive_seconds`, and at most a day."""
+    value = positive_seconds(ctx, param, value)
+    if value is not None and value > validation.LONGEST_TIMEOUT:
+        raise click.BadParameter(
+            f"{value!r} is more than a day (at most {validation.LONGEST_TIMEOUT:,.0f} seconds)", ctx, param
+        )
     return value
 
 

@@ -128,7 +128,7 @@ class PulsarOptions(SubscriptionOptions):
     """
 
     receive_window: int = attrs.field(default=500, validator=validation.positive_count)
-    operation_timeout: float = attrs.field(default=30.0, validator=validation.positive_seconds)
+    operation_timeout: float = attrs.field(default=30.0, validator=validation.positive_timeout)
     log_level: LogLevel = attrs.field(default="warn", validator=one_of(_LOG_LEVELS), metadata=PULSAR_CLIENT)
     log_file: str | None = attrs.field(default=None, validator=optional_text, metadata=PULSAR_CLIENT)
 

@@ -144,7 +144,7 @@ class SubscriptionOptions:
     consumer_name: str | None = attrs.field(default=None, validator=optional_text)
     receiver_queue_size: int = attrs.field(default=1000, validator=validation.positive_count)
     verify: bool | str = attrs.field(default=True, validator=_verify)
-    connect_timeout: float = attrs.field(default=10.0, validator=validation.positive_seconds)
+    connect_timeout: float = attrs.field(default=10.0, validator=validation.positive_timeout)
 
     def _check_url(self, value: object) -> None:
         """Refuse a ``url`` the transport cannot use (each subclass knows its schemes)."""

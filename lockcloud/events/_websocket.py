@@ -349,8 +349,8 @@ class WebSocketOptions(SubscriptionOptions):
     """
 
     ack_timeout: float = attrs.field(default=3.0, validator=validation.non_negative_seconds)
-    ping_interval: float = attrs.field(default=20.0, validator=validation.positive_seconds)
-    ping_timeout: float = attrs.field(default=20.0, validator=validation.positive_seconds)
+    ping_interval: float = attrs.field(default=20.0, validator=validation.positive_timeout)
+    ping_timeout: float = attrs.field(default=20.0, validator=validation.positive_timeout)
     max_frame_size: int = attrs.field(default=8 << 20, validator=validation.positive_count)
 
     def __attrs_post_init__(self) -> None:

@@ -96,6 +96,17 @@ def test_non_finite_durations_are_refused_naming_the_flag(
     assert "finite number of seconds" in line
 
 
+@pytest.mark.parametrize("value", ["1e300", "86401"])
+def test_a_connect_timeout_longer_than_a_day_is_refused_naming_the_flag(
+    capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    status, err = run_main(capsys, "listen", "--connect-timeout", value)
+    line = one_line(err)
+    assert status == 2
+    assert "'--connect-timeout'" in line
+    assert "at most 86,400 seconds" in line
+
+
 def test_usage_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     status, err = run_main(capsys, "listen", "--count", "0")
     assert status == 2

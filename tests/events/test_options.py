@@ -48,6 +48,8 @@ SHARED = (
 
 NOT_A_COUNT = [math.nan, math.inf, -1, 0, True, False, "10", 1.5, 10.0, None, 2**31, -(10**30)]
 NOT_A_DURATION = [math.nan, math.inf, -math.inf, -1, 0, True, "10", None]
+# Timeouts handed to pulsar-client or the WebSocket pinger: more than a day is refused, not overflowed at open.
+NOT_A_TIMEOUT = [*NOT_A_DURATION, 86_400.5, 1e300, 10**9]
 # Each option, the values it refuses, and values it takes.
 BAD: dict[str, list[object]] = {
     "url": ["", "http://mqe.tuyaeu.com:7285/", 5, None, "wss://alice:pw@mqe.tuyaeu.com/"],
@@ -60,14 +62,14 @@ BAD: dict[str, list[object]] = {
     "consumer_name": [5, False],
     "receiver_queue_size": NOT_A_COUNT,
     "verify": ["", 1, None, pathlib.Path("ca.pem")],
-    "connect_timeout": NOT_A_DURATION,
+    "connect_timeout": NOT_A_TIMEOUT,
     "receive_window": NOT_A_COUNT,
-    "operation_timeout": NOT_A_DURATION,
+    "operation_timeout": NOT_A_TIMEOUT,
     "log_level": ["loud", "WARN", 1, None],
     "log_file": [5, pathlib.Path("x.log")],
     "ack_timeout": [math.nan, math.inf, -1, -0.5, True, "3", None],
-    "ping_interval": NOT_A_DURATION,
-    "ping_timeout": NOT_A_DURATION,
+    "ping_interval": NOT_A_TIMEOUT,
+    "ping_timeout": NOT_A_TIMEOUT,
     "max_frame_size": NOT_A_COUNT,
 }
 GOOD: dict[str, list[object]] = {
@@ -78,14 +80,14 @@ GOOD: dict[str, list[object]] = {
     "consumer_name": [None, "worker-1"],
     "receiver_queue_size": [1, 1000, 2**31 - 1],
     "verify": [True, False, "/etc/ssl/certs/ca-certificates.crt"],
-    "connect_timeout": [0.001, 1, 10.0],
+    "connect_timeout": [0.001, 1, 10.0, 86_400],
     "receive_window": [1, 500],
     "operation_timeout": [0.5, 30],
     "log_level": ["debug", "info", "warn", "warning", "error"],
     "log_file": [None, "/tmp/pulsar.log"],
     "ack_timeout": [0, 0.5, 3],
     "ping_interval": [0.5, 20],
-    "ping_timeout": [0.5, 20],
+    "ping_timeout": [0.5, 20, 86_400],
     "max_frame_size": [1, 8 << 20],
 }
 
