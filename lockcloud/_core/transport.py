@@ -1,8 +1,8 @@
 """The one path every REST call takes: the Tuya envelope, retries, deadlines and rate limits.
 
 Each call is built once (path, query, body, the URL it is signed for), then every attempt reads
-build -> exchange -> classify: :meth:`Transport._exchange` signs it and drives the auth conversation (a rejected
-token is healed once) on the wire (:mod:`lockcloud._core.exchange`: the client's aiohttp pool, or a borrowed
+build -> exchange -> classify: :meth:`Transport.request` signs it and takes the auth conversation's steps (a
+rejected token is healed once, :class:`~lockcloud._core.auth.TuyaAuth`) on the wire (:mod:`lockcloud._core.exchange`: the client's aiohttp pool, or a borrowed
 ``httpx.AsyncClient``), and :func:`lockcloud._core.classify.classify` decides, by the safety of the operation rather
 than its HTTP verb, whether the answer is returned, the call is tried again, or an error says what may have
 happened. Its module docstring has the table of what an unsafe call (an unlock, door-operate, enroll, a ticket) is
@@ -198,29 +198,12 @@ class Transport:
                         token = auth.token_at_hand(path)
                         if token is None:
                             token = await auth.token_for(path)
-                        headers = self._signed(method, sign_url, body, auth.access_token(token, method, path))
-                        sent = True
-                        status, raw = await self._wire.exchange(
-                            method,
-                            url,
-                            headers,
-                            body,
-                            limit=self._max_response_bytes,
-                            shown=shown,
-                            phases=self._wire_phases,
-                        )
-                        envelope = decode_json(raw)
-                        # Only a failed envelope can reject the token: a success goes on without a look.
-                        if (
-                            token is not None
-                            and type(envelope) is dict
-                            and envelope.get("success") is False
-                            and auth.rejected(token, envelope)
-                        ):
-                            token = await auth.heal(token, envelope, method, path)
+                        healed = False
+                        while True:
                             headers = self._signed(
                                 method, sign_url, body, auth.access_token(token, method, path)
                             )
+                            sent = True
                             status, raw = await self._wire.exchange(
                                 method,
                                 url,
@@ -231,6 +214,18 @@ class Transport:
                                 phases=self._wire_phases,
                             )
                             envelope = decode_json(raw)
+                            # Only a failed envelope can reject the token (a success goes on without a look),
+                            # and a token is healed once per attempt: the answer to the resend stands.
+                            if (
+                                healed
+                                or token is None
+                                or type(envelope) is not dict
+                                or envelope.get("success") is not False
+                                or not auth.rejected(token, envelope)
+                            ):
+                                break
+                            token = await auth.heal(token, envelope, method, path)
+                            healed = True
                     finally:
                         if limiter is not None:
                             limiter.release()
