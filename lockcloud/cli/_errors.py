@@ -46,12 +46,6 @@ def switch_name(switch: str) -> str:
     return switch
 
 
-def _names_what_to_install(error: EventStreamError) -> bool:
-    from lockcloud.events._pulsar import PULSAR_EXTRA_MISSING
-
-    return str(error) == PULSAR_EXTRA_MISSING
-
-
 def describe_error(error: LockCloudError) -> str:
     """What went wrong and what to type next; the library's own messages name Python calls instead."""
     if isinstance(error, RemoteUnlockDisabledError):
@@ -80,9 +74,6 @@ def describe_error(error: LockCloudError) -> str:
         )
     if isinstance(error, RelayError):
         return f"{one_line(error)}: check the --relay URL and that redis-server runs there"
-    if isinstance(error, EventStreamError) and _names_what_to_install(error):
-        # Nothing is wrong with the push URL or the project: the hint below would send the user the wrong way.
-        return one_line(error)
     if isinstance(error, EventStreamError):
         websocket = isinstance(error, SubscribeError) and error.url.startswith(("ws://", "wss://"))
         flag, variable = (

@@ -24,6 +24,7 @@ from lockcloud.cli._target import (
     open_events,
     open_target,
     push_over_websocket,
+    require_pulsar_client,
     resolve_device,
 )
 from lockcloud.events import Decoder, Event, SourceMessage
@@ -190,6 +191,7 @@ async def _relay(request: _Request, relay_url: str) -> None:
     check_redis_url(relay_url, option="--relay")  # before anything connects
     out = request.out
     async with open_target(request.connection, out, push=True) as target, connect(target) as cloud:
+        require_pulsar_client(relay=True)  # an embedded simulator has said what it misses already
         device_ids = {resolve_device(target, device) for device in request.devices}
         decoder = Decoder(target.access_secret)
         partitions = _Partitions(out)

@@ -29,6 +29,7 @@ __all__ = [
     "connect",
     "open_events",
     "open_target",
+    "require_pulsar_client",
     "require_sim_push",
     "resolve_device",
     "sim_push_unavailable",
@@ -124,6 +125,10 @@ _PULSAR_CLIENT_MISSING = (
     "reading push messages over Pulsar's own protocol needs pulsar-client (not installed): "
     "pip install 'lockcloud[pulsar]', or pass --websocket (or set {variable}=websocket) to read them over "
     "WebSocket, which needs no pulsar-client"
+)
+_RELAY_PULSAR_CLIENT_MISSING = (
+    "--relay forwards push messages read over Pulsar's own protocol, which needs pulsar-client (not installed): "
+    "pip install 'lockcloud[pulsar]'"
 )
 _REST_ONLY = "this command started its embedded simulator without a broker: it reads no push messages"
 
@@ -261,6 +266,19 @@ def push_over_websocket(websocket: bool) -> bool:
     return transport == "websocket"
 
 
+def require_pulsar_client(*, relay: bool = False) -> None:
+    """:class:`PushUnavailableError` unless pulsar-client is installed, saying what to install (and, unless the
+    command forwards to a relay, which reads Pulsar's own protocol only, that ``--websocket`` needs none)."""
+    from lockcloud.sim.broker import installed
+
+    if not installed("pulsar"):
+        raise PushUnavailableError(
+            _RELAY_PULSAR_CLIENT_MISSING
+            if relay
+            else _PULSAR_CLIENT_MISSING.format(variable=ENV_PUSH_TRANSPORT)
+        )
+
+
 def open_events(
     cloud: LockCloud,
     *,
@@ -281,10 +299,7 @@ def open_events(
     if push_over_websocket(websocket):
         options["transport"] = "websocket"
     else:
-        from lockcloud.sim.broker import installed
-
-        if not installed("pulsar"):
-            raise PushUnavailableError(_PULSAR_CLIENT_MISSING.format(variable=ENV_PUSH_TRANSPORT))
+        require_pulsar_client()
         options["pulsar_log_level"] = "info" if verbose else "error"
     if subscription:
         options["subscription"] = subscription
